@@ -1,0 +1,31 @@
+//! slew-core: the sans-IO heart of slew, an NTP implementation.
+//!
+//! The core never reads a clock, opens a socket, sleeps or draws from a global RNG;
+//! everything that happens to it is a call with the time as an argument. It is
+//! `no_std` and allocates nothing, so the same code runs in `slewd` on a Linux server
+//! and in an appliance's firmware.
+//!
+//! | module | stage |
+//! |---|---|
+//! | [`time`] | timestamps, durations, poll intervals |
+//! | [`wire`] | the NTP packet codec (no panics on any input) |
+//! | [`system`] | system variables served to clients |
+//! | [`server`] | answering client requests |
+//! | [`clock`], [`transport`] | the seams a port implements |
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(any(feature = "std", test))]
+extern crate std;
+
+pub mod clock;
+pub mod server;
+pub mod system;
+pub mod time;
+pub mod transport;
+pub mod wire;
+
+pub use clock::{Clock, ClockStatus, ErrorKind, LeapIndicator};
+pub use time::{Instant, NtpDuration, NtpShort, NtpTimestamp, PollInterval};
+pub use transport::Transport;

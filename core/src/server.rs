@@ -1,0 +1,1 @@
+//! Answering client requests. (Being written.)

@@ -1,0 +1,1 @@
+//! The NTP packet codec. (Being written.)

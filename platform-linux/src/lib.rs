@@ -1,0 +1,1 @@
+//! slew on Linux: sockets, clocks, ntp.conf and the pieces of `slewd` and `slewctl`.
