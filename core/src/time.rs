@@ -183,9 +183,9 @@ impl NtpDuration {
         Self(bits.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
     }
 
-    /// Nanoseconds, rounded towards zero, as i128 so no value can overflow.
+    /// Nanoseconds, rounded to nearest, as i128 so no value can overflow.
     pub fn to_nanos_i128(self) -> i128 {
-        (self.0 as i128 * 1_000_000_000) >> 32
+        (self.0 as i128 * 1_000_000_000 + (1 << 31)) >> 32
     }
 
     /// Nanoseconds, saturating to i64 (about ±292 years: never reached).
@@ -463,8 +463,8 @@ mod tests {
         let t = NtpTimestamp::from_unix(ERA1_UNIX + 100, 250_000_000);
         // A 2026 pivot: the nearest era for a timestamp 10 years away is era 1.
         assert_eq!(t.to_unix(1_795_000_000), (ERA1_UNIX + 100, 250_000_000));
-        // The same bits with a pivot in 1990 resolve to era 0, 136 years earlier.
-        let (s, _) = t.to_unix(631_152_000);
+        // The same bits with a pivot in 1906 resolve to era 0, 136 years earlier.
+        let (s, _) = t.to_unix(-2_000_000_000);
         assert_eq!(s, ERA1_UNIX + 100 - ERA_S);
     }
 
