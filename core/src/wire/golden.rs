@@ -1,0 +1,1 @@
+//! Golden bytes captured from real peers (chronyd, ntpdig).
