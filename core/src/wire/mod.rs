@@ -42,7 +42,8 @@
 //!
 //! # Trailer rules
 //!
-//! After the header, at each position the *remaining* length decides (RFC 7822 §7.5):
+//! After the header, at each position the *remaining* length decides (RFC 7822, which
+//! updates RFC 5905 §7.5):
 //!
 //! | remaining | meaning |
 //! |---|---|
@@ -57,6 +58,11 @@
 //! [`Error::BadExtension`]; one whose length runs past the end of the buffer is
 //! [`Error::Truncated`]; fewer than 4 bytes left over (not even an extension header) is
 //! [`Error::BadLength`].
+//!
+//! The rule is ambiguous by design for a sender that breaks RFC 7822: a packet that
+//! ends in a 20- or 24-byte extension field and no MAC (or in a 16- or 20-byte one and a
+//! crypto-NAK) reads as a MAC. RFC 7822 therefore requires the last extension field of
+//! a packet without a MAC to be at least 28 bytes; emit packets that way.
 //!
 //! Mode 6 (control) and mode 7 (private) messages have their own header layouts; they
 //! are not NTP time packets and do not pass through [`Packet`]. Dispatch on the first

@@ -251,3 +251,133 @@ impl From<KissCode> for RefId {
         code.to_ref_id()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::format;
+    use std::string::ToString;
+
+    use super::*;
+
+    #[test]
+    fn bytes_round_trip() {
+        let r = RefId::from_bytes([1, 2, 3, 4]);
+        assert_eq!(r.to_bytes(), [1, 2, 3, 4]);
+        assert_eq!(r.0, [1, 2, 3, 4]);
+        assert_eq!(RefId::default().to_bytes(), [0; 4]);
+    }
+
+    #[test]
+    fn ipv4_refid_is_the_address() {
+        let a = Ipv4Addr::new(192, 0, 2, 1);
+        assert_eq!(RefId::from_ipv4(a).to_bytes(), [192, 0, 2, 1]);
+        assert_eq!(RefId::from_ip(IpAddr::V4(a)), RefId::from_ipv4(a));
+    }
+
+    /// Expected values computed independently:
+    /// `python3 -c "import hashlib,ipaddress; print(hashlib.md5(ipaddress.IPv6Address(A).packed).hexdigest()[:8])"`
+    #[test]
+    fn ipv6_refid_is_md5_prefix() {
+        for (addr, expected) in [
+            ("::1", [0xcf, 0x40, 0x4d, 0xc8]),
+            ("2001:db8::1", [0x39, 0xab, 0x9b, 0x37]),
+            ("fe80::1", [0x89, 0xe5, 0x30, 0x1f]),
+            ("2001:db8:85a3::8a2e:370:7334", [0xd6, 0x1c, 0xe9, 0xc2]),
+        ] {
+            let a: Ipv6Addr = addr.parse().unwrap();
+            assert_eq!(RefId::from_ipv6(a).to_bytes(), expected, "{addr}");
+            assert_eq!(RefId::from_ip(IpAddr::V6(a)), RefId::from_ipv6(a));
+        }
+    }
+
+    #[test]
+    fn ascii_constants() {
+        assert_eq!(RefId::LOCL.to_bytes(), *b"LOCL");
+        assert_eq!(RefId::INIT.to_bytes(), *b"INIT");
+        assert_eq!(RefId::STEP.to_bytes(), *b"STEP");
+        assert_eq!(RefId::GPS.to_bytes(), [b'G', b'P', b'S', 0]);
+        assert_eq!(RefId::PPS.to_bytes(), [b'P', b'P', b'S', 0]);
+        assert_eq!(RefId::from_ascii(b"GPS\0"), RefId::GPS);
+    }
+
+    #[test]
+    fn display_depends_on_stratum() {
+        assert_eq!(RefId::RATE.display_for_stratum(0).to_string(), ".RATE.");
+        assert_eq!(RefId::GPS.display_for_stratum(1).to_string(), ".GPS.");
+        assert_eq!(RefId::LOCL.display_for_stratum(1).to_string(), ".LOCL.");
+        let a = RefId::from_bytes([192, 0, 2, 1]);
+        assert_eq!(a.display_for_stratum(2).to_string(), "192.0.2.1");
+        assert_eq!(a.display_for_stratum(15).to_string(), "192.0.2.1");
+        assert_eq!(RefId::INIT.display_for_stratum(16).to_string(), ".INIT.");
+        assert_eq!(RefId::default().display_for_stratum(0).to_string(), "..");
+        assert_eq!(
+            RefId::default().display_for_stratum(3).to_string(),
+            "0.0.0.0"
+        );
+        // Not printable: '?'. NULs inside (not trailing) are not printable either.
+        let odd = RefId::from_bytes([b'A', 0, 0x7f, b'B']);
+        assert_eq!(odd.display_for_stratum(1).to_string(), ".A??B.");
+        assert_eq!(
+            RefId::from_ascii(b"X Y\0")
+                .display_for_stratum(0)
+                .to_string(),
+            ".X Y."
+        );
+    }
+
+    #[test]
+    fn debug_shows_both_readings() {
+        assert_eq!(format!("{:?}", RefId::LOCL), "RefId(76.79.67.76 .LOCL.)");
+        assert_eq!(format!("{:?}", RefId::default()), "RefId(0.0.0.0 ..)");
+    }
+
+    #[test]
+    fn every_kiss_code_round_trips() {
+        let all = [
+            (KissCode::Deny, RefId::DENY),
+            (KissCode::Rstr, RefId::RSTR),
+            (KissCode::Rate, RefId::RATE),
+            (KissCode::Acst, RefId::ACST),
+            (KissCode::Auth, RefId::AUTH),
+            (KissCode::Auto, RefId::AUTO),
+            (KissCode::Bcst, RefId::BCST),
+            (KissCode::Cryp, RefId::CRYP),
+            (KissCode::Drop, RefId::DROP),
+            (KissCode::Init, RefId::INIT),
+            (KissCode::Mcst, RefId::MCST),
+            (KissCode::Nkey, RefId::NKEY),
+            (KissCode::Rmot, RefId::RMOT),
+            (KissCode::Step, RefId::STEP),
+        ];
+        for (code, refid) in all {
+            assert_eq!(refid.kiss_code(), code);
+            assert_eq!(code.to_ref_id(), refid);
+            assert_eq!(RefId::from(code), refid);
+            assert_eq!(KissCode::from_bytes(code.to_bytes()), code);
+            assert_eq!(
+                code.is_fatal(),
+                matches!(code, KissCode::Deny | KissCode::Rstr)
+            );
+        }
+        // The ASCII spelling is the code's name.
+        assert_eq!(&KissCode::Rate.to_bytes(), b"RATE");
+        assert_eq!(&KissCode::Nkey.to_bytes(), b"NKEY");
+    }
+
+    #[test]
+    fn experimental_and_unknown_codes() {
+        let x = RefId::from_ascii(b"XFOO").kiss_code();
+        assert_eq!(x, KissCode::Experimental(*b"XFOO"));
+        assert_eq!(x.to_bytes(), *b"XFOO");
+        assert!(!x.is_fatal());
+        let u = RefId::from_ascii(b"ABCD").kiss_code();
+        assert_eq!(u, KissCode::Unknown(*b"ABCD"));
+        assert_eq!(u.to_ref_id(), RefId::from_ascii(b"ABCD"));
+        // Case matters; codes are upper case.
+        assert_eq!(
+            RefId::from_ascii(b"rate").kiss_code(),
+            KissCode::Unknown(*b"rate")
+        );
+        assert_eq!(RefId::default().kiss_code(), KissCode::Unknown([0; 4]));
+    }
+}
