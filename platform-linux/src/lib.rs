@@ -1,1 +1,3 @@
 //! slew on Linux: sockets, clocks, ntp.conf and the pieces of `slewd` and `slewctl`.
+
+pub mod config;

@@ -1,0 +1,822 @@
+//! The directive table and the handlers for time sources (`server`, `pool`, `peer`,
+//! `fudge`), files (`driftfile`, `keys`, …) and key ids (`trustedkey`, …).
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::error::{ErrorKind, Location, WarningKind};
+use super::keys::{self, parse_key_id, KeyId};
+use super::lexer::{Line, Token};
+use super::model::{
+    AddressFamily, Host, KeysConfig, LocalClock, Located, Source, SourceKind, SourceOptions,
+};
+use super::parser::{end_column, Parser, ReadError};
+use super::suggest::suggest;
+
+/// Directives slew implements.
+pub(super) const SUPPORTED: &[&str] = &[
+    "server",
+    "pool",
+    "peer",
+    "fudge",
+    "restrict",
+    "discard",
+    "driftfile",
+    "includefile",
+    "keys",
+    "trustedkey",
+    "requestkey",
+    "controlkey",
+    "statistics",
+    "statsdir",
+    "filegen",
+    "logfile",
+    "tinker",
+    "tos",
+    "interface",
+    "nic",
+    "leapfile",
+    "enable",
+    "disable",
+];
+
+/// Directives ntpd (or ntpsec) knows and slew does not implement yet. They are refused
+/// by name: skipping them would leave the admin believing they took effect.
+pub(super) const UNSUPPORTED: &[&str] = &[
+    "broadcast",
+    "broadcastclient",
+    "multicastclient",
+    "manycastserver",
+    "manycastclient",
+    "crypto",
+    "keysdir",
+    "automax",
+    "revoke",
+    "broadcastdelay",
+    "calldelay",
+    "phone",
+    "setvar",
+    "ttl",
+    "trap",
+    "mdnstries",
+    "mru",
+    "rlimit",
+    "saveconfigdir",
+    "unconfig",
+    "unpeer",
+    "reset",
+    "logconfig",
+    "ntpsigndsocket",
+    "nonvolatile",
+    "unrestrict",
+    "refclock",
+    "dscp",
+    "leapsmearinterval",
+    "pollskewlist",
+];
+
+/// Options of `server`/`pool`/`peer` slew implements.
+const SOURCE_OPTIONS: &[&str] = &[
+    "iburst", "burst", "prefer", "noselect", "true", "minpoll", "maxpoll", "key", "version", "port",
+];
+/// Options ntpd takes that slew does not (the ones that take a number list `true`).
+const SOURCE_UNSUPPORTED: &[(&str, bool)] = &[
+    ("autokey", false),
+    ("xleave", false),
+    ("preempt", false),
+    ("mode", true),
+    ("ttl", true),
+];
+
+/// Poll exponents slew accepts (ntpd 4.2.8 clamps to 3..=17).
+const POLL_MIN: u64 = 3;
+const POLL_MAX: u64 = 17;
+
+/// A `fudge` line waiting for all `server` lines to be known.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingFudge {
+    written: String,
+    unit: u8,
+    stratum: Option<u8>,
+    refid: Option<String>,
+    /// The address token.
+    at: Location,
+}
+
+/// The refclock driver and unit of a 127.127.t.u address.
+fn refclock(addr: &IpAddr) -> Option<(u8, u8)> {
+    match addr {
+        IpAddr::V4(a) => match a.octets() {
+            [127, 127, t, u] => Some((t, u)),
+            _ => None,
+        },
+        IpAddr::V6(_) => None,
+    }
+}
+
+/// "IPv4" or "IPv6", for messages.
+pub(super) fn family_name(f: AddressFamily) -> &'static str {
+    match f {
+        AddressFamily::V4 => "IPv4",
+        AddressFamily::V6 => "IPv6",
+    }
+}
+
+fn family_of(ip: &IpAddr) -> AddressFamily {
+    if ip.is_ipv4() {
+        AddressFamily::V4
+    } else {
+        AddressFamily::V6
+    }
+}
+
+/// A DNS name by RFC 1123 rules (letters, digits, `-`, `_` in labels of 1..=63).
+fn is_hostname(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.trim_end_matches('.').split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+/// An address as written: IP or host name; `Err(reason)` otherwise.
+pub(super) fn parse_host(s: &str) -> Result<Host, String> {
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Ok(Host::Ip(ip));
+    }
+    if s.contains(':') {
+        return Err(if s.contains('%') {
+            "scoped IPv6 addresses (with %zone) are not supported yet".into()
+        } else {
+            "not a valid IPv6 address".into()
+        });
+    }
+    if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return Err("not a valid IPv4 address".into());
+    }
+    if is_hostname(s) {
+        Ok(Host::Name(s.to_string()))
+    } else {
+        Err("not a valid host name".into())
+    }
+}
+
+impl Parser<'_> {
+    /// Dispatch one line on its first word.
+    pub(super) fn directive(&mut self, line: &Line<'_>) {
+        let Some(first) = line.tokens.first() else {
+            return;
+        };
+        let word = if first.quoted { "" } else { first.text };
+        match word {
+            "server" => self.source(SourceKind::Server, line),
+            "pool" => self.source(SourceKind::Pool, line),
+            "peer" => self.source(SourceKind::Peer, line),
+            "fudge" => self.fudge(line),
+            "restrict" => self.restrict(line),
+            "discard" => self.discard(line),
+            "includefile" => self.includefile(line),
+            "driftfile" | "logfile" | "leapfile" | "statsdir" => self.file_directive(line, first),
+            "keys" => self.keys(line),
+            "trustedkey" => self.trustedkey(line),
+            "requestkey" | "controlkey" => self.single_key(line, first),
+            "statistics" => self.statistics(line),
+            "filegen" => self.filegen(line),
+            "tinker" => self.tinker(line),
+            "tos" => self.tos(line),
+            "interface" | "nic" => self.interface(line),
+            "enable" | "disable" => self.system_flags(line, word == "enable"),
+            w if UNSUPPORTED.contains(&w) => self.err(
+                first.column,
+                ErrorKind::Unsupported {
+                    word: w.to_string(),
+                    what: "directive".into(),
+                },
+            ),
+            _ => {
+                let suggestion =
+                    suggest(first.text, SUPPORTED).or_else(|| suggest(first.text, UNSUPPORTED));
+                self.err(
+                    first.column,
+                    ErrorKind::UnknownDirective {
+                        word: first.text.to_string(),
+                        suggestion,
+                    },
+                );
+            }
+        }
+    }
+
+    /// A number in `min..=max` from `tok`, or an error naming `after`.
+    pub(super) fn number(
+        &mut self,
+        line: &Line<'_>,
+        tok: Option<&Token<'_>>,
+        after: &str,
+        min: u64,
+        max: u64,
+    ) -> Option<u64> {
+        let expected = format!("a whole number from {min} to {max}");
+        let Some(tok) = tok else {
+            self.missing(line, after, &expected);
+            return None;
+        };
+        let parsed = if tok.text.bytes().all(|b| b.is_ascii_digit()) {
+            tok.text.parse::<u64>().ok()
+        } else {
+            None
+        };
+        match parsed {
+            Some(n) if (min..=max).contains(&n) => Some(n),
+            _ => {
+                self.err(
+                    tok.column,
+                    ErrorKind::InvalidNumber {
+                        after: after.to_string(),
+                        value: tok.text.to_string(),
+                        expected,
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    /// Leading `-4`/`-6` words; returns the family and how many words it used.
+    pub(super) fn family_prefix(&mut self, args: &[Token<'_>]) -> (Option<AddressFamily>, usize) {
+        let mut family = None;
+        let mut used = 0;
+        for t in args {
+            let f = match t.text {
+                "-4" => AddressFamily::V4,
+                "-6" => AddressFamily::V6,
+                _ => break,
+            };
+            if family.is_some_and(|g| g != f) {
+                self.err(
+                    t.column,
+                    ErrorKind::Conflict {
+                        message: "both `-4` and `-6` given".into(),
+                        hint: "keep one of them".into(),
+                    },
+                );
+            }
+            family = Some(f);
+            used += 1;
+        }
+        (family, used)
+    }
+
+    /// `server`/`pool`/`peer [-4|-6] ADDRESS [options]`.
+    fn source(&mut self, kind: SourceKind, line: &Line<'_>) {
+        let directive = kind.name();
+        let args = line.tokens.get(1..).unwrap_or(&[]);
+        let (family, used) = self.family_prefix(args);
+        let args = args.get(used..).unwrap_or(&[]);
+        let Some(addr_tok) = args.first() else {
+            self.missing(line, directive, "an address or a host name");
+            return;
+        };
+        if SOURCE_OPTIONS.contains(&addr_tok.text) && !addr_tok.quoted {
+            self.err(
+                addr_tok.column,
+                ErrorKind::MissingArgument {
+                    after: directive.into(),
+                    expected: format!("an address or a host name before `{}`", addr_tok.text),
+                },
+            );
+            return;
+        }
+        let mut ok = true;
+        let host = match parse_host(addr_tok.text) {
+            Ok(h) => Some(h),
+            Err(reason) => {
+                self.err(
+                    addr_tok.column,
+                    ErrorKind::InvalidAddress {
+                        value: addr_tok.text.to_string(),
+                        reason,
+                    },
+                );
+                None
+            }
+        };
+        if let (Some(Host::Ip(ip)), Some(f)) = (&host, family) {
+            if family_of(ip) != f {
+                ok = false;
+                self.err(
+                    addr_tok.column,
+                    ErrorKind::Conflict {
+                        message: format!(
+                            "`{}` is not an {} address",
+                            addr_tok.text,
+                            family_name(f)
+                        ),
+                        hint: "remove `-4`/`-6` or fix the address".into(),
+                    },
+                );
+            }
+        }
+        let (options, cols) = self.source_options(line, directive, args.get(1..).unwrap_or(&[]));
+        let (Some(host), Some(options)) = (host, options) else {
+            return;
+        };
+        if !ok {
+            return;
+        }
+        if let Host::Ip(ip) = &host {
+            if let Some((driver, unit)) = refclock(ip) {
+                self.local_clock(kind, addr_tok, driver, unit, options, &cols);
+                return;
+            }
+        }
+        if let Some(id) = options.key {
+            let col = cols.iter().find(|(n, _)| *n == "key").map_or(0, |c| c.1);
+            let at = self.at(col);
+            self.key_uses.push((id, at, directive));
+        }
+        let at = self.at(line.tokens.first().map_or(1, |t| t.column));
+        self.config.sources.push(Source {
+            kind,
+            host,
+            family,
+            options,
+            at,
+        });
+    }
+
+    /// The options after the address. Returns None if any was bad, plus the column of
+    /// each option given (to point at them in later checks).
+    fn source_options(
+        &mut self,
+        line: &Line<'_>,
+        directive: &'static str,
+        args: &[Token<'_>],
+    ) -> (Option<SourceOptions>, Vec<(&'static str, u32)>) {
+        let mut o = SourceOptions::default();
+        let mut ok = true;
+        let mut cols = Vec::new();
+        let mut it = args.iter();
+        while let Some(t) = it.next() {
+            let word = if t.quoted { "" } else { t.text };
+            if let Some(&name) = SOURCE_OPTIONS.iter().find(|&&n| n == word) {
+                cols.push((name, t.column));
+            }
+            match word {
+                "iburst" => o.iburst = true,
+                "burst" => o.burst = true,
+                "prefer" => o.prefer = true,
+                "noselect" => o.noselect = true,
+                "true" => o.truechimer = true,
+                "minpoll" | "maxpoll" => {
+                    let n = self.number(line, it.next(), word, POLL_MIN, POLL_MAX);
+                    let n = n.and_then(|n| u8::try_from(n).ok());
+                    match (word, n) {
+                        ("minpoll", Some(n)) => o.minpoll = Some(n),
+                        (_, Some(n)) => o.maxpoll = Some(n),
+                        (_, None) => ok = false,
+                    }
+                }
+                "key" => match self.key_id(line, it.next(), "key") {
+                    Some(id) => o.key = Some(id),
+                    None => ok = false,
+                },
+                "version" => match self.number(line, it.next(), "version", 1, 4) {
+                    Some(n) => o.version = u8::try_from(n).ok(),
+                    None => ok = false,
+                },
+                "port" => match self.number(line, it.next(), "port", 1, 65535) {
+                    Some(n) => o.port = u16::try_from(n).ok(),
+                    None => ok = false,
+                },
+                _ => {
+                    ok = false;
+                    if let Some(&(name, takes_arg)) =
+                        SOURCE_UNSUPPORTED.iter().find(|(n, _)| *n == word)
+                    {
+                        self.err(
+                            t.column,
+                            ErrorKind::Unsupported {
+                                word: name.into(),
+                                what: format!("option of `{directive}`"),
+                            },
+                        );
+                        if takes_arg {
+                            it.next();
+                        }
+                    } else {
+                        let suggestion = suggest(t.text, SOURCE_OPTIONS);
+                        self.err(
+                            t.column,
+                            ErrorKind::UnknownOption {
+                                directive,
+                                word: t.text.to_string(),
+                                suggestion,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        if let (Some(min), Some(max)) = (o.minpoll, o.maxpoll) {
+            if min > max {
+                ok = false;
+                let col = cols
+                    .iter()
+                    .find(|(n, _)| *n == "minpoll")
+                    .map_or(0, |c| c.1);
+                self.err(
+                    col,
+                    ErrorKind::Conflict {
+                        message: format!("minpoll {min} is larger than maxpoll {max}"),
+                        hint: "make minpoll at most maxpoll (ntpd would silently raise maxpoll)"
+                            .into(),
+                    },
+                );
+            }
+        }
+        (ok.then_some(o), cols)
+    }
+
+    /// `server 127.127.t.u …`: only the LOCAL driver (t = 1) is supported.
+    fn local_clock(
+        &mut self,
+        kind: SourceKind,
+        addr_tok: &Token<'_>,
+        driver: u8,
+        unit: u8,
+        options: SourceOptions,
+        cols: &[(&'static str, u32)],
+    ) {
+        if driver != 1 {
+            self.err(addr_tok.column, ErrorKind::UnsupportedRefclock { driver });
+            return;
+        }
+        if kind != SourceKind::Server {
+            self.err(
+                addr_tok.column,
+                ErrorKind::Conflict {
+                    message: format!("the local clock cannot be a `{}`", kind.name()),
+                    hint: format!("write `server {}`", addr_tok.text),
+                },
+            );
+            return;
+        }
+        for &(name, col) in cols {
+            match name {
+                "key" | "version" | "port" => self.err(
+                    col,
+                    ErrorKind::Conflict {
+                        message: format!("`{name}` does not apply to the local clock"),
+                        hint: format!("remove `{name}` from this line"),
+                    },
+                ),
+                "iburst" | "burst" => self.warn(
+                    col,
+                    WarningKind::NoEffect {
+                        message: format!("`{name}` has no effect on the local clock"),
+                        hint: format!("remove `{name}` from this line"),
+                    },
+                ),
+                _ => {}
+            }
+        }
+        if self.config.local_clocks.iter().any(|c| c.unit == unit) {
+            self.err(
+                addr_tok.column,
+                ErrorKind::Conflict {
+                    message: format!("local clock unit {unit} declared twice"),
+                    hint: "remove one of the two `server` lines".into(),
+                },
+            );
+            return;
+        }
+        let at = self.at(1);
+        self.config.local_clocks.push(LocalClock {
+            unit,
+            options,
+            stratum: None,
+            refid: None,
+            at,
+            fudge_at: None,
+        });
+    }
+
+    /// `fudge 127.127.1.u [stratum N] [refid XXXX]`.
+    fn fudge(&mut self, line: &Line<'_>) {
+        let args = line.tokens.get(1..).unwrap_or(&[]);
+        let Some(addr_tok) = args.first() else {
+            self.missing(line, "fudge", "the clock's address, e.g. 127.127.1.0");
+            return;
+        };
+        let ip = addr_tok.text.parse::<IpAddr>().ok();
+        let Some((driver, unit)) = ip.as_ref().and_then(refclock) else {
+            self.err(
+                addr_tok.column,
+                ErrorKind::InvalidAddress {
+                    value: addr_tok.text.into(),
+                    reason: "`fudge` takes a reference clock address 127.127.t.u".into(),
+                },
+            );
+            return;
+        };
+        let mut ok = true;
+        if driver != 1 {
+            self.err(addr_tok.column, ErrorKind::UnsupportedRefclock { driver });
+            ok = false;
+        }
+        let mut pending = PendingFudge {
+            written: addr_tok.text.into(),
+            unit,
+            stratum: None,
+            refid: None,
+            at: self.at(addr_tok.column),
+        };
+        let mut it = args.get(1..).unwrap_or(&[]).iter();
+        while let Some(t) = it.next() {
+            match t.text {
+                "stratum" => match self.number(line, it.next(), "stratum", 0, 15) {
+                    Some(n) => pending.stratum = u8::try_from(n).ok(),
+                    None => ok = false,
+                },
+                "refid" => match it.next() {
+                    Some(r)
+                        if (1..=4).contains(&r.text.len())
+                            && r.text.bytes().all(|b| b.is_ascii_graphic()) =>
+                    {
+                        pending.refid = Some(r.text.to_string());
+                    }
+                    Some(r) => {
+                        ok = false;
+                        self.err(
+                            r.column,
+                            ErrorKind::InvalidValue {
+                                after: "refid".into(),
+                                value: r.text.into(),
+                                expected: "1 to 4 ASCII characters, e.g. LOCL".into(),
+                                suggestion: None,
+                            },
+                        );
+                    }
+                    None => {
+                        ok = false;
+                        self.missing(line, "refid", "1 to 4 ASCII characters, e.g. LOCL");
+                    }
+                },
+                w @ ("time1" | "time2" | "flag1" | "flag2" | "flag3" | "flag4") => {
+                    ok = false;
+                    self.err(
+                        t.column,
+                        ErrorKind::Unsupported {
+                            word: w.into(),
+                            what: "option of `fudge` for the LOCAL clock".into(),
+                        },
+                    );
+                    it.next();
+                }
+                _ => {
+                    ok = false;
+                    let suggestion = suggest(
+                        t.text,
+                        &["stratum", "refid", "time1", "time2", "flag1", "flag2"],
+                    );
+                    self.err(
+                        t.column,
+                        ErrorKind::UnknownOption {
+                            directive: "fudge",
+                            word: t.text.into(),
+                            suggestion,
+                        },
+                    );
+                }
+            }
+        }
+        if ok {
+            self.fudges.push(pending);
+        }
+    }
+
+    /// Apply the `fudge` lines to the local clocks; a fudge for no clock is an error.
+    pub(super) fn resolve_fudges(&mut self) {
+        for f in std::mem::take(&mut self.fudges) {
+            match self
+                .config
+                .local_clocks
+                .iter_mut()
+                .find(|c| c.unit == f.unit)
+            {
+                Some(c) => {
+                    // Several fudges for one clock: each sets what it names (ntpd does
+                    // the same), the last location is kept.
+                    c.stratum = f.stratum.or(c.stratum);
+                    c.refid = f.refid.or(c.refid.take());
+                    c.fudge_at = Some(f.at);
+                }
+                None => self.push_error(super::error::ConfigError::new(
+                    f.at,
+                    ErrorKind::FudgeWithoutServer { address: f.written },
+                )),
+            }
+        }
+    }
+
+    /// `driftfile`, `logfile`, `leapfile`, `statsdir`: one path each.
+    fn file_directive(&mut self, line: &Line<'_>, first: &Token<'_>) {
+        let (name, expected): (&'static str, &str) = match first.text {
+            "driftfile" => ("driftfile", "the path of the drift file"),
+            "logfile" => ("logfile", "the path of the log file"),
+            "leapfile" => ("leapfile", "the path of the leap seconds file"),
+            _ => ("statsdir", "the directory for statistics files"),
+        };
+        let Some(tok) = self.single_arg(line, name, expected) else {
+            return;
+        };
+        self.once(name, first.column);
+        let value = Some(self.path_value(tok));
+        match name {
+            "driftfile" => self.config.driftfile = value,
+            "logfile" => self.config.logfile = value,
+            "leapfile" => self.config.leapfile = value,
+            _ => self.config.statsdir = value,
+        }
+    }
+
+    /// `keys PATH`: read and check the keys file now, so that `--check-config` sees
+    /// its errors; an unreadable file is a warning (ntpd, too, carries on).
+    fn keys(&mut self, line: &Line<'_>) {
+        let Some(tok) = self.single_arg(line, "keys", "the path of the keys file") else {
+            return;
+        };
+        self.once("keys", line.tokens.first().map_or(1, |t| t.column));
+        let path = self.resolve(tok.text);
+        let file = match self.read(&path) {
+            Ok(bytes) => match keys::parse_keys(&bytes, &path) {
+                Ok(f) => Some(f),
+                Err(errors) => {
+                    for e in errors {
+                        self.push_error(e);
+                    }
+                    None
+                }
+            },
+            Err(e) => {
+                let reason = match e {
+                    ReadError::Io(e) => e.to_string(),
+                    ReadError::TooLarge => "file too large".into(),
+                };
+                let p = path.clone();
+                self.warn(tok.column, WarningKind::KeysUnreadable { path: p, reason });
+                None
+            }
+        };
+        let at = self.at(line.tokens.first().map_or(1, |t| t.column));
+        self.config.keys = Some(KeysConfig { path, at, file });
+    }
+
+    /// A key id from `tok`, or an error.
+    pub(super) fn key_id(
+        &mut self,
+        line: &Line<'_>,
+        tok: Option<&Token<'_>>,
+        after: &str,
+    ) -> Option<KeyId> {
+        let Some(tok) = tok else {
+            self.missing(line, after, "a key number from 1 to 65535");
+            return None;
+        };
+        let id = parse_key_id(tok.text);
+        if id.is_none() {
+            self.err(
+                tok.column,
+                ErrorKind::InvalidNumber {
+                    after: after.into(),
+                    value: tok.text.into(),
+                    expected: "a key number from 1 to 65535".into(),
+                },
+            );
+        }
+        id
+    }
+
+    /// `requestkey N`, `controlkey N`.
+    fn single_key(&mut self, line: &Line<'_>, first: &Token<'_>) {
+        let name: &'static str = if first.text == "requestkey" {
+            "requestkey"
+        } else {
+            "controlkey"
+        };
+        let Some(tok) = self.single_arg(line, name, "a key number from 1 to 65535") else {
+            return;
+        };
+        let Some(id) = self.key_id(line, Some(tok), name) else {
+            return;
+        };
+        self.once(name, first.column);
+        let at = self.at(tok.column);
+        self.key_uses.push((id, at.clone(), name));
+        let v = Some(Located { value: id, at });
+        if name == "requestkey" {
+            self.config.request_key = v;
+        } else {
+            self.config.control_key = v;
+        }
+    }
+
+    /// `trustedkey 1 2 (4 ... 8) 42`: numbers and ranges, as ntpd 4.2.8 accepts them.
+    /// The parentheses and the ellipsis may be written with or without spaces.
+    fn trustedkey(&mut self, line: &Line<'_>) {
+        let args = line.tokens.get(1..).unwrap_or(&[]);
+        if args.is_empty() {
+            self.missing(line, "trustedkey", "one or more key numbers");
+            return;
+        }
+        // Split words further into numbers, `(`, `)` and `...`, keeping columns.
+        let mut parts: Vec<(&str, u32)> = Vec::new();
+        for t in args {
+            let mut rest = t.text;
+            let mut col = t.column;
+            while !rest.is_empty() {
+                let n = if rest.starts_with(['(', ')']) {
+                    1
+                } else if rest.starts_with("...") {
+                    3
+                } else {
+                    rest.find(['(', ')', '.'])
+                        .filter(|&i| i > 0)
+                        .unwrap_or(rest.len())
+                };
+                let (head, tail) = rest.split_at(n);
+                parts.push((head, col));
+                col = col.saturating_add(u32::try_from(head.chars().count()).unwrap_or(0));
+                rest = tail;
+            }
+        }
+        let mut ids = Vec::new();
+        let mut i = 0;
+        let bad = |p: &mut Self, (text, col): (&str, u32), expected: &str| {
+            p.err(
+                col,
+                ErrorKind::InvalidValue {
+                    after: "trustedkey".into(),
+                    value: text.into(),
+                    expected: expected.into(),
+                    suggestion: None,
+                },
+            );
+        };
+        let end = (line.tokens.last().map_or("", |t| t.text), end_column(line));
+        while let Some(&part) = parts.get(i) {
+            if part.0 == "(" {
+                let lo = parts.get(i + 1).copied().unwrap_or(end);
+                let dots = parts.get(i + 2).copied().unwrap_or(end);
+                let hi = parts.get(i + 3).copied().unwrap_or(end);
+                let close = parts.get(i + 4).copied().unwrap_or(end);
+                let range = "a range written `(LOW ... HIGH)`";
+                let (Some(a), Some(b)) = (parse_key_id(lo.0), parse_key_id(hi.0)) else {
+                    let which = if parse_key_id(lo.0).is_none() { lo } else { hi };
+                    return bad(self, which, range);
+                };
+                if dots.0 != "..." {
+                    return bad(self, dots, range);
+                }
+                if close.0 != ")" {
+                    return bad(self, close, range);
+                }
+                if a > b {
+                    return bad(self, lo, "a range whose low end is not above its high end");
+                }
+                // Ranges are not checked against the keys file: they usually span
+                // more numbers than the file defines, on purpose.
+                self.config.trusted_keys.extend(a..=b);
+                i += 5;
+            } else {
+                match parse_key_id(part.0) {
+                    Some(id) => ids.push((id, part.1)),
+                    None => return bad(self, part, "key numbers from 1 to 65535, or ranges"),
+                }
+                i += 1;
+            }
+        }
+        for (id, col) in ids {
+            let at = self.at(col);
+            self.key_uses.push((id, at, "trustedkey"));
+            self.config.trusted_keys.insert(id);
+        }
+    }
+}
+
+/// The host bits of a numeric address under a mask.
+pub(super) fn mask_addr(addr: IpAddr, mask: IpAddr) -> Option<IpAddr> {
+    match (addr, mask) {
+        (IpAddr::V4(a), IpAddr::V4(m)) => {
+            Some(IpAddr::V4(Ipv4Addr::from(u32::from(a) & u32::from(m))))
+        }
+        (IpAddr::V6(a), IpAddr::V6(m)) => Some(IpAddr::V6(std::net::Ipv6Addr::from(
+            u128::from(a) & u128::from(m),
+        ))),
+        _ => None,
+    }
+}
