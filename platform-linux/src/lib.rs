@@ -1,3 +1,16 @@
 //! slew on Linux: sockets, clocks, ntp.conf and the pieces of `slewd` and `slewctl`.
+//!
+//! The daemon is a `poll(2)` loop over plain libc calls (DESIGN.md explains why:
+//! LD_PRELOAD-based clock and network simulators must be able to drive the real
+//! binary).
 
 pub mod config;
+pub mod daemon;
+pub mod logger;
+pub mod net;
+pub mod query;
+pub mod ratelog;
+pub mod serve;
+pub mod settings;
+pub mod signals;
+pub mod time;

@@ -1,0 +1,135 @@
+//! Logging for the binaries: to stderr (foreground, `-n`) or to syslog (daemon),
+//! through the `log` facade so library code never cares where lines go.
+
+use std::ffi::CString;
+use std::io::Write;
+use std::sync::OnceLock;
+
+use log::{Level, LevelFilter, Log, Metadata, Record};
+
+/// Where log lines go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sink {
+    /// Standard error, each line prefixed with a UTC time and the program name.
+    Stderr,
+    /// The system log (`LOG_DAEMON` facility).
+    Syslog,
+}
+
+#[derive(Debug)]
+struct Logger {
+    sink: Sink,
+    program: &'static str,
+}
+
+static LOGGER: OnceLock<Logger> = OnceLock::new();
+
+impl Log for Logger {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        match self.sink {
+            Sink::Stderr => {
+                let now = crate::time::unix_now_s();
+                let line = format!(
+                    "{} {}[{}]: {}{}\n",
+                    format_utc(now),
+                    self.program,
+                    std::process::id(),
+                    level_tag(record.level()),
+                    record.args()
+                );
+                let _ = std::io::stderr().lock().write_all(line.as_bytes());
+            }
+            Sink::Syslog => {
+                let priority = match record.level() {
+                    Level::Error => libc::LOG_ERR,
+                    Level::Warn => libc::LOG_WARNING,
+                    Level::Info => libc::LOG_INFO,
+                    Level::Debug | Level::Trace => libc::LOG_DEBUG,
+                };
+                let text = format!("{}", record.args()).replace('\0', " ");
+                if let Ok(msg) = CString::new(text) {
+                    // SAFETY: a constant "%s" format with one valid C string argument.
+                    unsafe { libc::syslog(priority, c"%s".as_ptr(), msg.as_ptr()) };
+                }
+            }
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+fn level_tag(level: Level) -> &'static str {
+    match level {
+        Level::Error => "error: ",
+        Level::Warn => "warning: ",
+        _ => "",
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS` in UTC, without a time zone database.
+pub fn format_utc(unix_s: i64) -> String {
+    let days = unix_s.div_euclid(86_400);
+    let secs = unix_s.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day).
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    // Howard Hinnant's well-known civil-from-days algorithm (a published formula).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// Installs the logger once; later calls keep the first sink.
+pub fn init(sink: Sink, program: &'static str, verbose: bool) {
+    if sink == Sink::Syslog {
+        // SAFETY: `ident` is a 'static C string, as openlog requires.
+        let ident: &'static std::ffi::CStr = match program {
+            "slewd" => c"slewd",
+            _ => c"slew",
+        };
+        unsafe { libc::openlog(ident.as_ptr(), libc::LOG_PID, libc::LOG_DAEMON) };
+    }
+    let logger = LOGGER.get_or_init(|| Logger { sink, program });
+    if log::set_logger(logger).is_ok() {
+        log::set_max_level(if verbose {
+            LevelFilter::Debug
+        } else {
+            LevelFilter::Info
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_formatting() {
+        assert_eq!(format_utc(0), "1970-01-01 00:00:00");
+        assert_eq!(format_utc(951_782_400), "2000-02-29 00:00:00");
+        assert_eq!(format_utc(2_085_978_496), "2036-02-07 06:28:16");
+        assert_eq!(format_utc(-1), "1969-12-31 23:59:59");
+    }
+}

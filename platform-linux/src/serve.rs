@@ -1,0 +1,142 @@
+//! The time-server path of `slewd`: drain each socket, answer with `slew_core::server`,
+//! stamp the transmit time as late as possible, send.
+
+use std::io;
+use std::net::SocketAddr;
+
+use slew_core::server::{DropReason, Server, ServerStats};
+use slew_core::system::SystemVars;
+
+use crate::net::NtpSocket;
+use crate::ratelog::RateLimitedLog;
+use crate::time::realtime_now;
+
+/// Largest datagram we read; anything longer is cut and dropped as malformed. NTP
+/// packets with a MAC and extension fields stay far below this.
+pub const MAX_DATAGRAM: usize = 1024;
+
+/// Answers requests arriving on a set of sockets.
+#[derive(Debug)]
+pub struct TimeServer {
+    sockets: Vec<NtpSocket>,
+    server: Server,
+    rx_buf: [u8; MAX_DATAGRAM],
+    tx_buf: [u8; MAX_DATAGRAM],
+    log: RateLimitedLog,
+    no_kernel_stamp: u64,
+    send_errors: u64,
+}
+
+impl TimeServer {
+    /// Binds one socket per address.
+    pub fn bind(listen: &[SocketAddr]) -> io::Result<Self> {
+        let mut sockets = Vec::with_capacity(listen.len());
+        for addr in listen {
+            let s = NtpSocket::bind(*addr)
+                .map_err(|e| io::Error::new(e.kind(), format!("cannot bind {addr}: {e}")))?;
+            sockets.push(s);
+        }
+        Ok(Self {
+            sockets,
+            server: Server::new(),
+            rx_buf: [0; MAX_DATAGRAM],
+            tx_buf: [0; MAX_DATAGRAM],
+            log: RateLimitedLog::new(10, 60),
+            no_kernel_stamp: 0,
+            send_errors: 0,
+        })
+    }
+
+    /// The bound sockets, in the order of the addresses given to [`TimeServer::bind`].
+    pub fn sockets(&self) -> &[NtpSocket] {
+        &self.sockets
+    }
+
+    /// The server's counters.
+    pub fn stats(&self) -> &ServerStats {
+        self.server.stats()
+    }
+
+    /// Datagrams that came without a kernel timestamp (answered with the time read
+    /// after `recvmsg`).
+    pub fn no_kernel_stamp(&self) -> u64 {
+        self.no_kernel_stamp
+    }
+
+    /// Answers everything queued on socket `index`, until it would block or `budget`
+    /// datagrams were handled (so one flooded socket cannot starve the others or the
+    /// client work). Control (mode 6) datagrams are handed to `control` with the
+    /// socket to reply on.
+    pub fn drain(
+        &mut self,
+        index: usize,
+        sys: &SystemVars,
+        budget: usize,
+        control: &mut dyn FnMut(&NtpSocket, SocketAddr, &[u8]),
+    ) -> usize {
+        let mut handled = 0;
+        while handled < budget {
+            let Some(socket) = self.sockets.get(index) else {
+                return handled;
+            };
+            let received = match socket.recv(&mut self.rx_buf) {
+                Ok(Some(r)) => r,
+                Ok(None) => break,
+                Err(e) => {
+                    self.log.warn(
+                        "recv",
+                        format_args!("receive error on {}: {e}", socket.local_addr()),
+                    );
+                    break;
+                }
+            };
+            handled += 1;
+            if !received.kernel_stamp {
+                self.no_kernel_stamp += 1;
+            }
+            if received.truncated {
+                self.server.count_drop(DropReason::Malformed);
+                continue;
+            }
+            let request = self.rx_buf.get(..received.len).unwrap_or_default();
+            match self
+                .server
+                .respond(request, received.rx_time, sys, &mut self.tx_buf)
+            {
+                Ok(pending) => {
+                    // The transmit timestamp: read the clock at the last moment.
+                    let bytes = pending.finish(&mut self.tx_buf, realtime_now());
+                    if let Err(e) = socket.send_to(bytes, received.from) {
+                        self.send_errors += 1;
+                        self.log
+                            .warn("send", format_args!("cannot answer {}: {e}", received.from));
+                    }
+                }
+                Err(DropReason::Control) => control(socket, received.from, request),
+                Err(reason) => {
+                    self.log.info(
+                        reason.name(),
+                        format_args!("dropped a packet from {}: {reason}", received.from),
+                    );
+                }
+            }
+        }
+        handled
+    }
+
+    /// Logs the counters (at exit and on SIGUSR1).
+    pub fn log_stats(&self) {
+        let s = self.stats();
+        let mut line = format!("served {} requests", s.answered);
+        for reason in DropReason::ALL {
+            let n = s.dropped_for(reason);
+            if n > 0 {
+                line.push_str(&format!(", dropped {n} {reason}"));
+            }
+        }
+        if self.send_errors > 0 {
+            line.push_str(&format!(", {} send errors", self.send_errors));
+        }
+        log::info!("{line}");
+    }
+}

@@ -1,0 +1,384 @@
+//! Shared harness for the interop tests: temporary directories, slewd and chronyd
+//! processes owned by PID, network namespaces created and deleted by the test.
+//!
+//! Every peer runs on loopback or inside a namespace the test made; none touches the
+//! clock (`chronyd -x`, slewd serves only). A missing peer binary fails the test with
+//! a message naming the package; nothing skips to green.
+#![allow(dead_code)]
+// Test support: failing loudly is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+static BUILD: Once = Once::new();
+
+/// Path of one of slew-linux's binaries, built once per test process (a no-op when
+/// `cargo build` already made them, as `.ci/run` does).
+pub fn slew_bin(name: &str) -> PathBuf {
+    BUILD.call_once(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "slew-linux", "--bins"])
+            .current_dir(root())
+            .status()
+            .expect("run cargo build for slew-linux's binaries");
+        assert!(status.success(), "building slewd/slewctl failed");
+    });
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/debug/deps/<test> -> target/debug/<name>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory");
+    let path = dir.join(name);
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}
+
+/// Finds a peer program or fails loudly naming the Debian package that has it.
+pub fn require(program: &str, package: &str) -> PathBuf {
+    for dir in [
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+        "/usr/local/bin",
+        "/usr/local/sbin",
+    ] {
+        let p = Path::new(dir).join(program);
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!(
+        "{program} is missing: install the Debian package `{package}` (.ci/run does this); \
+         this test needs the real peer and does not skip"
+    );
+}
+
+/// A directory under the system temp dir, removed on drop.
+pub struct TempDir(PathBuf);
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        let n = SEQ.fetch_add(1, Ordering::SeqCst);
+        let p = std::env::temp_dir().join(format!("slew-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("create temp dir");
+        Self(p)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A free UDP port on 127.0.0.1 (bound, read, released).
+pub fn free_port() -> u16 {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind port 0");
+    s.local_addr().expect("local addr").port()
+}
+
+/// A child process killed by PID when dropped (SIGTERM, then SIGKILL after 3 s).
+pub struct Proc {
+    pub child: Child,
+    pub name: String,
+    pub log: Option<PathBuf>,
+}
+
+impl Proc {
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Sends SIGTERM and waits up to `limit` for the exit status.
+    pub fn terminate(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        // SAFETY: plain kill(2) on our own child's PID.
+        unsafe { libc::kill(self.pid(), libc::SIGTERM) };
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            if self.terminate(Duration::from_secs(3)).is_none() {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+        }
+    }
+}
+
+/// Spawns `cmd` with stdout and stderr into `log`.
+pub fn spawn_logged(mut cmd: Command, name: &str, log: PathBuf) -> Proc {
+    let out = std::fs::File::create(&log).expect("create log");
+    let err = out.try_clone().expect("clone log handle");
+    cmd.stdin(Stdio::null()).stdout(out).stderr(err);
+    let child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+    Proc {
+        child,
+        name: name.into(),
+        log: Some(log),
+    }
+}
+
+/// Runs a command to completion within `limit`, returning its output.
+pub fn run_with_timeout(mut cmd: Command, limit: Duration) -> Output {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn command");
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            return child.wait_with_output().expect("collect output");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("collect output");
+            panic!(
+                "command timed out after {limit:?}: {cmd:?}\nstdout: {}\nstderr: {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Sends one mode-3 request and returns the raw answer, if any, within `wait`.
+pub fn raw_query(addr: SocketAddr, wait: Duration) -> Option<Vec<u8>> {
+    let bind = if addr.is_ipv4() {
+        "127.0.0.1:0"
+    } else {
+        "[::1]:0"
+    };
+    let s = UdpSocket::bind(bind).ok()?;
+    s.set_read_timeout(Some(wait)).ok()?;
+    let mut req = [0u8; 48];
+    req[0] = 0x23;
+    req[40..48].copy_from_slice(&0x0123_4567_89ab_cdefu64.to_be_bytes());
+    s.send_to(&req, addr).ok()?;
+    let mut buf = [0u8; 1024];
+    let (n, _) = s.recv_from(&mut buf).ok()?;
+    Some(buf[..n].to_vec())
+}
+
+/// Waits until an NTP server answers at `addr`, or panics after `limit`.
+pub fn wait_for_ntp(addr: SocketAddr, limit: Duration, who: &Proc) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if raw_query(addr, Duration::from_millis(200)).is_some() {
+            return;
+        }
+    }
+    panic!(
+        "{} did not answer NTP on {addr}; its log:\n{}",
+        who.name,
+        who.log_text()
+    );
+}
+
+/// slewd in the foreground with `conf` as its ntp.conf, serving on `listen`.
+pub fn start_slewd(dir: &TempDir, conf: &str, listen: &[SocketAddr], extra: &[&str]) -> Proc {
+    start_slewd_with(dir, conf, listen, extra, None)
+}
+
+/// As [`start_slewd`], inside network namespace `netns` when given.
+pub fn start_slewd_with(
+    dir: &TempDir,
+    conf: &str,
+    listen: &[SocketAddr],
+    extra: &[&str],
+    netns: Option<&NetNs>,
+) -> Proc {
+    let conf_path = dir.join("ntp.conf");
+    std::fs::write(&conf_path, conf).expect("write ntp.conf");
+    let slewd = slew_bin("slewd");
+    let mut cmd = match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", &ns.name]).arg(&slewd);
+            c
+        }
+        None => Command::new(&slewd),
+    };
+    cmd.arg("-n").arg("-c").arg(&conf_path);
+    for l in listen {
+        cmd.arg("--listen").arg(l.to_string());
+    }
+    cmd.args(extra);
+    let n = SEQ.fetch_add(1, Ordering::SeqCst);
+    let p = spawn_logged(cmd, "slewd", dir.join(&format!("slewd-{n}.log")));
+    if netns.is_none() {
+        if let Some(first) = listen.first() {
+            wait_for_ntp(*first, Duration::from_secs(10), &p);
+        }
+    }
+    p
+}
+
+/// A real chronyd serving its own clock at `local stratum 10` on 127.0.0.1:`port`,
+/// never touching the clock (`-x`), with all its files under `dir`.
+pub fn start_chronyd_server(dir: &TempDir, port: u16, extra_conf: &str) -> Proc {
+    let chronyd = require("chronyd", "chrony");
+    let conf = dir.join("chrony.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "port {port}\nbindaddress 127.0.0.1\nlocal stratum 10\nallow 127.0.0.0/8\n\
+             cmdport 0\npidfile {}\ndriftfile {}\n{extra_conf}\n",
+            dir.join("chronyd.pid").display(),
+            dir.join("chrony.drift").display()
+        ),
+    )
+    .expect("write chrony.conf");
+    let mut cmd = Command::new(chronyd);
+    cmd.args(["-x", "-d", "-f"]).arg(&conf);
+    let p = spawn_logged(cmd, "chronyd", dir.join("chronyd.log"));
+    wait_for_ntp(
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_secs(10),
+        &p,
+    );
+    p
+}
+
+/// `chronyd -Q`: a real chronyd measuring a server without touching the clock.
+/// Returns (exit success, combined output).
+pub fn chronyd_query(host: &str, port: u16) -> (bool, String) {
+    let chronyd = require("chronyd", "chrony");
+    let mut cmd = Command::new(chronyd);
+    cmd.args(["-Q", "-t", "6"]).arg(format!(
+        "server {host} port {port} iburst minpoll -6 maxpoll -6 maxsamples 4"
+    ));
+    let out = run_with_timeout(cmd, Duration::from_secs(20));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// Parses chronyd -Q's "System clock wrong by X seconds" line.
+pub fn chronyd_offset(text: &str) -> Option<f64> {
+    let line = text.lines().find(|l| l.contains("System clock wrong by"))?;
+    let after = line.split("wrong by").nth(1)?;
+    after.split_whitespace().next()?.parse().ok()
+}
+
+/// A network namespace with loopback up, deleted on drop. For the tools that insist
+/// on port 123.
+pub struct NetNs {
+    pub name: String,
+}
+
+impl NetNs {
+    pub fn new(tag: &str) -> Self {
+        let n = SEQ.fetch_add(1, Ordering::SeqCst);
+        let name = format!("slew-{tag}-{}-{n}", std::process::id());
+        let ok = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(
+            ok,
+            "`ip netns add {name}` failed: these tests need root and iproute2"
+        );
+        let ns = Self { name };
+        let ok = ns.exec_status(&["ip", "link", "set", "lo", "up"]);
+        assert!(ok, "cannot bring up lo in {}", ns.name);
+        ns
+    }
+
+    /// A command that runs inside the namespace.
+    pub fn command(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name, program]);
+        c
+    }
+
+    pub fn exec_status(&self, argv: &[&str]) -> bool {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name]).args(argv);
+        c.status().map(|s| s.success()).unwrap_or(false)
+    }
+
+    /// Waits until something answers NTP on 127.0.0.1:123 inside the namespace.
+    pub fn wait_for_ntp(&self, who: &Proc) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let ok = self.exec_status(&[
+                "python3",
+                "-c",
+                "import socket,sys;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);\
+                 s.settimeout(0.3);r=bytearray(48);r[0]=0x23;s.sendto(r,('127.0.0.1',123));\
+                 s.recv(1024)",
+            ]);
+            if ok {
+                return;
+            }
+        }
+        panic!(
+            "{} did not answer in {}; log:\n{}",
+            who.name,
+            self.name,
+            who.log_text()
+        );
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+/// stdout + stderr of an output as one string.
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}

@@ -1,0 +1,218 @@
+//! slewd serving time to the real clients people run: chronyd (`-Q`), ntpsec's
+//! ntpdig, and slewctl against a real chronyd. Each peer runs on its own port and
+//! files under a temp dir, or inside a network namespace when it insists on port 123.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+
+const LOCAL_CLOCK_CONF: &str = "\
+# The article's fallback: serve the local clock at stratum 10.
+server 127.127.1.0     # local clock
+fudge  127.127.1.0 stratum 10
+";
+
+/// No source at all: slewd must answer leap 3 / stratum 16.
+const NO_SOURCE_CONF: &str = "# nothing to follow\n";
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+#[test]
+fn local_clock_answers_stratum_11_refid_locl() {
+    let dir = TempDir::new("locl");
+    let port = free_port();
+    let _slewd = start_slewd(&dir, LOCAL_CLOCK_CONF, &[addr(port)], &[]);
+    let answer = raw_query(addr(port), Duration::from_secs(1)).expect("slewd answers");
+    assert_eq!(answer.len(), 48, "a 48-byte request gets a 48-byte answer");
+    assert_eq!(answer[0] & 7, 4, "mode 4");
+    assert_eq!(answer[0] >> 3 & 7, 4, "version echoed");
+    assert_eq!(answer[0] >> 6, 0, "leap: no warning");
+    assert_eq!(answer[1], 11, "local clock fudged to 10 serves at 11");
+    assert_eq!(&answer[12..16], b"LOCL");
+    assert_eq!(
+        &answer[24..32],
+        &0x0123_4567_89ab_cdefu64.to_be_bytes(),
+        "origin = the request's transmit timestamp"
+    );
+}
+
+#[test]
+fn chronyd_accepts_slewd_within_a_millisecond() {
+    let dir = TempDir::new("chronyq");
+    let port = free_port();
+    let _slewd = start_slewd(&dir, LOCAL_CLOCK_CONF, &[addr(port)], &[]);
+    let (ok, out) = chronyd_query("127.0.0.1", port);
+    assert!(ok, "chronyd -Q refused slewd:\n{out}");
+    let offset = chronyd_offset(&out).unwrap_or_else(|| panic!("no offset in:\n{out}"));
+    assert!(
+        offset.abs() < 0.001,
+        "offset {offset} s on loopback:\n{out}"
+    );
+}
+
+#[test]
+fn chronyd_accepts_slewd_over_ipv6() {
+    let dir = TempDir::new("chronyq6");
+    let port = free_port();
+    let v6: SocketAddr = format!("[::1]:{port}").parse().unwrap();
+    let _slewd = start_slewd(&dir, LOCAL_CLOCK_CONF, &[v6], &[]);
+    let (ok, out) = chronyd_query("::1", port);
+    assert!(ok, "chronyd -Q refused slewd on ::1:\n{out}");
+    let offset = chronyd_offset(&out).unwrap_or_else(|| panic!("no offset in:\n{out}"));
+    assert!(offset.abs() < 0.001, "offset {offset} s:\n{out}");
+}
+
+#[test]
+fn ntpdig_accepts_slewd_on_port_123_in_a_namespace() {
+    let ntpdig = require("ntpdig", "ntpsec-ntpdig");
+    let ns = NetNs::new("dig");
+    let dir = TempDir::new("dig");
+    let slewd = start_slewd_with(&dir, LOCAL_CLOCK_CONF, &[addr(123)], &[], Some(&ns));
+    ns.wait_for_ntp(&slewd);
+    let mut cmd = ns.command(ntpdig.to_str().unwrap());
+    cmd.args(["-j", "-t", "2", "127.0.0.1"]);
+    let out = run_with_timeout(cmd, Duration::from_secs(20));
+    let t = text(&out);
+    assert!(out.status.success(), "ntpdig refused slewd:\n{t}");
+    assert!(t.contains("\"stratum\":11"), "stratum 11 expected:\n{t}");
+    assert!(t.contains("\"leap\":\"no-leap\""), "{t}");
+    let offset: f64 = t
+        .split("\"offset\":")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no offset in {t}"));
+    assert!(offset.abs() < 0.001, "offset {offset}:\n{t}");
+}
+
+#[test]
+fn slewctl_date_agrees_with_a_real_chronyd() {
+    let dir = TempDir::new("ctlchrony");
+    let port = free_port();
+    let _chronyd = start_chronyd_server(&dir, port, "");
+    let mut cmd = Command::new(slew_bin("slewctl"));
+    cmd.args(["date", "-q", "-p", "2"])
+        .arg(format!("127.0.0.1:{port}"));
+    let out = run_with_timeout(cmd, Duration::from_secs(20));
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    let line = t
+        .lines()
+        .find(|l| l.starts_with("server 127.0.0.1, stratum 10, offset "))
+        .unwrap_or_else(|| panic!("no server line:\n{t}"));
+    let offset: f64 = line
+        .split("offset ")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad line {line}"));
+    // chronyd serves this machine's own clock: the two must agree to well under 1 ms.
+    assert!(offset.abs() < 0.001, "{line}");
+    assert!(
+        t.contains("adjust time server 127.0.0.1 offset "),
+        "ntpdate's summary line:\n{t}"
+    );
+    // And chronyd itself agrees slewctl's reading of it is sane: same clock, same host.
+    let (ok, q) = chronyd_query("127.0.0.1", port);
+    assert!(ok, "{q}");
+    let theirs = chronyd_offset(&q).unwrap();
+    assert!(
+        (theirs - offset).abs() < 0.001,
+        "chronyd {theirs} vs slewctl {offset}"
+    );
+}
+
+#[test]
+fn unsynchronised_slewd_is_refused_by_everyone_and_explained() {
+    let dir = TempDir::new("unsync");
+    let port = free_port();
+    let _slewd = start_slewd(&dir, NO_SOURCE_CONF, &[addr(port)], &[]);
+    let answer = raw_query(addr(port), Duration::from_secs(1)).expect("slewd answers");
+    assert_eq!(answer[0] >> 6, 3, "leap 3: unsynchronised");
+    assert_eq!(answer[1], 16, "stratum 16");
+
+    let (ok, out) = chronyd_query("127.0.0.1", port);
+    assert!(
+        !ok && chronyd_offset(&out).is_none(),
+        "chronyd must not accept an unsynchronised server:\n{out}"
+    );
+
+    let mut cmd = Command::new(slew_bin("slewctl"));
+    cmd.args(["date", "-p", "1"])
+        .arg(format!("127.0.0.1:{port}"));
+    let out = run_with_timeout(cmd, Duration::from_secs(20));
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("no server suitable for synchronization found"),
+        "{t}"
+    );
+    assert!(
+        t.contains(&format!(
+            "127.0.0.1:{port}: stratum 16, server is not synchronised"
+        )),
+        "the reason, per server:\n{t}"
+    );
+}
+
+#[test]
+fn ntpdig_refuses_unsynchronised_slewd() {
+    let ntpdig = require("ntpdig", "ntpsec-ntpdig");
+    let ns = NetNs::new("dig16");
+    let dir = TempDir::new("dig16");
+    let slewd = start_slewd_with(&dir, NO_SOURCE_CONF, &[addr(123)], &[], Some(&ns));
+    ns.wait_for_ntp(&slewd);
+    let mut cmd = ns.command(ntpdig.to_str().unwrap());
+    cmd.args(["-t", "2", "127.0.0.1"]);
+    let out = run_with_timeout(cmd, Duration::from_secs(20));
+    let t = text(&out);
+    assert!(!out.status.success(), "ntpdig must refuse stratum 16:\n{t}");
+}
+
+#[test]
+fn slewctl_explains_a_silent_server() {
+    let port = free_port();
+    let mut cmd = Command::new(slew_bin("slewctl"));
+    cmd.args(["date", "-p", "1", "-t", "0.3"])
+        .arg(format!("127.0.0.1:{port}"));
+    let out = run_with_timeout(cmd, Duration::from_secs(20));
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains(&format!("127.0.0.1:{port}: no response")), "{t}");
+}
+
+#[test]
+fn sigterm_ends_slewd_cleanly_with_its_counters() {
+    let dir = TempDir::new("term");
+    let port = free_port();
+    let mut slewd = start_slewd(&dir, LOCAL_CLOCK_CONF, &[addr(port)], &[]);
+    for _ in 0..5 {
+        raw_query(addr(port), Duration::from_secs(1)).expect("answer");
+    }
+    // One mode-4 packet: dropped and counted, never answered.
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut bogus = [0u8; 48];
+    bogus[0] = 0x24;
+    s.send_to(&bogus, addr(port)).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let status = slewd
+        .terminate(Duration::from_secs(5))
+        .expect("exits on SIGTERM");
+    assert!(status.success(), "exit status {status:?}");
+    let log = slewd.log_text();
+    assert!(log.contains("terminating on signal"), "{log}");
+    assert!(log.contains("dropped 1 mode_server"), "{log}");
+    let served: u64 = log
+        .split("served ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no counters in log:\n{log}"));
+    assert!(served >= 5, "{log}");
+}
