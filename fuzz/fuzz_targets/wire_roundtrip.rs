@@ -12,10 +12,23 @@ fuzz_target!(|data: &[u8]| {
     let _ = (unchecked.leap(), unchecked.version(), unchecked.mode());
     let _ = (unchecked.stratum(), unchecked.poll(), unchecked.precision());
     let _ = (unchecked.root_delay(), unchecked.root_dispersion());
-    let _ = (unchecked.ref_id().kiss_code(), unchecked.is_kiss(), unchecked.kiss_code());
-    let _ = (unchecked.reference_timestamp(), unchecked.origin_timestamp());
-    let _ = (unchecked.receive_timestamp(), unchecked.transmit_timestamp());
-    let _ = format!("{}", unchecked.ref_id().display_for_stratum(unchecked.stratum()));
+    let _ = (
+        unchecked.ref_id().kiss_code(),
+        unchecked.is_kiss(),
+        unchecked.kiss_code(),
+    );
+    let _ = (
+        unchecked.reference_timestamp(),
+        unchecked.origin_timestamp(),
+    );
+    let _ = (
+        unchecked.receive_timestamp(),
+        unchecked.transmit_timestamp(),
+    );
+    let _ = format!(
+        "{}",
+        unchecked.ref_id().display_for_stratum(unchecked.stratum())
+    );
     for field in unchecked.extensions() {
         let _ = (field.field_type(), field.value(), field.as_bytes());
     }
@@ -36,7 +49,11 @@ fuzz_target!(|data: &[u8]| {
     let repr = Repr::parse(&packet).expect("a checked packet parses");
     let mut header = [0u8; HEADER_LEN];
     repr.emit(&mut Packet::new_unchecked(&mut header[..]));
-    assert_eq!(&header[..], &data[..HEADER_LEN], "emit reproduces the header");
+    assert_eq!(
+        &header[..],
+        &data[..HEADER_LEN],
+        "emit reproduces the header"
+    );
     let mut whole = data.to_vec();
     repr.emit(&mut Packet::new_unchecked(&mut whole[..]));
     assert_eq!(whole, data, "emit leaves the trailer alone");
