@@ -153,6 +153,11 @@ pub enum ErrorKind {
         /// The limit.
         limit: usize,
     },
+    /// More `includefile`s read in total than the limit (a fan-out of includes).
+    TooManyIncludes {
+        /// The limit.
+        limit: usize,
+    },
     /// `includefile` would include a file that is already being read.
     IncludeCycle {
         /// The chain of files, outermost first, ending with the repeated one.
@@ -170,6 +175,16 @@ pub enum ErrorKind {
         /// The number kept.
         limit: usize,
     },
+}
+
+/// A word as quoted in a message: long words (hostile or binary input) are cut, so
+/// that one diagnostic stays one readable line.
+fn short(s: &str) -> String {
+    const MAX: usize = 60;
+    match s.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}…", s.get(..i).unwrap_or("")),
+        None => s.to_string(),
+    }
 }
 
 fn did_you_mean(s: Option<&'static str>) -> String {
@@ -190,17 +205,22 @@ impl ErrorKind {
             ErrorKind::InvalidUtf8 => "this line is not valid UTF-8".into(),
             ErrorKind::UnterminatedQuote => "unterminated quoted string".into(),
             ErrorKind::UnknownDirective { word, suggestion } => {
-                format!("unknown directive `{word}`{}", did_you_mean(*suggestion))
+                format!(
+                    "unknown directive `{}`{}",
+                    short(word),
+                    did_you_mean(*suggestion)
+                )
             }
             ErrorKind::Unsupported { word, what } => {
-                format!("slew does not support the {what} `{word}` yet")
+                format!("slew does not support the {what} `{}` yet", short(word))
             }
             ErrorKind::UnknownOption {
                 directive,
                 word,
                 suggestion,
             } => format!(
-                "unknown option `{word}` for `{directive}`{}",
+                "unknown option `{}` for `{directive}`{}",
+                short(word),
                 did_you_mean(*suggestion)
             ),
             ErrorKind::MissingArgument { after, expected } => {
@@ -210,9 +230,12 @@ impl ErrorKind {
                 after,
                 value,
                 expected,
-            } => format!("invalid value `{value}` for `{after}`: expected {expected}"),
+            } => format!(
+                "invalid value `{}` for `{after}`: expected {expected}",
+                short(value)
+            ),
             ErrorKind::InvalidAddress { value, reason } => {
-                format!("invalid address `{value}`: {reason}")
+                format!("invalid address `{}`: {reason}", short(value))
             }
             ErrorKind::InvalidValue {
                 after,
@@ -220,11 +243,12 @@ impl ErrorKind {
                 expected,
                 suggestion,
             } => format!(
-                "invalid value `{value}` for `{after}`: expected {expected}{}",
+                "invalid value `{}` for `{after}`: expected {expected}{}",
+                short(value),
                 did_you_mean(*suggestion)
             ),
             ErrorKind::UnexpectedArgument { directive, word } => {
-                format!("unexpected argument `{word}` for `{directive}`")
+                format!("unexpected argument `{}` for `{directive}`", short(word))
             }
             ErrorKind::Conflict { message, .. } => message.clone(),
             ErrorKind::FudgeWithoutServer { address } => {
@@ -236,6 +260,9 @@ impl ErrorKind {
             ),
             ErrorKind::IncludeTooDeep { limit } => {
                 format!("`includefile` nested more than {limit} levels deep")
+            }
+            ErrorKind::TooManyIncludes { limit } => {
+                format!("more than {limit} `includefile`s read in all")
             }
             ErrorKind::IncludeCycle { chain } => {
                 let names: Vec<String> = chain.iter().map(|p| p.display().to_string()).collect();
@@ -299,6 +326,9 @@ impl ErrorKind {
             }
             ErrorKind::IncludeTooDeep { .. } => {
                 "flatten the includes; a loop of includes also ends here".into()
+            }
+            ErrorKind::TooManyIncludes { .. } => {
+                "include each file once; check for a file included many times over".into()
             }
             ErrorKind::IncludeCycle { .. } => "remove one of the `includefile` lines".into(),
             ErrorKind::BadKey { hint, .. } => hint.clone(),

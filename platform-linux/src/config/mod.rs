@@ -52,7 +52,7 @@
 //!
 //! The parser never panics, whatever the input (fuzzed and property-tested), and
 //! bounds its work: files over [`MAX_FILE_SIZE`], includes deeper than
-//! [`MAX_INCLUDE_DEPTH`], and more than [`MAX_ERRORS`] errors stop it cleanly.
+//! [`MAX_INCLUDE_DEPTH`] or more than [`MAX_INCLUDES`] in all, and more than [`MAX_ERRORS`] errors stop it cleanly.
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 mod directives;
@@ -63,6 +63,7 @@ mod misc;
 mod model;
 mod parser;
 mod restrict;
+mod sources;
 mod suggest;
 
 #[cfg(test)]
@@ -73,7 +74,9 @@ use std::path::Path;
 pub use error::{ConfigError, ConfigWarning, ErrorKind, Location, WarningKind};
 pub use keys::parse_keys;
 pub use model::*;
-pub use parser::{FsLoader, Loader, ReadError, MAX_ERRORS, MAX_FILE_SIZE, MAX_INCLUDE_DEPTH};
+pub use parser::{
+    FsLoader, Loader, ReadError, MAX_ERRORS, MAX_FILE_SIZE, MAX_INCLUDES, MAX_INCLUDE_DEPTH,
+};
 
 /// A configuration that parsed, and what is worth telling the admin about it.
 #[derive(Debug, Clone, PartialEq)]

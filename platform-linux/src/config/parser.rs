@@ -22,6 +22,10 @@ pub const MAX_INCLUDE_DEPTH: usize = 5;
 /// the limit stops `includefile /dev/zero` from eating memory.
 pub const MAX_FILE_SIZE: usize = 1 << 20;
 
+/// At most this many `includefile`s are read in all: the depth limit alone would let
+/// a few files that each include the next many times cost N^5 reads.
+pub const MAX_INCLUDES: usize = 256;
+
 /// After this many errors the parser stops collecting (hostile or wrong input).
 pub const MAX_ERRORS: usize = 500;
 
@@ -94,13 +98,15 @@ pub(super) struct Parser<'l> {
     warnings: Vec<ConfigWarning>,
     /// Identities of the files being read, outermost first, with their paths.
     stack: Vec<(PathBuf, PathBuf)>,
+    /// How many includes were read so far.
+    includes: usize,
     /// The file being read, as it is named in diagnostics.
     pub(super) file: PathBuf,
     /// The line being read.
     pub(super) line: u32,
     /// `fudge` lines, resolved once every `server` line is known (ntpd, too, applies
     /// fudges after all associations, whatever the order in the file).
-    pub(super) fudges: Vec<super::directives::PendingFudge>,
+    pub(super) fudges: Vec<super::sources::PendingFudge>,
     /// Key ids used by directives, checked against the keys file at the end.
     pub(super) key_uses: Vec<(KeyId, Location, &'static str)>,
     /// First location of directives that take effect once.
@@ -115,6 +121,7 @@ impl<'l> Parser<'l> {
             errors: Vec::new(),
             warnings: Vec::new(),
             stack: Vec::new(),
+            includes: 0,
             file: PathBuf::new(),
             line: 0,
             fudges: Vec::new(),
@@ -240,6 +247,15 @@ impl<'l> Parser<'l> {
             );
             return;
         }
+        if self.includes >= MAX_INCLUDES {
+            // Said once; the lines after it would only repeat it.
+            if self.includes == MAX_INCLUDES {
+                self.includes += 1;
+                let limit = MAX_INCLUDES;
+                self.err(tok.column, ErrorKind::TooManyIncludes { limit });
+            }
+            return;
+        }
         let id = self.loader.identity(&path);
         if self.stack.iter().any(|(i, _)| *i == id) {
             let mut chain: Vec<PathBuf> = self.stack.iter().map(|(_, p)| p.clone()).collect();
@@ -258,6 +274,7 @@ impl<'l> Parser<'l> {
                 return;
             }
         };
+        self.includes += 1;
         let saved = (std::mem::replace(&mut self.file, path.clone()), self.line);
         self.config.files.push(path.clone());
         self.stack.push((id, path));
