@@ -4,8 +4,10 @@
 //! LD_PRELOAD-based clock and network simulators must be able to drive the real
 //! binary).
 
+pub mod clock;
 pub mod config;
 pub mod daemon;
+pub mod drift;
 pub mod logger;
 pub mod net;
 pub mod query;
