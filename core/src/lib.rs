@@ -11,6 +11,7 @@
 //! | [`wire`] | the NTP packet codec (no panics on any input) |
 //! | [`system`] | system variables served to clients |
 //! | [`server`] | answering client requests |
+//! | [`softclock`] | the software clock over a tick counter (appliances, tests) |
 //! | [`clock`], [`transport`] | the seams a port implements |
 #![no_std]
 #![forbid(unsafe_code)]
@@ -21,6 +22,7 @@ extern crate std;
 
 pub mod clock;
 pub mod server;
+pub mod softclock;
 pub mod system;
 pub mod time;
 pub mod transport;
