@@ -75,7 +75,8 @@ pub use error::{ConfigError, ConfigWarning, ErrorKind, Location, WarningKind};
 pub use keys::parse_keys;
 pub use model::*;
 pub use parser::{
-    FsLoader, Loader, ReadError, MAX_ERRORS, MAX_FILE_SIZE, MAX_INCLUDES, MAX_INCLUDE_DEPTH,
+    FsLoader, Loader, MemLoader, ReadError, MAX_ERRORS, MAX_FILE_SIZE, MAX_INCLUDES,
+    MAX_INCLUDE_DEPTH,
 };
 
 /// A configuration that parsed, and what is worth telling the admin about it.

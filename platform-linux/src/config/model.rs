@@ -110,9 +110,10 @@ pub struct Source {
 /// The LOCAL reference clock (`server 127.127.1.u` with an optional `fudge`): the
 /// undisciplined local clock that slew falls back to when no remote source is left.
 ///
-/// ntpd's LOCAL driver defaults to stratum 5 and refid `LOCL` when no `fudge` says
-/// otherwise (the article's `fudge 127.127.1.0 stratum 10` is the common case); those
-/// defaults are the daemon's to apply.
+/// ntpd's LOCAL driver defaults to stratum 5 and refid `LOCL` (`LCL` in older
+/// releases) when no `fudge` says otherwise; the article's `fudge 127.127.1.0 stratum
+/// 10` is the common case. Those defaults are the daemon's to apply. ntpd's `fudge
+/// time1`/`time2` (trim the local clock's time and frequency) are refused by slew.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalClock {
     /// The unit, the last octet of 127.127.1.u (`LOCAL(u)` in `ntpq -p`).

@@ -74,6 +74,31 @@ impl Loader for FsLoader {
     }
 }
 
+/// Files served from memory: for fuzz targets and tests, which must not touch the
+/// filesystem. Any path not added reads as "not found"; paths are compared after
+/// lexical normalisation.
+#[derive(Debug, Default, Clone)]
+pub struct MemLoader {
+    files: std::collections::HashMap<PathBuf, Vec<u8>>,
+}
+
+impl MemLoader {
+    /// Serve `bytes` as the file at `path`.
+    pub fn add(&mut self, path: impl AsRef<Path>, bytes: impl AsRef<[u8]>) {
+        self.files
+            .insert(normalize(path.as_ref()), bytes.as_ref().to_vec());
+    }
+}
+
+impl Loader for MemLoader {
+    fn read(&mut self, path: &Path) -> Result<Vec<u8>, ReadError> {
+        self.files
+            .get(&normalize(path))
+            .cloned()
+            .ok_or_else(|| ReadError::Io(io::Error::from(io::ErrorKind::NotFound)))
+    }
+}
+
 /// Lexical normalisation: drop `.`, resolve `..` against what precedes it.
 pub(crate) fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
