@@ -11,6 +11,8 @@
 //! | [`wire`] | the NTP packet codec (no panics on any input) |
 //! | [`system`] | system variables served to clients |
 //! | [`server`] | answering client requests |
+//! | [`access`] | the `restrict` table |
+//! | [`ratelimit`] | `limited`/`kod` with a fixed-size table |
 //! | [`softclock`] | the software clock over a tick counter (appliances, tests) |
 //! | [`clock`], [`transport`] | the seams a port implements |
 #![no_std]
@@ -20,7 +22,9 @@
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+pub mod access;
 pub mod clock;
+pub mod ratelimit;
 pub mod server;
 pub mod softclock;
 pub mod system;
