@@ -198,7 +198,8 @@ fn parse_allowed(text: &str) -> Option<Vec<(IpAddr, Option<u8>)>> {
 fn parse_key_line(path: &Path, number: u32, tokens: &[Token<'_>]) -> Result<Key, ConfigError> {
     let at = |t: &Token<'_>| Location::new(path, number, t.column);
     let end_col = tokens.last().map_or(1, |t| {
-        t.column.saturating_add(t.text.chars().count() as u32)
+        let len = u32::try_from(t.text.chars().count()).unwrap_or(u32::MAX);
+        t.column.saturating_add(len)
     });
     let (Some(id_tok), type_tok, key_tok) = (tokens.first(), tokens.get(1), tokens.get(2)) else {
         return Err(bad(

@@ -43,6 +43,9 @@
 //!   (the stock `/etc/ntp/crypto/pw` is root-only or absent) or `keys` file, a
 //!   directive repeated (the last wins), `kod` without `limited`, address bits
 //!   outside a `restrict` mask.
+//! - **Whole-file checks are errors**: a `fudge` for a clock no `server` line declares,
+//!   a local clock unit declared twice, a malformed line in the `keys` file (ntpd logs
+//!   and skips the key, which then fails authentication later and quietly).
 //! - Keywords are case-sensitive, as in ntpd; `Server` gets "did you mean `server`?".
 //! - `server ADDR port N` is slew's extension for servers on other ports.
 //!

@@ -132,6 +132,8 @@ pub(super) struct Parser<'l> {
     /// `fudge` lines, resolved once every `server` line is known (ntpd, too, applies
     /// fudges after all associations, whatever the order in the file).
     pub(super) fudges: Vec<super::sources::PendingFudge>,
+    /// LOCAL clock units whose `server` line had errors.
+    pub(super) failed_clocks: Vec<u8>,
     /// Key ids used by directives, checked against the keys file at the end.
     pub(super) key_uses: Vec<(KeyId, Location, &'static str)>,
     /// First location of directives that take effect once.
@@ -150,6 +152,7 @@ impl<'l> Parser<'l> {
             file: PathBuf::new(),
             line: 0,
             fudges: Vec::new(),
+            failed_clocks: Vec::new(),
             key_uses: Vec::new(),
             seen: HashMap::new(),
         }

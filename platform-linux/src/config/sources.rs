@@ -13,7 +13,8 @@ use super::suggest::suggest;
 const SOURCE_OPTIONS: &[&str] = &[
     "iburst", "burst", "prefer", "noselect", "true", "minpoll", "maxpoll", "key", "version", "port",
 ];
-/// Options ntpd takes that slew does not (the ones that take a number list `true`).
+/// Options ntpd takes that slew does not; `true` when the option takes a value,
+/// which is skipped with it so that it does not read as a second unknown word.
 const SOURCE_UNSUPPORTED: &[(&str, bool)] = &[
     ("autokey", false),
     ("xleave", false),
@@ -101,9 +102,11 @@ impl Parser<'_> {
         }
         let (options, cols) = self.source_options(line, directive, args.get(1..).unwrap_or(&[]));
         let (Some(host), Some(options)) = (host, options) else {
+            self.note_failed_clock(addr_tok.text);
             return;
         };
         if !ok {
+            self.note_failed_clock(addr_tok.text);
             return;
         }
         if let Host::Ip(ip) = &host {
@@ -225,6 +228,15 @@ impl Parser<'_> {
             }
         }
         (ok.then_some(o), cols)
+    }
+
+    /// Remember a LOCAL clock whose `server` line was refused, so that its `fudge`
+    /// does not add a second, confusing error.
+    fn note_failed_clock(&mut self, written: &str) {
+        let unit = written.parse::<IpAddr>().ok().as_ref().and_then(refclock);
+        if let Some((1, unit)) = unit {
+            self.failed_clocks.push(unit);
+        }
     }
 
     /// `server 127.127.t.u …`: only the LOCAL driver (t = 1) is supported.
@@ -401,6 +413,8 @@ impl Parser<'_> {
                     c.refid = f.refid.or(c.refid.take());
                     c.fudge_at = Some(f.at);
                 }
+                // Its `server` line had an error of its own: one error is enough.
+                None if self.failed_clocks.contains(&f.unit) => {}
                 None => self.push_error(ConfigError::new(
                     f.at,
                     ErrorKind::FudgeWithoutServer { address: f.written },

@@ -377,6 +377,10 @@ fn fudge_needs_its_server() {
     );
     assert_eq!((e.location.line, e.location.column), (1, 7));
     assert!(e.kind.hint().contains("server 127.127.1.0"));
+
+    // A server line with its own error does not make its fudge a second error.
+    let e = one("server 127.127.1.0 perfer\nfudge 127.127.1.0 stratum 10\n");
+    assert_eq!((e.location.line, e.location.column), (1, 20));
 }
 
 #[test]

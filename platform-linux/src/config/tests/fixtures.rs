@@ -75,10 +75,16 @@ fn server_fixture_fails_exactly_at_perfer() {
 
 #[test]
 fn server_fixture_fails_on_the_real_filesystem_too() {
-    // Whatever /etc/ntp holds here, the only error is the typo.
+    // Whatever /etc/ntp holds on this machine, the only error in the fixture itself
+    // is the typo (a keys file there could add errors of its own).
     let rejected = parse_file(&local(SERVER)).unwrap_err();
-    assert_eq!(rejected.errors.len(), 1, "{rejected}");
-    assert_eq!(rejected.errors[0].location.line, 31);
+    let ours: Vec<_> = rejected
+        .errors
+        .iter()
+        .filter(|e| e.location.path == local(SERVER))
+        .collect();
+    assert_eq!(ours.len(), 1, "{rejected}");
+    assert_eq!(ours[0].location.line, 31);
 }
 
 #[test]
@@ -232,7 +238,13 @@ fn client_fixture() {
 
 #[test]
 fn client_fixture_on_the_real_filesystem() {
-    // Parses whatever /etc/ntp holds on this machine (missing files are warnings).
-    let parsed = parse_file(&local(CLIENT)).unwrap();
-    assert_eq!(parsed.config.sources.len(), 1);
+    // Missing files are warnings; a keys file this machine happens to have may bring
+    // errors of its own, but none may point into the fixture.
+    match parse_file(&local(CLIENT)) {
+        Ok(parsed) => assert_eq!(parsed.config.sources.len(), 1),
+        Err(r) => assert!(
+            r.errors.iter().all(|e| e.location.path != local(CLIENT)),
+            "{r}"
+        ),
+    }
 }
