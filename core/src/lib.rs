@@ -24,6 +24,11 @@ extern crate std;
 
 pub mod access;
 pub mod clock;
+pub mod discipline;
+pub mod filter;
+pub mod node;
+pub mod peer;
+pub mod select;
 pub mod ratelimit;
 pub mod server;
 pub mod softclock;
@@ -35,3 +40,5 @@ pub mod wire;
 pub use clock::{Clock, ClockStatus, ErrorKind, LeapIndicator};
 pub use time::{Instant, NtpDuration, NtpShort, NtpTimestamp, PollInterval};
 pub use transport::Transport;
+#[cfg(feature = "sim")]
+pub mod sim;

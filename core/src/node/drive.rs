@@ -1,0 +1,72 @@
+//! The generic driver: turns a node's actions into [`Clock`] and [`Transport`]
+//! calls, so a port does not have to.
+
+use crate::clock::{Clock, Error as _, ErrorKind};
+use crate::transport::Transport;
+
+use super::{Action, Event, Node};
+
+/// What [`run_once_with`] hands the port besides the node's events.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Report<'a> {
+    /// A node event, for the log.
+    Event(&'a Event),
+    /// The clock refused an action (an observe-only clock asked to step, no
+    /// CAP_SYS_TIME…). The node carries on as if it had been done.
+    ClockError(ErrorKind),
+    /// A request could not be sent; it counts as lost.
+    SendError(ErrorKind),
+}
+
+/// Drain the node's actions into `clock` and `transport`, dropping events and
+/// errors. Call after every `handle_*`.
+pub fn run_once<const N: usize, C: Clock, T: Transport>(
+    node: &mut Node<N>,
+    clock: &mut C,
+    transport: &mut T,
+) {
+    run_once_with(node, clock, transport, |_| {});
+}
+
+/// Like [`run_once`], handing events and errors to `report`.
+pub fn run_once_with<const N: usize, C: Clock, T: Transport>(
+    node: &mut Node<N>,
+    clock: &mut C,
+    transport: &mut T,
+    mut report: impl FnMut(Report<'_>),
+) {
+    loop {
+        let mut sent = None;
+        {
+            let Some(action) = node.poll_action() else {
+                break;
+            };
+            let clock_result = match action {
+                Action::Send { to, bytes, tx } => {
+                    match transport.send(to, bytes) {
+                        Ok(()) => match clock.now() {
+                            Ok(t1) => sent = Some((tx, t1)),
+                            Err(e) => report(Report::ClockError(e.kind())),
+                        },
+                        Err(e) => report(Report::SendError(e.kind())),
+                    }
+                    Ok(())
+                }
+                Action::Step(d) => clock.step(d),
+                Action::Slew(d) => clock.slew(d),
+                Action::SetFrequency(ppm) => clock.set_frequency_ppm(ppm),
+                Action::SetStatus(s) => clock.set_status(s),
+                Action::Event(ev) => {
+                    report(Report::Event(&ev));
+                    Ok(())
+                }
+            };
+            if let Err(e) = clock_result {
+                report(Report::ClockError(e.kind()));
+            }
+        }
+        if let Some((tx, t1)) = sent {
+            node.handle_tx_timestamp(tx, t1);
+        }
+    }
+}

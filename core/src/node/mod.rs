@@ -1,0 +1,466 @@
+//! The client node: associations, selection and the discipline behind one sans-IO
+//! interface. See [`Node`].
+
+mod action;
+mod drive;
+
+pub use action::{Action, Event, TxId};
+pub use drive::{run_once, run_once_with, Report};
+
+use core::net::SocketAddr;
+
+use heapless::{Deque, Vec};
+
+use crate::discipline::{Discipline, DisciplineConfig, State};
+use crate::peer::{Association, Reason, ReplyOutcome, SourceConfig, SourceId, SourceStatus};
+use crate::select::SelectConfig;
+use crate::system::SystemVars;
+use crate::time::{Instant, NtpDuration, NtpTimestamp, PollInterval};
+use crate::wire::{Packet, Repr, HEADER_LEN};
+
+use action::Queued;
+
+/// Capacity of the queue of clock actions and events (sends have their own, one per
+/// source). One update makes at most four clock actions plus a few events; when the
+/// port does not drain the queue, the oldest events are dropped, never clock actions.
+pub const ACTION_QUEUE: usize = 24;
+
+/// Everything a node is configured with.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeConfig {
+    /// The discipline (`tinker`, step mode, driftfile frequency, estimator).
+    pub discipline: DisciplineConfig,
+    /// Selection (`tos minsane`, `minclock`, `maxclock`).
+    pub select: SelectConfig,
+    /// Serve the local clock at this fudged stratum when no real source survives
+    /// (`server 127.127.1.0` + `fudge 127.127.1.0 stratum 10`).
+    pub local_clock_stratum: Option<u8>,
+    /// Our clock's precision, log2 seconds.
+    pub precision: i8,
+    /// The rate at which the port's clock amortises a slew, ppm (Linux adjtime and
+    /// slew's software clock: 500). The node models the slew in progress with it.
+    pub max_slew_rate_ppm: f64,
+    /// Seed of the node's PRNG (request nonces, poll jitter).
+    pub seed: u64,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            discipline: DisciplineConfig::default(),
+            select: SelectConfig::default(),
+            local_clock_stratum: None,
+            precision: -20,
+            max_slew_rate_ppm: 500.0,
+            seed: 0x5eed_5eed_5eed_5eed,
+        }
+    }
+}
+
+/// What [`Node::handle_packet`] made of a datagram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PacketVerdict {
+    /// A reply from one of our sources, used.
+    Accepted,
+    /// A reply from one of our sources, refused for this reason.
+    Refused(Reason),
+    /// Not a server reply (a request or a control query): hand it to the server or
+    /// control path.
+    NotAReply,
+    /// A reply from an address that is not one of our sources.
+    UnknownSource,
+    /// Not an NTP packet.
+    Malformed,
+}
+
+/// The node could not take another source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CapacityError;
+
+/// The local clock's line in the peer table (`LOCAL(0) .LOCL. 10 l`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LocalClockStatus {
+    /// The fudged stratum.
+    pub stratum: u8,
+    /// True while it is the system's time source.
+    pub active: bool,
+}
+
+/// System-level figures for `ntpq -c rv` and `slewctl status`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SystemStatus {
+    /// What the server path copies into answers.
+    pub vars: SystemVars,
+    /// The system peer, if any.
+    pub system_peer: Option<SourceId>,
+    /// Why there is none, when there is none.
+    pub reason: Reason,
+    /// Combined offset at the last update, seconds.
+    pub offset_s: f64,
+    /// System jitter, seconds.
+    pub jitter_s: f64,
+    /// Frequency correction in force, ppm (`frequency`, and the driftfile).
+    pub frequency_ppm: f64,
+    /// Clock jitter, seconds.
+    pub clock_jitter_s: f64,
+    /// Clock wander, ppm.
+    pub clock_wander_ppm: f64,
+    /// Discipline state.
+    pub state: State,
+    /// Steps made since start.
+    pub steps: u32,
+}
+
+/// An NTP client node: up to `N` upstream sources, selection and the clock
+/// discipline, with no I/O of its own.
+///
+/// # Method families, and the order to call them in
+///
+/// - **Configuration**: [`Node::new`], [`Node::add_source`], [`Node::remove_source`].
+/// - **Input** (`handle_*`): [`Node::handle_packet`] for every datagram from port
+///   123 of a source, with the wall-clock receive timestamp (a kernel stamp when the
+///   port has one); [`Node::handle_timeout`] when the deadline passes;
+///   [`Node::handle_tx_timestamp`] right after sending a request, with the time it
+///   left (a kernel transmit stamp, or the clock read right after `send`).
+/// - **Output** (`poll_*`): after any input, call [`Node::poll_action`] until it
+///   returns `None` and carry out each [`Action`]; then sleep until
+///   [`Node::poll_timeout`] or the next datagram. [`run_once`] does the draining
+///   against a [`Clock`](crate::Clock) and a [`Transport`](crate::Transport).
+/// - **Getters**: [`Node::sources`], [`Node::source`], [`Node::system`],
+///   [`Node::system_vars`] (for the server path), [`Node::local_clock`].
+///
+/// `now` is always the port's monotonic [`Instant`]; wall time only enters through
+/// timestamps.
+///
+/// ```
+/// use slew_core::node::{Node, NodeConfig, run_once};
+/// use slew_core::peer::SourceConfig;
+/// use slew_core::Instant;
+/// let mut node: Node<4> = Node::new(NodeConfig::default());
+/// let server = "192.0.2.1:123".parse().unwrap();
+/// node.add_source(SourceConfig { iburst: true, ..SourceConfig::new(server) }, Instant::ZERO)
+///     .unwrap();
+/// node.handle_timeout(Instant::from_nanos(3_000_000_000));
+/// // The first request of the burst is ready:
+/// assert!(node.poll_action().is_some());
+/// ```
+#[derive(Debug)]
+pub struct Node<const N: usize> {
+    config: NodeConfig,
+    sources: Vec<Association, N>,
+    next_id: u32,
+    discipline: Discipline,
+    rng: u64,
+    sends: Deque<(SourceId, NtpTimestamp), N>,
+    queue: Deque<Queued, ACTION_QUEUE>,
+    buf: [u8; HEADER_LEN],
+    slew_s: f64,
+    slew_start: Instant,
+    sys: SystemVars,
+    sys_peer: Option<SourceId>,
+    sys_reason: Reason,
+    sys_offset_s: f64,
+    sys_jitter_s: f64,
+    local_active: bool,
+    wall_anchor: Option<(Instant, NtpTimestamp)>,
+    ever_synced: bool,
+}
+
+impl<const N: usize> Node<N> {
+    /// A node with no sources.
+    pub fn new(mut config: NodeConfig) -> Self {
+        config.discipline.precision_s = libm::ldexp(1.0, config.precision as i32);
+        Self {
+            discipline: Discipline::new(config.discipline.clone()),
+            rng: config.seed ^ 0x9e37_79b9_7f4a_7c15,
+            sys: SystemVars::unsynchronized(config.precision),
+            config,
+            sources: Vec::new(),
+            next_id: 1,
+            sends: Deque::new(),
+            queue: Deque::new(),
+            buf: [0; HEADER_LEN],
+            slew_s: 0.0,
+            slew_start: Instant::ZERO,
+            sys_peer: None,
+            sys_reason: Reason::NoData,
+            sys_offset_s: 0.0,
+            sys_jitter_s: 0.0,
+            local_active: false,
+            wall_anchor: None,
+            ever_synced: false,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// Add a source; its first poll comes within two seconds of `now`.
+    pub fn add_source(
+        &mut self,
+        config: SourceConfig,
+        now: Instant,
+    ) -> Result<SourceId, CapacityError> {
+        let id = SourceId(self.next_id);
+        let delay_ns = self.next_rand() % 2_000_000_000;
+        let first = Instant::from_nanos(now.as_nanos().saturating_add(delay_ns));
+        self.sources
+            .push(Association::new(id, config, first))
+            .map_err(|_| CapacityError)?;
+        self.next_id += 1;
+        Ok(id)
+    }
+
+    /// Remove a source (SIGHUP reload). Returns whether it existed.
+    pub fn remove_source(&mut self, id: SourceId) -> bool {
+        let Some(pos) = self.sources.iter().position(|s| s.id == id) else {
+            return false;
+        };
+        self.sources.swap_remove(pos);
+        if self.sys_peer == Some(id) {
+            self.sys_peer = None;
+        }
+        true
+    }
+
+    /// The status of every source.
+    pub fn sources(&self, now: Instant) -> impl Iterator<Item = SourceStatus> + '_ {
+        self.sources.iter().map(move |s| s.status(now))
+    }
+
+    /// The status of one source.
+    pub fn source(&self, id: SourceId, now: Instant) -> Option<SourceStatus> {
+        self.sources
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| s.status(now))
+    }
+
+    /// The local clock's line, if one is configured.
+    pub fn local_clock(&self) -> Option<LocalClockStatus> {
+        self.config
+            .local_clock_stratum
+            .map(|stratum| LocalClockStatus {
+                stratum,
+                active: self.local_active,
+            })
+    }
+
+    /// The system variables the server path answers with.
+    pub fn system_vars(&self) -> SystemVars {
+        self.sys
+    }
+
+    /// System-level status.
+    pub fn system(&self) -> SystemStatus {
+        SystemStatus {
+            vars: self.sys,
+            system_peer: self.sys_peer,
+            reason: self.sys_reason,
+            offset_s: self.sys_offset_s,
+            jitter_s: self.sys_jitter_s,
+            frequency_ppm: self.discipline.frequency_ppm(),
+            clock_jitter_s: self.discipline.jitter_s(),
+            clock_wander_ppm: self.discipline.wander_ppm(),
+            state: self.discipline.state(),
+            steps: self.discipline.steps(),
+        }
+    }
+
+    /// The frequency correction in force, ppm: write it to the driftfile.
+    pub fn frequency_ppm(&self) -> f64 {
+        self.discipline.frequency_ppm()
+    }
+
+    /// The system poll interval.
+    pub fn poll(&self) -> PollInterval {
+        self.discipline.poll()
+    }
+
+    /// The earliest time the node wants [`Node::handle_timeout`] called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.sources.iter().map(|s| s.next_poll()).min()
+    }
+
+    /// Timers: send the requests that are due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let mut polled = false;
+        for i in 0..self.sources.len() {
+            let due = self.sources.get(i).is_some_and(|s| s.next_poll() <= now);
+            if !due {
+                continue;
+            }
+            let rand = self.next_rand();
+            let Some(s) = self.sources.get_mut(i) else {
+                continue;
+            };
+            let (nonce, became_unreachable) = s.poll_now(now, rand);
+            let (id, addr) = (s.id, s.config().addr);
+            // A full send queue means the port is not draining: the request is lost,
+            // as on a congested network.
+            let _ = self.sends.push_back((id, nonce));
+            if became_unreachable {
+                self.push_event(Event::Unreachable { id, addr });
+            }
+            polled = true;
+        }
+        if polled {
+            self.reselect(now, None);
+        }
+    }
+
+    /// The port reports the wall time a request left at (T1).
+    pub fn handle_tx_timestamp(&mut self, tx: TxId, t1: NtpTimestamp) {
+        if let Some(s) = self.sources.iter_mut().find(|s| s.id == tx.source) {
+            s.note_transmit(tx.nonce, t1);
+        }
+    }
+
+    /// A datagram arrived from `from`, received at wall time `rx_timestamp` (T4).
+    pub fn handle_packet(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        bytes: &[u8],
+        rx_timestamp: NtpTimestamp,
+    ) -> PacketVerdict {
+        let Ok(packet) = Packet::new_checked(bytes) else {
+            return PacketVerdict::Malformed;
+        };
+        if packet.mode() != crate::wire::Mode::Server {
+            return PacketVerdict::NotAReply;
+        }
+        let Some(idx) = self.sources.iter().position(|s| s.config().addr == from) else {
+            return PacketVerdict::UnknownSource;
+        };
+        self.wall_anchor = Some((now, rx_timestamp));
+        let pending_s = self.pending_slew_s(now);
+        let precision_s = self.config.discipline.precision_s;
+        let Some(src) = self.sources.get_mut(idx) else {
+            return PacketVerdict::UnknownSource;
+        };
+        let was_reachable = src.reach() != 0;
+        let outcome = src.handle_reply(now, &packet, rx_timestamp, pending_s, precision_s);
+        let (id, addr, reach) = (src.id, src.config().addr, src.reach());
+        if !was_reachable && reach != 0 {
+            self.push_event(Event::Reachable { id, addr });
+        }
+        match outcome {
+            ReplyOutcome::Refused(r) => PacketVerdict::Refused(r),
+            ReplyOutcome::Unsynchronized => {
+                self.reselect(now, None);
+                PacketVerdict::Refused(Reason::Unsynchronized)
+            }
+            ReplyOutcome::KissRate => {
+                self.push_event(Event::Kiss {
+                    id,
+                    addr,
+                    code: Reason::KissRate,
+                });
+                PacketVerdict::Refused(Reason::KissRate)
+            }
+            ReplyOutcome::KissDemobilize(reason) => {
+                self.push_event(Event::Kiss {
+                    id,
+                    addr,
+                    code: reason,
+                });
+                self.remove_source(id);
+                self.push_event(Event::Demobilized { id, addr, reason });
+                self.reselect(now, None);
+                PacketVerdict::Refused(reason)
+            }
+            ReplyOutcome::Sample { sample, filtered } => {
+                let fresh = Fresh {
+                    id,
+                    offset_s: sample.offset_s,
+                    delay_s: sample.delay_s,
+                    time_s: sample.time_s,
+                    filtered: filtered.is_some(),
+                };
+                self.reselect(now, Some(fresh));
+                PacketVerdict::Accepted
+            }
+        }
+    }
+
+    /// The next action for the port, or `None` when there is nothing to do.
+    pub fn poll_action(&mut self) -> Option<Action<'_>> {
+        if let Some(q) = self.queue.pop_front() {
+            return Some(q.into_action());
+        }
+        let (source, nonce) = self.sends.pop_front()?;
+        let s = self.sources.iter().find(|s| s.id == source)?;
+        let addr = s.config().addr;
+        let repr = Repr::client_request(nonce, s.poll().log2());
+        let mut packet = Packet::new_unchecked(&mut self.buf[..]);
+        repr.emit(&mut packet);
+        Some(Action::Send {
+            to: addr,
+            bytes: &self.buf[..],
+            tx: TxId { source, nonce },
+        })
+    }
+
+    fn next_rand(&mut self) -> u64 {
+        // splitmix64: tiny, good enough for nonces and jitter, and seedable.
+        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn push_event(&mut self, ev: Event) {
+        self.push(Queued::Event(ev));
+    }
+
+    fn push(&mut self, q: Queued) {
+        if self.queue.is_full() {
+            // Drop the oldest event to make room; clock actions are never dropped.
+            let pos = self
+                .queue
+                .iter()
+                .position(|q| matches!(q, Queued::Event(_)));
+            if let Some(pos) = pos {
+                let mut kept: Deque<Queued, ACTION_QUEUE> = Deque::new();
+                for (i, q) in self.queue.iter().enumerate() {
+                    if i != pos {
+                        let _ = kept.push_back(*q);
+                    }
+                }
+                self.queue = kept;
+            }
+        }
+        let _ = self.queue.push_back(q);
+    }
+
+    /// The part of the last slew the clock has not made yet at `now`, seconds.
+    fn pending_slew_s(&self, now: Instant) -> f64 {
+        let elapsed = now.saturating_since(self.slew_start).as_secs_f64();
+        let done = self.config.max_slew_rate_ppm * 1e-6 * elapsed;
+        let left = (libm::fabs(self.slew_s) - done).max(0.0);
+        libm::copysign(left, self.slew_s)
+    }
+
+    fn wall_now(&self, now: Instant) -> NtpTimestamp {
+        match self.wall_anchor {
+            Some((at, wall)) => wall + NtpDuration::from_core(now.saturating_since(at)),
+            None => NtpTimestamp::ZERO,
+        }
+    }
+}
+
+/// A sample just taken, for the discipline.
+#[derive(Clone, Copy, Debug)]
+struct Fresh {
+    id: SourceId,
+    offset_s: f64,
+    delay_s: f64,
+    time_s: f64,
+    filtered: bool,
+}
+
+mod update;

@@ -1,0 +1,306 @@
+//! Selection and clock updates: what the node does after every reply and poll.
+
+use super::{Event, Fresh, Node, Queued};
+use crate::clock::{ClockStatus, LeapIndicator};
+use crate::discipline::{Algorithm, Correction, IgnoreReason, Measurement, State};
+use crate::filter::PHI;
+use crate::peer::Reason;
+use crate::select::{self, Candidate, NoSelection, Tally};
+use crate::system::{SystemVars, MAXSTRAT};
+use crate::time::{Instant, NtpDuration, NtpShort};
+use crate::wire::RefId;
+use heapless::Vec;
+
+impl<const N: usize> Node<N> {
+    /// Re-run selection; if `fresh` is a new sample, let the discipline have it.
+    pub(super) fn reselect(&mut self, now: Instant, fresh: Option<Fresh>) {
+        let mut cands: Vec<Candidate, N> = Vec::new();
+        let mut map: Vec<usize, N> = Vec::new();
+        for (i, s) in self.sources.iter_mut().enumerate() {
+            if let Some(reason) = s.unfit(now) {
+                s.tally = Tally::Rejected;
+                s.reason = reason;
+                continue;
+            }
+            let Some(f) = s.filtered() else { continue };
+            let c = Candidate {
+                offset_s: f.offset_s,
+                root_distance_s: s.root_distance_s(now),
+                jitter_s: f.jitter_s,
+                stratum: s.stratum(),
+                prefer: s.config().prefer,
+            };
+            if cands.push(c).is_err() || map.push(i).is_err() {
+                break;
+            }
+        }
+        let current = self.sys_peer.and_then(|id| {
+            map.iter()
+                .position(|&i| self.sources.get(i).is_some_and(|s| s.id == id))
+        });
+        let mut tally = [Tally::Rejected; N];
+        let n = cands.len();
+        let result = select::select::<N>(&cands, &self.config.select, current, &mut tally[..n]);
+        let no_majority = result == Err(NoSelection::NoMajority);
+        for (k, &i) in map.iter().enumerate() {
+            let Some(s) = self.sources.get_mut(i) else {
+                continue;
+            };
+            let t = tally.get(k).copied().unwrap_or_default();
+            let became_false = t == Tally::Falseticker && s.tally != Tally::Falseticker;
+            s.tally = t;
+            s.reason = match t {
+                Tally::Falseticker if no_majority => Reason::NoMajority,
+                Tally::Falseticker => Reason::Falseticker,
+                Tally::Outlier => Reason::Outlier,
+                Tally::Excess => Reason::Excess,
+                Tally::Backup => Reason::TooFewSurvivors,
+                _ => Reason::None,
+            };
+            if became_false && !no_majority {
+                let (id, addr) = (s.id, s.config().addr);
+                self.push_event(Event::Falseticker { id, addr });
+            }
+        }
+        match result {
+            Ok(sel) => {
+                let Some(&sys_idx) = map.get(sel.system_peer) else {
+                    return;
+                };
+                let Some(p) = self.sources.get(sys_idx) else {
+                    return;
+                };
+                let (id, addr) = (p.id, p.config().addr);
+                let changed = self.sys_peer != Some(id);
+                self.sys_peer = Some(id);
+                self.sys_reason = Reason::None;
+                self.local_active = false;
+                self.sys_offset_s = sel.offset_s;
+                self.sys_jitter_s = sel.jitter_s;
+                if let Some(f) = fresh {
+                    self.discipline_sample(now, f, sel.offset_s, sel.jitter_s, id);
+                }
+                if self.ever_synced {
+                    self.update_system_vars(now, sys_idx, sel.offset_s, sel.jitter_s);
+                    if changed {
+                        let stratum = self.sys.stratum;
+                        self.push_event(Event::SystemPeer { id, addr, stratum });
+                    }
+                }
+            }
+            Err(e) => {
+                let reason = match e {
+                    NoSelection::NoCandidates => {
+                        if self.sources.iter().any(|s| s.reach() != 0) {
+                            Reason::Unsynchronized
+                        } else {
+                            Reason::Unreachable
+                        }
+                    }
+                    NoSelection::NoMajority => Reason::NoMajority,
+                    NoSelection::TooFewSurvivors => Reason::TooFewSurvivors,
+                };
+                self.sys_reason = reason;
+                if self.sys_peer.take().is_some() {
+                    self.push_event(Event::NoSystemPeer { reason });
+                }
+                if let Some(stratum) = self.config.local_clock_stratum {
+                    if !self.local_active {
+                        self.local_active = true;
+                        self.push_event(Event::LocalClock {
+                            stratum: stratum.saturating_add(1),
+                        });
+                    }
+                    let mut vars =
+                        SystemVars::local_clock(self.config.precision, stratum, self.wall_now(now));
+                    vars.poll = self.discipline.poll();
+                    self.sys = vars;
+                } else if !self.ever_synced {
+                    self.sys = SystemVars::unsynchronized(self.config.precision);
+                }
+                // Otherwise: holdover. The system variables stand and their root
+                // dispersion grows with age (SystemVars::root_dispersion_at), as
+                // with ntpd; the frequency correction keeps the clock going.
+            }
+        }
+    }
+
+    fn discipline_sample(
+        &mut self,
+        now: Instant,
+        f: Fresh,
+        sys_offset_s: f64,
+        sys_jitter_s: f64,
+        sys_id: crate::peer::SourceId,
+    ) {
+        let m = match self.config.discipline.algorithm {
+            Algorithm::Kalman => {
+                // Every fresh sample of a survivor counts, weighted by its delay: the
+                // error of an offset is at most half the round trip beyond the path's
+                // best, and the filter's jitter bounds the best sample's own error.
+                let Some(s) = self.sources.iter().find(|s| s.id == f.id) else {
+                    return;
+                };
+                if !matches!(s.tally, Tally::Candidate | Tally::SystemPeer) {
+                    return;
+                }
+                let min_delay = s.filter.min_delay_s().unwrap_or(f.delay_s);
+                let excess = (f.delay_s - min_delay).max(0.0);
+                let prec = self.config.discipline.precision_s;
+                // Before the first update nothing is known about the path: the
+                // honest bound is half the round trip (uniform within it).
+                let variance_s2 = if self.ever_synced {
+                    prec * prec + excess * excess / 4.0
+                } else {
+                    prec * prec + f.delay_s * f.delay_s / 12.0
+                };
+                Measurement {
+                    time_s: f.time_s,
+                    offset_s: f.offset_s,
+                    variance_s2,
+                }
+            }
+            Algorithm::Rfc5905 => {
+                // ntpd updates the clock when the system peer's filter has a new
+                // sample, with the combined offset; before the first update any
+                // sample will do (RFC 5905 clock_filter: "anything goes before first
+                // synchronized").
+                if f.id != sys_id || (!f.filtered && self.ever_synced) {
+                    return;
+                }
+                let Some(out) = self
+                    .sources
+                    .iter()
+                    .find(|s| s.id == f.id)
+                    .and_then(|s| s.filtered())
+                else {
+                    return;
+                };
+                // The winner's own time: the PLL's update interval and the FREQ
+                // state's frequency measurement run on sample times.
+                let _ = now;
+                // While the frequency is still unknown (NSET, FREQ) the other sources'
+                // filter outputs can be several polls old, each poll another 6 ms at
+                // 100 ppm: use the system peer's fresh output alone, not the
+                // combination (a deviation from ntpd, whose FREQ state suffers from it).
+                let offset_s = match self.discipline.state() {
+                    State::Nset | State::Fset | State::Freq => out.offset_s,
+                    _ => sys_offset_s,
+                };
+                Measurement {
+                    time_s: out.time_s,
+                    offset_s,
+                    variance_s2: sys_jitter_s * sys_jitter_s,
+                }
+            }
+        };
+        let correction = self.discipline.update(m);
+        self.apply(now, correction);
+        let poll = self.discipline.poll();
+        for s in self.sources.iter_mut() {
+            s.set_system_poll(poll);
+        }
+    }
+
+    fn apply(&mut self, now: Instant, c: Correction) {
+        let pending = self.pending_slew_s(now);
+        match c {
+            Correction::Ignore(IgnoreReason::Spike) => {
+                self.push_event(Event::Spike {
+                    offset_s: self.sys_offset_s,
+                });
+            }
+            Correction::Ignore(_) => {}
+            Correction::Slew {
+                phase_s,
+                frequency_ppm,
+            } => {
+                let total = pending + phase_s;
+                self.slew_s = total;
+                self.slew_start = now;
+                self.push(Queued::Slew(NtpDuration::from_seconds_f64(total)));
+                self.push(Queued::SetFrequency(frequency_ppm));
+                self.shift_filters(-phase_s);
+                self.ever_synced = true;
+                self.push_status();
+            }
+            Correction::Step {
+                offset_s,
+                frequency_ppm,
+            } => {
+                let total = pending + offset_s;
+                if pending != 0.0 {
+                    self.push(Queued::Slew(NtpDuration::ZERO));
+                }
+                self.slew_s = 0.0;
+                self.slew_start = now;
+                self.push(Queued::Step(NtpDuration::from_seconds_f64(total)));
+                self.push(Queued::SetFrequency(frequency_ppm));
+                // As ntpd: after a step every stored sample is history; start over.
+                self.shift_filters(-offset_s);
+                for s in self.sources.iter_mut() {
+                    s.filter.clear();
+                }
+                if let Some((at, wall)) = self.wall_anchor {
+                    self.wall_anchor = Some((at, wall + NtpDuration::from_seconds_f64(total)));
+                }
+                self.ever_synced = true;
+                self.push_event(Event::Step { offset_s: total });
+                self.push_status();
+            }
+            Correction::Panic { offset_s } => {
+                self.push_event(Event::Panic { offset_s });
+            }
+        }
+    }
+
+    fn shift_filters(&mut self, delta_s: f64) {
+        for s in self.sources.iter_mut() {
+            s.filter.shift_offsets(delta_s);
+        }
+        self.sys_offset_s += delta_s;
+    }
+
+    fn push_status(&mut self) {
+        let status = ClockStatus {
+            leap: if self.ever_synced {
+                self.sys.leap
+            } else {
+                LeapIndicator::Unsynchronized
+            },
+            max_error_s: self.sys.root_delay.to_seconds_f64() / 2.0
+                + self.sys.root_dispersion.to_seconds_f64(),
+            est_error_s: self.discipline.offset_sd_s(),
+        };
+        self.push(Queued::SetStatus(status));
+    }
+
+    fn update_system_vars(&mut self, now: Instant, idx: usize, offset_s: f64, jitter_s: f64) {
+        let Some(p) = self.sources.get(idx) else {
+            return;
+        };
+        let Some(f) = p.filtered() else { return };
+        let (rd, rdisp) = p.root_figures_s();
+        let age_s = (now.as_seconds_f64() - f.time_s).max(0.0);
+        let root_delay_s = rd + f.delay_s;
+        let root_disp_s = rdisp
+            + p.filter.dispersion_at(now.as_seconds_f64())
+            + jitter_s
+            + PHI * age_s
+            + libm::fabs(offset_s);
+        let ref_id = match p.config().addr {
+            core::net::SocketAddr::V4(a) => RefId::from_ipv4(*a.ip()),
+            core::net::SocketAddr::V6(a) => RefId::from_ipv6(*a.ip()),
+        };
+        self.sys = SystemVars {
+            leap: p.leap(),
+            stratum: p.stratum().saturating_add(1).min(MAXSTRAT),
+            precision: self.config.precision,
+            root_delay: NtpShort::from_seconds_f64(root_delay_s).to_duration(),
+            root_dispersion: NtpShort::from_seconds_f64(root_disp_s).to_duration(),
+            ref_id,
+            reference_time: self.wall_now(now),
+            poll: self.discipline.poll(),
+        };
+    }
+}
