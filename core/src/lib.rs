@@ -12,6 +12,7 @@
 //! | [`system`] | system variables served to clients |
 //! | [`server`] | answering client requests |
 //! | [`access`] | the `restrict` table |
+//! | `auth` (feature) | symmetric keys: MD5, SHA1, AES128CMAC MACs |
 //! | [`ratelimit`] | `limited`/`kod` with a fixed-size table |
 //! | [`softclock`] | the software clock over a tick counter (appliances, tests) |
 //! | [`clock`], [`transport`] | the seams a port implements |
@@ -23,6 +24,8 @@
 extern crate std;
 
 pub mod access;
+#[cfg(feature = "auth")]
+pub mod auth;
 pub mod clock;
 pub mod discipline;
 pub mod filter;

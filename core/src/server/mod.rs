@@ -1,0 +1,503 @@
+//! Answering client requests: a request becomes a response in the caller's buffer.
+//!
+//! Call order, per received datagram:
+//!
+//! 1. [`Server::respond_to`] with the [`Policy`] (restrict table, rate limiter, keys),
+//!    the [`Client`] it came from, the request bytes, the kernel's receive timestamp
+//!    and the current [`SystemVars`]. It either fills the caller's buffer with a
+//!    response (all fields but the transmit timestamp) and returns a
+//!    [`PendingResponse`], or returns the [`DropReason`] and counts it.
+//!    ([`Server::respond`] is the same with no restrictions and no keys.)
+//! 2. Read the clock as late as possible, then [`PendingResponse::finish`] writes the
+//!    transmit timestamp, signs the answer when the request was authenticated, and
+//!    hands back the bytes to send.
+//!
+//! The split exists so that the transmit timestamp is taken after all the work of
+//! building the answer, right before the send: the client's offset estimate depends
+//! on it (RFC 5905 §8).
+//!
+//! # Decisions, in order
+//!
+//! 1. `restrict … ignore` for the source: drop, before the packet is even parsed.
+//! 2. The packet must parse ([`Packet::new_checked`]); mode 3 (or version 1 mode 0)
+//!    is a time request; mode 6 goes to the control path only where `noquery` does
+//!    not forbid it ([`DropReason::Control`] tells the caller to hand it over); every
+//!    other mode, mode 7 included, is dropped.
+//! 3. `noserve`: drop; `version`: drop unless version 4.
+//! 4. `limited`: the [`RateLimiter`](crate::ratelimit::RateLimiter) decides: serve,
+//!    drop, or (with `kod`) answer with a RATE kiss. Before any MAC is computed, so a
+//!    flood costs no cryptography.
+//! 5. The MAC ([`crate::auth`]): none → plain answer (or drop under `notrust`); valid
+//!    under a trusted key → answer signed with the same key; anything else (unknown
+//!    or untrusted key, wrong digest) → a crypto-NAK, and no time.
+//!
+//! # Amplification
+//!
+//! A response is never larger than its request: a plain answer or a RATE kiss is the
+//! 48-byte header, and every request is at least that; a crypto-NAK (52 bytes) only
+//! answers a request carrying a MAC (at least 68 bytes); a signed answer carries a MAC
+//! of the length the request's own MAC had. Extension fields are never echoed.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
+#[cfg(test)]
+mod policy_tests;
+mod stats;
+#[cfg(test)]
+mod tests;
+
+use core::net::IpAddr;
+
+pub use stats::{DropReason, ServerStats};
+
+use crate::access::{Access, AccessTable};
+#[cfg(feature = "auth")]
+use crate::auth::{AuthFailure, AuthStatus, KeyTable, SymmetricKey};
+use crate::clock::LeapIndicator;
+use crate::ratelimit::{RateLimiter, Verdict};
+use crate::system::SystemVars;
+use crate::time::{Instant, NtpShort, NtpTimestamp};
+use crate::wire::{self, Mode, Packet, RefId, Repr, HEADER_LEN};
+
+/// Where a request came from, and when (monotonic, for the rate limiter).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Client {
+    /// Source address.
+    pub addr: IpAddr,
+    /// Source port.
+    pub port: u16,
+    /// Monotonic time of arrival.
+    pub now: Instant,
+}
+
+/// The restrict table, as the server asks it.
+pub trait AccessLookup {
+    /// The flags for a source address and port.
+    fn access(&self, addr: IpAddr, port: u16) -> Access;
+}
+
+impl<const N: usize> AccessLookup for AccessTable<N> {
+    fn access(&self, addr: IpAddr, port: u16) -> Access {
+        self.lookup(addr, port)
+    }
+}
+
+/// The rate limiter, as the server asks it.
+pub trait RateCheck {
+    /// Records a request and says what to do with it (see [`RateLimiter::check`]).
+    fn check(&mut self, addr: IpAddr, now: Instant, kod: bool) -> Verdict;
+}
+
+impl<const N: usize> RateCheck for RateLimiter<N> {
+    fn check(&mut self, addr: IpAddr, now: Instant, kod: bool) -> Verdict {
+        RateLimiter::check(self, addr, now, kod)
+    }
+}
+
+/// The key table, as the server asks it.
+#[cfg(feature = "auth")]
+pub trait KeyLookup {
+    /// Reads the trailer of a received packet (see [`KeyTable::check`]).
+    fn check_mac(&self, packet: &[u8]) -> AuthStatus<'_>;
+}
+
+#[cfg(feature = "auth")]
+impl<const N: usize> KeyLookup for KeyTable<N> {
+    fn check_mac(&self, packet: &[u8]) -> AuthStatus<'_> {
+        self.check(packet)
+    }
+}
+
+/// What the server consults for each request. [`Policy::OPEN`]: no restrictions, no
+/// rate limit, no keys (every MAC gets a crypto-NAK).
+pub struct Policy<'a> {
+    /// The restrict table; `None` serves everyone.
+    pub access: Option<&'a dyn AccessLookup>,
+    /// The rate limiter for `limited` sources; `None` never limits.
+    pub limiter: Option<&'a mut dyn RateCheck>,
+    /// The symmetric keys; `None` knows no key.
+    #[cfg(feature = "auth")]
+    pub keys: Option<&'a dyn KeyLookup>,
+}
+
+impl core::fmt::Debug for Policy<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Policy")
+            .field("access", &self.access.is_some())
+            .field("limiter", &self.limiter.is_some())
+            .finish()
+    }
+}
+
+impl Policy<'_> {
+    /// No restrictions, no rate limit, no keys.
+    pub const OPEN: Policy<'static> = Policy {
+        access: None,
+        limiter: None,
+        #[cfg(feature = "auth")]
+        keys: None,
+    };
+}
+
+/// What kind of answer a [`PendingResponse`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResponseKind {
+    /// The time, unauthenticated.
+    Time,
+    /// The time, signed with this key id.
+    Authenticated(u32),
+    /// A RATE kiss-o'-death to an over-limit client.
+    RateKiss,
+    /// A crypto-NAK: the request's MAC did not authenticate (why, when known).
+    #[cfg(feature = "auth")]
+    CryptoNak(AuthFailure),
+    /// A crypto-NAK (the `auth` feature is off: no key is known).
+    #[cfg(not(feature = "auth"))]
+    CryptoNak,
+}
+
+/// A response whose every field but the transmit timestamp is written.
+#[derive(Debug)]
+#[must_use = "a pending response must be finished with the transmit time and sent"]
+pub struct PendingResponse {
+    len: usize,
+    kind: ResponseKind,
+    /// The key to sign with: a copy, so the response borrows nothing.
+    #[cfg(feature = "auth")]
+    sign_with: Option<SymmetricKey>,
+}
+
+impl PendingResponse {
+    /// Length of the response in bytes, MAC included.
+    pub const fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Always false: a response has a header. (For clippy's `len_without_is_empty`.)
+    pub const fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// What kind of answer this is.
+    pub const fn kind(&self) -> ResponseKind {
+        self.kind
+    }
+
+    /// Writes the transmit timestamp, read from the clock as late as possible, signs
+    /// the packet if the request was authenticated, and returns the bytes to send:
+    /// the first [`len`](Self::len) bytes of `buf`, the same buffer given to
+    /// [`Server::respond_to`]. A crypto-NAK carries no time: its transmit timestamp
+    /// stays zero.
+    pub fn finish(self, buf: &mut [u8], transmit: NtpTimestamp) -> &[u8] {
+        if !matches!(self.kind, ResponseKind::CryptoNak { .. }) {
+            if let Some(header) = buf.get_mut(..HEADER_LEN) {
+                Packet::new_unchecked(header).set_transmit_timestamp(transmit);
+            }
+        }
+        #[cfg(feature = "auth")]
+        if let Some(key) = &self.sign_with {
+            // Room was checked when the response was built.
+            let _ = key.sign(buf, HEADER_LEN);
+        }
+        buf.get(..self.len).unwrap_or_default()
+    }
+}
+
+/// The time server: stateless apart from its counters.
+#[derive(Clone, Debug, Default)]
+pub struct Server {
+    stats: ServerStats,
+}
+
+/// How the request's trailer was judged.
+enum Auth {
+    /// No MAC (or a crypto-NAK from the client, which authenticates nothing).
+    None,
+    #[cfg(feature = "auth")]
+    Valid(SymmetricKey),
+    #[cfg(feature = "auth")]
+    Invalid(AuthFailure),
+    #[cfg(not(feature = "auth"))]
+    Invalid,
+}
+
+impl Server {
+    /// A server with zeroed counters.
+    pub const fn new() -> Self {
+        Self {
+            stats: ServerStats::ZERO,
+        }
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> &ServerStats {
+        &self.stats
+    }
+
+    /// Counts a drop decided outside [`Server::respond_to`] (a datagram cut short by
+    /// the receive buffer, say).
+    pub fn count_drop(&mut self, reason: DropReason) {
+        if let Some(c) = self.stats.dropped.get_mut(reason.index()) {
+            *c += 1;
+        }
+    }
+
+    /// [`Server::respond_to`] with [`Policy::OPEN`]: everyone is served, no key is
+    /// known.
+    pub fn respond(
+        &mut self,
+        request: &[u8],
+        rx_time: NtpTimestamp,
+        sys: &SystemVars,
+        out: &mut [u8],
+    ) -> Result<PendingResponse, DropReason> {
+        let client = Client {
+            addr: IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED),
+            port: 0,
+            now: Instant::ZERO,
+        };
+        let mut open = Policy::OPEN;
+        self.respond_to(&mut open, client, request, rx_time, sys, out)
+    }
+
+    /// Builds the answer to `request` from `client`, received at `rx_time`, into
+    /// `out`, following `policy` (decisions in the [module docs](self)).
+    ///
+    /// The time answer is mode 4 with the request's version and poll, origin = the
+    /// request's transmit timestamp, receive = `rx_time`, and the system variables.
+    /// Version 1 predates the mode field and sends mode 0 as a client; that one case
+    /// of mode 0 is served (RFC 1305 appendix), every other mode 0 is dropped.
+    pub fn respond_to(
+        &mut self,
+        policy: &mut Policy<'_>,
+        client: Client,
+        request: &[u8],
+        rx_time: NtpTimestamp,
+        sys: &SystemVars,
+        out: &mut [u8],
+    ) -> Result<PendingResponse, DropReason> {
+        let result = Self::build(policy, client, request, rx_time, sys, out);
+        match &result {
+            Ok(p) => {
+                self.stats.answered += 1;
+                match p.kind {
+                    ResponseKind::Time => {}
+                    ResponseKind::Authenticated(_) => self.stats.authenticated += 1,
+                    ResponseKind::RateKiss => self.stats.rate_kisses += 1,
+                    ResponseKind::CryptoNak { .. } => self.stats.crypto_naks += 1,
+                }
+            }
+            Err(reason) => self.count_drop(*reason),
+        }
+        result
+    }
+
+    fn build(
+        policy: &mut Policy<'_>,
+        client: Client,
+        request: &[u8],
+        rx_time: NtpTimestamp,
+        sys: &SystemVars,
+        out: &mut [u8],
+    ) -> Result<PendingResponse, DropReason> {
+        let access = match policy.access {
+            Some(table) => table.access(client.addr, client.port),
+            None => Access::OPEN,
+        };
+        if access.is_ignored() {
+            return Err(DropReason::Ignored);
+        }
+        let packet = Packet::new_checked(request).map_err(|e| match e {
+            wire::Error::Truncated => DropReason::Truncated,
+            wire::Error::BadVersion(_) => DropReason::BadVersion,
+            _ => DropReason::Malformed,
+        })?;
+        let version = packet.version();
+        match packet.mode() {
+            Mode::Client => {}
+            Mode::Reserved if version == 1 => {}
+            Mode::Reserved => return Err(DropReason::ModeReserved),
+            Mode::Server if packet.is_kiss() => return Err(DropReason::KissOfDeath),
+            Mode::Server => return Err(DropReason::ModeServer),
+            Mode::Control if access.may_query() => return Err(DropReason::Control),
+            Mode::Control => return Err(DropReason::NoQuery),
+            _ => return Err(DropReason::ModeUnsupported),
+        }
+        if !access.may_serve() {
+            return Err(DropReason::NoServe);
+        }
+        if access.requires_v4() && version != 4 {
+            return Err(DropReason::VersionRestricted);
+        }
+        if access.is_limited() {
+            if let Some(limiter) = policy.limiter.as_deref_mut() {
+                match limiter.check(client.addr, client.now, access.sends_kod()) {
+                    Verdict::Serve => {}
+                    Verdict::Drop => return Err(DropReason::RateLimited),
+                    Verdict::Kiss => return rate_kiss(&packet, rx_time, sys, out),
+                }
+            }
+        }
+        let auth = judge_mac(policy, request, &packet);
+        match auth {
+            Auth::None if access.requires_auth() => Err(DropReason::NotTrusted),
+            Auth::None => time_answer(&packet, rx_time, sys, out, ResponseKind::Time),
+            #[cfg(feature = "auth")]
+            Auth::Valid(key) => {
+                let total = HEADER_LEN + key.mac_len();
+                if out.len() < total {
+                    return Err(DropReason::NoBuffer);
+                }
+                let kind = ResponseKind::Authenticated(key.id());
+                let mut p = time_answer(&packet, rx_time, sys, out, kind)?;
+                p.len = total;
+                p.sign_with = Some(key);
+                Ok(p)
+            }
+            #[cfg(feature = "auth")]
+            Auth::Invalid(why) => crypto_nak(&packet, out, ResponseKind::CryptoNak(why)),
+            #[cfg(not(feature = "auth"))]
+            Auth::Invalid => crypto_nak(&packet, out, ResponseKind::CryptoNak),
+        }
+    }
+}
+
+/// Judges the request's MAC trailer, if any.
+fn judge_mac(policy: &Policy<'_>, request: &[u8], packet: &Packet<&[u8]>) -> Auth {
+    let Some(mac) = packet.mac() else {
+        return Auth::None;
+    };
+    if mac.is_crypto_nak() {
+        return Auth::None;
+    }
+    #[cfg(feature = "auth")]
+    {
+        let Some(keys) = policy.keys else {
+            return Auth::Invalid(AuthFailure::UnknownKey(mac.key_id()));
+        };
+        match keys.check_mac(request) {
+            AuthStatus::Authentic(key) => Auth::Valid(key.clone()),
+            AuthStatus::Failed(why) => Auth::Invalid(why),
+            AuthStatus::None | AuthStatus::CryptoNak => Auth::None,
+        }
+    }
+    #[cfg(not(feature = "auth"))]
+    {
+        let _ = (policy, request);
+        Auth::Invalid
+    }
+}
+
+fn emit(repr: &Repr, out: &mut [u8]) -> Result<usize, DropReason> {
+    let len = repr.buffer_len();
+    let out = out.get_mut(..len).ok_or(DropReason::NoBuffer)?;
+    repr.emit(&mut Packet::new_unchecked(out));
+    Ok(len)
+}
+
+fn time_answer(
+    packet: &Packet<&[u8]>,
+    rx_time: NtpTimestamp,
+    sys: &SystemVars,
+    out: &mut [u8],
+    kind: ResponseKind,
+) -> Result<PendingResponse, DropReason> {
+    let response = Repr {
+        leap: if sys.is_synchronized() {
+            sys.leap
+        } else {
+            LeapIndicator::Unsynchronized
+        },
+        version: packet.version(),
+        mode: Mode::Server,
+        stratum: sys.stratum,
+        poll: packet.poll(),
+        precision: sys.precision,
+        root_delay: NtpShort::from_duration(sys.root_delay),
+        root_dispersion: NtpShort::from_duration(sys.root_dispersion_at(rx_time)),
+        ref_id: sys.ref_id,
+        reference_timestamp: sys.reference_time,
+        origin_timestamp: packet.transmit_timestamp(),
+        receive_timestamp: rx_time,
+        // Written by `PendingResponse::finish`; until then the receive time, so a
+        // caller who forgets to finish still sends a self-consistent packet.
+        transmit_timestamp: rx_time,
+    };
+    let len = emit(&response, out)?;
+    Ok(PendingResponse {
+        len,
+        kind,
+        #[cfg(feature = "auth")]
+        sign_with: None,
+    })
+}
+
+/// A RATE kiss (RFC 5905 §7.4): leap 3, stratum 0, refid "RATE". It echoes the
+/// client's transmit timestamp as origin so the client can match it, and carries our
+/// receive and transmit times like ntpd's. Not signed: it costs no cryptography, and
+/// an authenticated client ignores it, which is the safe side.
+fn rate_kiss(
+    packet: &Packet<&[u8]>,
+    rx_time: NtpTimestamp,
+    sys: &SystemVars,
+    out: &mut [u8],
+) -> Result<PendingResponse, DropReason> {
+    let response = Repr {
+        leap: LeapIndicator::Unsynchronized,
+        version: packet.version(),
+        mode: Mode::Server,
+        stratum: 0,
+        poll: packet.poll(),
+        precision: sys.precision,
+        root_delay: NtpShort::ZERO,
+        root_dispersion: NtpShort::ZERO,
+        ref_id: RefId::RATE,
+        reference_timestamp: NtpTimestamp::ZERO,
+        origin_timestamp: packet.transmit_timestamp(),
+        receive_timestamp: rx_time,
+        transmit_timestamp: rx_time,
+    };
+    let len = emit(&response, out)?;
+    Ok(PendingResponse {
+        len,
+        kind: ResponseKind::RateKiss,
+        #[cfg(feature = "auth")]
+        sign_with: None,
+    })
+}
+
+/// A crypto-NAK (RFC 5905 §7.4, ntpd's behaviour on a failed MAC): a kiss with code
+/// "CRYP" and no time (receive and transmit timestamps zero), origin = the client's
+/// transmit timestamp, followed by a key id of 0. 52 bytes, answering a request of
+/// at least 68.
+fn crypto_nak(
+    packet: &Packet<&[u8]>,
+    out: &mut [u8],
+    kind: ResponseKind,
+) -> Result<PendingResponse, DropReason> {
+    let response = Repr {
+        leap: LeapIndicator::Unsynchronized,
+        version: packet.version(),
+        mode: Mode::Server,
+        stratum: 0,
+        poll: packet.poll(),
+        precision: 0,
+        root_delay: NtpShort::ZERO,
+        root_dispersion: NtpShort::ZERO,
+        ref_id: RefId::CRYP,
+        reference_timestamp: NtpTimestamp::ZERO,
+        origin_timestamp: packet.transmit_timestamp(),
+        receive_timestamp: NtpTimestamp::ZERO,
+        transmit_timestamp: NtpTimestamp::ZERO,
+    };
+    let header = emit(&response, out)?;
+    let nak = header + wire::CRYPTO_NAK_LEN;
+    out.get_mut(header..nak)
+        .ok_or(DropReason::NoBuffer)?
+        .fill(0);
+    Ok(PendingResponse {
+        len: nak,
+        kind,
+        #[cfg(feature = "auth")]
+        sign_with: None,
+    })
+}

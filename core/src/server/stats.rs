@@ -1,0 +1,174 @@
+//! Why datagrams got no answer, and the server's counters.
+
+/// Why a datagram got no answer. Each has its own counter in [`ServerStats`].
+///
+/// New reasons are appended, so a counter's index never changes meaning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// Shorter than an NTP header, or a trailer that runs past the end.
+    Truncated,
+    /// Version 0 or 5 and above.
+    BadVersion,
+    /// Extension fields or a trailer that do not parse.
+    Malformed,
+    /// Mode 0 (reserved) from a version 2–4 sender.
+    ModeReserved,
+    /// A server-mode packet (mode 4) sent to us: we did not ask.
+    ModeServer,
+    /// A kiss-o'-death sent to us.
+    KissOfDeath,
+    /// Symmetric, broadcast or private (mode 7) mode: not served by this node.
+    ModeUnsupported,
+    /// Mode 6 control query: answered by the control path, not the time server.
+    Control,
+    /// The caller's output buffer cannot hold a response.
+    NoBuffer,
+    /// `restrict … ignore` matched the source.
+    Ignored,
+    /// `restrict … noserve` matched the source of a time request.
+    NoServe,
+    /// `restrict … noquery` matched the source of a mode 6 query.
+    NoQuery,
+    /// `restrict … version` and the request is not version 4.
+    VersionRestricted,
+    /// `restrict … limited`: over the `discard` limits (no kiss sent).
+    RateLimited,
+    /// `restrict … notrust` and the request is not authenticated.
+    NotTrusted,
+}
+
+impl DropReason {
+    /// Number of reasons; the size of [`ServerStats::dropped`].
+    pub const COUNT: usize = 15;
+
+    /// All reasons, in counter order.
+    pub const ALL: [DropReason; Self::COUNT] = [
+        Self::Truncated,
+        Self::BadVersion,
+        Self::Malformed,
+        Self::ModeReserved,
+        Self::ModeServer,
+        Self::KissOfDeath,
+        Self::ModeUnsupported,
+        Self::Control,
+        Self::NoBuffer,
+        Self::Ignored,
+        Self::NoServe,
+        Self::NoQuery,
+        Self::VersionRestricted,
+        Self::RateLimited,
+        Self::NotTrusted,
+    ];
+
+    /// Counter index.
+    pub const fn index(self) -> usize {
+        match self {
+            Self::Truncated => 0,
+            Self::BadVersion => 1,
+            Self::Malformed => 2,
+            Self::ModeReserved => 3,
+            Self::ModeServer => 4,
+            Self::KissOfDeath => 5,
+            Self::ModeUnsupported => 6,
+            Self::Control => 7,
+            Self::NoBuffer => 8,
+            Self::Ignored => 9,
+            Self::NoServe => 10,
+            Self::NoQuery => 11,
+            Self::VersionRestricted => 12,
+            Self::RateLimited => 13,
+            Self::NotTrusted => 14,
+        }
+    }
+
+    /// A short name for logs and metrics labels.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Truncated => "truncated",
+            Self::BadVersion => "bad_version",
+            Self::Malformed => "malformed",
+            Self::ModeReserved => "mode_reserved",
+            Self::ModeServer => "mode_server",
+            Self::KissOfDeath => "kiss_of_death",
+            Self::ModeUnsupported => "mode_unsupported",
+            Self::Control => "control",
+            Self::NoBuffer => "no_buffer",
+            Self::Ignored => "restrict_ignore",
+            Self::NoServe => "restrict_noserve",
+            Self::NoQuery => "restrict_noquery",
+            Self::VersionRestricted => "restrict_version",
+            Self::RateLimited => "rate_limited",
+            Self::NotTrusted => "restrict_notrust",
+        }
+    }
+}
+
+impl core::fmt::Display for DropReason {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Counters of the server path.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    /// Requests answered, whatever the answer (time, RATE kiss, crypto-NAK).
+    pub answered: u64,
+    /// Of those, answers signed with the request's key.
+    pub authenticated: u64,
+    /// Of those, RATE kisses to over-limit clients.
+    pub rate_kisses: u64,
+    /// Of those, crypto-NAKs (bad MAC, unknown or untrusted key).
+    pub crypto_naks: u64,
+    /// Datagrams dropped, indexed by [`DropReason::index`].
+    pub dropped: [u64; DropReason::COUNT],
+}
+
+impl ServerStats {
+    /// All zero.
+    pub const ZERO: ServerStats = ServerStats {
+        answered: 0,
+        authenticated: 0,
+        rate_kisses: 0,
+        crypto_naks: 0,
+        dropped: [0; DropReason::COUNT],
+    };
+
+    /// Drops of one reason.
+    pub fn dropped_for(&self, reason: DropReason) -> u64 {
+        self.dropped.get(reason.index()).copied().unwrap_or(0)
+    }
+
+    /// Drops of every reason.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.iter().sum()
+    }
+
+    /// Adds another thread's counters into these.
+    pub fn merge(&mut self, other: &ServerStats) {
+        self.answered += other.answered;
+        self.authenticated += other.authenticated;
+        self.rate_kisses += other.rate_kisses;
+        self.crypto_naks += other.crypto_naks;
+        for (a, b) in self.dropped.iter_mut().zip(other.dropped.iter()) {
+            *a += *b;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_are_consistent() {
+        for (i, r) in DropReason::ALL.iter().enumerate() {
+            assert_eq!(r.index(), i);
+            assert!(!r.name().is_empty());
+            for other in &DropReason::ALL[..i] {
+                assert_ne!(other.name(), r.name());
+            }
+        }
+    }
+}
