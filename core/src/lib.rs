@@ -11,6 +11,7 @@
 //! | [`wire`] | the NTP packet codec (no panics on any input) |
 //! | [`system`] | system variables served to clients |
 //! | [`server`] | answering client requests |
+//! | [`control`] | answering mode 6 control queries (`ntpq`, `ntpstat`) from snapshots |
 //! | [`access`] | the `restrict` table |
 //! | `auth` (feature) | symmetric keys: MD5, SHA1, AES128CMAC MACs |
 //! | [`ratelimit`] | `limited`/`kod` with a fixed-size table |
@@ -27,6 +28,7 @@ pub mod access;
 #[cfg(feature = "auth")]
 pub mod auth;
 pub mod clock;
+pub mod control;
 pub mod discipline;
 pub mod filter;
 pub mod node;

@@ -72,6 +72,7 @@
     deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
 )]
 
+pub mod control;
 mod ext;
 mod header;
 mod refid;
