@@ -4,6 +4,9 @@
 //! | piece | what it is |
 //! |---|---|
 //! | [`transport`] | slew's `Transport` over a smoltcp `udp::Socket` (IPv4 and IPv6) |
+//! | [`config`] | the builder: servers, poll bounds, step/slew policy |
+//! | [`ntp`] | the service: client node + clock + optional server, one `poll` per loop |
+//! | [`server`] | the LAN server and its fixed-table rate limiter |
 //! | [`SoftClock`] | the software clock over a tick counter (re-exported from slew-core, the same one slew-linux's `virtual` clock uses) |
 //!
 //! The caller owns the smoltcp `Interface`, `SocketSet` and socket buffers; slew
@@ -18,8 +21,15 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod config;
+mod log;
+pub mod ntp;
+pub mod server;
 pub mod transport;
 
+pub use config::{Builder, StepPolicy};
+pub use ntp::{sleep_until, Ntp};
+pub use server::{DiscardParams, LanServer, RateLimiter};
 pub use slew_core;
 pub use slew_core::softclock::{SoftClock, TickSource};
 pub use transport::UdpTransport;

@@ -1,0 +1,149 @@
+//! The appliance's NTP service: a client node of `N` sources disciplining a
+//! [`SoftClock`], and optionally a LAN server of `M` tracked clients, over one
+//! smoltcp UDP socket.
+//!
+//! # The main loop
+//!
+//! ```text
+//! loop {
+//!     iface.poll(ntp.smoltcp_now(), &mut device, &mut sockets);
+//!     let deadline = ntp.poll(sockets.get_mut::<udp::Socket>(handle));
+//!     iface.poll(ntp.smoltcp_now(), &mut device, &mut sockets);  // flush what it sent
+//!     sleep_until(&mut delay, ntp.now(), deadline, TICK_NS);
+//! }
+//! ```
+//!
+//! [`Ntp::poll`] reads the clock for a receive timestamp as soon as it takes each
+//! datagram off the socket, so the loop's sleep between stack polls is what limits
+//! the timestamps' accuracy: keep it short (a microcontroller would wake on the
+//! Ethernet interrupt instead).
+
+use core::time::Duration;
+
+use embedded_hal::delay::DelayNs;
+use slew_core::node::{run_once_with, Node, PacketVerdict};
+use slew_core::softclock::{SoftClock, TickSource};
+use slew_core::wire::HEADER_LEN;
+use slew_core::Instant;
+use smoltcp::socket::udp;
+
+use crate::server::LanServer;
+use crate::transport::{recv, UdpTransport};
+
+/// Receive buffer: a header, extension fields and a MAC fit; a longer datagram is
+/// truncated by smoltcp and then refused by the codec.
+pub const RX_BUF_LEN: usize = 128;
+
+/// Client, clock and server state, with the packet buffers they share.
+#[derive(Debug)]
+pub struct Ntp<T: TickSource, const N: usize, const M: usize> {
+    clock: SoftClock<T>,
+    node: Node<N>,
+    server: Option<LanServer<M>>,
+    rx: [u8; RX_BUF_LEN],
+    tx: [u8; HEADER_LEN],
+}
+
+impl<T: TickSource, const N: usize, const M: usize> Ntp<T, N, M> {
+    /// A client only (build the node with [`crate::config::Builder`]).
+    pub fn new(clock: SoftClock<T>, node: Node<N>) -> Self {
+        Self {
+            clock,
+            node,
+            server: None,
+            rx: [0; RX_BUF_LEN],
+            tx: [0; HEADER_LEN],
+        }
+    }
+
+    /// Also answer the LAN's clients.
+    #[must_use]
+    pub fn with_server(mut self, server: LanServer<M>) -> Self {
+        self.server = Some(server);
+        self
+    }
+
+    /// Monotonic time for the node's timers.
+    pub fn now(&mut self) -> Instant {
+        self.clock.instant()
+    }
+
+    /// Monotonic time as smoltcp counts it, for `Interface::poll`.
+    pub fn smoltcp_now(&mut self) -> smoltcp::time::Instant {
+        let micros = self.clock.instant().as_nanos() / 1000;
+        smoltcp::time::Instant::from_micros(i64::try_from(micros).unwrap_or(i64::MAX))
+    }
+
+    /// The disciplined clock.
+    pub fn clock(&mut self) -> &mut SoftClock<T> {
+        &mut self.clock
+    }
+
+    /// The client node (sources, system status).
+    pub fn node(&self) -> &Node<N> {
+        &self.node
+    }
+
+    /// The server, if enabled.
+    pub fn server(&self) -> Option<&LanServer<M>> {
+        self.server.as_ref()
+    }
+
+    /// Takes every datagram off `socket` (replies for the client, requests for the
+    /// server), runs the node's timers, sends what is due and adjusts the clock.
+    /// Returns when the node next wants to run; call again then, or as soon as the
+    /// stack has received something.
+    pub fn poll(&mut self, socket: &mut udp::Socket<'_>) -> Instant {
+        while let Some((from, bytes)) = recv(socket, &mut self.rx) {
+            // The receive timestamp first: everything after it is processing delay.
+            let rx_time = self.clock.read();
+            let now = self.clock.instant();
+            let verdict = self.node.handle_packet(now, from, bytes, rx_time);
+            if verdict == PacketVerdict::NotAReply {
+                if let Some(server) = self.server.as_mut() {
+                    let sys = self.node.system_vars();
+                    let answer = server.respond(from.ip(), now, bytes, rx_time, &sys, &mut self.tx);
+                    if let Some(Ok(pending)) = answer {
+                        let out = pending.finish(&mut self.tx, self.clock.read());
+                        // A full queue loses the answer; the client will ask again.
+                        let _ = socket.send_slice(out, smoltcp::wire::IpEndpoint::from(from));
+                    }
+                }
+            }
+            run_once_with(
+                &mut self.node,
+                &mut self.clock,
+                &mut UdpTransport::new(socket),
+                |r| crate::log::report(&r),
+            );
+        }
+        let now = self.clock.instant();
+        if self.node.poll_timeout().is_some_and(|t| t <= now) {
+            self.node.handle_timeout(now);
+            run_once_with(
+                &mut self.node,
+                &mut self.clock,
+                &mut UdpTransport::new(socket),
+                |r| crate::log::report(&r),
+            );
+        }
+        // No source (a local-clock-only server): check back in a second.
+        self.node
+            .poll_timeout()
+            .unwrap_or_else(|| now.saturating_add(Duration::from_secs(1)))
+    }
+}
+
+/// Blocks on `delay` until `deadline`, for at most `max_ns` (so the stack is polled
+/// often enough for incoming packets). Returns at once when the deadline is past.
+pub fn sleep_until(delay: &mut impl DelayNs, now: Instant, deadline: Instant, max_ns: u32) {
+    let wait = deadline.saturating_since(now).as_nanos();
+    let ns = u32::try_from(wait).unwrap_or(u32::MAX).min(max_ns);
+    if ns > 0 {
+        delay.delay_ns(ns);
+    }
+}
+
+#[cfg(test)]
+#[path = "ntp_tests.rs"]
+mod tests;

@@ -1,0 +1,185 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use core::cell::Cell;
+use core::net::SocketAddr;
+use std::vec;
+use std::vec::Vec;
+
+use super::*;
+use crate::config::{Builder, StepPolicy};
+use crate::server::DiscardParams;
+use slew_core::system::SystemVars;
+use slew_core::{NtpDuration, NtpTimestamp};
+use smoltcp::iface::{Config, Interface, SocketSet};
+use smoltcp::phy::{Loopback, Medium};
+use smoltcp::storage::PacketMetadata;
+use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
+
+/// One timer shared by the client's and the server's clocks, in microseconds.
+#[derive(Debug, Clone, Copy)]
+struct Shared<'a>(&'a Cell<u64>);
+
+impl TickSource for Shared<'_> {
+    fn ticks(&mut self) -> u64 {
+        self.0.get()
+    }
+}
+
+const TRUTH_UNIX_S: i64 = 1_800_000_000;
+
+fn truth(ticks: &Cell<u64>) -> NtpTimestamp {
+    NtpTimestamp::from_unix(TRUTH_UNIX_S, 0) + NtpDuration::from_nanos(ticks.get() as i64 * 1000)
+}
+
+fn udp_socket() -> udp::Socket<'static> {
+    let rx = udp::PacketBuffer::new(vec![PacketMetadata::EMPTY; 8], vec![0; 1024]);
+    let tx = udp::PacketBuffer::new(vec![PacketMetadata::EMPTY; 8], vec![0; 1024]);
+    udp::Socket::new(rx, tx)
+}
+
+/// A client 0.5 s fast and 40 ppm off follows a local-clock server over smoltcp's
+/// loopback, with the real node, transport and software clock; a second client of
+/// that server shows it serving too.
+#[test]
+fn client_follows_a_lan_server_over_loopback() {
+    let ticks = Cell::new(0u64);
+    let mut device = Loopback::new(Medium::Ip);
+    let mut iface = Interface::new(
+        Config::new(HardwareAddress::Ip),
+        &mut device,
+        smoltcp::time::Instant::ZERO,
+    );
+    iface.update_ip_addrs(|a| {
+        a.push(IpCidr::new(IpAddress::v4(127, 0, 0, 1), 8)).unwrap();
+    });
+    let mut sockets = SocketSet::new(Vec::new());
+    let mut cs = udp_socket();
+    cs.bind(1123).unwrap();
+    let mut ss = udp_socket();
+    ss.bind(123).unwrap();
+    let mut ps = udp_socket();
+    ps.bind(40_000).unwrap();
+    let client_h = sockets.add(cs);
+    let server_h = sockets.add(ss);
+    let probe_h = sockets.add(ps);
+
+    let server_addr: SocketAddr = "127.0.0.1:123".parse().unwrap();
+    let client_clock = SoftClock::new(
+        Shared(&ticks),
+        1_000_000,
+        truth(&ticks) + NtpDuration::from_seconds_f64(0.5),
+    )
+    .with_frequency_error_ppm(40.0);
+    let node = Builder::<4>::new()
+        .server(server_addr)
+        .poll_bounds(0, 2)
+        .step_policy(StepPolicy::AtStartOnly { threshold_s: 0.128 })
+        .build(Instant::ZERO)
+        .unwrap();
+    let mut client: Ntp<_, 4, 4> =
+        Ntp::new(client_clock, node).with_server(LanServer::new(DiscardParams::NTPD, [3; 16]));
+
+    // The upstream: slew-core's server on a true clock, at the local clock's stratum.
+    let mut upstream = LanServer::<4>::new(
+        DiscardParams {
+            average_log2: 0,
+            minimum_s: 0,
+        },
+        [5; 16],
+    );
+    let mut buf = [0u8; 128];
+    let mut out = [0u8; 48];
+
+    let mut worst_late_s: f64 = 0.0;
+    let step_us = 1_000;
+    let seconds = 120;
+    for i in 0..(seconds * 1_000_000 / step_us) {
+        ticks.set(ticks.get() + step_us);
+        let now = client.smoltcp_now();
+        iface.poll(now, &mut device, &mut sockets);
+        let mono = Instant::from_nanos(ticks.get() * 1000);
+        let socket = sockets.get_mut::<udp::Socket>(server_h);
+        while let Some((from, req)) = crate::transport::recv(socket, &mut buf) {
+            let sys = SystemVars::local_clock(-20, 10, truth(&ticks));
+            let t = truth(&ticks);
+            if let Some(Ok(p)) = upstream.respond(from.ip(), mono, req, t, &sys, &mut out) {
+                socket.send_slice(p.finish(&mut out, t), from).unwrap();
+            }
+        }
+        let _ = client.poll(sockets.get_mut::<udp::Socket>(client_h));
+        iface.poll(now, &mut device, &mut sockets);
+        let off = (client.clock().read() - truth(&ticks)).to_seconds_f64();
+        if i > (seconds - 30) * 1_000_000 / step_us {
+            worst_late_s = worst_late_s.max(off.abs());
+        }
+    }
+    assert_eq!(
+        client.clock().steps(),
+        1,
+        "the 0.5 s start was stepped, once"
+    );
+    assert!(
+        worst_late_s < 200e-6,
+        "offset in the last 30 s up to {worst_late_s} s"
+    );
+    let status = client.node().system();
+    assert!(status.system_peer.is_some(), "{status:?}");
+    assert_eq!(status.vars.stratum, 12);
+
+    // The client now serves its LAN at stratum 12.
+    let mut req = [0u8; 48];
+    req[0] = 0x23;
+    let to: SocketAddr = "127.0.0.1:1123".parse().unwrap();
+    sockets
+        .get_mut::<udp::Socket>(probe_h)
+        .send_slice(&req, to)
+        .unwrap();
+    for _ in 0..3 {
+        let now = client.smoltcp_now();
+        iface.poll(now, &mut device, &mut sockets);
+        let _ = client.poll(sockets.get_mut::<udp::Socket>(client_h));
+        iface.poll(now, &mut device, &mut sockets);
+    }
+    let (from, answer) =
+        crate::transport::recv(sockets.get_mut::<udp::Socket>(probe_h), &mut buf).unwrap();
+    assert_eq!(from, to);
+    let p = slew_core::wire::Packet::new_checked(answer).unwrap();
+    assert_eq!(p.stratum(), 12);
+    assert_eq!(client.server().unwrap().stats().answered, 1);
+}
+
+#[derive(Debug, Default)]
+struct CountingDelay(u64, u32);
+
+impl DelayNs for CountingDelay {
+    fn delay_ns(&mut self, ns: u32) {
+        self.0 += u64::from(ns);
+        self.1 += 1;
+    }
+}
+
+#[test]
+fn sleep_until_is_bounded_and_skips_past_deadlines() {
+    let mut d = CountingDelay::default();
+    sleep_until(
+        &mut d,
+        Instant::from_nanos(0),
+        Instant::from_nanos(5_000),
+        1_000_000,
+    );
+    assert_eq!(d.0, 5_000);
+    sleep_until(
+        &mut d,
+        Instant::from_nanos(0),
+        Instant::from_nanos(u64::MAX),
+        1_000,
+    );
+    assert_eq!(d.0, 6_000);
+    sleep_until(
+        &mut d,
+        Instant::from_nanos(9),
+        Instant::from_nanos(3),
+        1_000,
+    );
+    assert_eq!((d.0, d.1), (6_000, 2));
+}
