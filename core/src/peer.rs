@@ -387,7 +387,9 @@ impl Association {
         self.last_refusal = match out {
             ReplyOutcome::Refused(r) => Some(r),
             ReplyOutcome::Unsynchronized => Some(Reason::Unsynchronized),
-            _ => None,
+            ReplyOutcome::KissRate => Some(Reason::KissRate),
+            ReplyOutcome::KissDemobilize(r) => Some(r),
+            ReplyOutcome::Sample { .. } => None,
         };
         out
     }
@@ -493,7 +495,10 @@ impl Association {
         if self.config.noselect {
             return Some(Reason::NoSelect);
         }
-        if self.reach == 0 {
+        // Three polls in a row unanswered: unfit, as ntpd makes it by stuffing its
+        // filter with MAXDISP samples. Waiting for all eight bits to clear would take
+        // over two hours at a 1024 s poll before the local clock could take over.
+        if self.reach & 0b111 == 0 {
             return Some(if self.filter.is_empty() {
                 Reason::NoData
             } else {

@@ -464,3 +464,6 @@ struct Fresh {
 }
 
 mod update;
+
+#[cfg(test)]
+mod tests;

@@ -90,11 +90,17 @@ impl<const N: usize> Node<N> {
             }
             Err(e) => {
                 let reason = match e {
+                    // Nobody fit: say why the most promising source was not.
                     NoSelection::NoCandidates => {
-                        if self.sources.iter().any(|s| s.reach() != 0) {
+                        let has = |r: Reason| self.sources.iter().any(|s| s.reason == r);
+                        if has(Reason::Unsynchronized) {
                             Reason::Unsynchronized
-                        } else {
+                        } else if has(Reason::DistanceTooLarge) {
+                            Reason::DistanceTooLarge
+                        } else if self.sources.is_empty() || has(Reason::Unreachable) {
                             Reason::Unreachable
+                        } else {
+                            Reason::NoData
                         }
                     }
                     NoSelection::NoMajority => Reason::NoMajority,

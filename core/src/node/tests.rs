@@ -1,0 +1,148 @@
+//! The node's packet checks, without the simulator.
+
+use super::*;
+use crate::clock::LeapIndicator;
+use crate::server::Server;
+use crate::time::NtpDuration;
+use crate::wire::RefId;
+
+fn addr() -> SocketAddr {
+    SocketAddr::from(([192, 0, 2, 1], 123))
+}
+
+fn stratum1() -> SystemVars {
+    SystemVars {
+        leap: LeapIndicator::NoWarning,
+        stratum: 1,
+        precision: -20,
+        root_delay: NtpDuration::ZERO,
+        root_dispersion: NtpDuration::ZERO,
+        ref_id: RefId::GPS,
+        reference_time: NtpTimestamp::from_unix(1_800_000_000, 0),
+        poll: PollInterval::DEFAULT_MIN,
+    }
+}
+
+/// Sends the first request and returns it with the time it "left".
+fn request(node: &mut Node<2>) -> ([u8; HEADER_LEN], NtpTimestamp) {
+    node.handle_timeout(Instant::from_nanos(3_000_000_000));
+    let t1 = NtpTimestamp::from_unix(1_800_000_000, 0);
+    let mut req = [0u8; HEADER_LEN];
+    let tx = match node.poll_action() {
+        Some(Action::Send { to, bytes, tx }) => {
+            assert_eq!(to, addr());
+            req.copy_from_slice(bytes);
+            tx
+        }
+        other => panic!("expected a send, got {other:?}"),
+    };
+    node.handle_tx_timestamp(tx, t1);
+    (req, t1)
+}
+
+fn reply(req: &[u8], rx: NtpTimestamp) -> [u8; HEADER_LEN] {
+    let mut out = [0u8; HEADER_LEN];
+    let p = Server::new()
+        .respond(req, rx, &stratum1(), &mut out)
+        .unwrap();
+    let _ = p.finish(&mut out, rx);
+    out
+}
+
+#[test]
+fn reply_is_accepted_once_and_forgeries_are_refused() {
+    let mut node: Node<2> = Node::new(NodeConfig::default());
+    node.add_source(SourceConfig::new(addr()), Instant::ZERO)
+        .unwrap();
+    let (req, t1) = request(&mut node);
+    // The request's transmit timestamp is a nonce, not our clock.
+    let sent = Packet::new_checked(&req[..]).unwrap();
+    assert_ne!(sent.transmit_timestamp(), t1);
+    let now = Instant::from_nanos(3_010_000_000);
+    let t4 = t1 + NtpDuration::from_seconds_f64(0.010);
+    // Server 1 s ahead, 10 ms round trip.
+    let good = reply(&req, t1 + NtpDuration::from_seconds_f64(1.005));
+    // A forged reply with a different origin.
+    let mut forged = good;
+    forged[24] ^= 0xff;
+    assert_eq!(
+        node.handle_packet(now, addr(), &forged, t4),
+        PacketVerdict::Refused(Reason::BadOrigin)
+    );
+    assert_eq!(
+        node.handle_packet(now, addr(), &good, t4),
+        PacketVerdict::Accepted
+    );
+    assert_eq!(
+        node.handle_packet(now, addr(), &good, t4),
+        PacketVerdict::Refused(Reason::Duplicate)
+    );
+    let st = node.sources(now).next().unwrap();
+    assert_eq!(st.reach, 1);
+    assert!((st.offset_s - 1.0).abs() < 1e-6, "{}", st.offset_s);
+    assert!((st.delay_s - 0.010).abs() < 1e-6);
+    // From a stranger, and a request rather than a reply.
+    let stranger = SocketAddr::from(([192, 0, 2, 9], 123));
+    assert_eq!(
+        node.handle_packet(now, stranger, &good, t4),
+        PacketVerdict::UnknownSource
+    );
+    assert_eq!(
+        node.handle_packet(now, addr(), &req, t4),
+        PacketVerdict::NotAReply
+    );
+    assert_eq!(
+        node.handle_packet(now, addr(), &req[..20], t4),
+        PacketVerdict::Malformed
+    );
+}
+
+#[test]
+fn reply_without_transmit_time_is_refused() {
+    let mut node: Node<2> = Node::new(NodeConfig::default());
+    node.add_source(SourceConfig::new(addr()), Instant::ZERO)
+        .unwrap();
+    node.handle_timeout(Instant::from_nanos(3_000_000_000));
+    let mut req = [0u8; HEADER_LEN];
+    if let Some(Action::Send { bytes, .. }) = node.poll_action() {
+        req.copy_from_slice(bytes);
+    }
+    let rx = NtpTimestamp::from_unix(1_800_000_000, 0);
+    let r = reply(&req, rx);
+    assert_eq!(
+        node.handle_packet(Instant::from_nanos(3_100_000_000), addr(), &r, rx),
+        PacketVerdict::Refused(Reason::NoTransmitTime)
+    );
+}
+
+#[test]
+fn capacity_is_enforced_and_poll_timeout_tracks_sources() {
+    let mut node: Node<2> = Node::new(NodeConfig::default());
+    assert_eq!(node.poll_timeout(), None);
+    let a = node
+        .add_source(SourceConfig::new(addr()), Instant::ZERO)
+        .unwrap();
+    node.add_source(
+        SourceConfig::new(SocketAddr::from(([192, 0, 2, 2], 123))),
+        Instant::ZERO,
+    )
+    .unwrap();
+    assert_eq!(
+        node.add_source(
+            SourceConfig::new(SocketAddr::from(([192, 0, 2, 3], 123))),
+            Instant::ZERO
+        ),
+        Err(CapacityError)
+    );
+    assert!(node.poll_timeout().unwrap() < Instant::from_nanos(2_000_000_001));
+    assert!(node.remove_source(a));
+    assert!(!node.remove_source(a));
+}
+
+#[test]
+fn footprint_for_four_sources() {
+    // The embedded port's budget is 4 KiB of client state for four sources.
+    let size = core::mem::size_of::<Node<4>>();
+    std::println!("Node<4> is {size} bytes");
+    assert!(size < 4096, "Node<4> is {size} bytes");
+}
