@@ -40,6 +40,8 @@ pub struct Settings {
     pub listen: Vec<SocketAddr>,
     /// The local clock fallback, if configured.
     pub local_clock: Option<LocalClock>,
+    /// `restrict`, `discard`, keys: filled by `settings::load`.
+    pub hardening: crate::access::Hardening,
 }
 
 /// The running daemon.
@@ -55,7 +57,8 @@ pub struct Daemon {
 impl Daemon {
     /// Binds the sockets; nothing is served until [`Daemon::run`].
     pub fn new(settings: Settings) -> io::Result<Self> {
-        let server = TimeServer::bind(&settings.listen)?;
+        let mut server = TimeServer::bind(&settings.listen)?;
+        server.set_hardening(&settings.hardening);
         let precision = measure_precision();
         let mut d = Self {
             settings,
@@ -102,6 +105,13 @@ impl Daemon {
         };
         for addr in self.local_addrs() {
             log::info!("serving NTP on {addr}");
+        }
+        if let Some(w) = self
+            .settings
+            .hardening
+            .wildcard_warning(&self.local_addrs())
+        {
+            log::warn!("{w}");
         }
         log::info!("time source: {source}");
         let mut control_drops = 0u64;

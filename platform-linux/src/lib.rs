@@ -4,6 +4,7 @@
 //! LD_PRELOAD-based clock and network simulators must be able to drive the real
 //! binary).
 
+pub mod access;
 pub mod clock;
 pub mod config;
 pub mod daemon;

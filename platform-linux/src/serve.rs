@@ -4,11 +4,13 @@
 use std::io;
 use std::net::SocketAddr;
 
-use slew_core::server::{DropReason, Server, ServerStats};
+use slew_core::server::{Client, DropReason, Server, ServerStats};
 use slew_core::system::SystemVars;
 
+use crate::access::{Guard, Hardening};
 use crate::net::NtpSocket;
 use crate::ratelog::RateLimitedLog;
+use crate::time::monotonic_now;
 use crate::time::realtime_now;
 
 /// Largest datagram we read; anything longer is cut and dropped as malformed. NTP
@@ -20,6 +22,8 @@ pub const MAX_DATAGRAM: usize = 1024;
 pub struct TimeServer {
     sockets: Vec<NtpSocket>,
     server: Server,
+    /// restrict table, rate limiter, keys.
+    guard: Guard,
     rx_buf: [u8; MAX_DATAGRAM],
     tx_buf: [u8; MAX_DATAGRAM],
     log: RateLimitedLog,
@@ -39,12 +43,25 @@ impl TimeServer {
         Ok(Self {
             sockets,
             server: Server::new(),
+            guard: Guard::default(),
             rx_buf: [0; MAX_DATAGRAM],
             tx_buf: [0; MAX_DATAGRAM],
             log: RateLimitedLog::new(10, 60),
             no_kernel_stamp: 0,
             send_errors: 0,
         })
+    }
+
+    /// Enforces `restrict`, `discard` and the keys from now on (until then everyone
+    /// is served and no key is known).
+    pub fn set_hardening(&mut self, hardening: &Hardening) {
+        self.guard = Guard::new(hardening, crate::access::random_seed());
+    }
+
+    /// The restrict table, rate limiter and keys: the control path asks
+    /// [`Guard::access`] for `nomodify`, `notrap`, `nomrulist`.
+    pub fn guard(&self) -> &Guard {
+        &self.guard
     }
 
     /// The bound sockets, in the order of the addresses given to [`TimeServer::bind`].
@@ -99,10 +116,20 @@ impl TimeServer {
                 continue;
             }
             let request = self.rx_buf.get(..received.len).unwrap_or_default();
-            match self
-                .server
-                .respond(request, received.rx_time, sys, &mut self.tx_buf)
-            {
+            let client = Client {
+                addr: received.from.ip(),
+                port: received.from.port(),
+                now: monotonic_now(),
+            };
+            let mut policy = self.guard.policy();
+            match self.server.respond_to(
+                &mut policy,
+                client,
+                request,
+                received.rx_time,
+                sys,
+                &mut self.tx_buf,
+            ) {
                 Ok(pending) => {
                     // The transmit timestamp: read the clock at the last moment.
                     let bytes = pending.finish(&mut self.tx_buf, realtime_now());
@@ -128,6 +155,12 @@ impl TimeServer {
     pub fn log_stats(&self) {
         let s = self.stats();
         let mut line = format!("served {} requests", s.answered);
+        if s.authenticated + s.rate_kisses + s.crypto_naks > 0 {
+            line.push_str(&format!(
+                " ({} authenticated, {} RATE kisses, {} crypto-NAKs)",
+                s.authenticated, s.rate_kisses, s.crypto_naks
+            ));
+        }
         for reason in DropReason::ALL {
             let n = s.dropped_for(reason);
             if n > 0 {

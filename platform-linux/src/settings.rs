@@ -50,8 +50,18 @@ pub fn load(path: &Path, listen: &[SocketAddr]) -> Result<Loaded, LoadError> {
         }
         return Err(LoadError(text));
     }
+    let mut settings = settings_from(&parsed.config, listen);
+    settings.hardening = crate::access::hardening_from(&parsed.config).map_err(|errors| {
+        let mut text = String::new();
+        for (at, what) in errors {
+            text.push_str(&format!(
+                "{at}: error: slewd cannot honour {what}\n  hint: remove it; README.md's Hardening section says what is supported\n"
+            ));
+        }
+        LoadError(text)
+    })?;
     Ok(Loaded {
-        settings: settings_from(&parsed.config, listen),
+        settings,
         warnings: parsed.warnings,
     })
 }
@@ -76,6 +86,7 @@ pub fn settings_from(config: &Config, listen: &[SocketAddr]) -> Settings {
     Settings {
         listen,
         local_clock,
+        hardening: Default::default(),
     }
 }
 
@@ -96,26 +107,15 @@ pub fn not_honoured(config: &Config) -> Vec<(Location, String)> {
             format!("`{}` (following remote servers)", s.kind.name()),
         ));
     }
-    for r in &config.restricts {
-        out.push((r.at.clone(), "`restrict` (access control)".to_string()));
-    }
-    if let Some(k) = &config.keys {
-        out.push((k.at.clone(), "`keys` (symmetric-key authentication)".into()));
-    }
     for (name, located) in [
         ("driftfile", config.driftfile.as_ref().map(|d| &d.at)),
         ("leapfile", config.leapfile.as_ref().map(|d| &d.at)),
         ("logfile", config.logfile.as_ref().map(|d| &d.at)),
         ("statsdir", config.statsdir.as_ref().map(|d| &d.at)),
-        ("requestkey", config.request_key.as_ref().map(|d| &d.at)),
-        ("controlkey", config.control_key.as_ref().map(|d| &d.at)),
     ] {
         if let Some(at) = located {
             out.push((at.clone(), format!("`{name}`")));
         }
-    }
-    if !config.trusted_keys.is_empty() {
-        out.push((file(), "`trustedkey`".into()));
     }
     if !config.statistics.is_empty() {
         out.push((file(), "`statistics`".into()));
@@ -134,9 +134,6 @@ pub fn not_honoured(config: &Config) -> Vec<(Location, String)> {
     }
     if config.tos != Default::default() {
         out.push((file(), "`tos`".into()));
-    }
-    if config.discard != Default::default() {
-        out.push((file(), "`discard`".into()));
     }
     if config.local_clocks.len() > 1 {
         if let Some(l) = config.local_clocks.get(1) {
@@ -176,10 +173,10 @@ mod tests {
 
     #[test]
     fn unhonoured_directives_point_at_their_line() {
-        let c = parse("server 127.127.1.0\nrestrict default noserve\n");
+        let c = parse("server 127.127.1.0\nstatsdir /var/log/ntpstats/\n");
         let n = not_honoured(&c);
         assert_eq!(n.len(), 1);
-        assert_eq!(n[0].0.to_string(), "/etc/ntp.conf:2:1");
-        assert!(n[0].1.contains("restrict"));
+        assert_eq!(n[0].0.line, 2);
+        assert!(n[0].1.contains("statsdir"));
     }
 }
