@@ -10,9 +10,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use slew_core::control::{PeerSnapshot, SystemSnapshot};
 use slew_core::system::SystemVars;
 use slew_core::Instant;
 
+use crate::monitor::{Identity, Monitor, SnapshotSource};
 use crate::serve::TimeServer;
 use crate::signals;
 use crate::time::{measure_precision, monotonic_now, realtime_now};
@@ -52,6 +54,8 @@ pub struct Daemon {
     sys: SystemVars,
     precision: i8,
     next_sys_update: Instant,
+    monitor: Monitor,
+    started: Instant,
 }
 
 impl Daemon {
@@ -60,12 +64,15 @@ impl Daemon {
         let mut server = TimeServer::bind(&settings.listen)?;
         server.set_hardening(&settings.hardening);
         let precision = measure_precision();
+        let started = monotonic_now();
         let mut d = Self {
             settings,
             server,
             sys: SystemVars::unsynchronized(precision),
             precision,
             next_sys_update: Instant::ZERO,
+            monitor: Monitor::new(Identity::current(), started),
+            started,
         };
         d.update_system(monotonic_now());
         Ok(d)
@@ -114,7 +121,6 @@ impl Daemon {
             log::warn!("{w}");
         }
         log::info!("time source: {source}");
-        let mut control_drops = 0u64;
         while !signals::terminate_requested() {
             let now = monotonic_now();
             self.update_system(now);
@@ -144,11 +150,13 @@ impl Daemon {
                 }
             }
             let sys = self.sys;
+            let view = self.control_view();
+            let monitor = &mut self.monitor;
             for i in readable {
-                self.server.drain(i, &sys, DRAIN_BUDGET, &mut |_, _, _| {
-                    // Mode 6 is answered once the monitoring issue lands; counted here.
-                    control_drops += 1;
-                });
+                self.server
+                    .drain(i, &sys, DRAIN_BUDGET, &mut |socket, from, request| {
+                        monitor.handle(socket, from, request, monotonic_now(), &view);
+                    });
             }
             if signals::take_dump() {
                 self.server.log_stats();
@@ -158,10 +166,135 @@ impl Daemon {
             }
         }
         log::info!("terminating on signal");
-        if control_drops > 0 {
-            log::info!("{control_drops} mode 6 queries not answered (not supported yet)");
-        }
+        self.monitor.log_stats();
         self.server.log_stats();
         Ok(())
+    }
+}
+
+// ---- Monitoring: what ntpq, ntpstat and slewctl see (monitor.rs answers). ----
+// Kept apart from the loop so that the discipline's daemon can replace
+// `control_view` with a view over its associations without touching the rest.
+
+impl Daemon {
+    /// The state the control responder reports, copied for one loop turn.
+    fn control_view(&self) -> LocalClockView {
+        LocalClockView {
+            sys: self.sys,
+            local_clock: self.settings.local_clock,
+            uptime_s: monotonic_now().saturating_since(self.started).as_secs(),
+        }
+    }
+}
+
+/// Today's only association: the local clock, LOCAL(0), as ntpd shows it.
+#[derive(Debug, Clone, Copy)]
+struct LocalClockView {
+    sys: SystemVars,
+    local_clock: Option<LocalClock>,
+    uptime_s: u64,
+}
+
+/// The association id slewd gives the local clock.
+const LOCAL_CLOCK_ASSOC_ID: u16 = 1;
+
+impl SnapshotSource for LocalClockView {
+    fn with_snapshots(
+        &self,
+        identity: &Identity,
+        answer: &mut dyn FnMut(&SystemSnapshot<'_>, &[PeerSnapshot<'_>]),
+    ) {
+        use slew_core::control::{sys_event, ClockSource, RefIdKind};
+        let synced = self.sys.is_synchronized();
+        let now = realtime_now();
+        let sys = SystemSnapshot {
+            version: &identity.version,
+            processor: &identity.processor,
+            system: &identity.system,
+            leap: self.sys.leap as u8,
+            clock_source: if synced {
+                ClockSource::Local
+            } else {
+                ClockSource::Unspecified
+            },
+            event_count: 1,
+            // ntpd starting without a drift file reports freq_not_set, which the C
+            // ntpstat prints as "time server re-starting".
+            last_event: if synced {
+                sys_event::CLOCK_SYNC
+            } else {
+                sys_event::FREQ_NOT_SET
+            },
+            stratum: self.sys.stratum,
+            precision: self.sys.precision,
+            root_delay_s: self.sys.root_delay.to_seconds_f64(),
+            root_dispersion_s: self.sys.root_dispersion_at(now).to_seconds_f64(),
+            refid: self.sys.ref_id,
+            refid_kind: RefIdKind::Code,
+            reference_time: self.sys.reference_time,
+            clock: now,
+            peer: if synced { LOCAL_CLOCK_ASSOC_ID } else { 0 },
+            tc: self.sys.poll.log2(),
+            mintc: slew_core::PollInterval::NTPD_MIN.log2(),
+            offset_s: 0.0,
+            frequency_ppm: 0.0,
+            sys_jitter_s: 0.0,
+            clk_jitter_s: 0.0,
+            clk_wander_ppm: 0.0,
+            // The local clock is served as is: SYNC while it is the source, NSET
+            // without any source.
+            state: if synced { 4 } else { 0 },
+        };
+        let peers: Vec<PeerSnapshot<'_>> = self
+            .local_clock
+            .map(|local| local_clock_peer(local, &self.sys, self.uptime_s))
+            .into_iter()
+            .collect();
+        answer(&sys, &peers);
+    }
+}
+
+/// LOCAL(0) as a peer: always reachable, its reach register filling one bit per
+/// 64-s update since start, the system peer whenever it is the time source.
+fn local_clock_peer(local: LocalClock, sys: &SystemVars, uptime_s: u64) -> PeerSnapshot<'static> {
+    use slew_core::control::{host_mode, peer_event, PeerStatus, RefIdKind};
+    let updates = uptime_s / LOCAL_CLOCK_UPDATE.as_secs() + 1;
+    let reach = if updates >= 8 {
+        0xff
+    } else {
+        ((1u16 << updates) - 1) as u8
+    };
+    let selected = sys.is_synchronized();
+    PeerSnapshot {
+        association_id: LOCAL_CLOCK_ASSOC_ID,
+        srcadr: std::net::IpAddr::from([127, 127, 1, 0]),
+        srcport: 123,
+        srchost: Some("LOCAL(0)"),
+        status: PeerStatus {
+            configured: true,
+            reachable: true,
+            select: if selected { 6 } else { 0 },
+            event_count: 1,
+            last_event: peer_event::REACHABLE,
+            ..PeerStatus::default()
+        },
+        leap: 0,
+        stratum: local.stratum,
+        precision: sys.precision,
+        root_delay_s: 0.0,
+        root_dispersion_s: 0.0,
+        refid: slew_core::wire::RefId::LOCL,
+        refid_kind: RefIdKind::Code,
+        reference_time: sys.reference_time,
+        received: sys.reference_time,
+        reach,
+        hmode: host_mode::CLIENT,
+        hpoll: sys.poll.log2(),
+        ppoll: sys.poll.log2(),
+        offset_s: 0.0,
+        delay_s: 0.0,
+        dispersion_s: slew_core::system::LOCAL_CLOCK_DISPERSION_S,
+        jitter_s: 0.0,
+        reason: if selected { "" } else { "unsync" },
     }
 }

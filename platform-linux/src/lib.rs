@@ -10,6 +10,7 @@ pub mod config;
 pub mod daemon;
 pub mod drift;
 pub mod logger;
+pub mod monitor;
 pub mod net;
 pub mod query;
 pub mod ratelog;

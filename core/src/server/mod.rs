@@ -306,6 +306,15 @@ impl Server {
         if access.is_ignored() {
             return Err(DropReason::Ignored);
         }
+        // Control (mode 6) messages have a 12-byte header of their own: dispatch on
+        // the first byte before the 48-byte check would call them truncated.
+        if request.first().map(|&b| Mode::from_bits(b)) == Some(Mode::Control) {
+            return Err(if access.may_query() {
+                DropReason::Control
+            } else {
+                DropReason::NoQuery
+            });
+        }
         let packet = Packet::new_checked(request).map_err(|e| match e {
             wire::Error::Truncated => DropReason::Truncated,
             wire::Error::BadVersion(_) => DropReason::BadVersion,

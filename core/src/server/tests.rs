@@ -125,6 +125,10 @@ fn drops_are_counted_by_reason() {
     }
     assert_eq!(server.stats().answered, 0);
     assert_eq!(server.stats().dropped_total(), 8);
+    // ntpq's 12-byte control request is handed on as control, not called truncated.
+    let ntpq: [u8; 12] = [0xd6, 0x01, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0];
+    let got = server.respond(&ntpq, NtpTimestamp::ZERO, &sys, &mut buf);
+    assert_eq!(got.unwrap_err(), DropReason::Control);
     // A buffer too small is a drop, not a panic.
     let mut tiny = [0u8; 10];
     let got = server.respond(&request(4, 3, 1), NtpTimestamp::ZERO, &sys, &mut tiny);
