@@ -1,0 +1,19 @@
+//! The ntp.conf parser never panics, whatever the bytes, and includes and the keys
+//! file come from memory (no filesystem).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use slew_linux::config::{self, MemLoader};
+use std::path::Path;
+
+fuzz_target!(|data: &[u8]| {
+    // Split the input: the main file, and the same bytes as an include and keys file.
+    let mut loader = MemLoader::default();
+    loader.add("/etc/ntp/inc.conf", data);
+    loader.add("/etc/ntp/keys", data);
+    let parsed = config::parse_with(data, Path::new("/etc/ntp.conf"), &mut loader);
+    if let Ok(p) = parsed {
+        // Whatever parses must also be distilled without panicking.
+        let _ = slew_linux::access::hardening_from(&p.config);
+    }
+});
