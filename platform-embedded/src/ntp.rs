@@ -1,13 +1,16 @@
 //! The appliance's NTP service: a client node of `N` sources disciplining a
-//! [`SoftClock`], and optionally a LAN server of `M` tracked clients, over one
-//! smoltcp UDP socket.
+//! [`SoftClock`] over one smoltcp UDP socket, and, when the firmware passes one in,
+//! a [`LanServer`] answering the LAN's clients on the same socket.
+//!
+//! The server is the caller's, not a field: a client-only build pays nothing for it,
+//! and the client state stays under 4 KiB for four sources.
 //!
 //! # The main loop
 //!
 //! ```text
 //! loop {
 //!     iface.poll(ntp.smoltcp_now(), &mut device, &mut sockets);
-//!     let deadline = ntp.poll(sockets.get_mut::<udp::Socket>(handle));
+//!     let deadline = ntp.poll(sockets.get_mut::<udp::Socket>(handle), Some(&mut server));
 //!     iface.poll(ntp.smoltcp_now(), &mut device, &mut sockets);  // flush what it sent
 //!     sleep_until(&mut delay, ntp.now(), deadline, TICK_NS);
 //! }
@@ -30,37 +33,27 @@ use smoltcp::socket::udp;
 use crate::server::LanServer;
 use crate::transport::{recv, UdpTransport};
 
-/// Receive buffer: a header, extension fields and a MAC fit; a longer datagram is
-/// truncated by smoltcp and then refused by the codec.
-pub const RX_BUF_LEN: usize = 128;
+/// Receive buffer: a header and the longest MAC trailer (key id + SHA1 digest). A
+/// longer datagram (extension fields, NTS) is truncated by smoltcp and then refused
+/// by the codec: slew-embedded speaks neither.
+pub const RX_BUF_LEN: usize = HEADER_LEN + 24;
 
-/// Client, clock and server state, with the packet buffers they share.
+/// Client and clock state, with the receive buffer.
 #[derive(Debug)]
-pub struct Ntp<T: TickSource, const N: usize, const M: usize> {
+pub struct Ntp<T: TickSource, const N: usize> {
     clock: SoftClock<T>,
     node: Node<N>,
-    server: Option<LanServer<M>>,
     rx: [u8; RX_BUF_LEN],
-    tx: [u8; HEADER_LEN],
 }
 
-impl<T: TickSource, const N: usize, const M: usize> Ntp<T, N, M> {
+impl<T: TickSource, const N: usize> Ntp<T, N> {
     /// A client only (build the node with [`crate::config::Builder`]).
     pub fn new(clock: SoftClock<T>, node: Node<N>) -> Self {
         Self {
             clock,
             node,
-            server: None,
             rx: [0; RX_BUF_LEN],
-            tx: [0; HEADER_LEN],
         }
-    }
-
-    /// Also answer the LAN's clients.
-    #[must_use]
-    pub fn with_server(mut self, server: LanServer<M>) -> Self {
-        self.server = Some(server);
-        self
     }
 
     /// Monotonic time for the node's timers.
@@ -84,30 +77,25 @@ impl<T: TickSource, const N: usize, const M: usize> Ntp<T, N, M> {
         &self.node
     }
 
-    /// The server, if enabled.
-    pub fn server(&self) -> Option<&LanServer<M>> {
-        self.server.as_ref()
-    }
-
-    /// Takes every datagram off `socket` (replies for the client, requests for the
-    /// server), runs the node's timers, sends what is due and adjusts the clock.
-    /// Returns when the node next wants to run; call again then, or as soon as the
-    /// stack has received something.
-    pub fn poll(&mut self, socket: &mut udp::Socket<'_>) -> Instant {
+    /// Takes every datagram off `socket` (replies for the client; requests for
+    /// `server`, dropped without one), runs the node's timers, sends what is due
+    /// and adjusts the clock. Returns when the node next wants to run; call again
+    /// then, or as soon as the stack has received something.
+    pub fn poll<const M: usize>(
+        &mut self,
+        socket: &mut udp::Socket<'_>,
+        mut server: Option<&mut LanServer<M>>,
+    ) -> Instant {
         while let Some((from, bytes)) = recv(socket, &mut self.rx) {
             // The receive timestamp first: everything after it is processing delay.
             let rx_time = self.clock.read();
             let now = self.clock.instant();
             let verdict = self.node.handle_packet(now, from, bytes, rx_time);
             if verdict == PacketVerdict::NotAReply {
-                if let Some(server) = self.server.as_mut() {
+                if let Some(server) = server.as_deref_mut() {
                     let sys = self.node.system_vars();
-                    let answer = server.respond(from.ip(), now, bytes, rx_time, &sys, &mut self.tx);
-                    if let Some(Ok(pending)) = answer {
-                        let out = pending.finish(&mut self.tx, self.clock.read());
-                        // A full queue loses the answer; the client will ask again.
-                        let _ = socket.send_slice(out, smoltcp::wire::IpEndpoint::from(from));
-                    }
+                    let clock = &mut self.clock;
+                    server.answer(socket, from, now, bytes, rx_time, &sys, || clock.read());
                 }
             }
             run_once_with(

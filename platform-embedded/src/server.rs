@@ -2,13 +2,15 @@
 //! slew-core's per-client rate limiter ([`RateLimiter`], ntpd's `discard` rule in a
 //! fixed table of `M` slots, 64 bytes each).
 
-use core::net::IpAddr;
+use core::net::{IpAddr, SocketAddr};
 
 use slew_core::ratelimit::Verdict;
 pub use slew_core::ratelimit::{DiscardParams, RateLimiter};
 use slew_core::server::{DropReason, PendingResponse, Server, ServerStats};
 use slew_core::system::SystemVars;
+use slew_core::wire::HEADER_LEN;
 use slew_core::{Instant, NtpTimestamp};
+use smoltcp::socket::udp;
 
 /// The LAN time server: slew-core's [`Server`] and a [`RateLimiter`] of `M` clients
 /// (every client is `limited`; over-limit requests get silence, not a kiss, which
@@ -54,6 +56,28 @@ impl<const M: usize> LanServer<M> {
             return None;
         }
         Some(self.server.respond(request, rx_time, sys, out))
+    }
+
+    /// Answers `request` from `from` on `socket`, reading the transmit time from
+    /// `transmit_time` as late as possible. Drops are counted, never answered.
+    #[allow(clippy::too_many_arguments)]
+    pub fn answer(
+        &mut self,
+        socket: &mut udp::Socket<'_>,
+        from: SocketAddr,
+        now: Instant,
+        request: &[u8],
+        rx_time: NtpTimestamp,
+        sys: &SystemVars,
+        transmit_time: impl FnOnce() -> NtpTimestamp,
+    ) {
+        // A plain answer is exactly a header; on the stack, only while answering.
+        let mut out = [0u8; HEADER_LEN];
+        if let Some(Ok(pending)) = self.respond(from.ip(), now, request, rx_time, sys, &mut out) {
+            let bytes = pending.finish(&mut out, transmit_time());
+            // A full queue loses the answer; the client will ask again.
+            let _ = socket.send_slice(bytes, smoltcp::wire::IpEndpoint::from(from));
+        }
     }
 
     /// Answered and dropped requests, by reason.

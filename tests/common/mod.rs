@@ -382,3 +382,82 @@ pub fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+// ---- TAP links for the embedded (smoltcp) tests ----
+
+/// A TAP device inside a namespace, its kernel side addressed from the documentation
+/// ranges (192.0.2.0/24, 2001:db8::/64). Nothing routes out of the namespace; the
+/// device goes when the namespace is deleted.
+pub struct TapLink {
+    pub dev: String,
+    /// The kernel ("host") side of the link, where the servers listen.
+    pub host_v4: std::net::IpAddr,
+    pub host_v6: std::net::IpAddr,
+    /// Addresses for the appliance (smoltcp) side, as `--addr` takes them.
+    pub appliance_cidrs: [&'static str; 2],
+}
+
+/// Creates `tap0` in `ns` with 192.0.2.1/24 and 2001:db8::1/64 (no DAD, so it is
+/// usable at once) on the kernel side.
+pub fn add_tap_link(ns: &NetNs) -> TapLink {
+    let dev = "tap0";
+    for argv in [
+        vec!["ip", "tuntap", "add", "dev", dev, "mode", "tap"],
+        vec!["ip", "link", "set", dev, "up"],
+        vec!["ip", "addr", "add", "192.0.2.1/24", "dev", dev],
+        vec!["ip", "addr", "add", "2001:db8::1/64", "dev", dev, "nodad"],
+    ] {
+        assert!(ns.exec_status(&argv), "{argv:?} failed in {}", ns.name);
+    }
+    TapLink {
+        dev: dev.into(),
+        host_v4: "192.0.2.1".parse().unwrap(),
+        host_v6: "2001:db8::1".parse().unwrap(),
+        appliance_cidrs: ["192.0.2.2/24", "2001:db8::2/64"],
+    }
+}
+
+/// A real chronyd inside `ns` serving its clock (`local stratum 10`) on port 123 of
+/// the link's kernel-side addresses, never touching the clock (`-x`), files under
+/// `dir`. The caller waits for it (the appliance's iburst copes with a late start).
+pub fn start_chronyd_on_link(ns: &NetNs, dir: &TempDir, link: &TapLink) -> Proc {
+    let chronyd = require("chronyd", "chrony");
+    let conf = dir.join("chrony.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "port 123\nbindaddress {}\nbindaddress {}\nlocal stratum 10\nallow all\n\
+             cmdport 0\npidfile {}\ndriftfile {}\n",
+            link.host_v4,
+            link.host_v6,
+            dir.join("chronyd.pid").display(),
+            dir.join("chrony.drift").display()
+        ),
+    )
+    .expect("write chrony.conf");
+    let mut cmd = ns.command(chronyd.to_str().expect("utf-8 path"));
+    cmd.args(["-x", "-d", "-u", "root", "-f"]).arg(&conf);
+    spawn_logged(cmd, "chronyd", dir.join("chronyd.log"))
+}
+
+static BUILD_APPLIANCE: Once = Once::new();
+
+/// Path of the appliance example (examples/appliance), built once per test process.
+pub fn appliance_bin() -> PathBuf {
+    BUILD_APPLIANCE.call_once(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "slew-appliance", "--bins"])
+            .current_dir(root())
+            .status()
+            .expect("run cargo build for the appliance");
+        assert!(status.success(), "building the appliance failed");
+    });
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory");
+    let path = dir.join("appliance");
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}

@@ -1,27 +1,237 @@
 //! A firmware image for the host target: `#![no_std]`, `#![no_main]`, its own panic
-//! handler and entry point. It links slew-core and slew-embedded; if anything in them
-//! pulls in `std` or `alloc`, this fails to link. Build it with
-//! `.ci/nostd-check` (see the README).
+//! handler and entry point, a static smoltcp stack and an NTP client of four servers
+//! that also serves its LAN. If anything in slew-core, slew-embedded or smoltcp
+//! pulls in `std` or `alloc`, this fails to link. Build it with `.ci/nostd-check`
+//! (see the README, which also has its measured footprint).
+//!
+//! The Ethernet MAC and the timer are stand-ins (there is no board): the MAC driver
+//! is one receive and one transmit buffer, as a DMA descriptor pair would be, and
+//! the timer is a counter a timer interrupt would advance. Everything else is what
+//! a real board would run.
 #![no_std]
 #![no_main]
+// Keep LLVM from compiling mem.rs's loops into calls to themselves.
+#![no_builtins]
+// The stack-only build (for measuring) leaves the NTP half unused.
+#![cfg_attr(feature = "stack-only", allow(unused_imports, dead_code))]
 
+mod mem;
+
+use core::cell::UnsafeCell;
+use core::mem::MaybeUninit;
+use core::net::SocketAddr;
 use core::panic::PanicInfo;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use slew_core::{NtpDuration, NtpTimestamp};
+use slew_core::node::Node;
+use slew_core::{Instant, NtpTimestamp};
+use slew_embedded::{Builder, DiscardParams, LanServer, Ntp, SoftClock, StepPolicy, TickSource};
+use smoltcp::iface::{Config, Interface, SocketSet, SocketStorage};
+use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
+use smoltcp::socket::udp;
+use smoltcp::storage::PacketMetadata;
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
 
 #[panic_handler]
 fn panic(_info: &PanicInfo) -> ! {
     loop {}
 }
 
+/// The board's 1 MHz timer, advanced by its interrupt (here: by the main loop).
+static TIMER_US: AtomicU64 = AtomicU64::new(0);
+
+struct Timer;
+
+impl TickSource for Timer {
+    fn ticks(&mut self) -> u64 {
+        TIMER_US.load(Ordering::Relaxed)
+    }
+}
+
+const MTU: usize = 1514;
+
+/// The Ethernet MAC: one receive and one transmit buffer.
+struct Mac {
+    rx: [u8; MTU],
+    rx_len: usize,
+    tx: [u8; MTU],
+}
+
+struct MacRx<'a>(&'a [u8]);
+struct MacTx<'a>(&'a mut [u8]);
+
+impl phy::RxToken for MacRx<'_> {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(self.0)
+    }
+}
+
+impl phy::TxToken for MacTx<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let frame = &mut self.0[..len.min(MTU)];
+        let r = f(frame);
+        // A real driver hands the descriptor to the DMA engine here.
+        core::hint::black_box(&*frame);
+        r
+    }
+}
+
+impl Device for Mac {
+    type RxToken<'a> = MacRx<'a>;
+    type TxToken<'a> = MacTx<'a>;
+
+    fn receive(&mut self, _now: smoltcp::time::Instant) -> Option<(MacRx<'_>, MacTx<'_>)> {
+        // What the DMA engine wrote, if anything (opaque to the optimiser).
+        let len = core::hint::black_box(self.rx_len).min(MTU);
+        if len == 0 {
+            return None;
+        }
+        self.rx_len = 0;
+        Some((MacRx(&self.rx[..len]), MacTx(&mut self.tx)))
+    }
+
+    fn transmit(&mut self, _now: smoltcp::time::Instant) -> Option<MacTx<'_>> {
+        Some(MacTx(&mut self.tx))
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut caps = DeviceCapabilities::default();
+        caps.medium = Medium::Ethernet;
+        caps.max_transmission_unit = MTU;
+        caps
+    }
+}
+
+/// A value placed in `.bss` once, at start-up, and handed out as `&'static mut`
+/// exactly once: cortex-m's `singleton!`, without the dependency.
+struct StaticCell<T> {
+    taken: AtomicBool,
+    value: UnsafeCell<MaybeUninit<T>>,
+}
+
+// SAFETY: the value is reachable only through the one `&'static mut` that `init`
+// hands out, guarded by the atomic flag.
+unsafe impl<T> Sync for StaticCell<T> {}
+
+impl<T> StaticCell<T> {
+    const fn new() -> Self {
+        Self {
+            taken: AtomicBool::new(false),
+            value: UnsafeCell::new(MaybeUninit::uninit()),
+        }
+    }
+
+    fn init(&'static self, value: T) -> &'static mut T {
+        if self.taken.swap(true, Ordering::AcqRel) {
+            panic!("StaticCell initialised twice");
+        }
+        // SAFETY: the flag makes this the only reference ever created.
+        unsafe { (*self.value.get()).write(value) }
+    }
+}
+
+/// Everything the network needs, in `.bss` so `size` shows the RAM bill.
+struct Stack {
+    mac: Mac,
+    sockets: [SocketStorage<'static>; 1],
+    rx_meta: [PacketMetadata<udp::UdpMetadata>; 4],
+    rx_data: [u8; 512],
+    tx_meta: [PacketMetadata<udp::UdpMetadata>; 4],
+    tx_data: [u8; 512],
+}
+
+static STACK: StaticCell<Stack> = StaticCell::new();
+#[cfg(not(feature = "stack-only"))]
+static NTP: StaticCell<Ntp<Timer, 4>> = StaticCell::new();
+#[cfg(not(feature = "stack-only"))]
+static SERVER: StaticCell<LanServer<16>> = StaticCell::new();
+
 /// The entry point the linker looks for when no C runtime is linked
 /// (`-C link-arg=-nostartfiles`).
 #[no_mangle]
 pub extern "C" fn _start() -> ! {
-    let t = NtpTimestamp::from_unix(1_800_000_000, 0);
-    let later = t + NtpDuration::from_seconds(1);
-    let d = later - t;
-    // Keep the work observable so the optimiser cannot drop the linked code.
-    let _ = core::hint::black_box(d);
-    loop {}
+    let stack = STACK.init(Stack {
+        mac: Mac {
+            rx: [0; MTU],
+            rx_len: 0,
+            tx: [0; MTU],
+        },
+        sockets: [SocketStorage::EMPTY],
+        rx_meta: [PacketMetadata::EMPTY; 4],
+        rx_data: [0; 512],
+        tx_meta: [PacketMetadata::EMPTY; 4],
+        tx_data: [0; 512],
+    });
+    let mac_addr = EthernetAddress([0x02, 0x00, 0x5e, 0x10, 0x00, 0x02]);
+    let mut iface = Interface::new(
+        Config::new(HardwareAddress::Ethernet(mac_addr)),
+        &mut stack.mac,
+        smoltcp::time::Instant::ZERO,
+    );
+    iface.update_ip_addrs(|a| {
+        let _ = a.push(IpCidr::new(IpAddress::v4(192, 0, 2, 2), 24));
+        let _ = a.push(IpCidr::new(
+            IpAddress::v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2),
+            64,
+        ));
+    });
+    let mut sockets = SocketSet::new(&mut stack.sockets[..]);
+    let mut socket = udp::Socket::new(
+        udp::PacketBuffer::new(&mut stack.rx_meta[..], &mut stack.rx_data[..]),
+        udp::PacketBuffer::new(&mut stack.tx_meta[..], &mut stack.tx_data[..]),
+    );
+    let _ = socket.bind(123);
+    let handle = sockets.add(socket);
+
+    #[cfg(feature = "stack-only")]
+    loop {
+        let now = smoltcp::time::Instant::from_micros(TIMER_US.load(Ordering::Relaxed) as i64);
+        iface.poll(now, &mut stack.mac, &mut sockets);
+        let _ = core::hint::black_box(sockets.get_mut::<udp::Socket>(handle).recv());
+        TIMER_US.fetch_add(1000, Ordering::Relaxed);
+    }
+
+    #[cfg(not(feature = "stack-only"))]
+    run_ntp(iface, sockets, handle, &mut stack.mac)
+}
+
+#[cfg(not(feature = "stack-only"))]
+fn server(a: u8) -> SocketAddr {
+    SocketAddr::from(([192, 0, 2, a], 123))
+}
+
+/// The NTP client of four servers (three IPv4, one IPv6), serving its LAN, forever.
+#[cfg(not(feature = "stack-only"))]
+fn run_ntp(
+    mut iface: Interface,
+    mut sockets: SocketSet<'static>,
+    handle: smoltcp::iface::SocketHandle,
+    mac: &mut Mac,
+) -> ! {
+    // A board without an RTC boots at some build-time guess of the date.
+    let clock = SoftClock::new(Timer, 1_000_000, NtpTimestamp::from_unix(1_800_000_000, 0));
+    let node: Node<4> = match Builder::new()
+        .server(server(1))
+        .server(server(3))
+        .server(server(4))
+        .server(SocketAddr::from(([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1], 123)))
+        .step_policy(StepPolicy::AtStartOnly { threshold_s: 0.128 })
+        .build(Instant::ZERO)
+    {
+        Ok(n) => n,
+        Err(_) => panic!("configuration"),
+    };
+    let ntp = NTP.init(Ntp::new(clock, node));
+    let lan = SERVER.init(LanServer::new(DiscardParams::NTPD, *b"board-serial-001"));
+
+    loop {
+        let now = ntp.smoltcp_now();
+        iface.poll(now, mac, &mut sockets);
+        let deadline = ntp.poll(sockets.get_mut::<udp::Socket>(handle), Some(&mut *lan));
+        iface.poll(ntp.smoltcp_now(), mac, &mut sockets);
+        // Stand-in for WFI until the timer or MAC interrupt: advance the timer to
+        // the deadline, at most a millisecond.
+        let wait_us = deadline.saturating_since(ntp.now()).as_micros().min(1000) as u64;
+        TIMER_US.fetch_add(wait_us.max(1), Ordering::Relaxed);
+    }
 }
