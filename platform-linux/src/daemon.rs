@@ -1,84 +1,210 @@
 //! The `slewd` event loop: one thread, one `poll(2)` over the NTP sockets, signals
 //! as flags checked after each wake-up.
 //!
-//! Each turn of the loop: refresh the system variables if their time has come, wait in
-//! `poll` until a socket is readable or the next deadline, drain readable sockets with
-//! a per-turn budget, then look at the signal flags.
+//! Each turn: let the node act on its deadline, wait in `poll` until a socket is
+//! readable or the next deadline, answer clients from the server sockets (budgeted),
+//! hand replies from upstream servers to the node, carry out the node's actions on
+//! the clock and the sockets, then look at the signal flags and the housekeeping
+//! timers (driftfile, name re-resolution).
 
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use slew_core::control::{PeerSnapshot, SystemSnapshot};
+use slew_core::clock::{Error as _, ErrorKind};
+use slew_core::discipline::State;
+use slew_core::node::{run_once_with, Event, Node, PacketVerdict, Report};
+use slew_core::peer::{SourceConfig, SourceId};
 use slew_core::system::SystemVars;
-use slew_core::Instant;
+use slew_core::{Clock, Instant, NtpDuration, Transport};
 
-use crate::monitor::{Identity, Monitor, SnapshotSource};
+use crate::clock::DaemonClock;
+use crate::config::Host;
+use crate::drift;
+use crate::monitor::{Identity, Monitor};
+use crate::net::NtpSocket;
+use crate::resolve::resolve;
 use crate::serve::TimeServer;
+use crate::settings::{Settings, SourceSpec};
 use crate::signals;
-use crate::time::{measure_precision, monotonic_now, realtime_now};
+use crate::snapshot::NodeView;
+use crate::time::{measure_precision, monotonic_now};
 
 /// Datagrams handled per socket per turn, so a flood on one socket cannot starve the
 /// others or the timers.
 pub const DRAIN_BUDGET: usize = 256;
 
-/// How often the local-clock reference is refreshed: ntpd's LOCAL driver updates at
-/// its poll interval of 64 s.
-pub const LOCAL_CLOCK_UPDATE: Duration = Duration::from_secs(64);
+/// Upstream associations one daemon can hold.
+pub const MAX_SOURCES: usize = 16;
 
-/// The local clock as a reference: ntp.conf's `server 127.127.1.0` with its `fudge`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LocalClock {
-    /// The stratum the local clock claims (`fudge 127.127.1.0 stratum N`, default 5
-    /// in ntpd's LOCAL driver docs, 10 in every CentOS config).
-    pub stratum: u8,
+/// How often the driftfile is rewritten while synchronised (ntpd: hourly).
+pub const DRIFT_WRITE_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// How long a named source may stay unreachable before its name is resolved again.
+pub const RERESOLVE_AFTER: Duration = Duration::from_secs(900);
+
+/// How often names that did not resolve are tried again.
+pub const RESOLVE_RETRY: Duration = Duration::from_secs(60);
+
+/// `-q` gives up after this long without a usable server.
+pub const ONCE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One association and the configuration line it came from.
+#[derive(Clone, Debug)]
+struct Assoc {
+    spec: usize,
+    id: SourceId,
+    addr: SocketAddr,
+    unreachable_since: Option<Instant>,
 }
 
-/// What the daemon runs with, distilled from ntp.conf and the command line.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Settings {
-    /// Addresses to serve on.
-    pub listen: Vec<SocketAddr>,
-    /// The local clock fallback, if configured.
-    pub local_clock: Option<LocalClock>,
-    /// `restrict`, `discard`, keys: filled by `settings::load`.
-    pub hardening: crate::access::Hardening,
+/// The client sockets as the node's [`Transport`].
+struct ClientTransport<'a> {
+    v4: &'a NtpSocket,
+    v6: Option<&'a NtpSocket>,
 }
 
-/// The running daemon.
+/// A send error, for the core's `Transport` seam.
 #[derive(Debug)]
-pub struct Daemon {
+pub struct SendError(io::Error);
+
+impl slew_core::clock::Error for SendError {
+    fn kind(&self) -> ErrorKind {
+        match self.0.kind() {
+            io::ErrorKind::WouldBlock => ErrorKind::WouldBlock,
+            io::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
+            _ => ErrorKind::Other,
+        }
+    }
+}
+
+impl Transport for ClientTransport<'_> {
+    type Error = SendError;
+    fn send(&mut self, to: SocketAddr, bytes: &[u8]) -> Result<(), SendError> {
+        let socket = if to.is_ipv4() { Some(self.v4) } else { self.v6 };
+        let socket = socket.ok_or_else(|| SendError(io::Error::other("no IPv6 socket")))?;
+        socket.send_to(bytes, to).map(|_| ()).map_err(SendError)
+    }
+}
+
+/// A clock that reads like `C` but changes nothing: `-q` measures with it, then makes
+/// its one correction itself.
+struct ReadOnly<'a, C>(&'a mut C);
+
+impl<C: Clock> Clock for ReadOnly<'_, C> {
+    type Error = C::Error;
+    fn now(&mut self) -> Result<slew_core::NtpTimestamp, C::Error> {
+        self.0.now()
+    }
+    fn step(&mut self, _: NtpDuration) -> Result<(), C::Error> {
+        Ok(())
+    }
+    fn slew(&mut self, _: NtpDuration) -> Result<(), C::Error> {
+        Ok(())
+    }
+    fn set_frequency_ppm(&mut self, _: f64) -> Result<(), C::Error> {
+        Ok(())
+    }
+    fn frequency_ppm(&mut self) -> Result<f64, C::Error> {
+        self.0.frequency_ppm()
+    }
+    fn set_status(&mut self, _: slew_core::ClockStatus) -> Result<(), C::Error> {
+        Ok(())
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// SIGTERM/SIGINT, or `-q` done.
+    Clean,
+    /// `-q` found no usable server.
+    NoServer,
+    /// An offset beyond the panic threshold: ntpd exits here too.
+    Panic,
+    /// SIGHUP: the caller re-reads the configuration, calls [`Daemon::reload`] and
+    /// runs again.
+    Reload,
+}
+
+/// The running daemon, generic over the clock it disciplines.
+pub struct Daemon<C: DaemonClock> {
     settings: Settings,
     server: TimeServer,
-    sys: SystemVars,
-    precision: i8,
-    next_sys_update: Instant,
+    client_v4: NtpSocket,
+    client_v6: Option<NtpSocket>,
+    node: Box<Node<MAX_SOURCES>>,
+    clock: C,
+    assocs: Vec<Assoc>,
+    unresolved: Vec<usize>,
+    next_resolve: Instant,
+    next_drift_write: Instant,
     monitor: Monitor,
     started: Instant,
+    exit: Option<Exit>,
 }
 
-impl Daemon {
-    /// Binds the sockets; nothing is served until [`Daemon::run`].
-    pub fn new(settings: Settings) -> io::Result<Self> {
+impl<C: DaemonClock> std::fmt::Debug for Daemon<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon")
+            .field("listen", &self.settings.listen)
+            .field("assocs", &self.assocs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: DaemonClock> Daemon<C> {
+    /// Binds the sockets, reads the driftfile and sets up the associations; nothing
+    /// is sent until [`Daemon::run`].
+    pub fn new(mut settings: Settings, clock: C) -> io::Result<Self> {
         let mut server = TimeServer::bind(&settings.listen)?;
         server.set_hardening(&settings.hardening);
-        let precision = measure_precision();
-        let started = monotonic_now();
+        let client_v4 = NtpSocket::bind(SocketAddr::from(([0, 0, 0, 0], 0)))?;
+        let client_v6 = NtpSocket::bind(SocketAddr::from(([0u16; 8], 0))).ok();
+        settings.node.precision = measure_precision();
+        if let Some(path) = &settings.driftfile {
+            match drift::read(path) {
+                Ok(ppm) => {
+                    log::info!("frequency {ppm:+.3} ppm from {}", path.display());
+                    settings.node.discipline.initial_frequency_ppm = Some(ppm);
+                }
+                Err(drift::DriftError::Missing) => {
+                    log::info!(
+                        "no driftfile at {} yet: measuring the frequency",
+                        path.display()
+                    )
+                }
+                Err(e) => log::warn!(
+                    "ignoring driftfile {}: {e}; measuring the frequency afresh",
+                    path.display()
+                ),
+            }
+        }
+        let seed = seed();
+        settings.node.seed = seed;
+        let node = Box::new(Node::new(settings.node.clone()));
+        let now = monotonic_now();
         let mut d = Self {
+            unresolved: (0..settings.sources.len()).collect(),
             settings,
             server,
-            sys: SystemVars::unsynchronized(precision),
-            precision,
-            next_sys_update: Instant::ZERO,
-            monitor: Monitor::new(Identity::current(), started),
-            started,
+            client_v4,
+            client_v6,
+            node,
+            clock,
+            assocs: Vec::new(),
+            next_resolve: now,
+            next_drift_write: now.saturating_add(DRIFT_WRITE_INTERVAL),
+            monitor: Monitor::new(Identity::current(), now),
+            started: now,
+            exit: None,
         };
-        d.update_system(monotonic_now());
+        d.resolve_pending(now);
         Ok(d)
     }
 
-    /// The addresses actually bound (port 0 resolved).
+    /// The server addresses actually bound (port 0 resolved).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.server
             .sockets()
@@ -88,28 +214,282 @@ impl Daemon {
     }
 
     /// The system variables clients are being served.
-    pub fn system(&self) -> &SystemVars {
-        &self.sys
+    pub fn system(&self) -> SystemVars {
+        self.node.system_vars()
     }
 
-    fn update_system(&mut self, now: Instant) {
-        if now < self.next_sys_update {
+    /// The node, for monitoring.
+    pub fn node(&self) -> &Node<MAX_SOURCES> {
+        &self.node
+    }
+
+    /// The clock, for monitoring and tests.
+    pub fn clock_mut(&mut self) -> &mut C {
+        &mut self.clock
+    }
+
+    fn add_spec(&mut self, spec_idx: usize, now: Instant) -> Result<(), String> {
+        let Some(spec) = self.settings.sources.get(spec_idx) else {
+            return Ok(());
+        };
+        let addrs = resolve(spec)?;
+        let template = spec.options;
+        let name = spec.display_name();
+        for addr in addrs {
+            if self.assocs.iter().any(|a| a.addr == addr) {
+                continue;
+            }
+            match self.node.add_source(SourceConfig { addr, ..template }, now) {
+                Ok(id) => {
+                    log::info!("{name}: polling {addr}");
+                    self.assocs.push(Assoc {
+                        spec: spec_idx,
+                        id,
+                        addr,
+                        unreachable_since: None,
+                    });
+                }
+                Err(_) => {
+                    return Err(format!(
+                        "{name}: no room for {addr} (at most {MAX_SOURCES} sources)"
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn resolve_pending(&mut self, now: Instant) {
+        if now < self.next_resolve {
             return;
         }
-        self.sys = match self.settings.local_clock {
-            Some(local) => SystemVars::local_clock(self.precision, local.stratum, realtime_now()),
-            None => SystemVars::unsynchronized(self.precision),
-        };
-        self.next_sys_update = now.saturating_add(LOCAL_CLOCK_UPDATE);
+        let pending = std::mem::take(&mut self.unresolved);
+        for idx in pending {
+            if let Err(e) = self.add_spec(idx, now) {
+                log::warn!("{e}; trying again in {} s", RESOLVE_RETRY.as_secs());
+                self.unresolved.push(idx);
+            }
+        }
+        // Named sources unreachable for a long time: look the name up again (a
+        // server moved, a pool member retired).
+        let stale: Vec<Assoc> = self
+            .assocs
+            .iter()
+            .filter(|a| {
+                a.unreachable_since
+                    .is_some_and(|t| now.saturating_since(t) >= RERESOLVE_AFTER)
+            })
+            .filter(|a| {
+                self.settings
+                    .sources
+                    .get(a.spec)
+                    .is_some_and(|s| matches!(s.host, Host::Name(_)))
+            })
+            .cloned()
+            .collect();
+        for a in stale {
+            log::info!(
+                "{}: unreachable for {} s, resolving its name again",
+                a.addr,
+                RERESOLVE_AFTER.as_secs()
+            );
+            self.node.remove_source(a.id);
+            self.assocs.retain(|x| x.id != a.id);
+            if let Err(e) = self.add_spec(a.spec, now) {
+                log::warn!("{e}");
+                self.unresolved.push(a.spec);
+            }
+        }
+        self.next_resolve = now.saturating_add(RESOLVE_RETRY);
     }
 
-    /// Serves until SIGTERM or SIGINT.
-    pub fn run(&mut self) -> io::Result<()> {
-        let source = if self.settings.local_clock.is_some() {
-            format!("the local clock (stratum {})", self.sys.stratum)
-        } else {
-            "nothing: unsynchronised, stratum 16".to_string()
+    fn name_of(&self, addr: SocketAddr) -> String {
+        self.assocs
+            .iter()
+            .find(|a| a.addr == addr)
+            .and_then(|a| self.settings.sources.get(a.spec))
+            .map(|s| match &s.host {
+                Host::Name(n) => format!("{n} ({addr})"),
+                Host::Ip(_) => addr.to_string(),
+            })
+            .unwrap_or_else(|| addr.to_string())
+    }
+
+    fn on_event(&mut self, ev: &Event, now: Instant) {
+        match *ev {
+            Event::Reachable { id, addr } => {
+                if let Some(a) = self.assocs.iter_mut().find(|a| a.id == id) {
+                    a.unreachable_since = None;
+                }
+                log::info!("{}: reachable", self.name_of(addr));
+            }
+            Event::Unreachable { id, addr } => {
+                if let Some(a) = self.assocs.iter_mut().find(|a| a.id == id) {
+                    a.unreachable_since.get_or_insert(now);
+                }
+                log::warn!(
+                    "{}: unreachable (no answer to the last 8 polls)",
+                    self.name_of(addr)
+                );
+            }
+            Event::SystemPeer { addr, stratum, .. } => {
+                log::info!(
+                    "synchronised to {} at stratum {stratum}",
+                    self.name_of(addr)
+                );
+            }
+            Event::NoSystemPeer { reason } => {
+                log::warn!(
+                    "no server suitable for synchronization: {} (serving stratum 16)",
+                    reason.code()
+                );
+            }
+            Event::LocalClock { stratum } => {
+                log::warn!(
+                    "no upstream source usable: serving the local clock at stratum {stratum}"
+                );
+            }
+            Event::Falseticker { addr, .. } => {
+                log::warn!(
+                    "{}: falseticker (its time disagrees with the majority)",
+                    self.name_of(addr)
+                );
+            }
+            Event::Step { offset_s } => log::warn!("stepped the clock by {offset_s:+.6} s"),
+            Event::Spike { offset_s } => {
+                log::info!("spike: offset {offset_s:+.6} s held back until it persists")
+            }
+            Event::Panic { offset_s } => {
+                log::error!(
+                    "offset {offset_s:+.3} s exceeds the panic threshold ({} s): not touching the clock. Set the time first (slewd -q -g, or slewctl date -b) or start with -g to allow it once",
+                    self.settings.node.discipline.panic_threshold_s
+                );
+                self.exit = Some(Exit::Panic);
+            }
+            Event::Kiss { addr, code, .. } => {
+                log::warn!("{}: kiss-o'-death ({})", self.name_of(addr), code.code());
+            }
+            Event::Demobilized { id, addr, reason } => {
+                log::warn!(
+                    "{}: association dropped ({})",
+                    self.name_of(addr),
+                    reason.code()
+                );
+                self.assocs.retain(|a| a.id != id);
+            }
+            _ => log::debug!("{ev:?}"),
+        }
+    }
+
+    /// Carries out what the node asks, logging its events.
+    fn drive(&mut self, now: Instant) {
+        let mut events: Vec<Event> = Vec::new();
+        let mut clock_errors: Vec<ErrorKind> = Vec::new();
+        {
+            let mut transport = ClientTransport {
+                v4: &self.client_v4,
+                v6: self.client_v6.as_ref(),
+            };
+            let mut report = |r: Report<'_>| match r {
+                Report::Event(e) => events.push(*e),
+                Report::ClockError(k) => clock_errors.push(k),
+                Report::SendError(k) => log::debug!("send failed: {k:?}"),
+            };
+            if self.settings.once {
+                let mut ro = ReadOnly(&mut self.clock);
+                run_once_with(&mut self.node, &mut ro, &mut transport, &mut report);
+            } else {
+                run_once_with(&mut self.node, &mut self.clock, &mut transport, &mut report);
+            }
+        }
+        for k in clock_errors {
+            log::error!(
+                "the {} clock refused an adjustment: {k:?}",
+                self.clock.name()
+            );
+        }
+        for e in events {
+            self.on_event(&e, now);
+        }
+    }
+
+    fn drain_clients(&mut self, now: Instant) {
+        let mut buf = [0u8; 1024];
+        for v6 in [false, true] {
+            for _ in 0..DRAIN_BUDGET {
+                let socket = if v6 {
+                    match self.client_v6.as_ref() {
+                        Some(s) => s,
+                        None => break,
+                    }
+                } else {
+                    &self.client_v4
+                };
+                let received = match socket.recv(&mut buf) {
+                    Ok(Some(r)) => r,
+                    Ok(None) => break,
+                    Err(e) => {
+                        log::debug!("client socket: {e}");
+                        break;
+                    }
+                };
+                let rx = self.clock.reading_at_realtime(received.rx_time);
+                let bytes = buf.get(..received.len).unwrap_or_default();
+                let verdict = self.node.handle_packet(now, received.from, bytes, rx);
+                if let PacketVerdict::Refused(reason) = verdict {
+                    log::debug!("{}: reply refused ({})", received.from, reason.code());
+                }
+                self.drive(now);
+            }
+        }
+    }
+
+    fn write_drift(&mut self) {
+        let Some(path) = self.settings.driftfile.clone() else {
+            return;
         };
+        if self.node.system().state != State::Sync {
+            return;
+        }
+        let ppm = self.node.frequency_ppm();
+        match drift::write(&path, ppm) {
+            Ok(()) => log::debug!("wrote {ppm:+.3} ppm to {}", path.display()),
+            Err(e) => log::warn!("cannot write driftfile {}: {e}", path.display()),
+        }
+    }
+
+    /// `-q`: once a system peer is chosen, make the one correction and finish.
+    fn finish_once(&mut self) -> Option<Exit> {
+        let sys = self.node.system();
+        sys.system_peer?;
+        let offset_s = sys.offset_s;
+        let threshold = self.settings.node.discipline.step_threshold_s;
+        let step = threshold > 0.0
+            && offset_s.abs() > threshold
+            && self.settings.node.discipline.step_mode != slew_core::discipline::StepMode::SlewOnly;
+        let d = NtpDuration::from_seconds_f64(offset_s);
+        let result = if step {
+            self.clock.step(d)
+        } else {
+            self.clock.slew(d)
+        };
+        match result {
+            Ok(()) => log::info!(
+                "time {} {offset_s:+.6} s",
+                if step { "set" } else { "slew" }
+            ),
+            Err(e) => log::error!(
+                "cannot adjust the {} clock: {:?}",
+                self.clock.name(),
+                e.kind()
+            ),
+        }
+        Some(Exit::Clean)
+    }
+
+    /// Serves and disciplines until SIGTERM or SIGINT (or, with `-q`, until the time
+    /// is set once).
+    pub fn run(&mut self) -> io::Result<Exit> {
         for addr in self.local_addrs() {
             log::info!("serving NTP on {addr}");
         }
@@ -120,181 +500,224 @@ impl Daemon {
         {
             log::warn!("{w}");
         }
-        log::info!("time source: {source}");
+        log::info!(
+            "disciplining the {} clock with {} source(s){}",
+            self.clock.name(),
+            self.settings.sources.len(),
+            match self.settings.local_clock {
+                Some(l) => format!(", local clock at stratum {} as fallback", l.stratum),
+                None => String::new(),
+            }
+        );
+        if let Some(w) = self
+            .settings
+            .hardening
+            .wildcard_warning(&self.local_addrs())
+        {
+            log::warn!("{w}");
+        }
+        let started = monotonic_now();
         while !signals::terminate_requested() {
             let now = monotonic_now();
-            self.update_system(now);
-            let wait = self
-                .next_sys_update
-                .saturating_since(now)
+            if self.node.poll_timeout().is_some_and(|t| t <= now) {
+                self.node.handle_timeout(now);
+                self.drive(now);
+            }
+            if let Some(exit) = self.exit {
+                return Ok(exit);
+            }
+            if self.settings.once {
+                if let Some(exit) = self.finish_once() {
+                    return Ok(exit);
+                }
+                if now.saturating_since(started) > ONCE_TIMEOUT {
+                    self.log_no_server();
+                    return Ok(Exit::NoServer);
+                }
+            }
+            self.resolve_pending(now);
+            if now >= self.next_drift_write {
+                self.write_drift();
+                self.next_drift_write = now.saturating_add(DRIFT_WRITE_INTERVAL);
+            }
+            let deadline = self
+                .node
+                .poll_timeout()
+                .map_or(Duration::from_secs(1), |t| t.saturating_since(now))
                 .min(Duration::from_secs(1));
             let timeout =
-                PollTimeout::try_from(wait.as_millis() as i32 + 1).unwrap_or(PollTimeout::MAX);
-            let mut readable = Vec::with_capacity(self.server.sockets().len());
+                PollTimeout::try_from(deadline.as_millis() as i32 + 1).unwrap_or(PollTimeout::MAX);
+            let n_server = self.server.sockets().len();
+            let mut readable = Vec::new();
+            let mut client_ready = false;
             {
                 let mut fds: Vec<PollFd<'_>> = self
                     .server
                     .sockets()
                     .iter()
+                    .chain(std::iter::once(&self.client_v4))
+                    .chain(self.client_v6.iter())
                     .map(|s| PollFd::new(std::os::fd::AsFd::as_fd(s), PollFlags::POLLIN))
                     .collect();
                 match poll(&mut fds, timeout) {
-                    Ok(_) => {}
-                    Err(nix::Error::EINTR) => {}
+                    Ok(_) | Err(nix::Error::EINTR) => {}
                     Err(e) => return Err(io::Error::from_raw_os_error(e as i32)),
                 }
                 for (i, fd) in fds.iter().enumerate() {
                     if fd.revents().is_some_and(|r| !r.is_empty()) {
-                        readable.push(i);
+                        if i < n_server {
+                            readable.push(i);
+                        } else {
+                            client_ready = true;
+                        }
                     }
                 }
             }
-            let sys = self.sys;
-            let view = self.control_view();
-            let monitor = &mut self.monitor;
-            for i in readable {
-                self.server
-                    .drain(i, &sys, DRAIN_BUDGET, &mut |socket, from, request| {
-                        monitor.handle(socket, from, request, monotonic_now(), &view);
-                    });
+            let now = monotonic_now();
+            if client_ready {
+                self.drain_clients(now);
+            }
+            if !readable.is_empty() {
+                let sys = self.node.system_vars();
+                let view = self.view(now);
+                let monitor = &mut self.monitor;
+                for i in readable {
+                    self.server.drain(
+                        i,
+                        &sys,
+                        DRAIN_BUDGET,
+                        &mut self.clock,
+                        &mut |socket, from, request| {
+                            monitor.handle(socket, from, request, monotonic_now(), &view);
+                        },
+                    );
+                }
             }
             if signals::take_dump() {
                 self.server.log_stats();
             }
             if signals::take_reload() {
-                log::warn!("SIGHUP: reloading the configuration is not supported yet; restart slewd to apply changes");
+                return Ok(Exit::Reload);
             }
         }
         log::info!("terminating on signal");
-        self.monitor.log_stats();
-        self.server.log_stats();
-        Ok(())
+        Ok(Exit::Clean)
     }
-}
 
-// ---- Monitoring: what ntpq, ntpstat and slewctl see (monitor.rs answers). ----
-// Kept apart from the loop so that the discipline's daemon can replace
-// `control_view` with a view over its associations without touching the rest.
-
-impl Daemon {
-    /// The state the control responder reports, copied for one loop turn.
-    fn control_view(&self) -> LocalClockView {
-        LocalClockView {
-            sys: self.sys,
-            local_clock: self.settings.local_clock,
-            uptime_s: monotonic_now().saturating_since(self.started).as_secs(),
+    /// The node's state for the control responder (ntpq, ntpstat, slewctl).
+    pub fn view(&mut self, now: Instant) -> NodeView {
+        let sources = self
+            .node
+            .sources(now)
+            .map(|s| {
+                let name = self
+                    .assocs
+                    .iter()
+                    .find(|a| a.id == s.id)
+                    .and_then(|a| self.settings.sources.get(a.spec))
+                    .and_then(|spec| match &spec.host {
+                        Host::Name(n) => Some(n.clone()),
+                        Host::Ip(_) => None,
+                    });
+                (s, name)
+            })
+            .collect();
+        NodeView {
+            system: self.node.system(),
+            sources,
+            local: self.node.local_clock(),
+            now,
+            wall_now: self.clock.now().unwrap_or(slew_core::NtpTimestamp::ZERO),
+            uptime_s: now.saturating_since(self.started).as_secs(),
         }
     }
-}
 
-/// Today's only association: the local clock, LOCAL(0), as ntpd shows it.
-#[derive(Debug, Clone, Copy)]
-struct LocalClockView {
-    sys: SystemVars,
-    local_clock: Option<LocalClock>,
-    uptime_s: u64,
-}
+    fn log_no_server(&self) {
+        log::error!("no server suitable for synchronization found");
+        let now = monotonic_now();
+        for s in self.node.sources(now) {
+            let why = s
+                .last_refusal
+                .filter(|r| *r != slew_core::peer::Reason::None)
+                .unwrap_or(s.reason);
+            log::error!("  {}: {}", self.name_of(s.addr), why.code());
+        }
+    }
 
-/// The association id slewd gives the local clock.
-const LOCAL_CLOCK_ASSOC_ID: u16 = 1;
+    /// At exit: counters and the driftfile.
+    pub fn shutdown(&mut self) {
+        self.server.log_stats();
+        self.monitor.log_stats();
+        self.write_drift();
+    }
 
-impl SnapshotSource for LocalClockView {
-    fn with_snapshots(
-        &self,
-        identity: &Identity,
-        answer: &mut dyn FnMut(&SystemSnapshot<'_>, &[PeerSnapshot<'_>]),
-    ) {
-        use slew_core::control::{sys_event, ClockSource, RefIdKind};
-        let synced = self.sys.is_synchronized();
-        let now = realtime_now();
-        let sys = SystemSnapshot {
-            version: &identity.version,
-            processor: &identity.processor,
-            system: &identity.system,
-            leap: self.sys.leap as u8,
-            clock_source: if synced {
-                ClockSource::Local
-            } else {
-                ClockSource::Unspecified
-            },
-            event_count: 1,
-            // ntpd starting without a drift file reports freq_not_set, which the C
-            // ntpstat prints as "time server re-starting".
-            last_event: if synced {
-                sys_event::CLOCK_SYNC
-            } else {
-                sys_event::FREQ_NOT_SET
-            },
-            stratum: self.sys.stratum,
-            precision: self.sys.precision,
-            root_delay_s: self.sys.root_delay.to_seconds_f64(),
-            root_dispersion_s: self.sys.root_dispersion_at(now).to_seconds_f64(),
-            refid: self.sys.ref_id,
-            refid_kind: RefIdKind::Code,
-            reference_time: self.sys.reference_time,
-            clock: now,
-            peer: if synced { LOCAL_CLOCK_ASSOC_ID } else { 0 },
-            tc: self.sys.poll.log2(),
-            mintc: slew_core::PollInterval::NTPD_MIN.log2(),
-            offset_s: 0.0,
-            frequency_ppm: 0.0,
-            sys_jitter_s: 0.0,
-            clk_jitter_s: 0.0,
-            clk_wander_ppm: 0.0,
-            // The local clock is served as is: SYNC while it is the source, NSET
-            // without any source.
-            state: if synced { 4 } else { 0 },
+    /// SIGHUP: apply a new configuration, keeping the associations whose lines did
+    /// not change. What cannot change without a restart is logged.
+    pub fn reload(&mut self, new: Settings) {
+        let now = monotonic_now();
+        if new.listen != self.settings.listen {
+            log::warn!("reload: listen addresses change only on restart");
+        }
+        if restart_needed(&self.settings, &new) {
+            log::warn!("reload: tinker/tos/local clock changes apply only on restart");
+        }
+        let same = |a: &SourceSpec, b: &SourceSpec| {
+            a.host == b.host
+                && a.port == b.port
+                && a.kind == b.kind
+                && a.options == b.options
+                && a.family == b.family
         };
-        let peers: Vec<PeerSnapshot<'_>> = self
-            .local_clock
-            .map(|local| local_clock_peer(local, &self.sys, self.uptime_s))
-            .into_iter()
+        // Map each old association to its spec in the new configuration.
+        let mut kept = Vec::new();
+        for a in std::mem::take(&mut self.assocs) {
+            let old_spec = self.settings.sources.get(a.spec).cloned();
+            match old_spec.and_then(|o| new.sources.iter().position(|n| same(&o, n))) {
+                Some(new_idx) => kept.push(Assoc { spec: new_idx, ..a }),
+                None => {
+                    log::info!("reload: dropping {}", a.addr);
+                    self.node.remove_source(a.id);
+                }
+            }
+        }
+        let kept_specs: Vec<usize> = kept.iter().map(|a| a.spec).collect();
+        self.assocs = kept;
+        let node_cfg = self.settings.node.clone();
+        self.settings = Settings {
+            node: node_cfg,
+            listen: self.settings.listen.clone(),
+            ..new
+        };
+        self.unresolved = (0..self.settings.sources.len())
+            .filter(|i| !kept_specs.contains(i))
             .collect();
-        answer(&sys, &peers);
+        self.next_resolve = now;
+        self.resolve_pending(now);
+        log::info!(
+            "reload: {} association(s) kept, {} source line(s) added",
+            kept_specs.len(),
+            self.settings.sources.len().saturating_sub(kept_specs.len())
+        );
     }
 }
 
-/// LOCAL(0) as a peer: always reachable, its reach register filling one bit per
-/// 64-s update since start, the system peer whenever it is the time source.
-fn local_clock_peer(local: LocalClock, sys: &SystemVars, uptime_s: u64) -> PeerSnapshot<'static> {
-    use slew_core::control::{host_mode, peer_event, PeerStatus, RefIdKind};
-    let updates = uptime_s / LOCAL_CLOCK_UPDATE.as_secs() + 1;
-    let reach = if updates >= 8 {
-        0xff
-    } else {
-        ((1u16 << updates) - 1) as u8
-    };
-    let selected = sys.is_synchronized();
-    PeerSnapshot {
-        association_id: LOCAL_CLOCK_ASSOC_ID,
-        srcadr: std::net::IpAddr::from([127, 127, 1, 0]),
-        srcport: 123,
-        srchost: Some("LOCAL(0)"),
-        status: PeerStatus {
-            configured: true,
-            reachable: true,
-            select: if selected { 6 } else { 0 },
-            event_count: 1,
-            last_event: peer_event::REACHABLE,
-            ..PeerStatus::default()
-        },
-        leap: 0,
-        stratum: local.stratum,
-        precision: sys.precision,
-        root_delay_s: 0.0,
-        root_dispersion_s: 0.0,
-        refid: slew_core::wire::RefId::LOCL,
-        refid_kind: RefIdKind::Code,
-        reference_time: sys.reference_time,
-        received: sys.reference_time,
-        reach,
-        hmode: host_mode::CLIENT,
-        hpoll: sys.poll.log2(),
-        ppoll: sys.poll.log2(),
-        offset_s: 0.0,
-        delay_s: 0.0,
-        dispersion_s: slew_core::system::LOCAL_CLOCK_DISPERSION_S,
-        jitter_s: 0.0,
-        reason: if selected { "" } else { "unsync" },
+/// True when `new` changes what only a restart applies: the discipline's thresholds
+/// and mode, selection, the local clock.
+fn restart_needed(old: &Settings, new: &Settings) -> bool {
+    let (a, b) = (&old.node.discipline, &new.node.discipline);
+    a.step_threshold_s != b.step_threshold_s
+        || a.stepout_s != b.stepout_s
+        || a.panic_threshold_s != b.panic_threshold_s
+        || a.step_mode != b.step_mode
+        || old.node.select != new.node.select
+        || old.node.local_clock_stratum != new.node.local_clock_stratum
+}
+
+/// A seed for the node's PRNG: nonces must not be guessable by an off-path attacker.
+fn seed() -> u64 {
+    let mut bytes = [0u8; 8];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        let _ = std::io::Read::read_exact(&mut f, &mut bytes);
     }
+    u64::from_ne_bytes(bytes) ^ monotonic_now().as_nanos() ^ u64::from(std::process::id())
 }

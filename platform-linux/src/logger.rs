@@ -3,26 +3,37 @@
 
 use std::ffi::CString;
 use std::io::Write;
-use std::sync::OnceLock;
+use std::path::PathBuf;
+use std::sync::Mutex;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
 /// Where log lines go.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Sink {
     /// Standard error, each line prefixed with a UTC time and the program name.
     Stderr,
     /// The system log (`LOG_DAEMON` facility).
     Syslog,
+    /// A file (ntp.conf's `logfile`), appended to, lines as on stderr.
+    File(PathBuf),
 }
 
-#[derive(Debug)]
+enum Target {
+    Stderr,
+    Syslog,
+    File(std::fs::File),
+}
+
 struct Logger {
-    sink: Sink,
-    program: &'static str,
+    target: Mutex<Target>,
+    program: Mutex<&'static str>,
 }
 
-static LOGGER: OnceLock<Logger> = OnceLock::new();
+static LOGGER: Logger = Logger {
+    target: Mutex::new(Target::Stderr),
+    program: Mutex::new("slew"),
+};
 
 impl Log for Logger {
     fn enabled(&self, _: &Metadata<'_>) -> bool {
@@ -33,20 +44,28 @@ impl Log for Logger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        match self.sink {
-            Sink::Stderr => {
-                let now = crate::time::unix_now_s();
-                let line = format!(
-                    "{} {}[{}]: {}{}\n",
-                    format_utc(now),
-                    self.program,
-                    std::process::id(),
-                    level_tag(record.level()),
-                    record.args()
-                );
-                let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        let program = self.program.lock().map(|p| *p).unwrap_or("slew");
+        let Ok(mut target) = self.target.lock() else {
+            return;
+        };
+        let line = || {
+            format!(
+                "{} {}[{}]: {}{}\n",
+                format_utc(crate::time::unix_now_s()),
+                program,
+                std::process::id(),
+                level_tag(record.level()),
+                record.args()
+            )
+        };
+        match &mut *target {
+            Target::Stderr => {
+                let _ = std::io::stderr().lock().write_all(line().as_bytes());
             }
-            Sink::Syslog => {
+            Target::File(f) => {
+                let _ = f.write_all(line().as_bytes());
+            }
+            Target::Syslog => {
                 let priority = match record.level() {
                     Level::Error => libc::LOG_ERR,
                     Level::Warn => libc::LOG_WARNING,
@@ -101,24 +120,48 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
-/// Installs the logger once; later calls keep the first sink.
+/// Installs the logger, or moves it to another sink (slewd logs to stderr until it
+/// has detached, then to syslog or its logfile). A logfile that cannot be opened
+/// leaves the logger on stderr and says so.
 pub fn init(sink: Sink, program: &'static str, verbose: bool) {
-    if sink == Sink::Syslog {
-        // SAFETY: `ident` is a 'static C string, as openlog requires.
-        let ident: &'static std::ffi::CStr = match program {
-            "slewd" => c"slewd",
-            _ => c"slew",
-        };
-        unsafe { libc::openlog(ident.as_ptr(), libc::LOG_PID, libc::LOG_DAEMON) };
+    let target = match sink {
+        Sink::Stderr => Target::Stderr,
+        Sink::Syslog => {
+            let ident: &'static std::ffi::CStr = match program {
+                "slewd" => c"slewd",
+                _ => c"slew",
+            };
+            // SAFETY: `ident` is a 'static C string, as openlog requires.
+            unsafe { libc::openlog(ident.as_ptr(), libc::LOG_PID, libc::LOG_DAEMON) };
+            Target::Syslog
+        }
+        Sink::File(path) => match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+        {
+            Ok(f) => Target::File(f),
+            Err(e) => {
+                eprintln!(
+                    "{program}: cannot open logfile {}: {e}; logging to stderr",
+                    path.display()
+                );
+                Target::Stderr
+            }
+        },
+    };
+    if let Ok(mut t) = LOGGER.target.lock() {
+        *t = target;
     }
-    let logger = LOGGER.get_or_init(|| Logger { sink, program });
-    if log::set_logger(logger).is_ok() {
-        log::set_max_level(if verbose {
-            LevelFilter::Debug
-        } else {
-            LevelFilter::Info
-        });
+    if let Ok(mut p) = LOGGER.program.lock() {
+        *p = program;
     }
+    let _ = log::set_logger(&LOGGER);
+    log::set_max_level(if verbose {
+        LevelFilter::Debug
+    } else {
+        LevelFilter::Info
+    });
 }
 
 #[cfg(test)]

@@ -8,10 +8,30 @@ use slew_core::server::{Client, DropReason, Server, ServerStats};
 use slew_core::system::SystemVars;
 
 use crate::access::{Guard, Hardening};
+use slew_core::NtpTimestamp;
+
+use crate::clock::DaemonClock;
 use crate::net::NtpSocket;
 use crate::ratelog::RateLimitedLog;
 use crate::time::monotonic_now;
-use crate::time::realtime_now;
+
+/// The time the server path stamps answers with: the daemon's clock (the kernel's,
+/// or the virtual clock under test), reading kernel receive stamps in its terms.
+pub trait ServeClock {
+    /// The clock's reading when `CLOCK_REALTIME` read `realtime` (a kernel stamp).
+    fn receive_time(&mut self, realtime: NtpTimestamp) -> NtpTimestamp;
+    /// The clock's reading now: the transmit timestamp.
+    fn transmit_time(&mut self) -> NtpTimestamp;
+}
+
+impl<C: DaemonClock> ServeClock for C {
+    fn receive_time(&mut self, realtime: NtpTimestamp) -> NtpTimestamp {
+        self.reading_at_realtime(realtime)
+    }
+    fn transmit_time(&mut self) -> NtpTimestamp {
+        self.now().unwrap_or(NtpTimestamp::ZERO)
+    }
+}
 
 /// Largest datagram we read; anything longer is cut and dropped as malformed. NTP
 /// packets with a MAC and extension fields stay far below this.
@@ -89,6 +109,7 @@ impl TimeServer {
         index: usize,
         sys: &SystemVars,
         budget: usize,
+        clock: &mut dyn ServeClock,
         control: &mut dyn FnMut(&NtpSocket, SocketAddr, &[u8]),
     ) -> usize {
         let mut handled = 0;
@@ -126,13 +147,13 @@ impl TimeServer {
                 &mut policy,
                 client,
                 request,
-                received.rx_time,
+                clock.receive_time(received.rx_time),
                 sys,
                 &mut self.tx_buf,
             ) {
                 Ok(pending) => {
                     // The transmit timestamp: read the clock at the last moment.
-                    let bytes = pending.finish(&mut self.tx_buf, realtime_now());
+                    let bytes = pending.finish(&mut self.tx_buf, clock.transmit_time());
                     if let Err(e) = socket.send_to(bytes, received.from) {
                         self.send_errors += 1;
                         self.log

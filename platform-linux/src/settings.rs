@@ -7,13 +7,132 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::config::{self, Config, ConfigWarning, Location};
-use crate::daemon::{LocalClock, Settings};
+use slew_core::discipline::{DisciplineConfig, StepMode};
+use slew_core::node::NodeConfig;
+use slew_core::peer::SourceConfig;
+use slew_core::select::SelectConfig;
+use slew_core::PollInterval;
+
+use crate::config::{self, AddressFamily, Config, ConfigWarning, Host, Location, SourceKind};
 
 /// ntpd's LOCAL driver stratum when no `fudge` sets one.
 pub const LOCAL_DEFAULT_STRATUM: u8 = 5;
+
+/// The NTP port.
+pub const NTP_PORT: u16 = 123;
+
+/// The local clock as a reference: ntp.conf's `server 127.127.1.0` with its `fudge`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LocalClock {
+    /// The stratum the local clock claims (`fudge 127.127.1.0 stratum N`).
+    pub stratum: u8,
+}
+
+/// One upstream source as configured, before name resolution.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceSpec {
+    /// `server` or `pool`.
+    pub kind: SourceKind,
+    /// Address or DNS name.
+    pub host: Host,
+    /// UDP port (`port N`, slew's extension; 123 otherwise).
+    pub port: u16,
+    /// `-4`/`-6`.
+    pub family: Option<AddressFamily>,
+    /// Poll bounds and flags; its `addr` is filled in at resolution.
+    pub options: SourceConfig,
+    /// Where it was configured.
+    pub at: Location,
+}
+
+impl SourceSpec {
+    /// The name as an admin wrote it, with the port when it is not 123.
+    pub fn display_name(&self) -> String {
+        let host = match &self.host {
+            Host::Ip(ip) => ip.to_string(),
+            Host::Name(n) => n.clone(),
+        };
+        if self.port == NTP_PORT {
+            host
+        } else {
+            format!("{host} port {}", self.port)
+        }
+    }
+}
+
+/// Which clock the daemon disciplines.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub enum ClockKind {
+    /// The kernel's clock (CAP_SYS_TIME).
+    #[default]
+    Kernel,
+    /// Measure and report, never adjust.
+    Observe,
+    /// An in-process software clock, started `offset_s` off, its oscillator
+    /// `frequency_error_ppm` fast.
+    Virtual {
+        /// Starting offset from the system clock, seconds.
+        offset_s: f64,
+        /// Oscillator error, ppm.
+        frequency_error_ppm: f64,
+    },
+}
+
+/// Command-line settings that shape the configuration.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Overrides {
+    /// `--listen`: replaces the default port-123 wildcards.
+    pub listen: Vec<SocketAddr>,
+    /// `-g`: allow one correction beyond the panic threshold.
+    pub allow_big_first: bool,
+    /// `-x`: never step.
+    pub slew_only: bool,
+    /// `-q`: set the time once and exit.
+    pub once: bool,
+    /// `--clock`.
+    pub clock: ClockKind,
+}
+
+/// What the daemon runs with, distilled from ntp.conf and the command line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    /// Addresses to serve on.
+    pub listen: Vec<SocketAddr>,
+    /// The local clock fallback, if configured.
+    pub local_clock: Option<LocalClock>,
+    /// Upstream sources.
+    pub sources: Vec<SourceSpec>,
+    /// Where the frequency estimate is kept.
+    pub driftfile: Option<PathBuf>,
+    /// Where log lines go instead of syslog/stderr (`logfile`).
+    pub logfile: Option<PathBuf>,
+    /// The node: discipline, selection, local clock.
+    pub node: NodeConfig,
+    /// Which clock.
+    pub clock: ClockKind,
+    /// `-q`: set the time once and exit.
+    pub once: bool,
+    /// `restrict`, `discard`, keys: what the server path enforces.
+    pub hardening: crate::access::Hardening,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: Vec::new(),
+            local_clock: None,
+            sources: Vec::new(),
+            driftfile: None,
+            logfile: None,
+            node: NodeConfig::default(),
+            clock: ClockKind::Kernel,
+            once: false,
+            hardening: Default::default(),
+        }
+    }
+}
 
 /// The configuration as the daemon will run it, with the parser's warnings.
 #[derive(Debug)]
@@ -36,9 +155,8 @@ impl fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
-/// Parses `path` and distils the settings; `listen` from the command line replaces
-/// the default of port 123 on the IPv4 and IPv6 wildcards.
-pub fn load(path: &Path, listen: &[SocketAddr]) -> Result<Loaded, LoadError> {
+/// Parses `path` and distils the settings.
+pub fn load(path: &Path, overrides: &Overrides) -> Result<Loaded, LoadError> {
     let parsed = config::parse_file(path).map_err(|rejected| LoadError(rejected.to_string()))?;
     let not_yet = not_honoured(&parsed.config);
     if !not_yet.is_empty() {
@@ -50,7 +168,7 @@ pub fn load(path: &Path, listen: &[SocketAddr]) -> Result<Loaded, LoadError> {
         }
         return Err(LoadError(text));
     }
-    let mut settings = settings_from(&parsed.config, listen);
+    let mut settings = settings_from(&parsed.config, overrides);
     settings.hardening = crate::access::hardening_from(&parsed.config).map_err(|errors| {
         let mut text = String::new();
         for (at, what) in errors {
@@ -66,15 +184,42 @@ pub fn load(path: &Path, listen: &[SocketAddr]) -> Result<Loaded, LoadError> {
     })
 }
 
+fn poll(log2: Option<u8>, default: PollInterval) -> PollInterval {
+    log2.map_or(default, |l| PollInterval::from_log2(l.min(17) as i8))
+}
+
+/// The discipline's configuration: ntp.conf's `tinker` and the command line.
+pub fn discipline_from(config: &Config, overrides: &Overrides) -> DisciplineConfig {
+    let mut d = DisciplineConfig::default();
+    if let Some(step) = config.tinker.step {
+        d.step_threshold_s = step;
+    }
+    if let Some(stepout) = config.tinker.stepout {
+        d.stepout_s = stepout;
+    }
+    if let Some(panic) = config.tinker.panic {
+        d.panic_threshold_s = panic;
+    }
+    d.allow_big_first = overrides.allow_big_first;
+    // The article's lesson: step once at start when far off, then only slew.
+    // `-x` and `tinker step 0` never step at all (ntpd's rule for both).
+    d.step_mode = if overrides.slew_only || d.step_threshold_s == 0.0 {
+        StepMode::SlewOnly
+    } else {
+        StepMode::AtStartOnly
+    };
+    d
+}
+
 /// The settings for a configuration that passed [`not_honoured`].
-pub fn settings_from(config: &Config, listen: &[SocketAddr]) -> Settings {
-    let listen = if listen.is_empty() {
+pub fn settings_from(config: &Config, overrides: &Overrides) -> Settings {
+    let listen = if overrides.listen.is_empty() {
         vec![
-            SocketAddr::from(([0, 0, 0, 0], 123)),
-            SocketAddr::from(([0u16; 8], 123)),
+            SocketAddr::from(([0, 0, 0, 0], NTP_PORT)),
+            SocketAddr::from(([0u16; 8], NTP_PORT)),
         ]
     } else {
-        listen.to_vec()
+        overrides.listen.clone()
     };
     let local_clock = config
         .local_clocks
@@ -83,9 +228,55 @@ pub fn settings_from(config: &Config, listen: &[SocketAddr]) -> Settings {
         .map(|l| LocalClock {
             stratum: l.stratum.unwrap_or(LOCAL_DEFAULT_STRATUM),
         });
+    let sources = config
+        .sources
+        .iter()
+        .map(|s| {
+            let port = s.options.port.unwrap_or(NTP_PORT);
+            let placeholder = SocketAddr::from(([0, 0, 0, 0], port));
+            SourceSpec {
+                kind: s.kind,
+                host: s.host.clone(),
+                port,
+                family: s.family,
+                options: SourceConfig {
+                    minpoll: poll(s.options.minpoll, PollInterval::DEFAULT_MIN),
+                    maxpoll: poll(s.options.maxpoll, PollInterval::DEFAULT_MAX),
+                    iburst: s.options.iburst,
+                    burst: s.options.burst,
+                    prefer: s.options.prefer,
+                    noselect: s.options.noselect,
+                    ..SourceConfig::new(placeholder)
+                },
+                at: s.at.clone(),
+            }
+        })
+        .collect();
+    let mut select = SelectConfig::default();
+    if let Some(n) = config.tos.minsane {
+        select.min_sane = n as usize;
+    }
+    if let Some(n) = config.tos.minclock {
+        select.min_survivors = n as usize;
+    }
+    if let Some(n) = config.tos.maxclock {
+        select.max_combined = n as usize;
+    }
+    let node = NodeConfig {
+        discipline: discipline_from(config, overrides),
+        select,
+        local_clock_stratum: local_clock.map(|l| l.stratum),
+        ..NodeConfig::default()
+    };
     Settings {
         listen,
         local_clock,
+        sources,
+        driftfile: config.driftfile.as_ref().map(|d| d.value.clone()),
+        logfile: config.logfile.as_ref().map(|d| d.value.clone()),
+        node,
+        clock: overrides.clock,
+        once: overrides.once,
         hardening: Default::default(),
     }
 }
@@ -102,15 +293,27 @@ pub fn not_honoured(config: &Config) -> Vec<(Location, String)> {
             .unwrap_or_else(|| Location::file(Path::new("ntp.conf")))
     };
     for s in &config.sources {
-        out.push((
-            s.at.clone(),
-            format!("`{}` (following remote servers)", s.kind.name()),
-        ));
+        if s.kind == SourceKind::Peer {
+            out.push((
+                s.at.clone(),
+                "`peer` (symmetric mode); use `server`".to_string(),
+            ));
+        }
+        if s.options.key.is_some() {
+            out.push((
+                s.at.clone(),
+                "`key` on a source (authenticated client)".into(),
+            ));
+        }
+        if s.options.version.is_some() {
+            out.push((s.at.clone(), "`version` on a source".into()));
+        }
+        if s.options.truechimer {
+            out.push((s.at.clone(), "`true` on a source".into()));
+        }
     }
     for (name, located) in [
-        ("driftfile", config.driftfile.as_ref().map(|d| &d.at)),
         ("leapfile", config.leapfile.as_ref().map(|d| &d.at)),
-        ("logfile", config.logfile.as_ref().map(|d| &d.at)),
         ("statsdir", config.statsdir.as_ref().map(|d| &d.at)),
     ] {
         if let Some(at) = located {
@@ -129,11 +332,35 @@ pub fn not_honoured(config: &Config) -> Vec<(Location, String)> {
     for s in &config.system_flags {
         out.push((s.at.clone(), "`enable`/`disable`".into()));
     }
-    if config.tinker != Default::default() {
-        out.push((file(), "`tinker`".into()));
+    let t = &config.tinker;
+    for (name, set) in [
+        ("allan", t.allan.is_some()),
+        ("dispersion", t.dispersion.is_some()),
+        ("freq", t.freq.is_some()),
+        ("huffpuff", t.huffpuff.is_some()),
+        ("stepback", t.stepback.is_some()),
+        ("stepfwd", t.stepfwd.is_some()),
+        ("tick", t.tick.is_some()),
+    ] {
+        if set {
+            out.push((file(), format!("`tinker {name}`")));
+        }
     }
-    if config.tos != Default::default() {
-        out.push((file(), "`tos`".into()));
+    let tos = &config.tos;
+    for (name, set) in [
+        ("beacon", tos.beacon.is_some()),
+        ("ceiling", tos.ceiling.is_some()),
+        ("cohort", tos.cohort.is_some()),
+        ("floor", tos.floor.is_some()),
+        ("maxdist", tos.maxdist.is_some()),
+        ("mindist", tos.mindist.is_some()),
+        ("orphan", tos.orphan.is_some()),
+        ("orphanwait", tos.orphanwait.is_some()),
+        ("basedate", tos.basedate.is_some()),
+    ] {
+        if set {
+            out.push((file(), format!("`tos {name}`")));
+        }
     }
     if config.local_clocks.len() > 1 {
         if let Some(l) = config.local_clocks.get(1) {
@@ -158,17 +385,61 @@ mod tests {
     fn local_clock_with_fudge() {
         let c = parse("server 127.127.1.0\nfudge 127.127.1.0 stratum 10\n");
         assert!(not_honoured(&c).is_empty());
-        let s = settings_from(&c, &[]);
+        let s = settings_from(&c, &Overrides::default());
         assert_eq!(s.local_clock, Some(LocalClock { stratum: 10 }));
+        assert_eq!(s.node.local_clock_stratum, Some(10));
         assert_eq!(s.listen.len(), 2, "IPv4 and IPv6 wildcards on port 123");
     }
 
     #[test]
     fn local_clock_default_stratum_is_ntpds() {
         let c = parse("server 127.127.1.0\n");
-        let s = settings_from(&c, &["127.0.0.1:12300".parse().unwrap()]);
+        let o = Overrides {
+            listen: vec!["127.0.0.1:12300".parse().unwrap()],
+            ..Overrides::default()
+        };
+        let s = settings_from(&c, &o);
         assert_eq!(s.local_clock, Some(LocalClock { stratum: 5 }));
         assert_eq!(s.listen, vec!["127.0.0.1:12300".parse().unwrap()]);
+    }
+
+    #[test]
+    fn sources_with_options_and_port() {
+        let c = parse(
+            "server 127.0.0.1 port 12345 iburst prefer minpoll 4 maxpoll 6\n\
+             pool pool.example.org iburst\ndriftfile /var/lib/ntp/drift\n",
+        );
+        assert!(not_honoured(&c).is_empty(), "{:?}", not_honoured(&c));
+        let s = settings_from(&c, &Overrides::default());
+        assert_eq!(s.sources.len(), 2);
+        let first = &s.sources[0];
+        assert_eq!(first.port, 12345);
+        assert!(first.options.iburst && first.options.prefer);
+        assert_eq!(first.options.minpoll.log2(), 4);
+        assert_eq!(first.options.maxpoll.log2(), 6);
+        assert_eq!(first.display_name(), "127.0.0.1 port 12345");
+        assert_eq!(s.sources[1].kind, SourceKind::Pool);
+        assert_eq!(s.driftfile, Some(PathBuf::from("/var/lib/ntp/drift")));
+    }
+
+    #[test]
+    fn step_policy_from_flags_and_tinker() {
+        let c = parse("tinker step 0.5 stepout 60 panic 0\n");
+        let d = discipline_from(&c, &Overrides::default());
+        assert_eq!(d.step_mode, StepMode::AtStartOnly, "the article's default");
+        assert_eq!(d.step_threshold_s, 0.5);
+        assert_eq!(d.stepout_s, 60.0);
+        assert_eq!(d.panic_threshold_s, 0.0);
+        let x = Overrides {
+            slew_only: true,
+            allow_big_first: true,
+            ..Overrides::default()
+        };
+        let d = discipline_from(&c, &x);
+        assert_eq!(d.step_mode, StepMode::SlewOnly);
+        assert!(d.allow_big_first);
+        let d = discipline_from(&parse("tinker step 0\n"), &Overrides::default());
+        assert_eq!(d.step_mode, StepMode::SlewOnly, "tinker step 0 never steps");
     }
 
     #[test]

@@ -164,7 +164,12 @@ pub struct Node<const N: usize> {
     local_active: bool,
     wall_anchor: Option<(Instant, NtpTimestamp)>,
     ever_synced: bool,
+    /// When the local clock reference is next refreshed (its 64-s "poll").
+    local_due: Instant,
 }
+
+/// The local clock reference is refreshed at ntpd's LOCAL driver poll, 64 s.
+pub const LOCAL_CLOCK_POLL: core::time::Duration = core::time::Duration::from_secs(64);
 
 impl<const N: usize> Node<N> {
     /// A node with no sources.
@@ -189,6 +194,7 @@ impl<const N: usize> Node<N> {
             local_active: false,
             wall_anchor: None,
             ever_synced: false,
+            local_due: Instant::ZERO,
         }
     }
 
@@ -281,7 +287,12 @@ impl<const N: usize> Node<N> {
 
     /// The earliest time the node wants [`Node::handle_timeout`] called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.sources.iter().map(|s| s.next_poll()).min()
+        let local = self.config.local_clock_stratum.map(|_| self.local_due);
+        self.sources
+            .iter()
+            .map(|s| s.next_poll())
+            .chain(local)
+            .min()
     }
 
     /// Timers: send the requests that are due.
@@ -306,7 +317,15 @@ impl<const N: usize> Node<N> {
             }
             polled = true;
         }
-        if polled {
+        // The local clock: with no source at all it is the time source from the
+        // start (ntpd's LOCAL(0) alone); while it serves, its reference time is
+        // refreshed at its poll so clients see a live reference.
+        let mut local_tick = false;
+        if self.config.local_clock_stratum.is_some() && now >= self.local_due {
+            self.local_due = now.saturating_add(LOCAL_CLOCK_POLL);
+            local_tick = self.sources.is_empty() || self.local_active;
+        }
+        if polled || local_tick {
             self.reselect(now, None);
         }
     }

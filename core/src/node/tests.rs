@@ -146,3 +146,27 @@ fn footprint_for_four_sources() {
     std::println!("Node<4> is {size} bytes");
     assert!(size < 4096, "Node<4> is {size} bytes");
 }
+
+#[test]
+fn local_clock_alone_serves_at_once_and_stays_fresh() {
+    let mut node: Node<4> = Node::new(NodeConfig {
+        local_clock_stratum: Some(10),
+        ..NodeConfig::default()
+    });
+    assert_eq!(
+        node.system_vars().stratum,
+        16,
+        "nothing before the first timeout"
+    );
+    let t0 = Instant::from_nanos(1_000_000_000);
+    assert_eq!(node.poll_timeout(), Some(Instant::ZERO), "due at once");
+    node.handle_timeout(t0);
+    while node.poll_action().is_some() {}
+    let vars = node.system_vars();
+    assert_eq!(vars.stratum, 11);
+    assert_eq!(vars.ref_id.to_bytes(), *b"LOCL");
+    assert!(node.local_clock().is_some_and(|l| l.active));
+    // Refreshed at its 64-s poll.
+    let next = node.poll_timeout().unwrap();
+    assert_eq!(next.saturating_since(t0).as_secs(), 64);
+}

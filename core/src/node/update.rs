@@ -81,10 +81,15 @@ impl<const N: usize> Node<N> {
                     self.discipline_sample(now, f, sel.offset_s, sel.jitter_s, id);
                 }
                 if self.ever_synced {
-                    self.update_system_vars(now, sys_idx, sel.offset_s, sel.jitter_s);
-                    if changed {
+                    let updated = self.update_system_vars(now, sys_idx, sel.offset_s, sel.jitter_s);
+                    if changed && updated {
                         let stratum = self.sys.stratum;
                         self.push_event(Event::SystemPeer { id, addr, stratum });
+                    } else if changed {
+                        // No filter output yet (a step just cleared the filters): the
+                        // system variables are not this peer's yet, so neither is the
+                        // announcement; it comes with the first update that is.
+                        self.sys_peer = None;
                     }
                 }
             }
@@ -281,11 +286,19 @@ impl<const N: usize> Node<N> {
         self.push(Queued::SetStatus(status));
     }
 
-    fn update_system_vars(&mut self, now: Instant, idx: usize, offset_s: f64, jitter_s: f64) {
+    /// Copies the system peer's figures into the system variables; false when the
+    /// peer has no filter output to copy.
+    fn update_system_vars(
+        &mut self,
+        now: Instant,
+        idx: usize,
+        offset_s: f64,
+        jitter_s: f64,
+    ) -> bool {
         let Some(p) = self.sources.get(idx) else {
-            return;
+            return false;
         };
-        let Some(f) = p.filtered() else { return };
+        let Some(f) = p.filtered() else { return false };
         let (rd, rdisp) = p.root_figures_s();
         let age_s = (now.as_seconds_f64() - f.time_s).max(0.0);
         let root_delay_s = rd + f.delay_s;
@@ -308,5 +321,6 @@ impl<const N: usize> Node<N> {
             reference_time: self.wall_now(now),
             poll: self.discipline.poll(),
         };
+        true
     }
 }

@@ -1,16 +1,30 @@
 //! `slewd`: the slew NTP daemon.
 //!
 //! Reads an ntp.conf (`-c`, default `/etc/ntp.conf`), binds its sockets (`--listen`,
-//! default port 123 on every address), and serves time until SIGTERM or SIGINT.
+//! default port 123 on every address), follows the configured servers, disciplines
+//! the clock (`--clock`, the kernel's by default) and serves time until SIGTERM or
+//! SIGINT. `-q` sets the time once and exits, like `ntpd -q`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
-use slew_linux::daemon::Daemon;
+use clap::{Parser, ValueEnum};
+use slew_linux::clock::{virtual_clock, DaemonClock, KernelClock, ObserveClock};
+use slew_linux::daemon::{Daemon, Exit};
 use slew_linux::logger::{self, Sink};
-use slew_linux::{settings, signals};
+use slew_linux::settings::{self, ClockKind, Overrides, Settings};
+use slew_linux::signals;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ClockArg {
+    /// The system clock, through clock_adjtime (needs CAP_SYS_TIME).
+    Kernel,
+    /// Measure and report, never adjust (a dry run beside another daemon).
+    Observe,
+    /// An in-process software clock (tests, demonstrations).
+    Virtual,
+}
 
 #[derive(Parser, Debug)]
 #[command(name = "slewd", version, about = "The slew NTP daemon")]
@@ -27,6 +41,32 @@ struct Args {
     /// Write the process id to this file.
     #[arg(short = 'p', long = "pidfile")]
     pidfile: Option<PathBuf>,
+    /// Allow one correction beyond the panic threshold (ntpd -g).
+    #[arg(short = 'g')]
+    allow_big_first: bool,
+    /// Set the time once and exit (ntpd -q): steps when far off, else slews.
+    #[arg(short = 'q')]
+    once: bool,
+    /// Never step the clock, slew everything (ntpd -x).
+    #[arg(short = 'x')]
+    slew_only: bool,
+    /// Which clock to discipline.
+    #[arg(long = "clock", value_enum, default_value = "kernel")]
+    clock: ClockArg,
+    /// With --clock virtual: its starting offset from the system clock, seconds.
+    #[arg(
+        long = "virtual-offset",
+        default_value_t = 0.0,
+        allow_negative_numbers = true
+    )]
+    virtual_offset_s: f64,
+    /// With --clock virtual: its oscillator's frequency error, ppm.
+    #[arg(
+        long = "virtual-freq",
+        default_value_t = 0.0,
+        allow_negative_numbers = true
+    )]
+    virtual_freq_ppm: f64,
     /// Check the configuration, print what is wrong, and exit (0 when it is fine).
     #[arg(long = "check-config")]
     check_config: bool,
@@ -35,9 +75,28 @@ struct Args {
     debug: bool,
 }
 
+impl Args {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            listen: self.listen.clone(),
+            allow_big_first: self.allow_big_first,
+            slew_only: self.slew_only,
+            once: self.once,
+            clock: match self.clock {
+                ClockArg::Kernel => ClockKind::Kernel,
+                ClockArg::Observe => ClockKind::Observe,
+                ClockArg::Virtual => ClockKind::Virtual {
+                    offset_s: self.virtual_offset_s,
+                    frequency_error_ppm: self.virtual_freq_ppm,
+                },
+            },
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
-    let loaded = match settings::load(&args.config, &args.listen) {
+    let loaded = match settings::load(&args.config, &args.overrides()) {
         Ok(l) => l,
         Err(report) => {
             eprintln!("{report}");
@@ -55,19 +114,37 @@ fn main() -> ExitCode {
         println!("{}: configuration OK", args.config.display());
         return ExitCode::SUCCESS;
     }
-    let sink = if args.foreground {
-        Sink::Stderr
-    } else {
-        Sink::Syslog
+    let settings = loaded.settings;
+    match settings.clock {
+        ClockKind::Kernel => serve(&args, settings, KernelClock::new()),
+        ClockKind::Observe => serve(&args, settings, ObserveClock::default()),
+        ClockKind::Virtual {
+            offset_s,
+            frequency_error_ppm,
+        } => serve(
+            &args,
+            settings,
+            virtual_clock(offset_s, frequency_error_ppm),
+        ),
+    }
+}
+
+fn serve<C: DaemonClock>(args: &Args, settings: Settings, clock: C) -> ExitCode {
+    let sink = match (&settings.logfile, args.foreground) {
+        (Some(path), _) => Sink::File(path.clone()),
+        (None, true) => Sink::Stderr,
+        (None, false) => Sink::Syslog,
     };
-    let mut daemon = match Daemon::new(loaded.settings) {
+    // Until the daemon has detached, everything goes to the terminal.
+    logger::init(Sink::Stderr, "slewd", args.debug);
+    let mut daemon = match Daemon::new(settings, clock) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("slewd: {e}");
             return ExitCode::from(1);
         }
     };
-    if !args.foreground {
+    if !args.foreground && !args.once {
         // Sockets are bound before forking so that bind errors reach the terminal.
         if let Err(e) = nix::unistd::daemon(false, false) {
             eprintln!("slewd: cannot detach: {e}");
@@ -85,12 +162,26 @@ fn main() -> ExitCode {
         log::error!("cannot install signal handlers: {e}");
         return ExitCode::from(1);
     }
-    let result = daemon.run();
+    let result = loop {
+        match daemon.run() {
+            Ok(Exit::Reload) => match settings::load(&args.config, &args.overrides()) {
+                Ok(loaded) => daemon.reload(loaded.settings),
+                Err(report) => log::error!(
+                    "SIGHUP: {} has errors, keeping the running configuration:\n{report}",
+                    args.config.display()
+                ),
+            },
+            other => break other,
+        }
+    };
+    daemon.shutdown();
     if let Some(path) = &args.pidfile {
         let _ = std::fs::remove_file(path);
     }
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Exit::Clean) | Ok(Exit::Reload) => ExitCode::SUCCESS,
+        Ok(Exit::NoServer) => ExitCode::from(1),
+        Ok(Exit::Panic) => ExitCode::from(1),
         Err(e) => {
             log::error!("{e}");
             ExitCode::from(1)

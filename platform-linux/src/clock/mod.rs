@@ -4,6 +4,51 @@
 
 pub mod kernel;
 pub mod observe;
+pub mod virtual_clock;
+
+use slew_core::{Clock, NtpTimestamp};
 
 pub use kernel::KernelClock;
 pub use observe::ObserveClock;
+pub use virtual_clock::{virtual_clock, VirtualClock};
+
+use crate::time::realtime_now;
+
+/// A clock the daemon can run on: a core [`Clock`] that can also translate the
+/// kernel's packet timestamps (always `CLOCK_REALTIME`) into its own time.
+pub trait DaemonClock: Clock {
+    /// The clock's reading at the moment `CLOCK_REALTIME` read `realtime`.
+    fn reading_at_realtime(&mut self, realtime: NtpTimestamp) -> NtpTimestamp;
+    /// A name for logs.
+    fn name(&self) -> &'static str;
+}
+
+impl DaemonClock for KernelClock {
+    fn reading_at_realtime(&mut self, realtime: NtpTimestamp) -> NtpTimestamp {
+        realtime
+    }
+    fn name(&self) -> &'static str {
+        "kernel"
+    }
+}
+
+impl DaemonClock for ObserveClock {
+    fn reading_at_realtime(&mut self, realtime: NtpTimestamp) -> NtpTimestamp {
+        realtime
+    }
+    fn name(&self) -> &'static str {
+        "observe"
+    }
+}
+
+impl DaemonClock for VirtualClock {
+    fn reading_at_realtime(&mut self, realtime: NtpTimestamp) -> NtpTimestamp {
+        // The stamp is recent (microseconds to milliseconds): over that span the two
+        // clocks' rates differ by at most a few hundred ppm, far below a nanosecond.
+        let age = realtime_now() - realtime;
+        self.read() - age
+    }
+    fn name(&self) -> &'static str {
+        "virtual"
+    }
+}

@@ -1,0 +1,212 @@
+//! What `ntpq`, `ntpstat` and `slewctl` see: the node's state copied into the control
+//! responder's snapshot types, once per loop turn that has a query to answer.
+//!
+//! Association ids: the local clock (LOCAL(0)) is 1, each upstream source its node
+//! id + 1, so ids stay stable while sources come and go.
+
+use std::net::IpAddr;
+
+use slew_core::control::{
+    host_mode, peer_event, sys_event, ClockSource, PeerSnapshot, PeerStatus, RefIdKind,
+    SystemSnapshot,
+};
+use slew_core::node::{LocalClockStatus, SystemStatus};
+use slew_core::peer::{SourceId, SourceStatus};
+use slew_core::select::Tally;
+use slew_core::system::LOCAL_CLOCK_DISPERSION_S;
+use slew_core::wire::RefId;
+use slew_core::{Instant, NtpDuration, NtpTimestamp, PollInterval};
+
+use crate::monitor::{Identity, SnapshotSource};
+
+/// The association id of the local clock.
+pub const LOCAL_CLOCK_ASSOC_ID: u16 = 1;
+
+/// The association id of an upstream source.
+pub fn assoc_id(id: SourceId) -> u16 {
+    u16::try_from(id.0.saturating_add(1)).unwrap_or(u16::MAX)
+}
+
+/// A copy of the node's state for one loop turn.
+#[derive(Debug, Clone)]
+pub struct NodeView {
+    /// System figures.
+    pub system: SystemStatus,
+    /// Each upstream source, with the name it was configured by.
+    pub sources: Vec<(SourceStatus, Option<String>)>,
+    /// The local clock, if configured.
+    pub local: Option<LocalClockStatus>,
+    /// The monotonic time of the copy.
+    pub now: Instant,
+    /// The daemon clock's wall time at `now`.
+    pub wall_now: NtpTimestamp,
+    /// Seconds since the daemon started (the local clock's reach fills with it).
+    pub uptime_s: u64,
+}
+
+impl NodeView {
+    fn wall_at(&self, t: Option<Instant>) -> NtpTimestamp {
+        match t {
+            Some(t) => {
+                let age = self.now.saturating_since(t);
+                self.wall_now - NtpDuration::from_core(age)
+            }
+            None => NtpTimestamp::ZERO,
+        }
+    }
+
+    fn system_snapshot<'a>(&self, identity: &'a Identity) -> SystemSnapshot<'a> {
+        let sys = &self.system;
+        let vars = &sys.vars;
+        let synced = vars.is_synchronized();
+        let local_active = self.local.is_some_and(|l| l.active);
+        let (clock_source, peer) = match (synced, sys.system_peer) {
+            (true, Some(id)) => (ClockSource::Ntp, assoc_id(id)),
+            (true, None) if local_active => (ClockSource::Local, LOCAL_CLOCK_ASSOC_ID),
+            _ => (ClockSource::Unspecified, 0),
+        };
+        SystemSnapshot {
+            version: &identity.version,
+            processor: &identity.processor,
+            system: &identity.system,
+            leap: vars.leap.to_bits(),
+            clock_source,
+            event_count: 1,
+            // Unsynchronised after start reads as ntpd's freq_not_set, which the C
+            // ntpstat prints as "time server re-starting".
+            last_event: if synced {
+                sys_event::CLOCK_SYNC
+            } else {
+                sys_event::FREQ_NOT_SET
+            },
+            stratum: vars.stratum,
+            precision: vars.precision,
+            root_delay_s: vars.root_delay.to_seconds_f64(),
+            root_dispersion_s: vars.root_dispersion_at(self.wall_now).to_seconds_f64(),
+            refid: vars.ref_id,
+            refid_kind: if clock_source == ClockSource::Ntp {
+                RefIdKind::for_stratum(vars.stratum)
+            } else {
+                RefIdKind::Code
+            },
+            reference_time: vars.reference_time,
+            clock: self.wall_now,
+            peer,
+            tc: vars.poll.log2(),
+            mintc: PollInterval::NTPD_MIN.log2(),
+            offset_s: sys.offset_s,
+            frequency_ppm: sys.frequency_ppm,
+            sys_jitter_s: sys.jitter_s,
+            clk_jitter_s: sys.clock_jitter_s,
+            clk_wander_ppm: sys.clock_wander_ppm,
+            state: sys.state as u8,
+        }
+    }
+
+    fn peer_snapshot<'a>(&self, s: &SourceStatus, name: Option<&'a str>) -> PeerSnapshot<'a> {
+        let refid_kind = if s.stratum == 0 || s.stratum >= 16 {
+            RefIdKind::Code
+        } else {
+            RefIdKind::for_stratum(s.stratum)
+        };
+        PeerSnapshot {
+            association_id: assoc_id(s.id),
+            srcadr: s.addr.ip(),
+            srcport: s.addr.port(),
+            srchost: name,
+            status: PeerStatus {
+                configured: true,
+                reachable: s.reach != 0,
+                select: s.tally.select_code(),
+                event_count: 1,
+                last_event: if s.tally == Tally::SystemPeer {
+                    peer_event::SYS_PEER
+                } else if s.reach != 0 {
+                    peer_event::REACHABLE
+                } else {
+                    peer_event::UNREACHABLE
+                },
+                ..PeerStatus::default()
+            },
+            leap: s.leap.to_bits(),
+            stratum: s.stratum,
+            precision: -20,
+            root_delay_s: s.root_delay_s,
+            root_dispersion_s: s.root_dispersion_s,
+            refid: s.ref_id,
+            refid_kind,
+            reference_time: s.reference_time,
+            received: self.wall_at(s.last_rx),
+            reach: s.reach,
+            hmode: host_mode::CLIENT,
+            hpoll: s.poll.log2(),
+            ppoll: s.peer_poll,
+            offset_s: s.offset_s,
+            delay_s: s.delay_s,
+            dispersion_s: s.dispersion_s,
+            jitter_s: s.jitter_s,
+            reason: s.reason.code(),
+        }
+    }
+
+    fn local_snapshot(&self, local: LocalClockStatus) -> PeerSnapshot<'static> {
+        let vars = &self.system.vars;
+        // One bit of reach per 64-s update of the local reference since start.
+        let updates = self.uptime_s / 64 + 1;
+        let reach = if updates >= 8 {
+            0xff
+        } else {
+            ((1u16 << updates) - 1) as u8
+        };
+        PeerSnapshot {
+            association_id: LOCAL_CLOCK_ASSOC_ID,
+            srcadr: IpAddr::from([127, 127, 1, 0]),
+            srcport: 123,
+            srchost: Some("LOCAL(0)"),
+            status: PeerStatus {
+                configured: true,
+                reachable: true,
+                select: if local.active { 6 } else { 0 },
+                event_count: 1,
+                last_event: peer_event::REACHABLE,
+                ..PeerStatus::default()
+            },
+            leap: 0,
+            stratum: local.stratum,
+            precision: vars.precision,
+            root_delay_s: 0.0,
+            root_dispersion_s: 0.0,
+            refid: RefId::LOCL,
+            refid_kind: RefIdKind::Code,
+            reference_time: self.wall_now,
+            received: self.wall_now - NtpDuration::from_seconds((self.uptime_s % 64) as i64),
+            reach,
+            hmode: host_mode::CLIENT,
+            hpoll: 6,
+            ppoll: 6,
+            offset_s: 0.0,
+            delay_s: 0.0,
+            dispersion_s: LOCAL_CLOCK_DISPERSION_S,
+            jitter_s: 0.0,
+            reason: if local.active { "" } else { "backup" },
+        }
+    }
+}
+
+impl SnapshotSource for NodeView {
+    fn with_snapshots(
+        &self,
+        identity: &Identity,
+        answer: &mut dyn FnMut(&SystemSnapshot<'_>, &[PeerSnapshot<'_>]),
+    ) {
+        let sys = self.system_snapshot(identity);
+        let mut peers: Vec<PeerSnapshot<'_>> = Vec::with_capacity(self.sources.len() + 1);
+        if let Some(local) = self.local {
+            peers.push(self.local_snapshot(local));
+        }
+        for (s, name) in &self.sources {
+            peers.push(self.peer_snapshot(s, name.as_deref()));
+        }
+        answer(&sys, &peers);
+    }
+}
