@@ -124,7 +124,8 @@ fn appliance_follows_slewd_over_a_tap_link() {
         SocketAddr::new(link.host_v4, 123),
         SocketAddr::new(link.host_v6, 123),
     ];
-    let _slewd = start_slewd_with(&dir, conf, &listen, &[], Some(&ns));
+    // A namespace does not isolate the clock: slewd must only observe it.
+    let _slewd = start_slewd_with(&dir, conf, &listen, &["--clock", "observe"], Some(&ns));
     let out = run_appliance(&ns, &link, &dir);
     check(&out, "slewd", 12);
 }
