@@ -12,6 +12,7 @@ pub mod drift;
 pub mod logger;
 pub mod monitor;
 pub mod net;
+pub mod privdrop;
 pub mod query;
 pub mod ratelog;
 pub mod resolve;

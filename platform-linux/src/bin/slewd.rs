@@ -6,13 +6,14 @@
 //! SIGINT. `-q` sets the time once and exits, like `ntpd -q`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
 use slew_linux::clock::{virtual_clock, DaemonClock, KernelClock, ObserveClock};
 use slew_linux::daemon::{Daemon, Exit};
 use slew_linux::logger::{self, Sink};
+use slew_linux::privdrop::{self, Target};
 use slew_linux::settings::{self, ClockKind, Overrides, Settings};
 use slew_linux::signals;
 
@@ -73,6 +74,10 @@ struct Args {
     /// More detail in the log.
     #[arg(short = 'D', long = "debug")]
     debug: bool,
+    /// After binding, run as USER (and GROUP, else USER's group), keeping only
+    /// CAP_SYS_TIME (none with --clock observe|virtual). Needs root.
+    #[arg(short = 'u', long = "user", value_name = "USER[:GROUP]")]
+    user: Option<String>,
 }
 
 impl Args {
@@ -114,22 +119,66 @@ fn main() -> ExitCode {
         println!("{}: configuration OK", args.config.display());
         return ExitCode::SUCCESS;
     }
+    let target = match args.user.as_deref().map(Target::lookup).transpose() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("slewd: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let settings = loaded.settings;
     match settings.clock {
-        ClockKind::Kernel => serve(&args, settings, KernelClock::new()),
-        ClockKind::Observe => serve(&args, settings, ObserveClock::default()),
+        ClockKind::Kernel => serve(&args, target.as_ref(), settings, KernelClock::new()),
+        ClockKind::Observe => serve(&args, target.as_ref(), settings, ObserveClock::default()),
         ClockKind::Virtual {
             offset_s,
             frequency_error_ppm,
         } => serve(
             &args,
+            target.as_ref(),
             settings,
             virtual_clock(offset_s, frequency_error_ppm),
         ),
     }
 }
 
-fn serve<C: DaemonClock>(args: &Args, settings: Settings, clock: C) -> ExitCode {
+/// `-u`: become the user once the sockets are bound; CAP_SYS_TIME stays only for the
+/// kernel clock. Then check that the driftfile can still be rewritten.
+fn drop_root(target: &Target, kernel_clock: bool, driftfile: Option<&Path>) -> bool {
+    match privdrop::drop_privileges(target, kernel_clock) {
+        Ok(kept) => log::info!(
+            "running as {} (uid {}, gid {}), capabilities kept: {}",
+            target.user,
+            target.uid,
+            target.gid,
+            if kept == 0 { "none" } else { "cap_sys_time" }
+        ),
+        Err(e) => {
+            log::error!("cannot drop privileges: {e}");
+            return false;
+        }
+    }
+    if let Some(dir) = driftfile.and_then(Path::parent) {
+        if !privdrop::can_write_dir(dir) {
+            log::warn!(
+                "{} cannot write in {}: the driftfile will not be saved (chown the directory to {})",
+                target.user,
+                dir.display(),
+                target.user
+            );
+        }
+    }
+    true
+}
+
+fn serve<C: DaemonClock>(
+    args: &Args,
+    target: Option<&Target>,
+    settings: Settings,
+    clock: C,
+) -> ExitCode {
+    let kernel_clock = settings.clock == ClockKind::Kernel;
+    let driftfile = settings.driftfile.clone();
     let sink = match (&settings.logfile, args.foreground) {
         (Some(path), _) => Sink::File(path.clone()),
         (None, true) => Sink::Stderr,
@@ -155,6 +204,11 @@ fn serve<C: DaemonClock>(args: &Args, settings: Settings, clock: C) -> ExitCode 
     if let Some(path) = &args.pidfile {
         if let Err(e) = std::fs::write(path, format!("{}\n", std::process::id())) {
             log::error!("cannot write pidfile {}: {e}", path.display());
+            return ExitCode::from(1);
+        }
+    }
+    if let Some(target) = target {
+        if !drop_root(target, kernel_clock, driftfile.as_deref()) {
             return ExitCode::from(1);
         }
     }

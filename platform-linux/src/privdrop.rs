@@ -1,0 +1,288 @@
+//! Least privilege: after binding port 123, `slewd -u user[:group]` becomes that user
+//! and keeps at most one capability, CAP_SYS_TIME, and only when it disciplines the
+//! kernel clock.
+//!
+//! The order matters, and each step is checked:
+//!
+//! 1. while still root: empty the capability bounding set but for CAP_SYS_TIME (or
+//!    entirely), clear the ambient set, and ask the kernel to keep the permitted set
+//!    across the uid change (`PR_SET_KEEPCAPS`) when CAP_SYS_TIME is to be kept;
+//! 2. `setgroups([gid])`, `setresgid`, `setresuid`: no supplementary groups, and no
+//!    saved uid 0 to return to;
+//! 3. `capset`: CAP_SYS_TIME permitted and effective, nothing inheritable (or nothing
+//!    at all); `PR_SET_KEEPCAPS` off again and `PR_SET_NO_NEW_PRIVS` on;
+//! 4. read back: the capability sets must be exactly what was asked, and `setuid(0)`
+//!    must fail.
+//!
+//! Everything goes through glibc (`prctl`, `capget`/`capset`, `setgroups`…), never
+//! `syscall()`, as DESIGN.md asks of every OS call.
+
+use std::ffi::CString;
+use std::fmt;
+
+use nix::unistd::{Gid, Group, Uid, User};
+
+/// CAP_SYS_TIME's number (linux/capability.h).
+pub const CAP_SYS_TIME: u32 = 25;
+
+/// `_LINUX_CAPABILITY_VERSION_3`: two 32-bit words per set.
+const CAP_VERSION_3: u32 = 0x2008_0522;
+
+/// Highest capability number the bounding-set loop tries when
+/// /proc/sys/kernel/cap_last_cap cannot be read.
+const CAP_LAST_FALLBACK: u32 = 63;
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+extern "C" {
+    // glibc's wrappers (sys/capability.h is libcap's; glibc exports the calls).
+    fn capget(header: *mut CapHeader, data: *mut CapData) -> libc::c_int;
+    fn capset(header: *mut CapHeader, data: *const CapData) -> libc::c_int;
+}
+
+/// Who to become: `-u user[:group]` looked up in the user database.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// The user's name.
+    pub user: String,
+    /// Its uid.
+    pub uid: Uid,
+    /// The group: the one named after `:`, or the user's primary group.
+    pub gid: Gid,
+}
+
+/// Why privileges could not be dropped. The daemon must not run on as root then.
+#[derive(Debug)]
+pub struct PrivDropError(String);
+
+impl fmt::Display for PrivDropError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PrivDropError {}
+
+fn err(what: impl Into<String>) -> PrivDropError {
+    PrivDropError(what.into())
+}
+
+impl Target {
+    /// Looks up `user[:group]` (names or numeric ids).
+    pub fn lookup(spec: &str) -> Result<Self, PrivDropError> {
+        let (user, group) = match spec.split_once(':') {
+            Some((u, g)) => (u, Some(g)),
+            None => (spec, None),
+        };
+        if user.is_empty() || group.is_some_and(str::is_empty) {
+            return Err(err(format!("-u {spec}: expected USER or USER:GROUP")));
+        }
+        let found = match user.parse::<u32>() {
+            Ok(n) => User::from_uid(Uid::from_raw(n)),
+            Err(_) => User::from_name(user),
+        }
+        .map_err(|e| err(format!("-u {spec}: cannot look up user {user}: {e}")))?;
+        let Some(found) = found else {
+            return Err(err(format!(
+                "-u {spec}: no user named {user} on this system; create it (useradd -r -s /sbin/nologin {user}) or name an existing one"
+            )));
+        };
+        let gid = match group {
+            None => found.gid,
+            Some(g) => {
+                let grp = match g.parse::<u32>() {
+                    Ok(n) => Group::from_gid(Gid::from_raw(n)),
+                    Err(_) => Group::from_name(g),
+                }
+                .map_err(|e| err(format!("-u {spec}: cannot look up group {g}: {e}")))?;
+                grp.ok_or_else(|| err(format!("-u {spec}: no group named {g} on this system")))?
+                    .gid
+            }
+        };
+        Ok(Self {
+            user: found.name,
+            uid: found.uid,
+            gid,
+        })
+    }
+}
+
+fn last_cap() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(CAP_LAST_FALLBACK)
+        .min(CAP_LAST_FALLBACK)
+}
+
+fn prctl(option: libc::c_int, arg: libc::c_ulong) -> std::io::Result<()> {
+    // SAFETY: prctl with integer arguments only; no pointers are passed.
+    let rc = unsafe { libc::prctl(option, arg, 0 as libc::c_ulong, 0 as libc::c_ulong, 0) };
+    if rc < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// The (effective, permitted, inheritable) sets of this process, 64 bits each.
+pub fn current_caps() -> std::io::Result<(u64, u64, u64)> {
+    let mut header = CapHeader {
+        version: CAP_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: header and two data words, as version 3 requires.
+    let rc = unsafe { capget(&mut header, data.as_mut_ptr()) };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let [lo, hi] = data;
+    let join = |l: u32, h: u32| u64::from(l) | (u64::from(h) << 32);
+    Ok((
+        join(lo.effective, hi.effective),
+        join(lo.permitted, hi.permitted),
+        join(lo.inheritable, hi.inheritable),
+    ))
+}
+
+fn set_caps(mask: u64) -> std::io::Result<()> {
+    let mut header = CapHeader {
+        version: CAP_VERSION_3,
+        pid: 0,
+    };
+    let word = |m: u64| CapData {
+        effective: m as u32,
+        permitted: m as u32,
+        inheritable: 0,
+    };
+    let data = [word(mask), word(mask >> 32)];
+    // SAFETY: header and two data words, as version 3 requires.
+    let rc = unsafe { capset(&mut header, data.as_ptr()) };
+    if rc < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Becomes `target`, keeping CAP_SYS_TIME (effective and permitted, the only bit
+/// left in the bounding set) when `keep_sys_time`, no capability at all otherwise.
+/// Needs root. Returns the capability mask kept.
+pub fn drop_privileges(target: &Target, keep_sys_time: bool) -> Result<u64, PrivDropError> {
+    if !Uid::effective().is_root() {
+        return Err(err(format!(
+            "-u {}: slewd must be started as root to change user",
+            target.user
+        )));
+    }
+    if target.uid.is_root() {
+        return Err(err(
+            "-u: refusing to \"drop\" to uid 0; name an unprivileged user",
+        ));
+    }
+    let keep: u64 = if keep_sys_time { 1 << CAP_SYS_TIME } else { 0 };
+    // 1. Bounding set (needs CAP_SETPCAP, so while root), ambient set, keepcaps.
+    for cap in 0..=last_cap() {
+        if keep & (1u64 << cap) != 0 {
+            continue;
+        }
+        if let Err(e) = prctl(libc::PR_CAPBSET_DROP, libc::c_ulong::from(cap)) {
+            // EINVAL: the kernel does not know this capability; the loop is done.
+            if e.raw_os_error() == Some(libc::EINVAL) {
+                break;
+            }
+            return Err(err(format!(
+                "cannot drop capability {cap} from the bounding set: {e}"
+            )));
+        }
+    }
+    if let Err(e) = prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as _) {
+        // Kernels before 4.3 have no ambient set, so nothing to clear.
+        if e.raw_os_error() != Some(libc::EINVAL) {
+            return Err(err(format!("cannot clear the ambient capabilities: {e}")));
+        }
+    }
+    if keep != 0 {
+        prctl(libc::PR_SET_KEEPCAPS, 1).map_err(|e| err(format!("prctl(PR_SET_KEEPCAPS): {e}")))?;
+    }
+    // 2. Groups, then group, then user (after setuid nothing else may change).
+    nix::unistd::setgroups(&[target.gid])
+        .map_err(|e| err(format!("setgroups({}): {e}", target.gid)))?;
+    nix::unistd::setresgid(target.gid, target.gid, target.gid)
+        .map_err(|e| err(format!("setresgid({}): {e}", target.gid)))?;
+    nix::unistd::setresuid(target.uid, target.uid, target.uid)
+        .map_err(|e| err(format!("setresuid({}): {e}", target.uid)))?;
+    // 3. Exactly the capabilities kept; no way back.
+    set_caps(keep).map_err(|e| err(format!("capset: {e}")))?;
+    if keep != 0 {
+        prctl(libc::PR_SET_KEEPCAPS, 0)
+            .map_err(|e| err(format!("prctl(PR_SET_KEEPCAPS, 0): {e}")))?;
+    }
+    prctl(libc::PR_SET_NO_NEW_PRIVS, 1)
+        .map_err(|e| err(format!("prctl(PR_SET_NO_NEW_PRIVS): {e}")))?;
+    // 4. Check.
+    let (eff, prm, inh) = current_caps().map_err(|e| err(format!("capget: {e}")))?;
+    if eff != keep || prm != keep || inh != 0 {
+        return Err(err(format!(
+            "capabilities after the drop are effective {eff:#x}, permitted {prm:#x}, inheritable {inh:#x}; expected {keep:#x}"
+        )));
+    }
+    if nix::unistd::setuid(Uid::from_raw(0)).is_ok() {
+        return Err(err("setuid(0) still succeeds after dropping privileges"));
+    }
+    Ok(keep)
+}
+
+/// Whether `target` (the current user after the drop) can write in `dir`: slewd
+/// rewrites the driftfile there.
+pub fn can_write_dir(dir: &std::path::Path) -> bool {
+    let Ok(c) = CString::new(dir.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    // SAFETY: a NUL-terminated path; access(2) only reads it.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) == 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_root_and_numeric_ids() {
+        let t = Target::lookup("root").unwrap();
+        assert_eq!((t.uid.as_raw(), t.gid.as_raw()), (0, 0));
+        let t = Target::lookup("0:0").unwrap();
+        assert_eq!(t.user, "root");
+    }
+
+    #[test]
+    fn unknown_user_or_group_is_a_clear_error() {
+        let e = Target::lookup("no-such-user-slew").unwrap_err().to_string();
+        assert!(e.contains("no user named no-such-user-slew"), "{e}");
+        let e = Target::lookup("root:no-such-group-slew")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no group named no-such-group-slew"), "{e}");
+        assert!(Target::lookup(":x").is_err());
+        assert!(Target::lookup("root:").is_err());
+    }
+
+    #[test]
+    fn refuses_uid_zero_as_target() {
+        let t = Target::lookup("root").unwrap();
+        assert!(drop_privileges(&t, true).is_err());
+    }
+}
