@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod drift;
+pub mod load;
 pub mod logger;
 pub mod monitor;
 pub mod net;
