@@ -9,6 +9,8 @@
 
 use core::net::SocketAddr;
 
+#[cfg(feature = "auth")]
+use crate::auth::{AuthStatus, KeyTable, SymmetricKey};
 use crate::clock::LeapIndicator;
 use crate::filter::{ClockFilter, FilterOutput, FilterSample, PHI};
 use crate::select::Tally;
@@ -47,6 +49,10 @@ pub struct SourceConfig {
     pub prefer: bool,
     /// Poll and display, but never select.
     pub noselect: bool,
+    /// `key N`: sign requests with key N and accept only answers signed with it.
+    /// The key itself comes through [`Association::set_key`] (the node's
+    /// `set_source_key`); until it does, every answer is refused.
+    pub key: Option<u32>,
 }
 
 impl SourceConfig {
@@ -60,6 +66,7 @@ impl SourceConfig {
             burst: false,
             prefer: false,
             noselect: false,
+            key: None,
         }
     }
 }
@@ -106,6 +113,10 @@ pub enum Reason {
     TooFewSurvivors,
     /// We never learnt when our request left (the port did not report T1).
     NoTransmitTime,
+    /// An authenticated association got an answer without a valid MAC under its key.
+    AuthFailed,
+    /// The server sent a crypto-NAK: it could not authenticate our request.
+    CryptoNak,
 }
 
 impl Reason {
@@ -130,6 +141,8 @@ impl Reason {
             Reason::NoMajority => "nomajority",
             Reason::TooFewSurvivors => "minsane",
             Reason::NoTransmitTime => "notxtime",
+            Reason::AuthFailed => "auth",
+            Reason::CryptoNak => "crypto-nak",
         }
     }
 }
@@ -229,6 +242,9 @@ pub struct Association {
     pub(crate) tally: Tally,
     pub(crate) reason: Reason,
     last_refusal: Option<Reason>,
+    /// The one key of a `key N` association (empty until set).
+    #[cfg(feature = "auth")]
+    key: Option<SymmetricKey>,
 }
 
 impl Association {
@@ -265,6 +281,8 @@ impl Association {
             tally: Tally::Rejected,
             reason: Reason::NoData,
             last_refusal: None,
+            #[cfg(feature = "auth")]
+            key: None,
         }
     }
 
@@ -276,6 +294,54 @@ impl Association {
     /// The configuration.
     pub fn config(&self) -> &SourceConfig {
         &self.config
+    }
+
+    /// Gives a `key N` association its key: it must be key N and trusted. Returns
+    /// whether it was taken.
+    #[cfg(feature = "auth")]
+    pub fn set_key(&mut self, key: SymmetricKey) -> bool {
+        if self.config.key != Some(key.id()) || !key.is_trusted() {
+            return false;
+        }
+        self.key = Some(key);
+        true
+    }
+
+    /// Signs the request in `buf[..len]` when this association has a key; returns
+    /// the length to send. Without its key (or room), the request goes unsigned and
+    /// the answer will be refused.
+    pub fn sign_request(&self, buf: &mut [u8], len: usize) -> usize {
+        #[cfg(feature = "auth")]
+        if let Some(key) = &self.key {
+            return key.sign(buf, len).unwrap_or(len);
+        }
+        let _ = buf;
+        len
+    }
+
+    /// Why an answer fails authentication, if it does: an association with a key
+    /// takes only answers signed with that key (a crypto-NAK or an unsigned kiss is
+    /// no answer either); one without a key ignores any MAC.
+    fn auth_refusal(&self, bytes: &[u8]) -> Option<Reason> {
+        let want = self.config.key?;
+        #[cfg(feature = "auth")]
+        {
+            // A one-key table on the stack: the trailer rules of KeyTable::check.
+            let mut table = KeyTable::<1>::new();
+            if let Some(key) = &self.key {
+                let _ = table.insert(key.clone());
+            }
+            match table.check(bytes) {
+                AuthStatus::Authentic(k) if k.id() == want => None,
+                AuthStatus::CryptoNak => Some(Reason::CryptoNak),
+                _ => Some(Reason::AuthFailed),
+            }
+        }
+        #[cfg(not(feature = "auth"))]
+        {
+            let _ = (want, bytes);
+            Some(Reason::AuthFailed)
+        }
     }
 
     /// When this association next wants to send.
@@ -409,6 +475,11 @@ impl Association {
         // drop a server with a forged DENY.
         if packet.origin_timestamp() != self.nonce || self.nonce.is_zero() {
             return ReplyOutcome::Refused(Reason::BadOrigin);
+        }
+        // Then the MAC, before anything in the packet is believed. A failure leaves
+        // the request outstanding: a forgery cannot suppress the real answer.
+        if let Some(r) = self.auth_refusal(packet.as_ref()) {
+            return ReplyOutcome::Refused(r);
         }
         if !self.outstanding {
             return ReplyOutcome::Refused(Reason::Duplicate);

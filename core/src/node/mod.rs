@@ -25,6 +25,13 @@ use action::Queued;
 /// port does not drain the queue, the oldest events are dropped, never clock actions.
 pub const ACTION_QUEUE: usize = 24;
 
+/// The request buffer: a header and, for `key N` sources, the longest MAC.
+#[cfg(feature = "auth")]
+pub const REQUEST_BUF_LEN: usize = HEADER_LEN + crate::auth::MAX_MAC_LEN;
+/// The request buffer: a header (no MACs without the `auth` feature).
+#[cfg(not(feature = "auth"))]
+pub const REQUEST_BUF_LEN: usize = HEADER_LEN;
+
 /// Everything a node is configured with.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NodeConfig {
@@ -153,7 +160,7 @@ pub struct Node<const N: usize> {
     rng: u64,
     sends: Deque<(SourceId, NtpTimestamp), N>,
     queue: Deque<Queued, ACTION_QUEUE>,
-    buf: [u8; HEADER_LEN],
+    buf: [u8; REQUEST_BUF_LEN],
     slew_s: f64,
     slew_start: Instant,
     sys: SystemVars,
@@ -184,7 +191,7 @@ impl<const N: usize> Node<N> {
             next_id: 1,
             sends: Deque::new(),
             queue: Deque::new(),
-            buf: [0; HEADER_LEN],
+            buf: [0; REQUEST_BUF_LEN],
             slew_s: 0.0,
             slew_start: Instant::ZERO,
             sys_peer: None,
@@ -217,6 +224,16 @@ impl<const N: usize> Node<N> {
             .map_err(|_| CapacityError)?;
         self.next_id += 1;
         Ok(id)
+    }
+
+    /// Gives a `key N` source ([`SourceConfig::key`]) its key, which must be key N
+    /// and trusted. Returns whether it was taken.
+    #[cfg(feature = "auth")]
+    pub fn set_source_key(&mut self, id: SourceId, key: crate::auth::SymmetricKey) -> bool {
+        self.sources
+            .iter_mut()
+            .find(|s| s.id == id)
+            .is_some_and(|s| s.set_key(key))
     }
 
     /// Remove a source (SIGHUP reload). Returns whether it existed.
@@ -416,9 +433,10 @@ impl<const N: usize> Node<N> {
         let repr = Repr::client_request(nonce, s.poll().log2());
         let mut packet = Packet::new_unchecked(&mut self.buf[..]);
         repr.emit(&mut packet);
+        let len = s.sign_request(&mut self.buf, HEADER_LEN);
         Some(Action::Send {
             to: addr,
-            bytes: &self.buf[..],
+            bytes: self.buf.get(..len).unwrap_or_default(),
             tx: TxId { source, nonce },
         })
     }
@@ -486,3 +504,6 @@ mod update;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(all(test, feature = "auth"))]
+mod auth_tests;
