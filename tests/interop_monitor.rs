@@ -190,3 +190,107 @@ fn queries_from_other_addresses_get_no_answer() {
     let out = run_with_timeout(cmd, Duration::from_secs(10));
     assert_eq!(text(&out).trim(), "silent", "{}", slewd.log_text());
 }
+
+fn slewctl(args: &[&str]) -> Output {
+    let mut cmd = std::process::Command::new(slew_bin("slewctl"));
+    cmd.args(args);
+    run_with_timeout(cmd, Duration::from_secs(20))
+}
+
+/// slewctl against slewd following a real chronyd (chronyd speaks no mode 6, so it
+/// is the upstream that gives the peer table a real row): the upstream is `*` with
+/// chronyd's refid, the local clock is the unselected backup, and status says
+/// "synchronised to NTP server (127.0.0.1)" with exit 0. Everything on loopback,
+/// any port: slewctl -s takes HOST:PORT, so no namespace is needed.
+#[test]
+fn slewctl_peers_and_status_against_slewd_following_chronyd() {
+    let dir = TempDir::new("ctlchrony");
+    let chrony_port = free_port();
+    let _chronyd = start_chronyd_server(&dir, chrony_port, "");
+    let listen = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let conf = format!(
+        "server 127.0.0.1 port {chrony_port} iburst minpoll 4 maxpoll 4\n{LOCAL_CLOCK_CONF}"
+    );
+    let slewd = start_slewd(&dir, &conf, &[listen], &["--clock", "virtual"]);
+    let server = listen.to_string();
+    // Bounded wait for the first selection (iburst: a few seconds).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        let out = slewctl(&["-s", &server, "status"]);
+        if out.status.code() == Some(0) && text(&out).contains("NTP server") {
+            break out;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "slewd never synchronised to chronyd:\n{}\n{}",
+            text(&out),
+            slewd.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let st = text(&status);
+    let lines: Vec<&str> = st.lines().collect();
+    assert_eq!(
+        lines[0], "synchronised to NTP server (127.0.0.1) at stratum 11",
+        "{st}"
+    );
+    assert!(lines[1].starts_with("   time correct to within "), "{st}");
+    assert!(lines[2].starts_with("   polling server every "), "{st}");
+    assert!(lines[3].starts_with("   frequency "), "{st}");
+    assert!(lines[3].contains("discipline "), "{st}");
+
+    let out = slewctl(&["-s", &server, "peers"]);
+    let table = text(&out);
+    assert!(out.status.success(), "{table}");
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("     remote           refid      st t when poll reach"));
+    let up = lines
+        .iter()
+        .find(|l| l.contains("127.0.0.1 "))
+        .unwrap_or_else(|| panic!("no upstream row:\n{table}"));
+    // chronyd's `local stratum 10` refid is 127.127.1.1.
+    assert!(
+        up.starts_with("*127.0.0.1       127.127.1.1     10 u "),
+        "{up:?}\n{table}"
+    );
+    let cols: Vec<&str> = up[1..].split_whitespace().collect();
+    assert_eq!(cols[5], "16", "poll: {up:?}");
+    assert_ne!(cols[6], "0", "reach: {up:?}");
+    assert_eq!(cols.len(), 10, "no reason against the system peer: {up:?}");
+    let local = lines
+        .iter()
+        .find(|l| l.contains("LOCAL(0)"))
+        .unwrap_or_else(|| panic!("no LOCAL(0) row:\n{table}"));
+    assert!(
+        local.starts_with(" LOCAL(0)        .LOCL.          10 l "),
+        "{local:?}"
+    );
+    assert!(local.ends_with(" backup"), "the reason column: {local:?}");
+
+    let out = slewctl(&["-s", &server, "--json", "peers"]);
+    let j = text(&out);
+    assert!(
+        j.contains("\"tally\": \"*\", \"selected\": true, \"remote\": \"127.0.0.1\""),
+        "{j}"
+    );
+    assert!(j.contains("\"reason\": \"backup\""), "{j}");
+    let out = slewctl(&["-s", &server, "--json", "status"]);
+    let j = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{j}");
+    assert!(j.contains("\"synchronised\": true, \"exit\": 0"), "{j}");
+    assert!(j.contains("\"source\": \"NTP server (127.0.0.1)\""), "{j}");
+}
+
+/// No daemon behind the address: ntpstat's words and exit 2, for text and JSON.
+#[test]
+fn slewctl_status_without_a_daemon_exits_2() {
+    let server = SocketAddr::from(([127, 0, 0, 1], free_port())).to_string();
+    let out = slewctl(&["-s", &server, "--timeout", "0.3", "status"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).starts_with("Unable to talk to NTP daemon. Is it running?"));
+    let out = slewctl(&["-s", &server, "--timeout", "0.3", "--json", "status"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("\"exit\": 2"), "{}", text(&out));
+    let out = slewctl(&["-s", &server, "--timeout", "0.3", "peers"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -7,6 +7,7 @@
 pub mod access;
 pub mod clock;
 pub mod config;
+pub mod ctl;
 pub mod daemon;
 pub mod drift;
 pub mod load;

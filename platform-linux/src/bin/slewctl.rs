@@ -3,11 +3,17 @@
 //! `slewctl date [-q] [-p N] HOST[:PORT]...` is the `ntpdate -q` habit: it asks each
 //! server for the time and prints ntpdate's lines; when no server can be used it says
 //! why, server by server.
+//!
+//! `slewctl [-s HOST[:PORT]] peers` is `ntpq -p` with a column saying why each source
+//! is not selected; `slewctl [-s HOST[:PORT]] status` is `ntpstat` (same lines, same
+//! exit codes 0/1/2) plus the frequency and the discipline state. Both talk NTP
+//! control messages (mode 6) to slewd or any ntpd. `--json` on each for scripts.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use slew_linux::ctl::{self, json, peers, status, ControlClient};
 use slew_linux::logger::{civil_from_days, format_utc};
 use slew_linux::query::{self, QueryOptions};
 use slew_linux::time::unix_now_s;
@@ -19,6 +25,20 @@ use slew_linux::time::unix_now_s;
     about = "Query and control NTP servers and slewd"
 )]
 struct Cli {
+    /// The daemon to ask (peers, status; date without servers): HOST[:PORT].
+    #[arg(
+        short = 's',
+        long = "server",
+        global = true,
+        default_value = "127.0.0.1:123"
+    )]
+    server: String,
+    /// Print JSON instead of text.
+    #[arg(long = "json", global = true)]
+    json: bool,
+    /// Seconds to wait for each control answer (peers, status).
+    #[arg(long = "timeout", global = true, default_value_t = 1.0)]
+    timeout_s: f64,
     #[command(subcommand)]
     command: Command,
 }
@@ -27,6 +47,10 @@ struct Cli {
 enum Command {
     /// Ask servers for the time, like `ntpdate -q`.
     Date(DateArgs),
+    /// The daemon's sources, like `ntpq -p`, with why each is not selected.
+    Peers,
+    /// Whether the daemon is synchronised, like `ntpstat` (exit 0, 1, or 2).
+    Status,
 }
 
 #[derive(clap::Args, Debug)]
@@ -46,15 +70,81 @@ struct DateArgs {
     /// Accepted for ntpdate compatibility: slewctl always uses an unprivileged port.
     #[arg(short = 'u')]
     unprivileged: bool,
-    /// Servers: HOST, HOST:PORT, [IPv6]:PORT.
-    #[arg(required = true, value_name = "HOST[:PORT]")]
+    /// Servers: HOST, HOST:PORT, [IPv6]:PORT (default: the -s server).
+    #[arg(value_name = "HOST[:PORT]")]
     servers: Vec<String>,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Date(args) => date(&args),
+    match &cli.command {
+        Command::Date(args) => date(&cli, args),
+        Command::Peers => show_peers(&cli),
+        Command::Status => show_status(&cli),
+    }
+}
+
+/// Connects to the -s server, or explains why not.
+fn control_client(cli: &Cli) -> Result<ControlClient, String> {
+    let addr = ctl::parse_server(&cli.server).map_err(|e| format!("{}: {e}", cli.server))?;
+    let timeout = Duration::from_secs_f64(cli.timeout_s.clamp(0.01, 60.0));
+    ControlClient::new(addr, timeout).map_err(|e| format!("{addr}: {e}"))
+}
+
+fn show_peers(cli: &Cli) -> ExitCode {
+    let rows = control_client(cli).and_then(|mut c| {
+        let addr = c.server();
+        peers::fetch(&mut c).map_err(|e| format!("{addr}: {e}"))
+    });
+    match rows {
+        Ok(rows) if cli.json => {
+            println!("{}", peers::table_json(&cli.server, &rows));
+            ExitCode::SUCCESS
+        }
+        Ok(rows) => {
+            print!("{}", peers::table(&rows));
+            if rows.is_empty() {
+                eprintln!("slewctl: {} has no associations", cli.server);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("slewctl: {e}");
+            ExitCode::from(status::EXIT_NO_DAEMON)
+        }
+    }
+}
+
+fn show_status(cli: &Cli) -> ExitCode {
+    let st = control_client(cli).and_then(|mut c| {
+        let addr = c.server();
+        status::fetch(&mut c).map_err(|e| format!("{addr}: {e}"))
+    });
+    match st {
+        Ok(st) => {
+            if cli.json {
+                println!("{}", st.json(&cli.server));
+            } else {
+                print!("{}", st.text());
+            }
+            ExitCode::from(st.exit_code())
+        }
+        Err(e) => {
+            if cli.json {
+                let j = json::Object::new()
+                    .str("server", &cli.server)
+                    .bool("synchronised", false)
+                    .int("exit", i64::from(status::EXIT_NO_DAEMON))
+                    .str("error", &e)
+                    .end();
+                println!("{j}");
+            } else {
+                // ntpstat's words, then what went wrong.
+                println!("Unable to talk to NTP daemon. Is it running?");
+                eprintln!("slewctl: {e}");
+            }
+            ExitCode::from(status::EXIT_NO_DAEMON)
+        }
     }
 }
 
@@ -70,14 +160,22 @@ fn ntpdate_stamp(unix_s: i64) -> String {
     format!("{day} {mon} {time}")
 }
 
-fn date(args: &DateArgs) -> ExitCode {
+fn date(cli: &Cli, args: &DateArgs) -> ExitCode {
     let opts = QueryOptions {
         samples: args.samples,
         timeout: Duration::from_secs_f64(args.timeout_s.clamp(0.01, 60.0)),
         version: args.version,
         ..QueryOptions::default()
     };
-    let reports = query::query(&args.servers, &opts);
+    let servers = if args.servers.is_empty() {
+        vec![cli.server.clone()]
+    } else {
+        args.servers.clone()
+    };
+    let reports = query::query(&servers, &opts);
+    if cli.json {
+        return date_json(&reports);
+    }
     for r in &reports {
         let shown = r
             .addr
@@ -127,6 +225,42 @@ fn date(args: &DateArgs) -> ExitCode {
             }
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `date --json`: each server's best sample or why it cannot be used, and the choice.
+fn date_json(reports: &[query::ServerReport]) -> ExitCode {
+    let chosen = query::choose(reports);
+    let items: Vec<String> = reports
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut o = json::Object::new()
+                .str("server", &r.name)
+                .str(
+                    "address",
+                    &r.addr.map(|a| a.to_string()).unwrap_or_default(),
+                )
+                .bool("chosen", chosen == Some(i));
+            if let Some(s) = r.best() {
+                o = o
+                    .int("stratum", i64::from(s.repr.stratum))
+                    .num("offset_s", s.offset.to_seconds_f64())
+                    .num("delay_s", s.delay.to_seconds_f64());
+            }
+            let why = r.unusable().map(|u| u.to_string()).unwrap_or_default();
+            o.str("unusable", &why).end()
+        })
+        .collect();
+    let j = json::Object::new()
+        .raw("servers", &json::array(&items))
+        .bool("usable", chosen.is_some())
+        .end();
+    println!("{j}");
+    if chosen.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 
