@@ -5,6 +5,7 @@
 //! binary).
 
 pub mod access;
+pub mod batch;
 pub mod clock;
 pub mod config;
 pub mod ctl;

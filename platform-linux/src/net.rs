@@ -65,6 +65,13 @@ pub fn from_storage(s: &SockaddrStorage) -> Option<SocketAddr> {
 impl NtpSocket {
     /// Binds a socket to `addr` (port 0 picks a free port) with receive timestamps.
     pub fn bind(addr: SocketAddr) -> io::Result<Self> {
+        Self::bind_with(addr, false)
+    }
+
+    /// [`NtpSocket::bind`], with `SO_REUSEPORT` set before binding when `reuse_port`:
+    /// several sockets (one per server thread) then share the address and the kernel
+    /// spreads clients over them by a hash of their address and port.
+    pub fn bind_with(addr: SocketAddr, reuse_port: bool) -> io::Result<Self> {
         let family = match addr {
             SocketAddr::V4(_) => AddressFamily::Inet,
             SocketAddr::V6(_) => AddressFamily::Inet6,
@@ -77,6 +84,9 @@ impl NtpSocket {
         if addr.is_ipv6() {
             // Keep v4 and v6 listeners independent, like ntpd's per-address sockets.
             setsockopt(&fd, sockopt::Ipv6V6Only, &true).map_err(io_err)?;
+        }
+        if reuse_port {
+            setsockopt(&fd, sockopt::ReusePort, &true).map_err(io_err)?;
         }
         let stamping = TimestampingFlag::SOF_TIMESTAMPING_RX_SOFTWARE
             | TimestampingFlag::SOF_TIMESTAMPING_SOFTWARE;

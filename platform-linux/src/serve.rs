@@ -1,5 +1,16 @@
-//! The time-server path of `slewd`: drain each socket, answer with `slew_core::server`,
-//! stamp the transmit time as late as possible, send.
+//! The time-server path of `slewd`: drain each socket in `recvmmsg` batches, answer
+//! with `slew_core::server`, stamp each answer's transmit time right before it is
+//! queued, send the batch with one `sendmmsg` (falling back to `sendmsg`).
+//!
+//! Nothing is allocated and no lock is taken per packet: the batch buffers are made
+//! once ([`crate::batch`]); the restrict lookup and the rate limiter are bounded per
+//! packet (`slew_core::access`, `slew_core::ratelimit`).
+//!
+//! Transmit timestamps: each answer is stamped when it is complete, then queued; the
+//! batch goes out after the last answer is built. The first answer of a batch thus
+//! waits for the others to be built and for `sendmmsg`: that lead (stamp to send
+//! returning) is measured per batch, and logged with the counters
+//! ([`TxLead`]), so its cost is known, not guessed.
 
 use std::io;
 use std::net::SocketAddr;
@@ -10,6 +21,7 @@ use slew_core::system::SystemVars;
 use crate::access::{Guard, Hardening};
 use slew_core::NtpTimestamp;
 
+use crate::batch::{RecvBatch, SendBatch, SendMode, BATCH};
 use crate::clock::DaemonClock;
 use crate::net::NtpSocket;
 use crate::ratelog::RateLimitedLog;
@@ -35,7 +47,36 @@ impl<C: DaemonClock> ServeClock for C {
 
 /// Largest datagram we read; anything longer is cut and dropped as malformed. NTP
 /// packets with a MAC and extension fields stay far below this.
-pub const MAX_DATAGRAM: usize = 1024;
+pub use crate::batch::MAX_DATAGRAM;
+
+/// How long transmit stamps precede the send: per batch, from the first answer's
+/// stamp to `sendmmsg` returning.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TxLead {
+    /// Batches sent.
+    pub batches: u64,
+    /// Answers in them.
+    pub answers: u64,
+    /// Sum of the per-batch leads, nanoseconds.
+    pub sum_ns: u64,
+    /// Largest lead, nanoseconds.
+    pub max_ns: u64,
+}
+
+impl TxLead {
+    /// Adds another server's figures.
+    pub fn merge(&mut self, o: &TxLead) {
+        self.batches += o.batches;
+        self.answers += o.answers;
+        self.sum_ns += o.sum_ns;
+        self.max_ns = self.max_ns.max(o.max_ns);
+    }
+
+    /// Mean lead per batch, nanoseconds.
+    pub fn mean_ns(&self) -> u64 {
+        self.sum_ns.checked_div(self.batches).unwrap_or(0)
+    }
+}
 
 /// Answers requests arriving on a set of sockets.
 #[derive(Debug)]
@@ -44,19 +85,26 @@ pub struct TimeServer {
     server: Server,
     /// restrict table, rate limiter, keys.
     guard: Guard,
-    rx_buf: [u8; MAX_DATAGRAM],
-    tx_buf: [u8; MAX_DATAGRAM],
+    rx: RecvBatch,
+    tx: SendBatch,
     log: RateLimitedLog,
     no_kernel_stamp: u64,
     send_errors: u64,
+    lead: TxLead,
 }
 
 impl TimeServer {
     /// Binds one socket per address.
     pub fn bind(listen: &[SocketAddr]) -> io::Result<Self> {
+        Self::bind_with(listen, false)
+    }
+
+    /// Binds one socket per address, with `SO_REUSEPORT` when `reuse_port` (so that
+    /// server threads can bind the same addresses: [`crate::serve_threads`]).
+    pub fn bind_with(listen: &[SocketAddr], reuse_port: bool) -> io::Result<Self> {
         let mut sockets = Vec::with_capacity(listen.len());
         for addr in listen {
-            let s = NtpSocket::bind(*addr)
+            let s = NtpSocket::bind_with(*addr, reuse_port)
                 .map_err(|e| io::Error::new(e.kind(), format!("cannot bind {addr}: {e}")))?;
             sockets.push(s);
         }
@@ -64,12 +112,33 @@ impl TimeServer {
             sockets,
             server: Server::new(),
             guard: Guard::default(),
-            rx_buf: [0; MAX_DATAGRAM],
-            tx_buf: [0; MAX_DATAGRAM],
+            rx: RecvBatch::new(),
+            tx: SendBatch::new(),
             log: RateLimitedLog::new(10, 60),
             no_kernel_stamp: 0,
             send_errors: 0,
+            lead: TxLead::default(),
         })
+    }
+
+    /// How answers are sent: `sendmmsg` until it fails with ENOSYS/EINVAL.
+    pub fn send_mode(&self) -> SendMode {
+        self.tx.mode()
+    }
+
+    /// Forces a send mode (tests of the `sendmsg` fallback).
+    pub fn set_send_mode(&mut self, mode: SendMode) {
+        self.tx.set_mode(mode);
+    }
+
+    /// Transmit-stamp lead figures so far.
+    pub fn tx_lead(&self) -> TxLead {
+        self.lead
+    }
+
+    /// Answers that could not be sent.
+    pub fn send_errors(&self) -> u64 {
+        self.send_errors
     }
 
     /// Enforces `restrict`, `discard` and the keys from now on (until then everyone
@@ -87,6 +156,11 @@ impl TimeServer {
     /// The bound sockets, in the order of the addresses given to [`TimeServer::bind`].
     pub fn sockets(&self) -> &[NtpSocket] {
         &self.sockets
+    }
+
+    /// The addresses actually bound (port 0 resolved), in [`TimeServer::bind`] order.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.sockets.iter().map(|s| s.local_addr()).collect()
     }
 
     /// The server's counters.
@@ -112,14 +186,14 @@ impl TimeServer {
         clock: &mut dyn ServeClock,
         control: &mut dyn FnMut(&NtpSocket, SocketAddr, &[u8]),
     ) -> usize {
+        let Some(socket) = self.sockets.get(index) else {
+            return 0;
+        };
         let mut handled = 0;
         while handled < budget {
-            let Some(socket) = self.sockets.get(index) else {
-                return handled;
-            };
-            let received = match socket.recv(&mut self.rx_buf) {
-                Ok(Some(r)) => r,
-                Ok(None) => break,
+            let n = match self.rx.recv(socket) {
+                Ok(0) => break,
+                Ok(n) => n,
                 Err(e) => {
                     self.log.warn(
                         "recv",
@@ -128,45 +202,75 @@ impl TimeServer {
                     break;
                 }
             };
-            handled += 1;
-            if !received.kernel_stamp {
-                self.no_kernel_stamp += 1;
-            }
-            if received.truncated {
-                self.server.count_drop(DropReason::Malformed);
-                continue;
-            }
-            let request = self.rx_buf.get(..received.len).unwrap_or_default();
-            let client = Client {
-                addr: received.from.ip(),
-                port: received.from.port(),
-                now: monotonic_now(),
-            };
-            let mut policy = self.guard.policy();
-            match self.server.respond_to(
-                &mut policy,
-                client,
-                request,
-                clock.receive_time(received.rx_time),
-                sys,
-                &mut self.tx_buf,
-            ) {
-                Ok(pending) => {
-                    // The transmit timestamp: read the clock at the last moment.
-                    let bytes = pending.finish(&mut self.tx_buf, clock.transmit_time());
-                    if let Err(e) = socket.send_to(bytes, received.from) {
-                        self.send_errors += 1;
-                        self.log
-                            .warn("send", format_args!("cannot answer {}: {e}", received.from));
+            handled += n;
+            let mut first_stamp = None;
+            for i in 0..n {
+                let Some((received, request)) = self.rx.get(i) else {
+                    continue;
+                };
+                if !received.kernel_stamp {
+                    self.no_kernel_stamp += 1;
+                }
+                if received.truncated {
+                    self.server.count_drop(DropReason::Malformed);
+                    continue;
+                }
+                let Some(out) = self.tx.next_buf() else {
+                    continue;
+                };
+                let client = Client {
+                    addr: received.from.ip(),
+                    port: received.from.port(),
+                    now: monotonic_now(),
+                };
+                let mut policy = self.guard.policy();
+                match self.server.respond_to(
+                    &mut policy,
+                    client,
+                    request,
+                    clock.receive_time(received.rx_time),
+                    sys,
+                    out,
+                ) {
+                    Ok(pending) => {
+                        // The transmit timestamp: read the clock once the answer is
+                        // complete, right before queueing it.
+                        let tx_time = clock.transmit_time();
+                        let len = pending.finish(out, tx_time).len();
+                        first_stamp.get_or_insert(tx_time);
+                        self.tx.push(len, received.from);
+                    }
+                    Err(DropReason::Control) => control(socket, received.from, request),
+                    Err(reason) => {
+                        self.log.info(
+                            reason.name(),
+                            format_args!("dropped a packet from {}: {reason}", received.from),
+                        );
                     }
                 }
-                Err(DropReason::Control) => control(socket, received.from, request),
-                Err(reason) => {
-                    self.log.info(
-                        reason.name(),
-                        format_args!("dropped a packet from {}: {reason}", received.from),
+            }
+            if !self.tx.is_empty() {
+                let answers = self.tx.len() as u64;
+                let flushed = self.tx.flush(socket);
+                if let Some(first) = first_stamp {
+                    let lead = (clock.transmit_time() - first).to_nanos().max(0) as u64;
+                    self.lead.batches += 1;
+                    self.lead.answers += answers;
+                    self.lead.sum_ns += lead;
+                    self.lead.max_ns = self.lead.max_ns.max(lead);
+                }
+                if flushed.failed > 0 {
+                    self.send_errors += flushed.failed as u64;
+                    let e = io::Error::from_raw_os_error(flushed.last_error.unwrap_or(0));
+                    self.log.warn(
+                        "send",
+                        format_args!("{} answers not sent: {e}", flushed.failed),
                     );
                 }
+            }
+            if n < BATCH {
+                // The queue is empty: no need for another (empty) recvmmsg.
+                break;
             }
         }
         handled
@@ -191,6 +295,20 @@ impl TimeServer {
         if self.send_errors > 0 {
             line.push_str(&format!(", {} send errors", self.send_errors));
         }
+        let l = self.lead;
+        if l.batches > 0 {
+            line.push_str(&format!(
+                "; {} answers in {} batches, transmit stamp to send: mean {} ns, max {} ns per batch",
+                l.answers,
+                l.batches,
+                l.mean_ns(),
+                l.max_ns
+            ));
+        }
         log::info!("{line}");
     }
 }
+
+#[cfg(test)]
+#[path = "serve_tests.rs"]
+mod tests;
