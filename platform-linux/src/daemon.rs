@@ -141,6 +141,7 @@ pub struct Daemon<C: DaemonClock> {
     next_resolve: Instant,
     next_drift_write: Instant,
     monitor: Monitor,
+    stats: crate::stats::Recorder,
     started: Instant,
     exit: Option<Exit>,
 }
@@ -185,6 +186,7 @@ impl<C: DaemonClock> Daemon<C> {
         settings.node.seed = seed;
         let node = Box::new(Node::new(settings.node.clone()));
         let now = monotonic_now();
+        let stats = crate::stats::Recorder::new(&settings.stats);
         let mut d = Self {
             unresolved: (0..settings.sources.len()).collect(),
             settings,
@@ -197,6 +199,7 @@ impl<C: DaemonClock> Daemon<C> {
             next_resolve: now,
             next_drift_write: now.saturating_add(DRIFT_WRITE_INTERVAL),
             monitor: Monitor::new(Identity::current(), now),
+            stats,
             started: now,
             exit: None,
         };
@@ -410,6 +413,10 @@ impl<C: DaemonClock> Daemon<C> {
         }
         for e in events {
             self.on_event(&e, now);
+        }
+        if self.stats.active() {
+            let wall = self.clock.now().unwrap_or(slew_core::NtpTimestamp::ZERO);
+            self.stats.after_drive(&self.node, now, wall);
         }
     }
 
@@ -688,6 +695,7 @@ impl<C: DaemonClock> Daemon<C> {
             listen: self.settings.listen.clone(),
             ..new
         };
+        self.stats = crate::stats::Recorder::new(&self.settings.stats);
         self.unresolved = (0..self.settings.sources.len())
             .filter(|i| !kept_specs.contains(i))
             .collect();

@@ -23,4 +23,5 @@ pub mod serve;
 pub mod settings;
 pub mod signals;
 pub mod snapshot;
+pub mod stats;
 pub mod time;

@@ -116,6 +116,8 @@ pub struct Settings {
     pub once: bool,
     /// `restrict`, `discard`, keys: what the server path enforces.
     pub hardening: crate::access::Hardening,
+    /// `statistics`, `statsdir`, `filegen`.
+    pub stats: crate::stats::StatsSettings,
 }
 
 impl Default for Settings {
@@ -130,6 +132,7 @@ impl Default for Settings {
             clock: ClockKind::Kernel,
             once: false,
             hardening: Default::default(),
+            stats: Default::default(),
         }
     }
 }
@@ -278,6 +281,7 @@ pub fn settings_from(config: &Config, overrides: &Overrides) -> Settings {
         clock: overrides.clock,
         once: overrides.once,
         hardening: Default::default(),
+        stats: crate::stats::settings_from(config),
     }
 }
 
@@ -312,20 +316,12 @@ pub fn not_honoured(config: &Config) -> Vec<(Location, String)> {
             out.push((s.at.clone(), "`true` on a source".into()));
         }
     }
-    for (name, located) in [
-        ("leapfile", config.leapfile.as_ref().map(|d| &d.at)),
-        ("statsdir", config.statsdir.as_ref().map(|d| &d.at)),
-    ] {
+    for (name, located) in [("leapfile", config.leapfile.as_ref().map(|d| &d.at))] {
         if let Some(at) = located {
             out.push((at.clone(), format!("`{name}`")));
         }
     }
-    if !config.statistics.is_empty() {
-        out.push((file(), "`statistics`".into()));
-    }
-    for f in &config.filegens {
-        out.push((f.at.clone(), "`filegen`".into()));
-    }
+    out.extend(crate::stats::not_honoured(config, &file()));
     for i in &config.interfaces {
         out.push((i.at.clone(), "`interface` (use --listen)".into()));
     }
@@ -444,10 +440,10 @@ mod tests {
 
     #[test]
     fn unhonoured_directives_point_at_their_line() {
-        let c = parse("server 127.127.1.0\nstatsdir /var/log/ntpstats/\n");
+        let c = parse("server 127.127.1.0\nleapfile /etc/ntp.leapseconds\n");
         let n = not_honoured(&c);
         assert_eq!(n.len(), 1);
         assert_eq!(n[0].0.line, 2);
-        assert!(n[0].1.contains("statsdir"));
+        assert!(n[0].1.contains("leapfile"));
     }
 }

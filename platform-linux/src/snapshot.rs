@@ -27,6 +27,25 @@ pub fn assoc_id(id: SourceId) -> u16 {
     u16::try_from(id.0.saturating_add(1)).unwrap_or(u16::MAX)
 }
 
+/// The peer status word's fields for an upstream source (ntpq's tally, peerstats'
+/// status column).
+pub fn source_peer_status(s: &SourceStatus) -> PeerStatus {
+    PeerStatus {
+        configured: true,
+        reachable: s.reach != 0,
+        select: s.tally.select_code(),
+        event_count: 1,
+        last_event: if s.tally == Tally::SystemPeer {
+            peer_event::SYS_PEER
+        } else if s.reach != 0 {
+            peer_event::REACHABLE
+        } else {
+            peer_event::UNREACHABLE
+        },
+        ..PeerStatus::default()
+    }
+}
+
 /// A copy of the node's state for one loop turn.
 #[derive(Debug, Clone)]
 pub struct NodeView {
@@ -114,20 +133,7 @@ impl NodeView {
             srcadr: s.addr.ip(),
             srcport: s.addr.port(),
             srchost: name,
-            status: PeerStatus {
-                configured: true,
-                reachable: s.reach != 0,
-                select: s.tally.select_code(),
-                event_count: 1,
-                last_event: if s.tally == Tally::SystemPeer {
-                    peer_event::SYS_PEER
-                } else if s.reach != 0 {
-                    peer_event::REACHABLE
-                } else {
-                    peer_event::UNREACHABLE
-                },
-                ..PeerStatus::default()
-            },
+            status: source_peer_status(s),
             leap: s.leap.to_bits(),
             stratum: s.stratum,
             precision: -20,
