@@ -226,6 +226,15 @@ impl<C: DaemonClock> Daemon<C> {
         &self.node
     }
 
+    /// `--server-threads N`: N more threads serve the listen addresses on
+    /// `SO_REUSEPORT` sockets of their own ([`crate::serve_threads`]). Call before
+    /// dropping privileges (the main thread's sockets are bound again).
+    pub fn start_server_threads(&mut self, n: usize) -> io::Result<()> {
+        let sys = self.node.system_vars();
+        self.server
+            .start_threads(n, &self.settings.hardening, sys)
+    }
+
     /// The clock, for monitoring and tests.
     pub fn clock_mut(&mut self) -> &mut C {
         &mut self.clock
@@ -551,7 +560,7 @@ impl<C: DaemonClock> Daemon<C> {
                 .node
                 .poll_timeout()
                 .map_or(Duration::from_secs(1), |t| t.saturating_since(now))
-                .min(Duration::from_secs(1));
+                .min(self.server.max_wait());
             let timeout =
                 PollTimeout::try_from(deadline.as_millis() as i32 + 1).unwrap_or(PollTimeout::MAX);
             let n_server = self.server.sockets().len();
@@ -583,6 +592,16 @@ impl<C: DaemonClock> Daemon<C> {
             let now = monotonic_now();
             if client_ready {
                 self.drain_clients(now);
+            }
+            // Server threads (if any): fresh system variables, forwarded mode 6.
+            self.server
+                .publish(&self.node.system_vars(), &mut self.clock);
+            if self.server.has_control() {
+                let view = self.view(now);
+                let monitor = &mut self.monitor;
+                self.server.take_control(&mut |socket, from, request| {
+                    monitor.handle(socket, from, request, monotonic_now(), &view);
+                });
             }
             if !readable.is_empty() {
                 let sys = self.node.system_vars();

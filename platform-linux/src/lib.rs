@@ -20,6 +20,7 @@ pub mod query;
 pub mod ratelog;
 pub mod resolve;
 pub mod serve;
+pub mod serve_threads;
 pub mod settings;
 pub mod signals;
 pub mod snapshot;

@@ -25,6 +25,7 @@ use crate::batch::{RecvBatch, SendBatch, SendMode, BATCH};
 use crate::clock::DaemonClock;
 use crate::net::NtpSocket;
 use crate::ratelog::RateLimitedLog;
+use crate::serve_threads::ServerThreads;
 use crate::time::monotonic_now;
 
 /// The time the server path stamps answers with: the daemon's clock (the kernel's,
@@ -61,6 +62,12 @@ pub struct TxLead {
     pub sum_ns: u64,
     /// Largest lead, nanoseconds.
     pub max_ns: u64,
+    /// Sum over batches of first stamp to `sendmmsg` being called (building the rest
+    /// of the batch), nanoseconds: what the first answer waits before the kernel
+    /// starts sending.
+    pub build_sum_ns: u64,
+    /// Largest of those, nanoseconds.
+    pub build_max_ns: u64,
 }
 
 impl TxLead {
@@ -70,11 +77,18 @@ impl TxLead {
         self.answers += o.answers;
         self.sum_ns += o.sum_ns;
         self.max_ns = self.max_ns.max(o.max_ns);
+        self.build_sum_ns += o.build_sum_ns;
+        self.build_max_ns = self.build_max_ns.max(o.build_max_ns);
     }
 
     /// Mean lead per batch, nanoseconds.
     pub fn mean_ns(&self) -> u64 {
         self.sum_ns.checked_div(self.batches).unwrap_or(0)
+    }
+
+    /// Mean wait before `sendmmsg` per batch, nanoseconds.
+    pub fn build_mean_ns(&self) -> u64 {
+        self.build_sum_ns.checked_div(self.batches).unwrap_or(0)
     }
 }
 
@@ -91,6 +105,10 @@ pub struct TimeServer {
     no_kernel_stamp: u64,
     send_errors: u64,
     lead: TxLead,
+    /// `--server-threads`: workers on `SO_REUSEPORT` sockets of the same addresses.
+    threads: Option<ServerThreads>,
+    /// Bound, not yet running.
+    pending: Vec<TimeServer>,
 }
 
 impl TimeServer {
@@ -118,7 +136,91 @@ impl TimeServer {
             no_kernel_stamp: 0,
             send_errors: 0,
             lead: TxLead::default(),
+            threads: None,
+            pending: Vec::new(),
         })
+    }
+
+    /// Prepares `n` server threads (none when `n` is 0): this server's sockets are
+    /// bound again with `SO_REUSEPORT` on the same addresses (ports resolved), and
+    /// each thread's sockets are bound beside them. Call before forking and dropping
+    /// privileges; [`TimeServer::spawn_threads`] starts them afterwards.
+    pub fn prepare_threads(&mut self, n: usize, hardening: &Hardening) -> io::Result<()> {
+        if n == 0 || self.threads.is_some() || !self.pending.is_empty() {
+            return Ok(());
+        }
+        let addrs = self.local_addrs();
+        self.sockets.clear();
+        for addr in &addrs {
+            let s = NtpSocket::bind_with(*addr, true)
+                .map_err(|e| io::Error::new(e.kind(), format!("cannot bind {addr}: {e}")))?;
+            self.sockets.push(s);
+        }
+        self.pending = ServerThreads::bind(n, &addrs, hardening)?;
+        Ok(())
+    }
+
+    /// Starts the threads [`TimeServer::prepare_threads`] bound (if any).
+    pub fn spawn_threads(&mut self, sys: SystemVars) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let servers = std::mem::take(&mut self.pending);
+        let n = servers.len();
+        self.threads = Some(ServerThreads::spawn(servers, sys)?);
+        log::info!("{n} server thread(s) beside the main loop (SO_REUSEPORT)");
+        Ok(())
+    }
+
+    /// Server threads running.
+    pub fn thread_count(&self) -> usize {
+        self.threads.as_ref().map_or(0, ServerThreads::len)
+    }
+
+    /// Hands the server threads the current system variables and the clock's
+    /// offset (once per turn of the main loop; nothing without threads).
+    pub fn publish(&self, sys: &SystemVars, clock: &mut dyn ServeClock) {
+        if let Some(t) = &self.threads {
+            t.publish(sys, clock);
+        }
+    }
+
+    /// True when server threads forwarded control (mode 6) requests.
+    pub fn has_control(&self) -> bool {
+        self.threads
+            .as_ref()
+            .is_some_and(ServerThreads::has_control)
+    }
+
+    /// Answers the control requests the server threads forwarded, from this
+    /// thread's socket on the same address.
+    pub fn take_control(&self, control: &mut dyn FnMut(&NtpSocket, SocketAddr, &[u8])) {
+        if let Some(t) = &self.threads {
+            t.take_control(&mut |i, from, bytes| {
+                if let Some(s) = self.sockets.get(i) {
+                    control(s, from, bytes);
+                }
+            });
+        }
+    }
+
+    /// The longest the main loop should wait in `poll`: short with server threads,
+    /// so that forwarded control requests are answered promptly.
+    pub fn max_wait(&self) -> std::time::Duration {
+        if self.threads.is_some() {
+            std::time::Duration::from_millis(20)
+        } else {
+            std::time::Duration::from_secs(1)
+        }
+    }
+
+    /// Counters of this thread and every server thread, merged.
+    pub fn merged_stats(&self) -> ServerStats {
+        let mut s = *self.server.stats();
+        if let Some(t) = &self.threads {
+            s.merge(&t.merged().server);
+        }
+        s
     }
 
     /// How answers are sent: `sendmmsg` until it fails with ENOSYS/EINVAL.
@@ -251,8 +353,12 @@ impl TimeServer {
             }
             if !self.tx.is_empty() {
                 let answers = self.tx.len() as u64;
+                let before = first_stamp.map(|_| clock.transmit_time());
                 let flushed = self.tx.flush(socket);
-                if let Some(first) = first_stamp {
+                if let (Some(first), Some(before)) = (first_stamp, before) {
+                    let build = (before - first).to_nanos().max(0) as u64;
+                    self.lead.build_sum_ns += build;
+                    self.lead.build_max_ns = self.lead.build_max_ns.max(build);
                     let lead = (clock.transmit_time() - first).to_nanos().max(0) as u64;
                     self.lead.batches += 1;
                     self.lead.answers += answers;
@@ -278,7 +384,13 @@ impl TimeServer {
 
     /// Logs the counters (at exit and on SIGUSR1).
     pub fn log_stats(&self) {
-        let s = self.stats();
+        let s = &self.merged_stats();
+        let (mut lead, mut send_errors) = (self.lead, self.send_errors);
+        if let Some(t) = &self.threads {
+            let w = t.merged();
+            lead.merge(&w.lead);
+            send_errors += w.send_errors;
+        }
         let mut line = format!("served {} requests", s.answered);
         if s.authenticated + s.rate_kisses + s.crypto_naks > 0 {
             line.push_str(&format!(
@@ -292,15 +404,26 @@ impl TimeServer {
                 line.push_str(&format!(", dropped {n} {reason}"));
             }
         }
-        if self.send_errors > 0 {
-            line.push_str(&format!(", {} send errors", self.send_errors));
+        if send_errors > 0 {
+            line.push_str(&format!(", {send_errors} send errors"));
         }
-        let l = self.lead;
+        if let Some(t) = &self.threads {
+            line.push_str(&format!(" (main loop and {} server threads)", t.len()));
+            if t.control_dropped() > 0 {
+                line.push_str(&format!(
+                    ", {} control requests dropped (queue full)",
+                    t.control_dropped()
+                ));
+            }
+        }
+        let l = lead;
         if l.batches > 0 {
             line.push_str(&format!(
-                "; {} answers in {} batches, transmit stamp to send: mean {} ns, max {} ns per batch",
+                "; {} answers in {} batches; first transmit stamp of a batch to sendmmsg called: mean {} ns, max {} ns; to sendmmsg returned: mean {} ns, max {} ns",
                 l.answers,
                 l.batches,
+                l.build_mean_ns(),
+                l.build_max_ns,
                 l.mean_ns(),
                 l.max_ns
             ));

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use slew_core::wire::HEADER_LEN;
+use slew_linux::batch::{RecvBatch, SendBatch, BATCH};
 use slew_linux::load::{self, Bad, Bitmap, Tally};
 use slew_linux::net::NtpSocket;
 use slew_linux::time::realtime_now;
@@ -331,7 +332,7 @@ fn step(args: &Args, sockets: &[NtpSocket], shared: &Shared, rate: u64, budget: 
     let start = Instant::now();
     let mut sent = 0u64;
     let mut send_errors = 0u64;
-    let mut req = [0u8; HEADER_LEN];
+    let mut tx = SendBatch::new();
     let mut next_progress = Duration::from_secs(1);
     let mut sock = 0usize;
     while sent < total {
@@ -345,19 +346,27 @@ fn step(args: &Args, sockets: &[NtpSocket], shared: &Shared, rate: u64, budget: 
             continue;
         }
         while sent < due {
-            let seq = first + sent;
-            let sent_us = (realtime_now() - shared.t0).to_nanos().max(0) as u64 / 1000;
-            load::build_request(&mut req, load::nonce(shared.key, seq, sent_us));
+            // One sendmmsg of up to BATCH requests from the next socket.
             let Some(s) = sockets.get(sock) else {
                 break;
             };
             sock = (sock + 1) % sockets.len();
-            // Publish the sequence number before the answer can arrive.
-            shared.sent.store(seq + 1, Ordering::Release);
-            if s.send_to(&req, shared.server).is_err() {
-                send_errors += 1;
+            let n = (due - sent).min(BATCH as u64);
+            let sent_us = (realtime_now() - shared.t0).to_nanos().max(0) as u64 / 1000;
+            for k in 0..n {
+                let Some(buf) = tx.next_buf() else { break };
+                let req: &mut [u8; HEADER_LEN] = match (&mut buf[..HEADER_LEN]).try_into() {
+                    Ok(r) => r,
+                    Err(_) => break,
+                };
+                load::build_request(req, load::nonce(shared.key, first + sent + k, sent_us));
+                tx.push(HEADER_LEN, shared.server);
             }
-            sent += 1;
+            // Publish the sequence numbers before the answers can arrive.
+            shared.sent.store(first + sent + n, Ordering::Release);
+            let f = tx.flush(s);
+            send_errors += f.failed as u64;
+            sent += n;
         }
         if !args.quiet && elapsed >= next_progress {
             let answered = shared.tally.lock().map(|t| t.answered).unwrap_or(0);
@@ -388,7 +397,7 @@ fn step(args: &Args, sockets: &[NtpSocket], shared: &Shared, rate: u64, budget: 
 fn receive(sockets: &[NtpSocket], shared: &Shared, count: u64) -> [u64; 7] {
     let mut answered = Bitmap::new(count);
     let mut bad_total = [0u64; 7];
-    let mut buf = [0u8; 512];
+    let mut rx = RecvBatch::new();
     while !shared.stop.load(Ordering::Relaxed) {
         let mut ready: Vec<usize> = Vec::new();
         {
@@ -411,32 +420,39 @@ fn receive(sockets: &[NtpSocket], shared: &Shared, count: u64) -> [u64; 7] {
         let step_start = shared.step_start.load(Ordering::Relaxed);
         for i in ready {
             let Some(s) = sockets.get(i) else { continue };
-            for _ in 0..256 {
-                let r = match s.recv(&mut buf) {
-                    Ok(Some(r)) => r,
+            for _ in 0..16 {
+                let n = match rx.recv(s) {
+                    Ok(n) if n > 0 => n,
                     _ => break,
                 };
                 let sent = shared.sent.load(Ordering::Acquire);
-                let bytes = buf.get(..r.len).unwrap_or_default();
-                match load::check_response(
-                    bytes,
-                    r.from,
-                    shared.server,
-                    shared.key,
-                    sent,
-                    &mut answered,
-                ) {
-                    Ok((seq, _)) if seq < step_start => tally.late += 1,
-                    Ok((_, sent_us)) => {
-                        let rx_us = (r.rx_time - shared.t0).to_nanos().max(0) as u64 / 1000;
-                        tally.answer(rx_us.saturating_sub(sent_us));
-                    }
-                    Err(why) => {
-                        tally.reject(why);
-                        if let Some(c) = bad_total.get_mut(why as usize) {
-                            *c += 1;
+                for k in 0..n {
+                    let Some((r, bytes)) = rx.get(k) else {
+                        continue;
+                    };
+                    match load::check_response(
+                        bytes,
+                        r.from,
+                        shared.server,
+                        shared.key,
+                        sent,
+                        &mut answered,
+                    ) {
+                        Ok((seq, _)) if seq < step_start => tally.late += 1,
+                        Ok((_, sent_us)) => {
+                            let rx_us = (r.rx_time - shared.t0).to_nanos().max(0) as u64 / 1000;
+                            tally.answer(rx_us.saturating_sub(sent_us));
+                        }
+                        Err(why) => {
+                            tally.reject(why);
+                            if let Some(c) = bad_total.get_mut(why as usize) {
+                                *c += 1;
+                            }
                         }
                     }
+                }
+                if n < BATCH {
+                    break;
                 }
             }
         }

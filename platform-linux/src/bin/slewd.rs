@@ -74,6 +74,10 @@ struct Args {
     /// More detail in the log.
     #[arg(short = 'D', long = "debug")]
     debug: bool,
+    /// Serve from N more threads beside the main loop, each on its own SO_REUSEPORT
+    /// socket per listen address (0: the main loop serves alone).
+    #[arg(long = "server-threads", value_name = "N", default_value_t = 0)]
+    server_threads: usize,
     /// After binding, run as USER (and GROUP, else USER's group), keeping only
     /// CAP_SYS_TIME (none with --clock observe|virtual). Needs root.
     #[arg(short = 'u', long = "user", value_name = "USER[:GROUP]")]
@@ -193,6 +197,10 @@ fn serve<C: DaemonClock>(
             return ExitCode::from(1);
         }
     };
+    if let Err(e) = daemon.prepare_server_threads(args.server_threads.min(64)) {
+        eprintln!("slewd: server threads: {e}");
+        return ExitCode::from(1);
+    }
     if !args.foreground && !args.once {
         // Sockets are bound before forking so that bind errors reach the terminal.
         if let Err(e) = nix::unistd::daemon(false, false) {

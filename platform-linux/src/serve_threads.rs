@@ -1,0 +1,282 @@
+//! Extra server threads (`slewd --server-threads N`): each binds its own
+//! `SO_REUSEPORT` socket on every listen address and runs its own `poll(2)` loop over
+//! them; the kernel spreads clients over the main thread's sockets and theirs by a
+//! hash of the client's address and port.
+//!
+//! What the threads share with the main thread, and how often they touch it:
+//! - the system variables and the clock's offset from `CLOCK_REALTIME`, published by
+//!   the main thread each turn of its loop into a `Mutex` that a worker reads once
+//!   per wake-up (per batch), never per packet;
+//! - their counters, written into a per-worker `Mutex` once per wake-up and merged
+//!   for the logs;
+//! - mode 6 requests: a worker cannot answer them (the node lives on the main
+//!   thread), so it queues them (a bounded queue; overflow is dropped and counted)
+//!   and the main thread answers from its own socket on the same address.
+//!
+//! Each worker has its own restrict table, rate limiter and keys ([`Guard`]): a
+//! client keeps its source port, so it keeps its thread and its rate-limit bucket; one
+//! that changes ports may be seen by up to N+1 limiters.
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use slew_core::server::ServerStats;
+use slew_core::system::SystemVars;
+use slew_core::{NtpDuration, NtpTimestamp};
+
+use crate::access::Hardening;
+use crate::serve::{ServeClock, TimeServer, TxLead};
+use crate::time::realtime_now;
+
+/// Control requests waiting for the main thread, at most.
+pub const CONTROL_QUEUE: usize = 32;
+
+/// Longest control request forwarded (mode 6 requests are short).
+pub const CONTROL_MAX: usize = 512;
+
+/// How long a worker sleeps in `poll` before it looks at the stop flag.
+const WORKER_POLL_MS: u16 = 100;
+
+/// What the main thread publishes to the workers.
+#[derive(Clone, Copy, Debug)]
+struct Published {
+    sys: SystemVars,
+    /// The daemon clock's reading minus `CLOCK_REALTIME`.
+    offset: NtpDuration,
+}
+
+/// One worker's counters.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WorkerStats {
+    /// Answers and drops.
+    pub server: ServerStats,
+    /// Transmit-stamp lead.
+    pub lead: TxLead,
+    /// Answers not sent.
+    pub send_errors: u64,
+}
+
+/// A forwarded control request.
+#[derive(Clone, Copy, Debug)]
+struct ControlRequest {
+    listen: usize,
+    from: SocketAddr,
+    len: usize,
+    bytes: [u8; CONTROL_MAX],
+}
+
+#[derive(Debug)]
+struct Shared {
+    published: Mutex<Published>,
+    stop: AtomicBool,
+    stats: Vec<Mutex<WorkerStats>>,
+    control: Mutex<Vec<ControlRequest>>,
+    control_dropped: AtomicU64,
+}
+
+/// The running server threads.
+#[derive(Debug)]
+pub struct ServerThreads {
+    shared: Arc<Shared>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+/// The daemon clock as the workers see it: `CLOCK_REALTIME` plus the offset last
+/// published (exact for the kernel and observe clocks; for the virtual clock, as
+/// fresh as the main thread's last turn).
+struct OffsetClock(NtpDuration);
+
+impl ServeClock for OffsetClock {
+    fn receive_time(&mut self, realtime: NtpTimestamp) -> NtpTimestamp {
+        realtime + self.0
+    }
+    fn transmit_time(&mut self) -> NtpTimestamp {
+        realtime_now() + self.0
+    }
+}
+
+impl ServerThreads {
+    /// Binds `n` workers' sockets on `listen` (addresses already bound by the main
+    /// thread with `SO_REUSEPORT`, ports resolved) under `hardening`; nothing runs
+    /// until [`ServerThreads::spawn`]. Binding comes first so that it can happen
+    /// before the daemon forks and drops privileges, the threads after.
+    pub fn bind(
+        n: usize,
+        listen: &[SocketAddr],
+        hardening: &Hardening,
+    ) -> io::Result<Vec<TimeServer>> {
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let mut server = TimeServer::bind_with(listen, true)?;
+            server.set_hardening(hardening);
+            out.push(server);
+        }
+        Ok(out)
+    }
+
+    /// Starts one thread per server from [`ServerThreads::bind`].
+    pub fn spawn(servers: Vec<TimeServer>, sys: SystemVars) -> io::Result<Self> {
+        let n = servers.len();
+        let shared = Arc::new(Shared {
+            published: Mutex::new(Published {
+                sys,
+                offset: NtpDuration::ZERO,
+            }),
+            stop: AtomicBool::new(false),
+            stats: (0..n).map(|_| Mutex::new(WorkerStats::default())).collect(),
+            control: Mutex::new(Vec::with_capacity(CONTROL_QUEUE)),
+            control_dropped: AtomicU64::new(0),
+        });
+        let mut threads = Self {
+            shared,
+            handles: Vec::with_capacity(n),
+        };
+        for (i, server) in servers.into_iter().enumerate() {
+            let shared = Arc::clone(&threads.shared);
+            let h = std::thread::Builder::new()
+                .name(format!("slewd-serve-{i}"))
+                .spawn(move || worker(i, server, &shared))?;
+            threads.handles.push(h);
+        }
+        Ok(threads)
+    }
+
+    /// Publishes the system variables and the clock's offset from realtime.
+    pub fn publish(&self, sys: &SystemVars, clock: &mut dyn ServeClock) {
+        let r = realtime_now();
+        let offset = clock.receive_time(r) - r;
+        if let Ok(mut p) = self.shared.published.lock() {
+            *p = Published { sys: *sys, offset };
+        }
+    }
+
+    /// Hands each queued control request to `f` (listen index, client, bytes).
+    pub fn take_control(&self, f: &mut dyn FnMut(usize, SocketAddr, &[u8])) {
+        let pending = match self.shared.control.lock() {
+            Ok(mut q) if !q.is_empty() => std::mem::take(&mut *q),
+            _ => return,
+        };
+        for c in &pending {
+            f(c.listen, c.from, c.bytes.get(..c.len).unwrap_or_default());
+        }
+    }
+
+    /// True when control requests wait for the main thread.
+    pub fn has_control(&self) -> bool {
+        self.shared.control.lock().is_ok_and(|q| !q.is_empty())
+    }
+
+    /// The workers' counters, merged.
+    pub fn merged(&self) -> WorkerStats {
+        let mut out = WorkerStats::default();
+        for s in &self.shared.stats {
+            if let Ok(s) = s.lock() {
+                out.server.merge(&s.server);
+                out.lead.merge(&s.lead);
+                out.send_errors += s.send_errors;
+            }
+        }
+        out
+    }
+
+    /// Control requests dropped because the queue was full.
+    pub fn control_dropped(&self) -> u64 {
+        self.shared.control_dropped.load(Ordering::Relaxed)
+    }
+
+    /// Number of workers.
+    pub fn len(&self) -> usize {
+        self.handles.len()
+    }
+
+    /// True when there are no workers.
+    pub fn is_empty(&self) -> bool {
+        self.handles.is_empty()
+    }
+}
+
+impl Drop for ServerThreads {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        for h in self.handles.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
+
+fn worker(index: usize, mut server: TimeServer, shared: &Shared) {
+    let n = server.sockets().len();
+    let mut readable = vec![false; n];
+    while !shared.stop.load(Ordering::Relaxed) {
+        {
+            // Rebuilt per wake-up (a few entries): it borrows the sockets that
+            // `drain` needs mutably afterwards.
+            let mut set: Vec<PollFd<'_>> = server
+                .sockets()
+                .iter()
+                .map(|s| PollFd::new(s.as_fd(), PollFlags::POLLIN))
+                .collect();
+            match poll(&mut set, PollTimeout::from(WORKER_POLL_MS)) {
+                Ok(_) | Err(nix::Error::EINTR) => {}
+                Err(e) => {
+                    log::error!("server thread {index}: poll: {e}");
+                    return;
+                }
+            }
+            for (r, fd) in readable.iter_mut().zip(set.iter()) {
+                *r = fd.revents().is_some_and(|e| !e.is_empty());
+            }
+        }
+        if !readable.contains(&true) {
+            continue;
+        }
+        // Once per wake-up: the published system variables and clock offset.
+        let Ok(published) = shared.published.lock().map(|p| *p) else {
+            return;
+        };
+        let mut clock = OffsetClock(published.offset);
+        for (i, _) in readable.iter().enumerate().filter(|(_, r)| **r) {
+            server.drain(
+                i,
+                &published.sys,
+                crate::daemon::DRAIN_BUDGET,
+                &mut clock,
+                &mut |_, from, bytes| forward_control(shared, i, from, bytes),
+            );
+        }
+        if let Some(slot) = shared.stats.get(index) {
+            if let Ok(mut s) = slot.lock() {
+                *s = WorkerStats {
+                    server: *server.stats(),
+                    lead: server.tx_lead(),
+                    send_errors: server.send_errors(),
+                };
+            }
+        }
+    }
+}
+
+fn forward_control(shared: &Shared, listen: usize, from: SocketAddr, bytes: &[u8]) {
+    let Ok(mut q) = shared.control.lock() else {
+        return;
+    };
+    if q.len() >= CONTROL_QUEUE || bytes.len() > CONTROL_MAX {
+        shared.control_dropped.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    let mut c = ControlRequest {
+        listen,
+        from,
+        len: bytes.len(),
+        bytes: [0; CONTROL_MAX],
+    };
+    if let Some(dst) = c.bytes.get_mut(..bytes.len()) {
+        dst.copy_from_slice(bytes);
+    }
+    q.push(c);
+}
