@@ -226,13 +226,12 @@ impl<C: DaemonClock> Daemon<C> {
         &self.node
     }
 
-    /// `--server-threads N`: N more threads serve the listen addresses on
-    /// `SO_REUSEPORT` sockets of their own ([`crate::serve_threads`]). Call before
-    /// dropping privileges (the main thread's sockets are bound again).
-    pub fn start_server_threads(&mut self, n: usize) -> io::Result<()> {
-        let sys = self.node.system_vars();
-        self.server
-            .start_threads(n, &self.settings.hardening, sys)
+    /// `--server-threads N`: N more threads will serve the listen addresses on
+    /// `SO_REUSEPORT` sockets of their own ([`crate::serve_threads`]). Binds them
+    /// now (call before forking and dropping privileges); [`Daemon::run`] starts
+    /// the threads.
+    pub fn prepare_server_threads(&mut self, n: usize) -> io::Result<()> {
+        self.server.prepare_threads(n, &self.settings.hardening)
     }
 
     /// The clock, for monitoring and tests.
@@ -532,6 +531,7 @@ impl<C: DaemonClock> Daemon<C> {
         {
             log::warn!("{w}");
         }
+        self.server.spawn_threads(self.node.system_vars())?;
         let started = monotonic_now();
         while !signals::terminate_requested() {
             let now = monotonic_now();
