@@ -15,7 +15,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use slew_core::clock::{Error as _, ErrorKind};
 use slew_core::discipline::State;
 use slew_core::node::{run_once_with, Event, Node, PacketVerdict, Report};
-use slew_core::peer::{SourceConfig, SourceId};
+use slew_core::peer::{Reason, SourceConfig, SourceId};
 use slew_core::system::SystemVars;
 use slew_core::{Clock, Instant, NtpDuration, Transport};
 
@@ -57,6 +57,11 @@ struct Assoc {
     id: SourceId,
     addr: SocketAddr,
     unreachable_since: Option<Instant>,
+    /// The authentication refusal last logged (one line per change, not per packet).
+    auth_logged: Option<Reason>,
+    /// When it was added, and whether its silence was reported (`key N` sources).
+    added: Instant,
+    silence_logged: bool,
 }
 
 /// The client sockets as the node's [`Transport`].
@@ -253,11 +258,15 @@ impl<C: DaemonClock> Daemon<C> {
             match self.node.add_source(SourceConfig { addr, ..template }, now) {
                 Ok(id) => {
                     log::info!("{name}: polling {addr}");
+                    self.give_key(id, template.key, &name);
                     self.assocs.push(Assoc {
                         spec: spec_idx,
                         id,
                         addr,
                         unreachable_since: None,
+                        auth_logged: None,
+                        added: now,
+                        silence_logged: false,
                     });
                 }
                 Err(_) => {
@@ -268,6 +277,52 @@ impl<C: DaemonClock> Daemon<C> {
             }
         }
         Ok(())
+    }
+
+    /// `server … key N`: hands the association its trusted key (checked at load).
+    fn give_key(&mut self, id: SourceId, key: Option<u32>, name: &str) {
+        let Some(k) = key else { return };
+        let found = self.settings.hardening.keys.iter().find(|x| x.id() == k);
+        let taken = found
+            .filter(|x| x.is_trusted())
+            .cloned()
+            .is_some_and(|key| self.node.set_source_key(id, key));
+        if taken {
+            log::info!("{name}: requests signed with key {k}, unsigned answers refused");
+        } else {
+            log::error!("{name}: key {k} is not a trusted key: every answer will be refused");
+        }
+    }
+
+    /// A `key N` source that has never answered for three of its minimum polls: ntpd
+    /// and chronyd drop a request whose MAC they cannot verify without a word (no
+    /// crypto-NAK), so silence is how a key mismatch shows. Said once per association.
+    fn report_auth_silence(&mut self, now: Instant) {
+        let mut lines = Vec::new();
+        for a in self.assocs.iter_mut().filter(|a| !a.silence_logged) {
+            let Some(spec) = self.settings.sources.get(a.spec) else {
+                continue;
+            };
+            let Some(k) = spec.options.key else { continue };
+            let quiet = Duration::from_secs_f64(3.0 * spec.options.minpoll.as_seconds_f64());
+            if now.saturating_since(a.added) < quiet || a.auth_logged.is_some() {
+                continue;
+            }
+            if self
+                .node
+                .source(a.id, now)
+                .is_some_and(|s| s.last_rx.is_none())
+            {
+                a.silence_logged = true;
+                lines.push((a.addr, k, quiet.as_secs()));
+            }
+        }
+        for (addr, k, secs) in lines {
+            log::warn!(
+                "{}: no answer to requests signed with key {k} in {secs} s: a server whose key {k} differs drops them silently; check the keys file on both sides",
+                self.name_of(addr)
+            );
+        }
     }
 
     fn resolve_pending(&mut self, now: Instant) {
@@ -454,8 +509,33 @@ impl<C: DaemonClock> Daemon<C> {
                 if let PacketVerdict::Refused(reason) = verdict {
                     log::debug!("{}: reply refused ({})", received.from, reason.code());
                 }
+                self.log_auth(received.from, verdict);
                 self.drive(now);
             }
+        }
+    }
+
+    /// An authentication failure is worth a warning, once until it changes: a flood
+    /// of forged answers must not flood the log.
+    fn log_auth(&mut self, from: SocketAddr, verdict: PacketVerdict) {
+        let Some(a) = self.assocs.iter_mut().find(|a| a.addr == from) else {
+            return;
+        };
+        match verdict {
+            PacketVerdict::Refused(r @ (Reason::AuthFailed | Reason::CryptoNak))
+                if a.auth_logged != Some(r) =>
+            {
+                a.auth_logged = Some(r);
+                let name = self.name_of(from);
+                let why = if r == Reason::CryptoNak {
+                    "the server could not authenticate our request (crypto-NAK): check the key on both sides"
+                } else {
+                    "no valid MAC under the configured key"
+                };
+                log::warn!("{name}: answer refused ({}): {why}", r.code());
+            }
+            PacketVerdict::Accepted => a.auth_logged = None,
+            _ => {}
         }
     }
 
@@ -552,6 +632,7 @@ impl<C: DaemonClock> Daemon<C> {
                 }
             }
             self.resolve_pending(now);
+            self.report_auth_silence(now);
             if now >= self.next_drift_write {
                 self.write_drift();
                 self.next_drift_write = now.saturating_add(DRIFT_WRITE_INTERVAL);
@@ -714,6 +795,18 @@ impl<C: DaemonClock> Daemon<C> {
             listen: self.settings.listen.clone(),
             ..new
         };
+        // Kept associations take the keys file as it is now (a secret may change).
+        let kept_keys: Vec<(SourceId, Option<u32>, String)> = self
+            .assocs
+            .iter()
+            .filter_map(|a| {
+                let spec = self.settings.sources.get(a.spec)?;
+                Some((a.id, spec.options.key, spec.display_name()))
+            })
+            .collect();
+        for (id, key, name) in kept_keys {
+            self.give_key(id, key, &name);
+        }
         self.stats = crate::stats::Recorder::new(&self.settings.stats);
         self.unresolved = (0..self.settings.sources.len())
             .filter(|i| !kept_specs.contains(i))

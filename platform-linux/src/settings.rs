@@ -181,10 +181,34 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<Loaded, LoadError> {
         }
         LoadError(text)
     })?;
+    source_keys_usable(&settings)?;
     Ok(Loaded {
         settings,
         warnings: parsed.warnings,
     })
+}
+
+/// `server … key N`: key N must be in the keys file and named by `trustedkey`, or
+/// every answer would be refused.
+fn source_keys_usable(settings: &Settings) -> Result<(), LoadError> {
+    let mut text = String::new();
+    for s in &settings.sources {
+        let Some(id) = s.options.key else { continue };
+        let problem = match settings.hardening.keys.iter().find(|k| k.id() == id) {
+            None => "is not in the keys file (`keys FILE`)",
+            Some(k) if !k.is_trusted() => "is not named by `trustedkey`",
+            Some(_) => continue,
+        };
+        text.push_str(&format!(
+            "{}: error: `key {id}`: key {id} {problem}\n  hint: add it to the keys file and to `trustedkey`, as on the server\n",
+            s.at
+        ));
+    }
+    if text.is_empty() {
+        Ok(())
+    } else {
+        Err(LoadError(text))
+    }
 }
 
 fn poll(log2: Option<u8>, default: PollInterval) -> PollInterval {
@@ -249,6 +273,7 @@ pub fn settings_from(config: &Config, overrides: &Overrides) -> Settings {
                     burst: s.options.burst,
                     prefer: s.options.prefer,
                     noselect: s.options.noselect,
+                    key: s.options.key.map(u32::from),
                     ..SourceConfig::new(placeholder)
                 },
                 at: s.at.clone(),
@@ -301,12 +326,6 @@ pub fn not_honoured(config: &Config) -> Vec<(Location, String)> {
             out.push((
                 s.at.clone(),
                 "`peer` (symmetric mode); use `server`".to_string(),
-            ));
-        }
-        if s.options.key.is_some() {
-            out.push((
-                s.at.clone(),
-                "`key` on a source (authenticated client)".into(),
             ));
         }
         if s.options.version.is_some() {
@@ -436,6 +455,41 @@ mod tests {
         assert!(d.allow_big_first);
         let d = discipline_from(&parse("tinker step 0\n"), &Overrides::default());
         assert_eq!(d.step_mode, StepMode::SlewOnly, "tinker step 0 never steps");
+    }
+
+    #[test]
+    fn source_key_needs_a_trusted_key() {
+        let dir = std::env::temp_dir().join(format!("slew-settings-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let keys = dir.join("ntp.keys");
+        std::fs::write(
+            &keys,
+            "1 MD5 secret\n2 SHA1 0123456789abcdef0123456789abcdef01234567\n",
+        )
+        .unwrap();
+        let conf = dir.join("ntp.conf");
+        let load_with = |extra: &str| {
+            std::fs::write(
+                &conf,
+                format!("keys {}\ntrustedkey 1\n{extra}", keys.display()),
+            )
+            .unwrap();
+            load(&conf, &Overrides::default())
+        };
+        let ok = load_with("server 127.0.0.1 key 1\n").unwrap();
+        assert_eq!(ok.settings.sources[0].options.key, Some(1));
+        let e = load_with("server 127.0.0.1 key 2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":3:") && e.contains("not named by `trustedkey`"),
+            "{e}"
+        );
+        let e = load_with("server 127.0.0.1 key 9\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("key 9 is not in the keys file"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
