@@ -131,3 +131,76 @@ fn unsupported_statistics_are_refused_by_line() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("rawstats"), "{}", text(&out));
 }
+
+/// A plain HTTP GET with a bounded wait.
+fn scrape(addr: SocketAddr) -> String {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// `--metrics`: the page answers a plain TCP client while slewd follows a real
+/// chronyd and serves time; the figures are the daemon's.
+#[test]
+fn slewd_metrics_endpoint_answers_a_scrape() {
+    let dir = TempDir::new("metrics");
+    let chrony_port = free_port();
+    let _chronyd = start_chronyd_server(&dir, chrony_port, "");
+    let conf = format!("server 127.0.0.1 port {chrony_port} iburst minpoll 4 maxpoll 4\n");
+    let listen = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let metrics = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let slewd = start_slewd(
+        &dir,
+        &conf,
+        &[listen],
+        &["--clock", "virtual", "--metrics", &metrics.to_string()],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let page = loop {
+        let page = scrape(metrics);
+        if page.contains("slew_source_selected{address=\"127.0.0.1:")
+            && page.contains("slew_synchronised 1\n")
+        {
+            break page;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never synchronised:\n{page}\n{}",
+            slewd.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(page.starts_with("HTTP/1.0 200 OK\r\n"), "{page}");
+    assert!(
+        page.contains("Content-Type: text/plain; version=0.0.4"),
+        "{page}"
+    );
+    assert!(page.contains("slew_stratum 11\n"), "{page}");
+    assert!(
+        page.contains(&format!(
+            "slew_source_selected{{address=\"127.0.0.1:{chrony_port}\"}} 1\n"
+        )),
+        "{page}"
+    );
+    assert!(
+        page.contains("slew_packets_dropped_total{reason=\"rate_limited\"} 0\n"),
+        "{page}"
+    );
+    // Time service counts show up: one client request, then the counter.
+    assert!(wait_served(listen, metrics), "{}", slewd.log_text());
+}
+
+fn wait_served(ntp: SocketAddr, metrics: SocketAddr) -> bool {
+    raw_query(ntp, Duration::from_secs(2)).expect("slewd answers a time request");
+    let page = scrape(metrics);
+    page.lines()
+        .find(|l| l.starts_with("slew_packets_served_total "))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n >= 1)
+}

@@ -147,6 +147,7 @@ pub struct Daemon<C: DaemonClock> {
     next_drift_write: Instant,
     monitor: Monitor,
     stats: crate::stats::Recorder,
+    metrics: Option<crate::metrics::MetricsServer>,
     started: Instant,
     exit: Option<Exit>,
 }
@@ -205,6 +206,7 @@ impl<C: DaemonClock> Daemon<C> {
             next_drift_write: now.saturating_add(DRIFT_WRITE_INTERVAL),
             monitor: Monitor::new(Identity::current(), now),
             stats,
+            metrics: None,
             started: now,
             exit: None,
         };
@@ -647,6 +649,7 @@ impl<C: DaemonClock> Daemon<C> {
             let n_server = self.server.sockets().len();
             let mut readable = Vec::new();
             let mut client_ready = false;
+            let mut metrics_ready = false;
             {
                 let mut fds: Vec<PollFd<'_>> = self
                     .server
@@ -656,13 +659,24 @@ impl<C: DaemonClock> Daemon<C> {
                     .chain(self.client_v6.iter())
                     .map(|s| PollFd::new(std::os::fd::AsFd::as_fd(s), PollFlags::POLLIN))
                     .collect();
+                let n_ntp = fds.len();
+                for (fd, out) in self.metrics.iter().flat_map(|m| m.poll_fds()) {
+                    let f = if out {
+                        PollFlags::POLLOUT
+                    } else {
+                        PollFlags::POLLIN
+                    };
+                    fds.push(PollFd::new(fd, f));
+                }
                 match poll(&mut fds, timeout) {
                     Ok(_) | Err(nix::Error::EINTR) => {}
                     Err(e) => return Err(io::Error::from_raw_os_error(e as i32)),
                 }
                 for (i, fd) in fds.iter().enumerate() {
                     if fd.revents().is_some_and(|r| !r.is_empty()) {
-                        if i < n_server {
+                        if i >= n_ntp {
+                            metrics_ready = true;
+                        } else if i < n_server {
                             readable.push(i);
                         } else {
                             client_ready = true;
@@ -673,6 +687,14 @@ impl<C: DaemonClock> Daemon<C> {
             let now = monotonic_now();
             if client_ready {
                 self.drain_clients(now);
+            }
+            if metrics_ready
+                || self
+                    .metrics
+                    .as_ref()
+                    .is_some_and(|m| m.poll_fds().len() > 1)
+            {
+                self.serve_metrics(now);
             }
             // Server threads (if any): fresh system variables, forwarded mode 6.
             self.server
@@ -709,6 +731,32 @@ impl<C: DaemonClock> Daemon<C> {
         }
         log::info!("terminating on signal");
         Ok(Exit::Clean)
+    }
+
+    /// `--metrics`: serves the Prometheus page on `addr` from now on.
+    pub fn enable_metrics(&mut self, addr: SocketAddr) -> io::Result<SocketAddr> {
+        let m = crate::metrics::MetricsServer::bind(addr)?;
+        let bound = m.local_addr();
+        log::info!("metrics on http://{bound}/metrics");
+        self.metrics = Some(m);
+        Ok(bound)
+    }
+
+    fn serve_metrics(&mut self, now: Instant) {
+        let Some(mut m) = self.metrics.take() else {
+            return;
+        };
+        let mut page = || {
+            let sources: Vec<_> = self.node.sources(now).collect();
+            crate::metrics::render(&crate::metrics::MetricsInput {
+                system: &self.node.system(),
+                sources: &sources,
+                server: self.server.stats(),
+                control: self.monitor.stats(),
+            })
+        };
+        m.service(now, &mut page);
+        self.metrics = Some(m);
     }
 
     /// The node's state for the control responder (ntpq, ntpstat, slewctl).

@@ -13,6 +13,7 @@ pub mod daemon;
 pub mod drift;
 pub mod load;
 pub mod logger;
+pub mod metrics;
 pub mod monitor;
 pub mod net;
 pub mod privdrop;

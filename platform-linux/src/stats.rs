@@ -395,6 +395,8 @@ impl StatsWriter {
 pub struct Recorder {
     writer: StatsWriter,
     last_reftime: NtpTimestamp,
+    /// The last loop record and when it was written (Unix s).
+    last_loop: Option<(LoopRecord, f64)>,
     last_rx: Vec<(SourceId, Instant)>,
 }
 
@@ -404,6 +406,7 @@ impl Recorder {
         Self {
             writer: StatsWriter::new(s),
             last_reftime: NtpTimestamp::ZERO,
+            last_loop: None,
             last_rx: Vec::new(),
         }
     }
@@ -429,16 +432,25 @@ impl Recorder {
         let reftime = sys.vars.reference_time;
         if !reftime.is_zero() && reftime != self.last_reftime {
             self.last_reftime = reftime;
-            self.writer.record_loop(
-                unix_s,
-                &LoopRecord {
-                    offset_s: sys.offset_s,
-                    frequency_ppm: sys.frequency_ppm,
-                    jitter_s: sys.jitter_s,
-                    wander_ppm: sys.clock_wander_ppm,
-                    tc: sys.vars.poll.log2(),
-                },
-            );
+            let r = LoopRecord {
+                offset_s: sys.offset_s,
+                frequency_ppm: sys.frequency_ppm,
+                jitter_s: sys.jitter_s,
+                wander_ppm: sys.clock_wander_ppm,
+                tc: sys.vars.poll.log2(),
+            };
+            // A new update, not the same figures again (the local clock refreshes
+            // its reference time often: one line per poll interval for it).
+            let due = match self.last_loop {
+                Some((last, at)) => {
+                    last != r || unix_s - at >= f64::from(1u32 << r.tc.clamp(0, 17))
+                }
+                None => true,
+            };
+            if due {
+                self.last_loop = Some((r, unix_s));
+                self.writer.record_loop(unix_s, &r);
+            }
         }
         if !self.writer.wants_peers() {
             return;

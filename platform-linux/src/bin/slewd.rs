@@ -71,6 +71,9 @@ struct Args {
     /// Check the configuration, print what is wrong, and exit (0 when it is fine).
     #[arg(long = "check-config")]
     check_config: bool,
+    /// Serve Prometheus metrics on ADDR:PORT (off by default), e.g. 127.0.0.1:9975.
+    #[arg(long = "metrics", value_name = "ADDR:PORT")]
+    metrics: Option<SocketAddr>,
     /// More detail in the log.
     #[arg(short = 'D', long = "debug")]
     debug: bool,
@@ -200,6 +203,12 @@ fn serve<C: DaemonClock>(
     if let Err(e) = daemon.prepare_server_threads(args.server_threads.min(64)) {
         eprintln!("slewd: server threads: {e}");
         return ExitCode::from(1);
+    }
+    if let Some(addr) = args.metrics {
+        if let Err(e) = daemon.enable_metrics(addr) {
+            eprintln!("slewd: --metrics {addr}: {e}");
+            return ExitCode::from(1);
+        }
     }
     if !args.foreground && !args.once {
         // Sockets are bound before forking so that bind errors reach the terminal.

@@ -1,0 +1,336 @@
+//! `--metrics ADDR:PORT`: a Prometheus text endpoint inside slewd's one poll loop.
+//!
+//! The listening socket is a plain `SOCK_STREAM` made with nix, close-on-exec and
+//! non-blocking through `fcntl` (DESIGN.md's rules for a simulator-driven binary);
+//! it and at most [`MAX_CONNECTIONS`] accepted connections sit in the daemon's
+//! `poll(2)` set. Every call is non-blocking: a connection is read into a
+//! [`REQUEST_MAX`]-byte buffer until the end of the request head, answered from a
+//! snapshot of the daemon's state, written as far as the socket takes it and closed;
+//! one that dawdles past [`CONNECTION_DEADLINE`] is closed. The NTP path never waits
+//! for a scraper.
+//!
+//! Metrics (gauges unless noted): `slew_offset_seconds`, `slew_frequency_ppm`,
+//! `slew_jitter_seconds`, `slew_stratum`, `slew_synchronised`,
+//! `slew_discipline_state`, per source (label `address`) `slew_source_reach`,
+//! `slew_source_delay_seconds`, `slew_source_offset_seconds`,
+//! `slew_source_jitter_seconds`, `slew_source_selected`; counters
+//! `slew_packets_served_total`, `slew_packets_dropped_total{reason=…}`,
+//! `slew_control_queries_total{result=…}`.
+
+use std::fmt::Write as _;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
+use nix::sys::socket::{
+    accept, bind, listen, setsockopt, socket, sockopt, AddressFamily, Backlog, SockFlag, SockType,
+};
+use slew_core::node::SystemStatus;
+use slew_core::peer::SourceStatus;
+use slew_core::select::Tally;
+use slew_core::server::{DropReason, ServerStats};
+use slew_core::Instant;
+
+use crate::monitor::MonitorStats;
+use crate::net::to_storage;
+
+/// Connections served at once; more wait in the kernel's backlog.
+pub const MAX_CONNECTIONS: usize = 8;
+/// The most of a request read (a scraper's GET head is a few hundred bytes).
+pub const REQUEST_MAX: usize = 2048;
+/// How long a connection may take from accept to close.
+pub const CONNECTION_DEADLINE: Duration = Duration::from_secs(2);
+
+/// What the page is rendered from.
+#[derive(Debug)]
+pub struct MetricsInput<'a> {
+    /// The node's system state.
+    pub system: &'a SystemStatus,
+    /// Its sources.
+    pub sources: &'a [SourceStatus],
+    /// The time server's counters.
+    pub server: &'a ServerStats,
+    /// The control path's counters.
+    pub control: MonitorStats,
+}
+
+/// The Prometheus text exposition of `m`.
+pub fn render(m: &MetricsInput<'_>) -> String {
+    let mut o = String::with_capacity(2048);
+    let sys = m.system;
+    let gauge = |o: &mut String, name: &str, help: &str, v: f64| {
+        let _ = writeln!(
+            o,
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}",
+            num(v)
+        );
+    };
+    gauge(
+        &mut o,
+        "slew_offset_seconds",
+        "Combined offset at the last clock update.",
+        sys.offset_s,
+    );
+    gauge(
+        &mut o,
+        "slew_frequency_ppm",
+        "Frequency correction in force.",
+        sys.frequency_ppm,
+    );
+    gauge(
+        &mut o,
+        "slew_jitter_seconds",
+        "System jitter.",
+        sys.jitter_s,
+    );
+    gauge(
+        &mut o,
+        "slew_stratum",
+        "Stratum served to clients.",
+        f64::from(sys.vars.stratum),
+    );
+    gauge(
+        &mut o,
+        "slew_synchronised",
+        "1 when clients may synchronise to this server.",
+        if sys.vars.is_synchronized() { 1.0 } else { 0.0 },
+    );
+    gauge(
+        &mut o,
+        "slew_discipline_state",
+        "Discipline state: 0 NSET, 1 FSET, 2 SPIK, 3 FREQ, 4 SYNC.",
+        f64::from(sys.state as u8),
+    );
+    type Field = fn(&SourceStatus) -> f64;
+    let per_source: [(&str, &str, Field); 5] = [
+        ("slew_source_reach", "Reach register (8 bits).", |s| {
+            f64::from(s.reach)
+        }),
+        ("slew_source_delay_seconds", "Clock filter delay.", |s| {
+            s.delay_s
+        }),
+        ("slew_source_offset_seconds", "Clock filter offset.", |s| {
+            s.offset_s
+        }),
+        ("slew_source_jitter_seconds", "Source jitter.", |s| {
+            s.jitter_s
+        }),
+        ("slew_source_selected", "1 for the system peer.", |s| {
+            if s.tally == Tally::SystemPeer {
+                1.0
+            } else {
+                0.0
+            }
+        }),
+    ];
+    for (name, help, f) in per_source {
+        let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for s in m.sources {
+            let _ = writeln!(o, "{name}{{address=\"{}\"}} {}", s.addr, num(f(s)));
+        }
+    }
+    let _ = writeln!(
+        o,
+        "# HELP slew_packets_served_total Time requests answered.\n# TYPE slew_packets_served_total counter\nslew_packets_served_total {}",
+        m.server.answered
+    );
+    let _ = writeln!(o, "# HELP slew_packets_dropped_total Datagrams not answered, by reason.\n# TYPE slew_packets_dropped_total counter");
+    for r in DropReason::ALL {
+        let _ = writeln!(
+            o,
+            "slew_packets_dropped_total{{reason=\"{}\"}} {}",
+            r.name(),
+            m.server.dropped_for(r)
+        );
+    }
+    let c = m.control;
+    let _ = writeln!(o, "# HELP slew_control_queries_total Mode 6 queries, by result.\n# TYPE slew_control_queries_total counter");
+    for (result, n) in [
+        ("answered", c.answered),
+        ("refused", c.refused),
+        ("rate_limited", c.rate_limited),
+        ("malformed", c.malformed),
+    ] {
+        let _ = writeln!(o, "slew_control_queries_total{{result=\"{result}\"}} {n}");
+    }
+    o
+}
+
+fn num(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v}")
+    } else {
+        "NaN".into()
+    }
+}
+
+/// One accepted connection.
+#[derive(Debug)]
+struct Conn {
+    fd: OwnedFd,
+    request: Vec<u8>,
+    /// The response, once the request is in, and how much of it was written.
+    response: Option<(Vec<u8>, usize)>,
+    deadline: Instant,
+}
+
+/// The endpoint.
+#[derive(Debug)]
+pub struct MetricsServer {
+    listener: OwnedFd,
+    conns: Vec<Conn>,
+    addr: SocketAddr,
+    /// Scrapes answered.
+    pub served: u64,
+}
+
+fn nonblocking_cloexec(fd: &OwnedFd) -> io::Result<()> {
+    let raw = fd.as_raw_fd();
+    fcntl(raw, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).map_err(io::Error::from)?;
+    let fl = OFlag::from_bits_truncate(fcntl(raw, FcntlArg::F_GETFL).map_err(io::Error::from)?);
+    fcntl(raw, FcntlArg::F_SETFL(fl | OFlag::O_NONBLOCK)).map_err(io::Error::from)?;
+    Ok(())
+}
+
+impl MetricsServer {
+    /// Binds and listens on `addr`.
+    pub fn bind(addr: SocketAddr) -> io::Result<Self> {
+        let family = if addr.is_ipv4() {
+            AddressFamily::Inet
+        } else {
+            AddressFamily::Inet6
+        };
+        let fd = socket(family, SockType::Stream, SockFlag::empty(), None)?;
+        nonblocking_cloexec(&fd)?;
+        setsockopt(&fd, sockopt::ReuseAddr, &true)?;
+        bind(fd.as_raw_fd(), &to_storage(addr))?;
+        listen(&fd, Backlog::new(16).map_err(io::Error::from)?)?;
+        let bound =
+            nix::sys::socket::getsockname::<nix::sys::socket::SockaddrStorage>(fd.as_raw_fd())
+                .ok()
+                .and_then(|s| crate::net::from_storage(&s))
+                .unwrap_or(addr);
+        Ok(Self {
+            listener: fd,
+            conns: Vec::new(),
+            addr: bound,
+            served: 0,
+        })
+    }
+
+    /// The address bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The descriptors for the poll set, with what to wait for on each.
+    pub fn poll_fds(&self) -> Vec<(BorrowedFd<'_>, bool)> {
+        let mut v = vec![(self.listener.as_fd(), false)];
+        for c in &self.conns {
+            v.push((c.fd.as_fd(), c.response.is_some()));
+        }
+        v
+    }
+
+    /// Accepts, reads, answers and closes whatever is ready, without blocking;
+    /// `page` renders the metrics when a request is complete.
+    pub fn service(&mut self, now: Instant, page: &mut dyn FnMut() -> String) {
+        // Accept (bounded by the table).
+        while self.conns.len() < MAX_CONNECTIONS {
+            match accept(self.listener.as_raw_fd()) {
+                Ok(raw) => {
+                    // SAFETY: accept just returned this descriptor; we own it.
+                    let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) };
+                    if nonblocking_cloexec(&fd).is_ok() {
+                        self.conns.push(Conn {
+                            fd,
+                            request: Vec::new(),
+                            response: None,
+                            deadline: now.saturating_add(CONNECTION_DEADLINE),
+                        });
+                    }
+                }
+                Err(Errno::EINTR) => continue,
+                Err(_) => break,
+            }
+        }
+        let mut i = 0;
+        while i < self.conns.len() {
+            let done = match self.conns.get_mut(i) {
+                Some(c) => c.step(now, page, &mut self.served),
+                None => true,
+            };
+            if done {
+                self.conns.swap_remove(i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
+
+impl Conn {
+    /// Advances the connection; true when it is finished (and is to be closed).
+    fn step(&mut self, now: Instant, page: &mut dyn FnMut() -> String, served: &mut u64) -> bool {
+        if now >= self.deadline {
+            return true;
+        }
+        if self.response.is_none() {
+            let mut buf = [0u8; 512];
+            loop {
+                match nix::unistd::read(self.fd.as_raw_fd(), &mut buf) {
+                    Ok(0) => return true,
+                    Ok(n) => {
+                        let room = REQUEST_MAX.saturating_sub(self.request.len());
+                        self.request
+                            .extend_from_slice(buf.get(..n.min(room)).unwrap_or_default());
+                        if head_complete(&self.request) || self.request.len() >= REQUEST_MAX {
+                            break;
+                        }
+                    }
+                    Err(Errno::EINTR) => continue,
+                    Err(Errno::EAGAIN) => return false,
+                    Err(_) => return true,
+                }
+            }
+            let body = if self.request.starts_with(b"GET ") {
+                *served += 1;
+                ("200 OK", page())
+            } else {
+                ("405 Method Not Allowed", "only GET\n".to_string())
+            };
+            let head = format!(
+                "HTTP/1.0 {}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.0,
+                body.1.len()
+            );
+            let mut bytes = head.into_bytes();
+            bytes.extend_from_slice(body.1.as_bytes());
+            self.response = Some((bytes, 0));
+        }
+        let Some((bytes, sent)) = self.response.as_mut() else {
+            return true;
+        };
+        while *sent < bytes.len() {
+            match nix::unistd::write(&self.fd, bytes.get(*sent..).unwrap_or_default()) {
+                Ok(n) => *sent += n,
+                Err(Errno::EINTR) => continue,
+                Err(Errno::EAGAIN) => return false,
+                Err(_) => return true,
+            }
+        }
+        true
+    }
+}
+
+/// The blank line that ends an HTTP request head.
+fn head_complete(req: &[u8]) -> bool {
+    req.windows(4).any(|w| w == b"\r\n\r\n") || req.windows(2).any(|w| w == b"\n\n")
+}
+
+#[cfg(test)]
+#[path = "metrics_tests.rs"]
+mod tests;

@@ -1,0 +1,108 @@
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use slew_core::node::Node;
+
+use super::*;
+
+fn page() -> String {
+    let node: Node<4> = Node::new(Default::default());
+    let mut server = ServerStats::ZERO;
+    server.answered = 42;
+    server.dropped[DropReason::RateLimited.index()] = 7;
+    let control = MonitorStats {
+        answered: 3,
+        refused: 1,
+        rate_limited: 0,
+        malformed: 2,
+    };
+    render(&MetricsInput {
+        system: &node.system(),
+        sources: &[],
+        server: &server,
+        control,
+    })
+}
+
+#[test]
+fn page_is_prometheus_text() {
+    let p = page();
+    for needle in [
+        "# TYPE slew_offset_seconds gauge\nslew_offset_seconds 0\n",
+        "# TYPE slew_stratum gauge\nslew_stratum 16\n",
+        "slew_synchronised 0\n",
+        "# TYPE slew_packets_served_total counter\nslew_packets_served_total 42\n",
+        "slew_packets_dropped_total{reason=\"rate_limited\"} 7\n",
+        "slew_packets_dropped_total{reason=\"truncated\"} 0\n",
+        "slew_control_queries_total{result=\"malformed\"} 2\n",
+        "# TYPE slew_source_reach gauge\n",
+    ] {
+        assert!(p.contains(needle), "{needle:?} missing:\n{p}");
+    }
+    // Every sample line is `name{labels} value` with a number Prometheus parses.
+    for line in p.lines().filter(|l| !l.starts_with('#')) {
+        let (_, v) = line.rsplit_once(' ').unwrap();
+        assert!(v.parse::<f64>().is_ok(), "{line:?}");
+    }
+}
+
+fn serve_until(m: &mut MetricsServer, client: &mut TcpStream) -> String {
+    client.set_nonblocking(true).unwrap();
+    let mut got = Vec::new();
+    let t0 = Instant::ZERO;
+    for _ in 0..2000 {
+        m.service(t0, &mut || "body\n".to_string());
+        let mut buf = [0u8; 4096];
+        match client.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(1)),
+        }
+    }
+    String::from_utf8(got).unwrap()
+}
+
+#[test]
+fn get_is_answered_and_the_connection_closed() {
+    let mut m = MetricsServer::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let mut c = TcpStream::connect(m.local_addr()).unwrap();
+    c.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let r = serve_until(&mut m, &mut c);
+    assert!(r.starts_with("HTTP/1.0 200 OK\r\n"), "{r}");
+    assert!(r.contains("Content-Length: 5\r\n"), "{r}");
+    assert!(r.ends_with("\r\n\r\nbody\n"), "{r}");
+    assert_eq!(m.served, 1);
+    assert_eq!(m.poll_fds().len(), 1, "closed after the answer");
+}
+
+#[test]
+fn other_methods_and_idle_clients() {
+    let mut m = MetricsServer::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let mut c = TcpStream::connect(m.local_addr()).unwrap();
+    c.write_all(b"POST / HTTP/1.0\r\n\r\n").unwrap();
+    assert!(serve_until(&mut m, &mut c).starts_with("HTTP/1.0 405"));
+    // A client that sends nothing is held without blocking, then dropped at the deadline.
+    let _idle = TcpStream::connect(m.local_addr()).unwrap();
+    for _ in 0..100 {
+        m.service(Instant::ZERO, &mut String::new);
+        if m.poll_fds().len() == 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    assert_eq!(m.poll_fds().len(), 2);
+    m.service(
+        Instant::ZERO.saturating_add(CONNECTION_DEADLINE),
+        &mut String::new,
+    );
+    assert_eq!(m.poll_fds().len(), 1);
+    // More connections than the table: the rest wait in the backlog, nothing blocks.
+    let _many: Vec<TcpStream> = (0..MAX_CONNECTIONS + 3)
+        .map(|_| TcpStream::connect(m.local_addr()).unwrap())
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    m.service(Instant::ZERO, &mut String::new);
+    assert_eq!(m.poll_fds().len(), 1 + MAX_CONNECTIONS);
+    assert_eq!(m.served, 0);
+}
