@@ -588,6 +588,14 @@ impl Association {
         None
     }
 
+    /// Still starting up: selectable, no filter output yet, and fewer than two polls
+    /// missed. Before the clock is first set, selection waits for such sources so
+    /// that the first server to answer cannot set the clock alone (a falseticker
+    /// that answers first would otherwise be stepped to).
+    pub fn warming_up(&self) -> bool {
+        !self.config.noselect && self.filter.last().is_none() && self.unreach < 2
+    }
+
     /// The filter's output, if any.
     pub fn filtered(&self) -> Option<&FilterOutput> {
         self.filter.last()

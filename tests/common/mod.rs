@@ -257,6 +257,27 @@ pub fn start_slewd_with(
 /// A real chronyd serving its own clock at `local stratum 10` on 127.0.0.1:`port`,
 /// never touching the clock (`-x`), with all its files under `dir`.
 pub fn start_chronyd_server(dir: &TempDir, port: u16, extra_conf: &str) -> Proc {
+    start_chronyd_server_env(dir, port, extra_conf, &[])
+}
+
+/// The libfaketime preload library (Debian package `faketime`).
+pub fn libfaketime() -> PathBuf {
+    let p = PathBuf::from("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1");
+    assert!(
+        p.exists(),
+        "libfaketime is missing: install the Debian package `faketime` (.ci/run does this)"
+    );
+    p
+}
+
+/// As [`start_chronyd_server`], with extra environment variables (e.g. libfaketime's
+/// `LD_PRELOAD` + `FAKETIME=+1s` for a falseticker that keeps its own PID).
+pub fn start_chronyd_server_env(
+    dir: &TempDir,
+    port: u16,
+    extra_conf: &str,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> Proc {
     let chronyd = require("chronyd", "chrony");
     let conf = dir.join("chrony.conf");
     std::fs::write(
@@ -271,6 +292,9 @@ pub fn start_chronyd_server(dir: &TempDir, port: u16, extra_conf: &str) -> Proc 
     .expect("write chrony.conf");
     let mut cmd = Command::new(chronyd);
     cmd.args(["-x", "-d", "-f"]).arg(&conf);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     let p = spawn_logged(cmd, "chronyd", dir.join("chronyd.log"));
     wait_for_ntp(
         SocketAddr::from(([127, 0, 0, 1], port)),
@@ -460,4 +484,69 @@ pub fn appliance_bin() -> PathBuf {
     let path = dir.join("appliance");
     assert!(path.exists(), "{} was not built", path.display());
     path
+}
+
+/// One NTP exchange with `addr`: (offset of its clock from ours in seconds, stratum,
+/// refid bytes), from the four timestamps, or `None` without an answer.
+pub fn measure(addr: SocketAddr) -> Option<(f64, u8, [u8; 4])> {
+    fn now_ntp() -> (u64, f64) {
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        let secs = d.as_secs() + 2_208_988_800;
+        let frac = ((d.subsec_nanos() as u64) << 32) / 1_000_000_000;
+        ((secs << 32) | frac, d.as_secs_f64())
+    }
+    fn ts(b: &[u8]) -> f64 {
+        let v = u64::from_be_bytes(b.try_into().unwrap());
+        (v >> 32) as f64 - 2_208_988_800.0 + (v & 0xffff_ffff) as f64 / 4_294_967_296.0
+    }
+    let bind = if addr.is_ipv4() {
+        "127.0.0.1:0"
+    } else {
+        "[::1]:0"
+    };
+    let s = UdpSocket::bind(bind).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+    let mut req = [0u8; 48];
+    req[0] = 0x23;
+    let (t1_bits, t1) = now_ntp();
+    req[40..48].copy_from_slice(&t1_bits.to_be_bytes());
+    s.send_to(&req, addr).ok()?;
+    let mut buf = [0u8; 1024];
+    let (n, _) = s.recv_from(&mut buf).ok()?;
+    let (_, t4) = now_ntp();
+    if n < 48 || buf[24..32] != t1_bits.to_be_bytes() {
+        return None;
+    }
+    let (t2, t3) = (ts(&buf[32..40]), ts(&buf[40..48]));
+    let offset = ((t2 - t1) + (t3 - t4)) / 2.0;
+    Some((offset, buf[1], [buf[12], buf[13], buf[14], buf[15]]))
+}
+
+/// Waits (bounded) until `check` holds for a measurement of `addr`; returns the last
+/// measurement, or panics with `what` and `log` after `limit`.
+pub fn wait_until(
+    addr: SocketAddr,
+    limit: Duration,
+    what: &str,
+    who: &Proc,
+    check: impl Fn(f64, u8, [u8; 4]) -> bool,
+) -> (f64, u8, [u8; 4]) {
+    let deadline = Instant::now() + limit;
+    let mut last = None;
+    while Instant::now() < deadline {
+        if let Some((o, st, r)) = measure(addr) {
+            last = Some((o, st, r));
+            if check(o, st, r) {
+                return (o, st, r);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    panic!(
+        "{what}: not reached within {limit:?}; last measurement {last:?}; {} log:\n{}",
+        who.name,
+        who.log_text()
+    );
 }

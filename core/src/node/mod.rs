@@ -173,6 +173,8 @@ pub struct Node<const N: usize> {
     ever_synced: bool,
     /// When the local clock reference is next refreshed (its 64-s "poll").
     local_due: Instant,
+    /// When the first reply from any source arrived (the start-up quorum's clock).
+    first_reply: Option<Instant>,
 }
 
 /// The local clock reference is refreshed at ntpd's LOCAL driver poll, 64 s.
@@ -202,6 +204,7 @@ impl<const N: usize> Node<N> {
             wall_anchor: None,
             ever_synced: false,
             local_due: Instant::ZERO,
+            first_reply: None,
         }
     }
 
@@ -372,6 +375,7 @@ impl<const N: usize> Node<N> {
             return PacketVerdict::UnknownSource;
         };
         self.wall_anchor = Some((now, rx_timestamp));
+        self.first_reply.get_or_insert(now);
         let pending_s = self.pending_slew_s(now);
         let precision_s = self.config.discipline.precision_s;
         let Some(src) = self.sources.get_mut(idx) else {

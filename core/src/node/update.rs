@@ -11,9 +11,21 @@ use crate::time::{Instant, NtpDuration, NtpShort};
 use crate::wire::RefId;
 use heapless::Vec;
 
+/// How long, after the first reply, sources still settling may hold the first clock
+/// update back: ten minutes is about what ntpd takes to its first update at
+/// `minpoll 6` without `iburst`.
+pub const STARTUP_SETTLE_WAIT: core::time::Duration = core::time::Duration::from_secs(600);
+
 impl<const N: usize> Node<N> {
     /// Re-run selection; if `fresh` is a new sample, let the discipline have it.
     pub(super) fn reselect(&mut self, now: Instant, fresh: Option<Fresh>) {
+        // Before the clock is first set, give every configured source its chance to
+        // answer: selecting on the first reply alone would let a falseticker that
+        // happens to answer first set the clock (RFC 5905's intersection needs the
+        // others' samples to outvote it). Missed polls end the wait (`warming_up`).
+        if !self.ever_synced && self.sources.iter().any(|s| s.warming_up()) {
+            return;
+        }
         let mut cands: Vec<Candidate, N> = Vec::new();
         let mut map: Vec<usize, N> = Vec::new();
         for (i, s) in self.sources.iter_mut().enumerate() {
@@ -61,6 +73,9 @@ impl<const N: usize> Node<N> {
                 let (id, addr) = (s.id, s.config().addr);
                 self.push_event(Event::Falseticker { id, addr });
             }
+        }
+        if result.is_ok() && !self.ever_synced && !self.startup_settled(now) {
+            return;
         }
         match result {
             Ok(sel) => {
@@ -134,6 +149,30 @@ impl<const N: usize> Node<N> {
                 // with ntpd; the frequency correction keeps the clock going.
             }
         }
+    }
+
+    /// Before the clock is first set, every source that answers must have settled:
+    /// be a candidate (or voted out) rather than still too dispersed to be one.
+    /// Otherwise the first source whose filter settles (a falseticker, say, while the
+    /// others' early samples are still too dispersed) would set the clock alone, and
+    /// slewing back from a wrong step takes over half an hour per second. The wait
+    /// ends after [`STARTUP_SETTLE_WAIT`], so a source that answers but never
+    /// qualifies cannot hold the clock unset forever.
+    fn startup_settled(&self, now: Instant) -> bool {
+        if self
+            .first_reply
+            .is_some_and(|t| now.saturating_since(t) >= STARTUP_SETTLE_WAIT)
+        {
+            return true;
+        }
+        !self.sources.iter().any(|s| {
+            s.reach() != 0
+                && !s.config().noselect
+                && matches!(
+                    s.unfit(now),
+                    Some(Reason::NoData) | Some(Reason::DistanceTooLarge)
+                )
+        })
     }
 
     fn discipline_sample(
