@@ -88,7 +88,7 @@ fn flood_of_garbage_and_valid_requests() {
             kinds[kind] += 1;
         }
         sent += 1;
-        if sent % 2000 == 0 {
+        if sent.is_multiple_of(2000) {
             // Drain the answers so the senders' buffers do not fill.
             let mut buf = [0u8; 1024];
             for s in &senders {

@@ -1,6 +1,9 @@
 //! `restrict` flags and symmetric keys driven with real packets from several loopback
 //! addresses (127.0.0.0/8 is all on `lo`) against a running slewd.
 
+// Test code: failing loudly is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::net::{SocketAddr, UdpSocket};

@@ -12,24 +12,29 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use slew_core::clock::{Error as _, ErrorKind};
-use slew_core::discipline::State;
+use slew_core::clock::ErrorKind;
 use slew_core::node::{run_once_with, Event, Node, PacketVerdict, Report};
-use slew_core::peer::{Reason, SourceConfig, SourceId};
+use slew_core::peer::{Reason, SourceId};
 use slew_core::system::SystemVars;
-use slew_core::{Clock, Instant, NtpDuration, Transport};
+use slew_core::Instant;
 
 use crate::clock::DaemonClock;
 use crate::config::Host;
 use crate::drift;
 use crate::monitor::{Identity, Monitor};
 use crate::net::NtpSocket;
-use crate::resolve::resolve;
 use crate::serve::TimeServer;
-use crate::settings::{Settings, SourceSpec};
+use crate::settings::Settings;
 use crate::signals;
 use crate::snapshot::NodeView;
 use crate::time::{measure_precision, monotonic_now};
+
+mod lifecycle;
+mod seams;
+mod sources;
+
+pub use seams::SendError;
+use seams::{ClientTransport, ReadOnly};
 
 /// Datagrams handled per socket per turn, so a flood on one socket cannot starve the
 /// others or the timers.
@@ -62,61 +67,6 @@ struct Assoc {
     /// When it was added, and whether its silence was reported (`key N` sources).
     added: Instant,
     silence_logged: bool,
-}
-
-/// The client sockets as the node's [`Transport`].
-struct ClientTransport<'a> {
-    v4: &'a NtpSocket,
-    v6: Option<&'a NtpSocket>,
-}
-
-/// A send error, for the core's `Transport` seam.
-#[derive(Debug)]
-pub struct SendError(io::Error);
-
-impl slew_core::clock::Error for SendError {
-    fn kind(&self) -> ErrorKind {
-        match self.0.kind() {
-            io::ErrorKind::WouldBlock => ErrorKind::WouldBlock,
-            io::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
-            _ => ErrorKind::Other,
-        }
-    }
-}
-
-impl Transport for ClientTransport<'_> {
-    type Error = SendError;
-    fn send(&mut self, to: SocketAddr, bytes: &[u8]) -> Result<(), SendError> {
-        let socket = if to.is_ipv4() { Some(self.v4) } else { self.v6 };
-        let socket = socket.ok_or_else(|| SendError(io::Error::other("no IPv6 socket")))?;
-        socket.send_to(bytes, to).map(|_| ()).map_err(SendError)
-    }
-}
-
-/// A clock that reads like `C` but changes nothing: `-q` measures with it, then makes
-/// its one correction itself.
-struct ReadOnly<'a, C>(&'a mut C);
-
-impl<C: Clock> Clock for ReadOnly<'_, C> {
-    type Error = C::Error;
-    fn now(&mut self) -> Result<slew_core::NtpTimestamp, C::Error> {
-        self.0.now()
-    }
-    fn step(&mut self, _: NtpDuration) -> Result<(), C::Error> {
-        Ok(())
-    }
-    fn slew(&mut self, _: NtpDuration) -> Result<(), C::Error> {
-        Ok(())
-    }
-    fn set_frequency_ppm(&mut self, _: f64) -> Result<(), C::Error> {
-        Ok(())
-    }
-    fn frequency_ppm(&mut self) -> Result<f64, C::Error> {
-        self.0.frequency_ppm()
-    }
-    fn set_status(&mut self, _: slew_core::ClockStatus) -> Result<(), C::Error> {
-        Ok(())
-    }
 }
 
 /// How a run ended.
@@ -246,209 +196,6 @@ impl<C: DaemonClock> Daemon<C> {
         &mut self.clock
     }
 
-    fn add_spec(&mut self, spec_idx: usize, now: Instant) -> Result<(), String> {
-        let Some(spec) = self.settings.sources.get(spec_idx) else {
-            return Ok(());
-        };
-        let addrs = resolve(spec)?;
-        let template = spec.options;
-        let name = spec.display_name();
-        for addr in addrs {
-            if self.assocs.iter().any(|a| a.addr == addr) {
-                continue;
-            }
-            match self.node.add_source(SourceConfig { addr, ..template }, now) {
-                Ok(id) => {
-                    log::info!("{name}: polling {addr}");
-                    self.give_key(id, template.key, &name);
-                    self.assocs.push(Assoc {
-                        spec: spec_idx,
-                        id,
-                        addr,
-                        unreachable_since: None,
-                        auth_logged: None,
-                        added: now,
-                        silence_logged: false,
-                    });
-                }
-                Err(_) => {
-                    return Err(format!(
-                        "{name}: no room for {addr} (at most {MAX_SOURCES} sources)"
-                    ))
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// `server … key N`: hands the association its trusted key (checked at load).
-    fn give_key(&mut self, id: SourceId, key: Option<u32>, name: &str) {
-        let Some(k) = key else { return };
-        let found = self.settings.hardening.keys.iter().find(|x| x.id() == k);
-        let taken = found
-            .filter(|x| x.is_trusted())
-            .cloned()
-            .is_some_and(|key| self.node.set_source_key(id, key));
-        if taken {
-            log::info!("{name}: requests signed with key {k}, unsigned answers refused");
-        } else {
-            log::error!("{name}: key {k} is not a trusted key: every answer will be refused");
-        }
-    }
-
-    /// A `key N` source that has never answered for three of its minimum polls: ntpd
-    /// and chronyd drop a request whose MAC they cannot verify without a word (no
-    /// crypto-NAK), so silence is how a key mismatch shows. Said once per association.
-    fn report_auth_silence(&mut self, now: Instant) {
-        let mut lines = Vec::new();
-        for a in self.assocs.iter_mut().filter(|a| !a.silence_logged) {
-            let Some(spec) = self.settings.sources.get(a.spec) else {
-                continue;
-            };
-            let Some(k) = spec.options.key else { continue };
-            let quiet = Duration::from_secs_f64(3.0 * spec.options.minpoll.as_seconds_f64());
-            if now.saturating_since(a.added) < quiet || a.auth_logged.is_some() {
-                continue;
-            }
-            if self
-                .node
-                .source(a.id, now)
-                .is_some_and(|s| s.last_rx.is_none())
-            {
-                a.silence_logged = true;
-                lines.push((a.addr, k, quiet.as_secs()));
-            }
-        }
-        for (addr, k, secs) in lines {
-            log::warn!(
-                "{}: no answer to requests signed with key {k} in {secs} s: a server whose key {k} differs drops them silently; check the keys file on both sides",
-                self.name_of(addr)
-            );
-        }
-    }
-
-    fn resolve_pending(&mut self, now: Instant) {
-        if now < self.next_resolve {
-            return;
-        }
-        let pending = std::mem::take(&mut self.unresolved);
-        for idx in pending {
-            if let Err(e) = self.add_spec(idx, now) {
-                log::warn!("{e}; trying again in {} s", RESOLVE_RETRY.as_secs());
-                self.unresolved.push(idx);
-            }
-        }
-        // Named sources unreachable for a long time: look the name up again (a
-        // server moved, a pool member retired).
-        let stale: Vec<Assoc> = self
-            .assocs
-            .iter()
-            .filter(|a| {
-                a.unreachable_since
-                    .is_some_and(|t| now.saturating_since(t) >= RERESOLVE_AFTER)
-            })
-            .filter(|a| {
-                self.settings
-                    .sources
-                    .get(a.spec)
-                    .is_some_and(|s| matches!(s.host, Host::Name(_)))
-            })
-            .cloned()
-            .collect();
-        for a in stale {
-            log::info!(
-                "{}: unreachable for {} s, resolving its name again",
-                a.addr,
-                RERESOLVE_AFTER.as_secs()
-            );
-            self.node.remove_source(a.id);
-            self.assocs.retain(|x| x.id != a.id);
-            if let Err(e) = self.add_spec(a.spec, now) {
-                log::warn!("{e}");
-                self.unresolved.push(a.spec);
-            }
-        }
-        self.next_resolve = now.saturating_add(RESOLVE_RETRY);
-    }
-
-    fn name_of(&self, addr: SocketAddr) -> String {
-        self.assocs
-            .iter()
-            .find(|a| a.addr == addr)
-            .and_then(|a| self.settings.sources.get(a.spec))
-            .map(|s| match &s.host {
-                Host::Name(n) => format!("{n} ({addr})"),
-                Host::Ip(_) => addr.to_string(),
-            })
-            .unwrap_or_else(|| addr.to_string())
-    }
-
-    fn on_event(&mut self, ev: &Event, now: Instant) {
-        match *ev {
-            Event::Reachable { id, addr } => {
-                if let Some(a) = self.assocs.iter_mut().find(|a| a.id == id) {
-                    a.unreachable_since = None;
-                }
-                log::info!("{}: reachable", self.name_of(addr));
-            }
-            Event::Unreachable { id, addr } => {
-                if let Some(a) = self.assocs.iter_mut().find(|a| a.id == id) {
-                    a.unreachable_since.get_or_insert(now);
-                }
-                log::warn!(
-                    "{}: unreachable (no answer to the last 8 polls)",
-                    self.name_of(addr)
-                );
-            }
-            Event::SystemPeer { addr, stratum, .. } => {
-                log::info!(
-                    "synchronised to {} at stratum {stratum}",
-                    self.name_of(addr)
-                );
-            }
-            Event::NoSystemPeer { reason } => {
-                log::warn!(
-                    "no server suitable for synchronization: {} (serving stratum 16)",
-                    reason.code()
-                );
-            }
-            Event::LocalClock { stratum } => {
-                log::warn!(
-                    "no upstream source usable: serving the local clock at stratum {stratum}"
-                );
-            }
-            Event::Falseticker { addr, .. } => {
-                log::warn!(
-                    "{}: falseticker (its time disagrees with the majority)",
-                    self.name_of(addr)
-                );
-            }
-            Event::Step { offset_s } => log::warn!("stepped the clock by {offset_s:+.6} s"),
-            Event::Spike { offset_s } => {
-                log::info!("spike: offset {offset_s:+.6} s held back until it persists")
-            }
-            Event::Panic { offset_s } => {
-                log::error!(
-                    "offset {offset_s:+.3} s exceeds the panic threshold ({} s): not touching the clock. Set the time first (slewd -q -g, or slewctl date -b) or start with -g to allow it once",
-                    self.settings.node.discipline.panic_threshold_s
-                );
-                self.exit = Some(Exit::Panic);
-            }
-            Event::Kiss { addr, code, .. } => {
-                log::warn!("{}: kiss-o'-death ({})", self.name_of(addr), code.code());
-            }
-            Event::Demobilized { id, addr, reason } => {
-                log::warn!(
-                    "{}: association dropped ({})",
-                    self.name_of(addr),
-                    reason.code()
-                );
-                self.assocs.retain(|a| a.id != id);
-            }
-            _ => log::debug!("{ev:?}"),
-        }
-    }
-
     /// Carries out what the node asks, logging its events.
     fn drive(&mut self, now: Instant) {
         let mut events: Vec<Event> = Vec::new();
@@ -515,73 +262,6 @@ impl<C: DaemonClock> Daemon<C> {
                 self.drive(now);
             }
         }
-    }
-
-    /// An authentication failure is worth a warning, once until it changes: a flood
-    /// of forged answers must not flood the log.
-    fn log_auth(&mut self, from: SocketAddr, verdict: PacketVerdict) {
-        let Some(a) = self.assocs.iter_mut().find(|a| a.addr == from) else {
-            return;
-        };
-        match verdict {
-            PacketVerdict::Refused(r @ (Reason::AuthFailed | Reason::CryptoNak))
-                if a.auth_logged != Some(r) =>
-            {
-                a.auth_logged = Some(r);
-                let name = self.name_of(from);
-                let why = if r == Reason::CryptoNak {
-                    "the server could not authenticate our request (crypto-NAK): check the key on both sides"
-                } else {
-                    "no valid MAC under the configured key"
-                };
-                log::warn!("{name}: answer refused ({}): {why}", r.code());
-            }
-            PacketVerdict::Accepted => a.auth_logged = None,
-            _ => {}
-        }
-    }
-
-    fn write_drift(&mut self) {
-        let Some(path) = self.settings.driftfile.clone() else {
-            return;
-        };
-        if self.node.system().state != State::Sync {
-            return;
-        }
-        let ppm = self.node.frequency_ppm();
-        match drift::write(&path, ppm) {
-            Ok(()) => log::debug!("wrote {ppm:+.3} ppm to {}", path.display()),
-            Err(e) => log::warn!("cannot write driftfile {}: {e}", path.display()),
-        }
-    }
-
-    /// `-q`: once a system peer is chosen, make the one correction and finish.
-    fn finish_once(&mut self) -> Option<Exit> {
-        let sys = self.node.system();
-        sys.system_peer?;
-        let offset_s = sys.offset_s;
-        let threshold = self.settings.node.discipline.step_threshold_s;
-        let step = threshold > 0.0
-            && offset_s.abs() > threshold
-            && self.settings.node.discipline.step_mode != slew_core::discipline::StepMode::SlewOnly;
-        let d = NtpDuration::from_seconds_f64(offset_s);
-        let result = if step {
-            self.clock.step(d)
-        } else {
-            self.clock.slew(d)
-        };
-        match result {
-            Ok(()) => log::info!(
-                "time {} {offset_s:+.6} s",
-                if step { "set" } else { "slew" }
-            ),
-            Err(e) => log::error!(
-                "cannot adjust the {} clock: {:?}",
-                self.clock.name(),
-                e.kind()
-            ),
-        }
-        Some(Exit::Clean)
     }
 
     /// Serves and disciplines until SIGTERM or SIGINT (or, with `-q`, until the time
@@ -786,99 +466,6 @@ impl<C: DaemonClock> Daemon<C> {
             uptime_s: now.saturating_since(self.started).as_secs(),
         }
     }
-
-    fn log_no_server(&self) {
-        log::error!("no server suitable for synchronization found");
-        let now = monotonic_now();
-        for s in self.node.sources(now) {
-            let why = s
-                .last_refusal
-                .filter(|r| *r != slew_core::peer::Reason::None)
-                .unwrap_or(s.reason);
-            log::error!("  {}: {}", self.name_of(s.addr), why.code());
-        }
-    }
-
-    /// At exit: counters and the driftfile.
-    pub fn shutdown(&mut self) {
-        self.server.log_stats();
-        self.monitor.log_stats();
-        self.write_drift();
-    }
-
-    /// SIGHUP: apply a new configuration, keeping the associations whose lines did
-    /// not change. What cannot change without a restart is logged.
-    pub fn reload(&mut self, new: Settings) {
-        let now = monotonic_now();
-        if new.listen != self.settings.listen {
-            log::warn!("reload: listen addresses change only on restart");
-        }
-        if restart_needed(&self.settings, &new) {
-            log::warn!("reload: tinker/tos/local clock changes apply only on restart");
-        }
-        let same = |a: &SourceSpec, b: &SourceSpec| {
-            a.host == b.host
-                && a.port == b.port
-                && a.kind == b.kind
-                && a.options == b.options
-                && a.family == b.family
-        };
-        // Map each old association to its spec in the new configuration.
-        let mut kept = Vec::new();
-        for a in std::mem::take(&mut self.assocs) {
-            let old_spec = self.settings.sources.get(a.spec).cloned();
-            match old_spec.and_then(|o| new.sources.iter().position(|n| same(&o, n))) {
-                Some(new_idx) => kept.push(Assoc { spec: new_idx, ..a }),
-                None => {
-                    log::info!("reload: dropping {}", a.addr);
-                    self.node.remove_source(a.id);
-                }
-            }
-        }
-        let kept_specs: Vec<usize> = kept.iter().map(|a| a.spec).collect();
-        self.assocs = kept;
-        let node_cfg = self.settings.node.clone();
-        self.settings = Settings {
-            node: node_cfg,
-            listen: self.settings.listen.clone(),
-            ..new
-        };
-        // Kept associations take the keys file as it is now (a secret may change).
-        let kept_keys: Vec<(SourceId, Option<u32>, String)> = self
-            .assocs
-            .iter()
-            .filter_map(|a| {
-                let spec = self.settings.sources.get(a.spec)?;
-                Some((a.id, spec.options.key, spec.display_name()))
-            })
-            .collect();
-        for (id, key, name) in kept_keys {
-            self.give_key(id, key, &name);
-        }
-        self.stats = crate::stats::Recorder::new(&self.settings.stats);
-        self.unresolved = (0..self.settings.sources.len())
-            .filter(|i| !kept_specs.contains(i))
-            .collect();
-        self.next_resolve = now;
-        self.resolve_pending(now);
-        log::info!(
-            "reload: {} association(s) kept, {} source line(s) added",
-            kept_specs.len(),
-            self.settings.sources.len().saturating_sub(kept_specs.len())
-        );
-    }
-}
-
-/// True when `new` changes what only a restart applies: the discipline's thresholds
-/// and mode, selection, the local clock.
-fn restart_needed(old: &Settings, new: &Settings) -> bool {
-    let (a, b) = (&old.node.discipline, &new.node.discipline);
-    a.step_threshold_s != b.step_threshold_s
-        || a.stepout_s != b.stepout_s
-        || a.panic_threshold_s != b.panic_threshold_s
-        || a.step_mode != b.step_mode
-        || old.node.select != new.node.select
-        || old.node.local_clock_stratum != new.node.local_clock_stratum
 }
 
 /// A seed for the node's PRNG: nonces must not be guessable by an off-path attacker.

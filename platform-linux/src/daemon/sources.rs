@@ -1,0 +1,256 @@
+//! Sources: resolving configured names into associations, keys, and turning the
+//! node's events into the log lines an admin reads.
+
+use std::net::SocketAddr;
+
+use slew_core::node::{Event, PacketVerdict};
+use slew_core::peer::{Reason, SourceConfig, SourceId};
+use slew_core::Instant;
+use std::time::Duration;
+
+use super::{Assoc, Daemon, Exit, MAX_SOURCES, RERESOLVE_AFTER, RESOLVE_RETRY};
+use crate::clock::DaemonClock;
+use crate::config::Host;
+use crate::resolve::resolve;
+use crate::time::monotonic_now;
+
+impl<C: DaemonClock> Daemon<C> {
+    pub(super) fn add_spec(&mut self, spec_idx: usize, now: Instant) -> Result<(), String> {
+        let Some(spec) = self.settings.sources.get(spec_idx) else {
+            return Ok(());
+        };
+        let addrs = resolve(spec)?;
+        let template = spec.options;
+        let name = spec.display_name();
+        for addr in addrs {
+            if self.assocs.iter().any(|a| a.addr == addr) {
+                continue;
+            }
+            match self.node.add_source(SourceConfig { addr, ..template }, now) {
+                Ok(id) => {
+                    log::info!("{name}: polling {addr}");
+                    self.give_key(id, template.key, &name);
+                    self.assocs.push(Assoc {
+                        spec: spec_idx,
+                        id,
+                        addr,
+                        unreachable_since: None,
+                        auth_logged: None,
+                        added: now,
+                        silence_logged: false,
+                    });
+                }
+                Err(_) => {
+                    return Err(format!(
+                        "{name}: no room for {addr} (at most {MAX_SOURCES} sources)"
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `server … key N`: hands the association its trusted key (checked at load).
+    pub(super) fn give_key(&mut self, id: SourceId, key: Option<u32>, name: &str) {
+        let Some(k) = key else { return };
+        let found = self.settings.hardening.keys.iter().find(|x| x.id() == k);
+        let taken = found
+            .filter(|x| x.is_trusted())
+            .cloned()
+            .is_some_and(|key| self.node.set_source_key(id, key));
+        if taken {
+            log::info!("{name}: requests signed with key {k}, unsigned answers refused");
+        } else {
+            log::error!("{name}: key {k} is not a trusted key: every answer will be refused");
+        }
+    }
+
+    /// A `key N` source that has never answered for three of its minimum polls: ntpd
+    /// and chronyd drop a request whose MAC they cannot verify without a word (no
+    /// crypto-NAK), so silence is how a key mismatch shows. Said once per association.
+    pub(super) fn report_auth_silence(&mut self, now: Instant) {
+        let mut lines = Vec::new();
+        for a in self.assocs.iter_mut().filter(|a| !a.silence_logged) {
+            let Some(spec) = self.settings.sources.get(a.spec) else {
+                continue;
+            };
+            let Some(k) = spec.options.key else { continue };
+            let quiet = Duration::from_secs_f64(3.0 * spec.options.minpoll.as_seconds_f64());
+            if now.saturating_since(a.added) < quiet || a.auth_logged.is_some() {
+                continue;
+            }
+            if self
+                .node
+                .source(a.id, now)
+                .is_some_and(|s| s.last_rx.is_none())
+            {
+                a.silence_logged = true;
+                lines.push((a.addr, k, quiet.as_secs()));
+            }
+        }
+        for (addr, k, secs) in lines {
+            log::warn!(
+                "{}: no answer to requests signed with key {k} in {secs} s: a server whose key {k} differs drops them silently; check the keys file on both sides",
+                self.name_of(addr)
+            );
+        }
+    }
+
+    pub(super) fn resolve_pending(&mut self, now: Instant) {
+        if now < self.next_resolve {
+            return;
+        }
+        let pending = std::mem::take(&mut self.unresolved);
+        for idx in pending {
+            if let Err(e) = self.add_spec(idx, now) {
+                log::warn!("{e}; trying again in {} s", RESOLVE_RETRY.as_secs());
+                self.unresolved.push(idx);
+            }
+        }
+        // Named sources unreachable for a long time: look the name up again (a
+        // server moved, a pool member retired).
+        let stale: Vec<Assoc> = self
+            .assocs
+            .iter()
+            .filter(|a| {
+                a.unreachable_since
+                    .is_some_and(|t| now.saturating_since(t) >= RERESOLVE_AFTER)
+            })
+            .filter(|a| {
+                self.settings
+                    .sources
+                    .get(a.spec)
+                    .is_some_and(|s| matches!(s.host, Host::Name(_)))
+            })
+            .cloned()
+            .collect();
+        for a in stale {
+            log::info!(
+                "{}: unreachable for {} s, resolving its name again",
+                a.addr,
+                RERESOLVE_AFTER.as_secs()
+            );
+            self.node.remove_source(a.id);
+            self.assocs.retain(|x| x.id != a.id);
+            if let Err(e) = self.add_spec(a.spec, now) {
+                log::warn!("{e}");
+                self.unresolved.push(a.spec);
+            }
+        }
+        self.next_resolve = now.saturating_add(RESOLVE_RETRY);
+    }
+
+    pub(super) fn name_of(&self, addr: SocketAddr) -> String {
+        self.assocs
+            .iter()
+            .find(|a| a.addr == addr)
+            .and_then(|a| self.settings.sources.get(a.spec))
+            .map(|s| match &s.host {
+                Host::Name(n) => format!("{n} ({addr})"),
+                Host::Ip(_) => addr.to_string(),
+            })
+            .unwrap_or_else(|| addr.to_string())
+    }
+
+    pub(super) fn on_event(&mut self, ev: &Event, now: Instant) {
+        match *ev {
+            Event::Reachable { id, addr } => {
+                if let Some(a) = self.assocs.iter_mut().find(|a| a.id == id) {
+                    a.unreachable_since = None;
+                }
+                log::info!("{}: reachable", self.name_of(addr));
+            }
+            Event::Unreachable { id, addr } => {
+                if let Some(a) = self.assocs.iter_mut().find(|a| a.id == id) {
+                    a.unreachable_since.get_or_insert(now);
+                }
+                log::warn!(
+                    "{}: unreachable (no answer to the last 8 polls)",
+                    self.name_of(addr)
+                );
+            }
+            Event::SystemPeer { addr, stratum, .. } => {
+                log::info!(
+                    "synchronised to {} at stratum {stratum}",
+                    self.name_of(addr)
+                );
+            }
+            Event::NoSystemPeer { reason } => {
+                log::warn!(
+                    "no server suitable for synchronization: {} (serving stratum 16)",
+                    reason.code()
+                );
+            }
+            Event::LocalClock { stratum } => {
+                log::warn!(
+                    "no upstream source usable: serving the local clock at stratum {stratum}"
+                );
+            }
+            Event::Falseticker { addr, .. } => {
+                log::warn!(
+                    "{}: falseticker (its time disagrees with the majority)",
+                    self.name_of(addr)
+                );
+            }
+            Event::Step { offset_s } => log::warn!("stepped the clock by {offset_s:+.6} s"),
+            Event::Spike { offset_s } => {
+                log::info!("spike: offset {offset_s:+.6} s held back until it persists")
+            }
+            Event::Panic { offset_s } => {
+                log::error!(
+                    "offset {offset_s:+.3} s exceeds the panic threshold ({} s): not touching the clock. Set the time first (slewd -q -g, or slewctl date -b) or start with -g to allow it once",
+                    self.settings.node.discipline.panic_threshold_s
+                );
+                self.exit = Some(Exit::Panic);
+            }
+            Event::Kiss { addr, code, .. } => {
+                log::warn!("{}: kiss-o'-death ({})", self.name_of(addr), code.code());
+            }
+            Event::Demobilized { id, addr, reason } => {
+                log::warn!(
+                    "{}: association dropped ({})",
+                    self.name_of(addr),
+                    reason.code()
+                );
+                self.assocs.retain(|a| a.id != id);
+            }
+            _ => log::debug!("{ev:?}"),
+        }
+    }
+
+    /// An authentication failure is worth a warning, once until it changes: a flood
+    /// of forged answers must not flood the log.
+    pub(super) fn log_auth(&mut self, from: SocketAddr, verdict: PacketVerdict) {
+        let Some(a) = self.assocs.iter_mut().find(|a| a.addr == from) else {
+            return;
+        };
+        match verdict {
+            PacketVerdict::Refused(r @ (Reason::AuthFailed | Reason::CryptoNak))
+                if a.auth_logged != Some(r) =>
+            {
+                a.auth_logged = Some(r);
+                let name = self.name_of(from);
+                let why = if r == Reason::CryptoNak {
+                    "the server could not authenticate our request (crypto-NAK): check the key on both sides"
+                } else {
+                    "no valid MAC under the configured key"
+                };
+                log::warn!("{name}: answer refused ({}): {why}", r.code());
+            }
+            PacketVerdict::Accepted => a.auth_logged = None,
+            _ => {}
+        }
+    }
+
+    pub(super) fn log_no_server(&self) {
+        log::error!("no server suitable for synchronization found");
+        let now = monotonic_now();
+        for s in self.node.sources(now) {
+            let why = s
+                .last_refusal
+                .filter(|r| *r != slew_core::peer::Reason::None)
+                .unwrap_or(s.reason);
+            log::error!("  {}: {}", self.name_of(s.addr), why.code());
+        }
+    }
+}
