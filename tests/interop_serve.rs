@@ -216,3 +216,46 @@ fn sigterm_ends_slewd_cleanly_with_its_counters() {
         .unwrap_or_else(|| panic!("no counters in log:\n{log}"));
     assert!(served >= 5, "{log}");
 }
+
+#[test]
+fn slewctl_date_chooses_step_or_slew_as_ntpdate_does() {
+    // A real chronyd 1 s ahead (libfaketime keeps its PID): ntpdate's rule steps
+    // beyond 0.5 s; -B forces a slew; --dry-run leaves this machine's clock alone.
+    let dir = TempDir::new("ctlstep");
+    let port = free_port();
+    let faketime = libfaketime();
+    let _liar = start_chronyd_server_env(
+        &dir,
+        port,
+        "",
+        &[
+            ("LD_PRELOAD", faketime.as_os_str()),
+            ("FAKETIME", std::ffi::OsStr::new("+1s")),
+        ],
+    );
+    let run = |extra: &[&str]| {
+        let mut cmd = Command::new(slew_bin("slewctl"));
+        cmd.args(["date", "--dry-run", "-p", "1"])
+            .args(extra)
+            .arg(format!("127.0.0.1:{port}"));
+        let out = run_with_timeout(cmd, Duration::from_secs(20));
+        assert!(out.status.success(), "{}", text(&out));
+        text(&out)
+    };
+    let t = run(&[]);
+    let line = t
+        .lines()
+        .find(|l| l.contains("step time server 127.0.0.1 offset "))
+        .unwrap_or_else(|| panic!("ntpdate's step line:\n{t}"));
+    let offset: f64 = line
+        .split("offset ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    assert!((offset - 1.0).abs() < 0.01, "{line}");
+    let t = run(&["-B"]);
+    assert!(t.contains("adjust time server 127.0.0.1 offset 1.0"), "{t}");
+    let t = run(&["-b"]);
+    assert!(t.contains("step time server 127.0.0.1 offset 1.0"), "{t}");
+}

@@ -55,9 +55,18 @@ enum Command {
 
 #[derive(clap::Args, Debug)]
 struct DateArgs {
-    /// Query only; never touch the clock (today `date` only queries in any case).
+    /// Query only; never touch the clock.
     #[arg(short = 'q')]
     query_only: bool,
+    /// Step the clock (clock_adjtime ADJ_SETOFFSET), whatever the offset.
+    #[arg(short = 'b', conflicts_with = "slew")]
+    step: bool,
+    /// Slew the clock (adjtime-style, 500 ppm), whatever the offset.
+    #[arg(short = 'B')]
+    slew: bool,
+    /// Say what would be done to the clock, and do nothing.
+    #[arg(long = "dry-run")]
+    dry_run: bool,
     /// Samples to take from each server (1 to 8), as ntpdate's -p.
     #[arg(short = 'p', default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=8))]
     samples: u32,
@@ -160,6 +169,21 @@ fn ntpdate_stamp(unix_s: i64) -> String {
     format!("{day} {mon} {time}")
 }
 
+/// ntpdate steps when the offset is larger than this, and slews otherwise.
+const STEP_ABOVE_S: f64 = 0.5;
+
+/// Steps or slews the system clock by `offset`.
+fn adjust(step: bool, offset: slew_core::NtpDuration) -> Result<(), String> {
+    use slew_core::Clock;
+    let mut clock = slew_linux::clock::KernelClock::new();
+    let result = if step {
+        clock.step(offset)
+    } else {
+        clock.slew(offset)
+    };
+    result.map_err(|e| e.to_string())
+}
+
 fn date(cli: &Cli, args: &DateArgs) -> ExitCode {
     let opts = QueryOptions {
         samples: args.samples,
@@ -199,16 +223,22 @@ fn date(cli: &Cli, args: &DateArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             };
             let shown = r.addr.map(|a| a.ip().to_string()).unwrap_or_default();
-            println!(
-                "{stamp} slewctl[{pid}]: adjust time server {shown} offset {:+.6} sec",
-                s.offset.to_seconds_f64()
-            );
-            if !args.query_only {
-                eprintln!(
-                    "slewctl: the clock was not changed: `slewctl date` only queries in this version"
-                );
+            let offset_s = s.offset.to_seconds_f64();
+            // ntpdate's rule: step when more than 0.5 s off, slew otherwise; -b and -B
+            // force one or the other.
+            let step = args.step || (!args.slew && offset_s.abs() > STEP_ABOVE_S);
+            let verb = if step { "step" } else { "adjust" };
+            println!("{stamp} slewctl[{pid}]: {verb} time server {shown} offset {offset_s:.6} sec");
+            if args.query_only || args.dry_run {
+                return ExitCode::SUCCESS;
             }
-            ExitCode::SUCCESS
+            match adjust(step, s.offset) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("slewctl: cannot {verb} the clock: {e} (setting the time needs root or CAP_SYS_TIME; -q only queries)");
+                    ExitCode::FAILURE
+                }
+            }
         }
         None => {
             println!("{stamp} slewctl[{pid}]: no server suitable for synchronization found");
