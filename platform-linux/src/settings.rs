@@ -241,10 +241,13 @@ pub fn discipline_from(config: &Config, overrides: &Overrides) -> DisciplineConf
 /// The settings for a configuration that passed [`not_honoured`].
 pub fn settings_from(config: &Config, overrides: &Overrides) -> Settings {
     let listen = if overrides.listen.is_empty() {
-        vec![
-            SocketAddr::from(([0, 0, 0, 0], NTP_PORT)),
-            SocketAddr::from(([0u16; 8], NTP_PORT)),
-        ]
+        // Rules that cannot be honoured were refused by `not_honoured`.
+        crate::listen::listen_addrs(&config.interfaces).unwrap_or_else(|_| {
+            vec![
+                SocketAddr::from(([0, 0, 0, 0], NTP_PORT)),
+                SocketAddr::from(([0u16; 8], NTP_PORT)),
+            ]
+        })
     } else {
         overrides.listen.clone()
     };
@@ -341,8 +344,8 @@ pub fn not_honoured(config: &Config) -> Vec<(Location, String)> {
         }
     }
     out.extend(crate::stats::not_honoured(config, &file()));
-    for i in &config.interfaces {
-        out.push((i.at.clone(), "`interface` (use --listen)".into()));
+    if let Err(errors) = crate::listen::listen_addrs(&config.interfaces) {
+        out.extend(errors);
     }
     for s in &config.system_flags {
         out.push((s.at.clone(), "`enable`/`disable`".into()));
