@@ -259,3 +259,39 @@ fn slewctl_date_chooses_step_or_slew_as_ntpdate_does() {
     let t = run(&["-b"]);
     assert!(t.contains("step time server 127.0.0.1 offset 1.0"), "{t}");
 }
+
+#[test]
+fn leapfile_announces_a_pending_leap_second_to_clients() {
+    let dir = TempDir::new("leap");
+    // A leap-seconds list whose next leap falls at the midnight ten days from now.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let midnight = (now / 86_400 + 10) * 86_400 + 2_208_988_800;
+    let list = format!(
+        "#@\t{}\n2272060800\t10\t# 1 Jan 1972\n3692217600\t37\t# 1 Jan 2017\n{midnight}\t38\n",
+        midnight + 86_400 * 100
+    );
+    std::fs::write(dir.join("leap-seconds.list"), list).unwrap();
+    let conf = format!(
+        "{LOCAL_CLOCK_CONF}leapfile {}\n",
+        dir.join("leap-seconds.list").display()
+    );
+    let port = free_port();
+    let slewd = start_slewd(&dir, &conf, &[addr(port)], &[]);
+    let answer = raw_query(addr(port), Duration::from_secs(1)).expect("answer");
+    assert_eq!(answer[0] >> 6, 1, "leap indicator: insert a second");
+    assert_eq!(answer[1], 11);
+    assert!(
+        slewd.log_text().contains("next leap second (Insert)"),
+        "{}",
+        slewd.log_text()
+    );
+    // Without the file: no warning.
+    let dir2 = TempDir::new("noleap");
+    let port2 = free_port();
+    let _plain = start_slewd(&dir2, LOCAL_CLOCK_CONF, &[addr(port2)], &[]);
+    let answer = raw_query(addr(port2), Duration::from_secs(1)).expect("answer");
+    assert_eq!(answer[0] >> 6, 0);
+}

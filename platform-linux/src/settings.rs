@@ -108,6 +108,8 @@ pub struct Settings {
     pub driftfile: Option<PathBuf>,
     /// Where log lines go instead of syslog/stderr (`logfile`).
     pub logfile: Option<PathBuf>,
+    /// The leap-seconds list (`leapfile`).
+    pub leapfile: Option<PathBuf>,
     /// The node: discipline, selection, local clock.
     pub node: NodeConfig,
     /// Which clock.
@@ -128,6 +130,7 @@ impl Default for Settings {
             sources: Vec::new(),
             driftfile: None,
             logfile: None,
+            leapfile: None,
             node: NodeConfig::default(),
             clock: ClockKind::Kernel,
             once: false,
@@ -305,6 +308,7 @@ pub fn settings_from(config: &Config, overrides: &Overrides) -> Settings {
         sources,
         driftfile: config.driftfile.as_ref().map(|d| d.value.clone()),
         logfile: config.logfile.as_ref().map(|d| d.value.clone()),
+        leapfile: config.leapfile.as_ref().map(|d| d.value.clone()),
         node,
         clock: overrides.clock,
         once: overrides.once,
@@ -336,11 +340,6 @@ pub fn not_honoured(config: &Config) -> Vec<(Location, String)> {
         }
         if s.options.truechimer {
             out.push((s.at.clone(), "`true` on a source".into()));
-        }
-    }
-    for (name, located) in [("leapfile", config.leapfile.as_ref().map(|d| &d.at))] {
-        if let Some(at) = located {
-            out.push((at.clone(), format!("`{name}`")));
         }
     }
     out.extend(crate::stats::not_honoured(config, &file()));
@@ -497,10 +496,16 @@ mod tests {
 
     #[test]
     fn unhonoured_directives_point_at_their_line() {
-        let c = parse("server 127.127.1.0\nleapfile /etc/ntp.leapseconds\n");
+        let c = parse("server 127.127.1.0\npeer 127.0.0.2\n");
         let n = not_honoured(&c);
         assert_eq!(n.len(), 1);
         assert_eq!(n[0].0.line, 2);
-        assert!(n[0].1.contains("leapfile"));
+        assert!(n[0].1.contains("peer"));
+        let c = parse("server 127.127.1.0\nleapfile /etc/ntp.leapseconds\n");
+        assert!(not_honoured(&c).is_empty(), "leapfile is honoured");
+        assert_eq!(
+            settings_from(&c, &Overrides::default()).leapfile,
+            Some(PathBuf::from("/etc/ntp.leapseconds"))
+        );
     }
 }

@@ -118,6 +118,7 @@ impl<C: DaemonClock> Daemon<C> {
             .collect();
         self.next_resolve = now;
         self.resolve_pending(now);
+        self.reload_leapfile();
         log::info!(
             "reload: {} association(s) kept, {} source line(s) added",
             kept_specs.len(),

@@ -34,7 +34,7 @@ mod seams;
 mod sources;
 
 pub use seams::SendError;
-use seams::{ClientTransport, ReadOnly};
+use seams::{ClientTransport, LeapArmed, ReadOnly};
 
 /// Datagrams handled per socket per turn, so a flood on one socket cannot starve the
 /// others or the timers.
@@ -100,6 +100,8 @@ pub struct Daemon<C: DaemonClock> {
     metrics: Option<crate::metrics::MetricsServer>,
     started: Instant,
     exit: Option<Exit>,
+    /// The leapfile's table, if one is configured and readable.
+    leaps: Option<crate::leapfile::LeapTable>,
 }
 
 impl<C: DaemonClock> std::fmt::Debug for Daemon<C> {
@@ -140,6 +142,7 @@ impl<C: DaemonClock> Daemon<C> {
         }
         let seed = seed();
         settings.node.seed = seed;
+        let leaps = settings.leapfile.as_deref().and_then(load_leapfile);
         let node = Box::new(Node::new(settings.node.clone()));
         let now = monotonic_now();
         let stats = crate::stats::Recorder::new(&settings.stats);
@@ -159,6 +162,7 @@ impl<C: DaemonClock> Daemon<C> {
             metrics: None,
             started: now,
             exit: None,
+            leaps,
         };
         d.resolve_pending(now);
         Ok(d)
@@ -214,7 +218,17 @@ impl<C: DaemonClock> Daemon<C> {
                 let mut ro = ReadOnly(&mut self.clock);
                 run_once_with(&mut self.node, &mut ro, &mut transport, &mut report);
             } else {
-                run_once_with(&mut self.node, &mut self.clock, &mut transport, &mut report);
+                let pending = self
+                    .leaps
+                    .as_ref()
+                    .map_or(slew_core::LeapIndicator::NoWarning, |t| {
+                        t.arm(crate::time::unix_now_s())
+                    });
+                let mut clock = LeapArmed {
+                    inner: &mut self.clock,
+                    pending,
+                };
+                run_once_with(&mut self.node, &mut clock, &mut transport, &mut report);
             }
         }
         for k in clock_errors {
@@ -387,7 +401,7 @@ impl<C: DaemonClock> Daemon<C> {
                 });
             }
             if !readable.is_empty() {
-                let sys = self.node.system_vars();
+                let sys = self.served_vars();
                 let view = self.view(now);
                 let monitor = &mut self.monitor;
                 for i in readable {
@@ -439,6 +453,25 @@ impl<C: DaemonClock> Daemon<C> {
         self.metrics = Some(m);
     }
 
+    /// The system variables the server path answers with: the node's, with the
+    /// leapfile's announcement when one is pending and the node's sources do not
+    /// carry it.
+    pub fn served_vars(&self) -> slew_core::system::SystemVars {
+        let mut sys = self.node.system_vars();
+        if let Some(t) = &self.leaps {
+            let announce = t.announce(crate::time::unix_now_s());
+            if sys.is_synchronized() && sys.leap == slew_core::LeapIndicator::NoWarning {
+                sys.leap = announce;
+            }
+        }
+        sys
+    }
+
+    /// Re-reads the leapfile (SIGHUP).
+    pub fn reload_leapfile(&mut self) {
+        self.leaps = self.settings.leapfile.as_deref().and_then(load_leapfile);
+    }
+
     /// The node's state for the control responder (ntpq, ntpstat, slewctl).
     pub fn view(&mut self, now: Instant) -> NodeView {
         let sources = self
@@ -475,4 +508,32 @@ fn seed() -> u64 {
         let _ = std::io::Read::read_exact(&mut f, &mut bytes);
     }
     u64::from_ne_bytes(bytes) ^ monotonic_now().as_nanos() ^ u64::from(std::process::id())
+}
+
+/// Reads a leapfile, logging why it cannot be used.
+fn load_leapfile(path: &std::path::Path) -> Option<crate::leapfile::LeapTable> {
+    match crate::leapfile::read(path) {
+        Ok(t) => {
+            let now = crate::time::unix_now_s();
+            if t.expired(now) {
+                log::warn!(
+                    "leapfile {} has expired: fetch a current leap-seconds.list",
+                    path.display()
+                );
+            }
+            match t.next_leap(now) {
+                Some((kind, at)) => log::info!(
+                    "leapfile {}: next leap second ({kind:?}) at the end of the day before {}",
+                    path.display(),
+                    crate::logger::format_utc(at)
+                ),
+                None => log::info!("leapfile {}: no leap second pending", path.display()),
+            }
+            Some(t)
+        }
+        Err(e) => {
+            log::warn!("ignoring leapfile {}: {e}", path.display());
+            None
+        }
+    }
 }

@@ -63,3 +63,37 @@ impl<C: Clock> Clock for ReadOnly<'_, C> {
         Ok(())
     }
 }
+
+/// The clock with the leapfile's word on leap seconds: on the leap day, a status
+/// that says "no warning" is published as the pending insertion or deletion, so the
+/// kernel inserts the second at midnight even when the upstream servers do not
+/// announce it.
+pub(super) struct LeapArmed<'a, C> {
+    pub(super) inner: &'a mut C,
+    pub(super) pending: slew_core::LeapIndicator,
+}
+
+impl<C: Clock> Clock for LeapArmed<'_, C> {
+    type Error = C::Error;
+    fn now(&mut self) -> Result<slew_core::NtpTimestamp, C::Error> {
+        self.inner.now()
+    }
+    fn step(&mut self, d: NtpDuration) -> Result<(), C::Error> {
+        self.inner.step(d)
+    }
+    fn slew(&mut self, d: NtpDuration) -> Result<(), C::Error> {
+        self.inner.slew(d)
+    }
+    fn set_frequency_ppm(&mut self, ppm: f64) -> Result<(), C::Error> {
+        self.inner.set_frequency_ppm(ppm)
+    }
+    fn frequency_ppm(&mut self) -> Result<f64, C::Error> {
+        self.inner.frequency_ppm()
+    }
+    fn set_status(&mut self, mut status: slew_core::ClockStatus) -> Result<(), C::Error> {
+        if status.leap == slew_core::LeapIndicator::NoWarning {
+            status.leap = self.pending;
+        }
+        self.inner.set_status(status)
+    }
+}
