@@ -295,3 +295,25 @@ fn leapfile_announces_a_pending_leap_second_to_clients() {
     let answer = raw_query(addr(port2), Duration::from_secs(1)).expect("answer");
     assert_eq!(answer[0] >> 6, 0);
 }
+
+#[test]
+fn tos_orphan_serves_at_the_orphan_stratum_once_upstream_is_gone() {
+    // Upstream that never answers (a bound port nobody reads), orphan mode after 2 s.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let up = silent.local_addr().unwrap().port();
+    let dir = TempDir::new("orphan");
+    let conf = format!(
+        "server 127.0.0.1 port {up} iburst minpoll 3 maxpoll 3\ntos orphan 8 orphanwait 2\n"
+    );
+    let port = free_port();
+    let slewd = start_slewd(&dir, &conf, &[addr(port)], &["--clock", "observe"]);
+    let (_, stratum, refid) = wait_until(
+        addr(port),
+        Duration::from_secs(60),
+        "orphan mode",
+        &slewd,
+        |_, st, _| st == 8,
+    );
+    assert_eq!((stratum, refid), (8, [127, 0, 0, 1]), "ntpd's orphan refid");
+    assert!(slewd.log_text().contains("orphan mode, serving stratum 8"));
+}

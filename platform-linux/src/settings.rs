@@ -296,10 +296,16 @@ pub fn settings_from(config: &Config, overrides: &Overrides) -> Settings {
     if let Some(n) = config.tos.maxclock {
         select.max_combined = n as usize;
     }
+    // ntpd waits 300 s without a source before orphan mode (`tos orphanwait`).
+    let orphan = config.tos.orphan.map(|stratum| slew_core::node::Orphan {
+        stratum,
+        wait: std::time::Duration::from_secs(u64::from(config.tos.orphanwait.unwrap_or(300))),
+    });
     let node = NodeConfig {
         discipline: discipline_from(config, overrides),
         select,
         local_clock_stratum: local_clock.map(|l| l.stratum),
+        orphan,
         ..NodeConfig::default()
     };
     Settings {
@@ -371,8 +377,6 @@ pub fn not_honoured(config: &Config) -> Vec<(Location, String)> {
         ("floor", tos.floor.is_some()),
         ("maxdist", tos.maxdist.is_some()),
         ("mindist", tos.mindist.is_some()),
-        ("orphan", tos.orphan.is_some()),
-        ("orphanwait", tos.orphanwait.is_some()),
         ("basedate", tos.basedate.is_some()),
     ] {
         if set {

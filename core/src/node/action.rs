@@ -58,6 +58,11 @@ pub enum Event {
         /// Stratum we serve at.
         stratum: u8,
     },
+    /// No source for `tos orphanwait`: orphan mode (`tos orphan`) began.
+    Orphan {
+        /// Stratum we serve at.
+        stratum: u8,
+    },
     /// A source is a falseticker (logged when it becomes one).
     Falseticker {
         /// Which.

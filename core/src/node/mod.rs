@@ -42,6 +42,9 @@ pub struct NodeConfig {
     /// Serve the local clock at this fudged stratum when no real source survives
     /// (`server 127.127.1.0` + `fudge 127.127.1.0 stratum 10`).
     pub local_clock_stratum: Option<u8>,
+    /// Orphan mode (`tos orphan N`): with no real source and no local clock, serve
+    /// this node's own time at stratum `N` after `wait` (`tos orphanwait`).
+    pub orphan: Option<Orphan>,
     /// Our clock's precision, log2 seconds.
     pub precision: i8,
     /// The rate at which the port's clock amortises a slew, ppm (Linux adjtime and
@@ -57,11 +60,21 @@ impl Default for NodeConfig {
             discipline: DisciplineConfig::default(),
             select: SelectConfig::default(),
             local_clock_stratum: None,
+            orphan: None,
             precision: -20,
             max_slew_rate_ppm: 500.0,
             seed: 0x5eed_5eed_5eed_5eed,
         }
     }
+}
+
+/// `tos orphan N orphanwait S`: how an isolated node keeps serving.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Orphan {
+    /// The stratum served in orphan mode (ntpd: clients see exactly this).
+    pub stratum: u8,
+    /// How long without a usable source before orphan mode starts (ntpd: 300 s).
+    pub wait: core::time::Duration,
 }
 
 /// What [`Node::handle_packet`] made of a datagram.
@@ -175,6 +188,10 @@ pub struct Node<const N: usize> {
     local_due: Instant,
     /// When the first reply from any source arrived (the start-up quorum's clock).
     first_reply: Option<Instant>,
+    /// Since when no source has been selectable (orphan mode's wait).
+    lost_since: Option<Instant>,
+    /// True while serving in orphan mode.
+    orphan_active: bool,
 }
 
 /// The local clock reference is refreshed at ntpd's LOCAL driver poll, 64 s.
@@ -205,6 +222,8 @@ impl<const N: usize> Node<N> {
             ever_synced: false,
             local_due: Instant::ZERO,
             first_reply: None,
+            lost_since: None,
+            orphan_active: false,
         }
     }
 
@@ -307,7 +326,8 @@ impl<const N: usize> Node<N> {
 
     /// The earliest time the node wants [`Node::handle_timeout`] called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let local = self.config.local_clock_stratum.map(|_| self.local_due);
+        let fallback = self.config.local_clock_stratum.is_some() || self.config.orphan.is_some();
+        let local = fallback.then_some(self.local_due);
         self.sources
             .iter()
             .map(|s| s.next_poll())
@@ -341,9 +361,17 @@ impl<const N: usize> Node<N> {
         // start (ntpd's LOCAL(0) alone); while it serves, its reference time is
         // refreshed at its poll so clients see a live reference.
         let mut local_tick = false;
-        if self.config.local_clock_stratum.is_some() && now >= self.local_due {
-            self.local_due = now.saturating_add(LOCAL_CLOCK_POLL);
-            local_tick = self.sources.is_empty() || self.local_active;
+        let fallback = self.config.local_clock_stratum.is_some() || self.config.orphan.is_some();
+        if fallback && now >= self.local_due {
+            // Waiting for orphan mode: look again when the wait may be over.
+            let period = match self.config.orphan {
+                Some(o) if !self.orphan_active => {
+                    LOCAL_CLOCK_POLL.min(o.wait.max(core::time::Duration::from_secs(1)))
+                }
+                _ => LOCAL_CLOCK_POLL,
+            };
+            self.local_due = now.saturating_add(period);
+            local_tick = self.sources.is_empty() || self.local_active || self.orphan_active;
         }
         if polled || local_tick {
             self.reselect(now, None);

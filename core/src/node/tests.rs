@@ -170,3 +170,37 @@ fn local_clock_alone_serves_at_once_and_stays_fresh() {
     let next = node.poll_timeout().unwrap();
     assert_eq!(next.saturating_since(t0).as_secs(), 64);
 }
+
+#[test]
+fn orphan_mode_after_orphanwait_at_exactly_the_orphan_stratum() {
+    let mut node: Node<4> = Node::new(NodeConfig {
+        orphan: Some(Orphan {
+            stratum: 10,
+            wait: core::time::Duration::from_secs(300),
+        }),
+        ..NodeConfig::default()
+    });
+    let mut t = Instant::from_nanos(1_000_000_000);
+    node.handle_timeout(t);
+    while node.poll_action().is_some() {}
+    assert_eq!(node.system_vars().stratum, 16, "not before orphanwait");
+    let mut saw_event = false;
+    for _ in 0..6 {
+        t = node.poll_timeout().unwrap();
+        node.handle_timeout(t);
+        while let Some(a) = node.poll_action() {
+            if let Action::Event(Event::Orphan { stratum: 10 }) = a {
+                saw_event = true;
+            }
+        }
+    }
+    let vars = node.system_vars();
+    assert!(t.saturating_since(Instant::ZERO).as_secs() >= 300);
+    assert_eq!(
+        vars.stratum, 10,
+        "ntpd serves orphan mode at the orphan stratum"
+    );
+    assert_eq!(vars.ref_id.to_bytes(), [127, 0, 0, 1]);
+    assert!(vars.is_synchronized());
+    assert!(saw_event);
+}

@@ -86,6 +86,8 @@ impl<const N: usize> Node<N> {
                     return;
                 };
                 let (id, addr) = (p.id, p.config().addr);
+                self.lost_since = None;
+                self.orphan_active = false;
                 let changed = self.sys_peer != Some(id);
                 self.sys_peer = Some(id);
                 self.sys_reason = Reason::None;
@@ -130,7 +132,28 @@ impl<const N: usize> Node<N> {
                 if self.sys_peer.take().is_some() {
                     self.push_event(Event::NoSystemPeer { reason });
                 }
-                if let Some(stratum) = self.config.local_clock_stratum {
+                let lost_since = *self.lost_since.get_or_insert(now);
+                let orphan = self
+                    .config
+                    .orphan
+                    .filter(|o| now.saturating_since(lost_since) >= o.wait);
+                if let (None, Some(o)) = (self.config.local_clock_stratum, orphan) {
+                    if !self.orphan_active {
+                        self.orphan_active = true;
+                        self.push_event(Event::Orphan { stratum: o.stratum });
+                    }
+                    let mut vars = SystemVars::local_clock(
+                        self.config.precision,
+                        o.stratum,
+                        self.wall_now(now),
+                    );
+                    // ntpd serves orphan mode at exactly the orphan stratum, with the
+                    // loopback address as refid.
+                    vars.stratum = o.stratum.min(MAXSTRAT);
+                    vars.ref_id = RefId::from_bytes([127, 0, 0, 1]);
+                    vars.poll = self.discipline.poll();
+                    self.sys = vars;
+                } else if let Some(stratum) = self.config.local_clock_stratum {
                     if !self.local_active {
                         self.local_active = true;
                         self.push_event(Event::LocalClock {

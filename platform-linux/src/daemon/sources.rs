@@ -186,6 +186,11 @@ impl<C: DaemonClock> Daemon<C> {
                     "no upstream source usable: serving the local clock at stratum {stratum}"
                 );
             }
+            Event::Orphan { stratum } => {
+                log::warn!(
+                    "no upstream source usable for `tos orphanwait`: orphan mode, serving stratum {stratum}"
+                );
+            }
             Event::Falseticker { addr, .. } => {
                 log::warn!(
                     "{}: falseticker (its time disagrees with the majority)",
