@@ -449,3 +449,66 @@ fn slewd_q_without_a_usable_server_explains_and_fails() {
         "the reason per server:\n{t}"
     );
 }
+
+#[test]
+fn pool_names_resolve_and_sighup_keeps_unchanged_associations() {
+    let dir = TempDir::new("pool");
+    let (p1, p2) = (free_port(), free_port());
+    let d1 = TempDir::new("pool-up1");
+    let d2 = TempDir::new("pool-up2");
+    let _up1 = start_chronyd_server(&d1, p1, "");
+    let _up2 = start_chronyd_server(&d2, p2, "");
+    // `pool` through the system resolver (localhost: 127.0.0.1 and ::1).
+    let conf1 = format!("pool localhost port {p1} iburst minpoll 3 maxpoll 3\n");
+    let port = free_port();
+    let mut slewd = start_slewd(&dir, &conf1, &[addr(port)], &["--clock", "virtual"]);
+    wait_until(
+        addr(port),
+        Duration::from_secs(60),
+        "synchronised via the pool",
+        &slewd,
+        |o, st, _| st == 11 && o.abs() < 0.001,
+    );
+    let log = slewd.log_text();
+    assert!(
+        log.contains(&format!("localhost port {p1}: polling 127.0.0.1:{p1}")),
+        "{log}"
+    );
+    // SIGHUP with a second server added: the pool's associations stay, one is added.
+    std::fs::write(
+        dir.join("ntp.conf"),
+        format!("{conf1}server 127.0.0.1 port {p2} iburst minpoll 3 maxpoll 3\n"),
+    )
+    .unwrap();
+    // SAFETY: kill(2) on our own child's PID.
+    unsafe { libc::kill(slewd.pid(), libc::SIGHUP) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !slewd.log_text().contains("reload:") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = slewd.log_text();
+    assert!(log.contains("source line(s) added"), "{log}");
+    assert!(log.contains(&format!("polling 127.0.0.1:{p2}")), "{log}");
+    assert!(
+        !log.contains("reload: dropping"),
+        "unchanged associations are kept:\n{log}"
+    );
+    // A broken file on SIGHUP: reported, and the running configuration kept.
+    std::fs::write(dir.join("ntp.conf"), "server 127.0.0.1 perfer\n").unwrap();
+    unsafe { libc::kill(slewd.pid(), libc::SIGHUP) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !slewd
+        .log_text()
+        .contains("keeping the running configuration")
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = slewd.log_text();
+    assert!(log.contains("did you mean `prefer`?"), "{log}");
+    assert!(
+        measure(addr(port)).is_some_and(|m| m.1 == 11),
+        "still serving"
+    );
+    assert!(slewd.terminate(Duration::from_secs(5)).unwrap().success());
+}
