@@ -16,6 +16,10 @@ use heapless::Vec;
 /// `minpoll 6` without `iburst`.
 pub const STARTUP_SETTLE_WAIT: core::time::Duration = core::time::Duration::from_secs(600);
 
+/// Before the first clock update the truechimers must agree to within this (or the
+/// step threshold, when one is set): RFC 5905's STEPT, 128 ms.
+pub const STARTUP_AGREEMENT_S: f64 = 0.128;
+
 impl<const N: usize> Node<N> {
     /// Re-run selection; if `fresh` is a new sample, let the discipline have it.
     pub(super) fn reselect(&mut self, now: Instant, fresh: Option<Fresh>) {
@@ -174,13 +178,19 @@ impl<const N: usize> Node<N> {
         }
     }
 
-    /// Before the clock is first set, every source that answers must have settled:
-    /// be a candidate (or voted out) rather than still too dispersed to be one.
-    /// Otherwise the first source whose filter settles (a falseticker, say, while the
-    /// others' early samples are still too dispersed) would set the clock alone, and
-    /// slewing back from a wrong step takes over half an hour per second. The wait
-    /// ends after [`STARTUP_SETTLE_WAIT`], so a source that answers but never
-    /// qualifies cannot hold the clock unset forever.
+    /// Before the clock is first set, the sources must have settled and agree:
+    ///
+    /// - no source that answers is still too dispersed to be a candidate;
+    /// - the truechimers (survivors of the intersection) are a majority of the
+    ///   sources that answer with time;
+    /// - they agree with each other to within the step threshold.
+    ///
+    /// Early samples carry wide error bounds, so at first a falseticker 1 s off still
+    /// intersects with everyone; choosing then would let it set the clock (ntpd steps
+    /// towards it, REFERENCE.md notes), and slewing back from a wrong step takes over
+    /// half an hour per second. As the filters fill, the bounds shrink and the
+    /// intersection votes it out. The wait ends after [`STARTUP_SETTLE_WAIT`], so a
+    /// source that answers but never qualifies cannot hold the clock unset forever.
     fn startup_settled(&self, now: Instant) -> bool {
         if self
             .first_reply
@@ -188,14 +198,44 @@ impl<const N: usize> Node<N> {
         {
             return true;
         }
-        !self.sources.iter().any(|s| {
-            s.reach() != 0
-                && !s.config().noselect
-                && matches!(
-                    s.unfit(now),
-                    Some(Reason::NoData) | Some(Reason::DistanceTooLarge)
-                )
-        })
+        let answering = self
+            .sources
+            .iter()
+            .filter(|s| s.reach() != 0 && !s.config().noselect)
+            .filter(|s| !matches!(s.unfit(now), Some(Reason::Unsynchronized)));
+        let mut n_answering = 0usize;
+        for s in answering {
+            n_answering += 1;
+            if matches!(
+                s.unfit(now),
+                Some(Reason::NoData) | Some(Reason::DistanceTooLarge)
+            ) {
+                return false;
+            }
+        }
+        let mut n_true = 0usize;
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        for s in &self.sources {
+            let truechimer = matches!(
+                s.tally,
+                Tally::SystemPeer
+                    | Tally::Candidate
+                    | Tally::Backup
+                    | Tally::Outlier
+                    | Tally::Excess
+            );
+            if let (true, Some(f)) = (truechimer, s.filtered()) {
+                n_true += 1;
+                lo = lo.min(f.offset_s);
+                hi = hi.max(f.offset_s);
+            }
+        }
+        let agreement_s = if self.config.discipline.step_threshold_s > 0.0 {
+            self.config.discipline.step_threshold_s
+        } else {
+            STARTUP_AGREEMENT_S
+        };
+        n_true * 2 > n_answering && hi - lo <= agreement_s
     }
 
     fn discipline_sample(
