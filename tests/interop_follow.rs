@@ -342,17 +342,7 @@ fn follows_ntpsec_ntpd_upstream() {
         c.args(["date", "-q", "-p", "1", "-t", "0.5", "127.0.0.1:12300"]);
         let out = run_with_timeout(c, Duration::from_secs(10));
         last = text(&out);
-        let synced = last
-            .lines()
-            .find(|l| l.starts_with("server 127.0.0.1, stratum 11, offset "))
-            .and_then(|l| {
-                l.split("offset ")
-                    .nth(1)?
-                    .split(',')
-                    .next()?
-                    .parse::<f64>()
-                    .ok()
-            })
+        let synced = number_after(&last, "server 127.0.0.1, stratum 11, offset ")
             .is_some_and(|o| o.abs() < 0.001);
         if synced {
             let log = slewd.log_text();
@@ -398,20 +388,8 @@ fn slewd_q_sets_the_time_once_and_exits() {
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     // The virtual clock was 0.5 s ahead: one step of about -0.5 s.
-    let line = t
-        .lines()
-        .find(|l| l.contains("time set "))
-        .unwrap_or_else(|| panic!("{t}"));
-    let offset: f64 = line
-        .split("time set ")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!((offset + 0.5).abs() < 0.005, "{line}");
+    let offset = number_after(&t, "time set ").unwrap_or_else(|| panic!("{t}"));
+    assert!((offset + 0.5).abs() < 0.005, "{t}");
 }
 
 #[test]

@@ -82,12 +82,7 @@ fn ntpdig_accepts_slewd_on_port_123_in_a_namespace() {
     assert!(out.status.success(), "ntpdig refused slewd:\n{t}");
     assert!(t.contains("\"stratum\":11"), "stratum 11 expected:\n{t}");
     assert!(t.contains("\"leap\":\"no-leap\""), "{t}");
-    let offset: f64 = t
-        .split("\"offset\":")
-        .nth(1)
-        .and_then(|s| s.split(',').next())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no offset in {t}"));
+    let offset = number_after(&t, "\"offset\":").unwrap_or_else(|| panic!("no offset in {t}"));
     assert!(offset.abs() < 0.001, "offset {offset}:\n{t}");
 }
 
@@ -102,18 +97,10 @@ fn slewctl_date_agrees_with_a_real_chronyd() {
     let out = run_with_timeout(cmd, Duration::from_secs(20));
     let t = text(&out);
     assert!(out.status.success(), "{t}");
-    let line = t
-        .lines()
-        .find(|l| l.starts_with("server 127.0.0.1, stratum 10, offset "))
+    let offset = number_after(&t, "server 127.0.0.1, stratum 10, offset ")
         .unwrap_or_else(|| panic!("no server line:\n{t}"));
-    let offset: f64 = line
-        .split("offset ")
-        .nth(1)
-        .and_then(|s| s.split(',').next())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("bad line {line}"));
     // chronyd serves this machine's own clock: the two must agree to well under 1 ms.
-    assert!(offset.abs() < 0.001, "{line}");
+    assert!(offset.abs() < 0.001, "{t}");
     assert!(
         t.contains("adjust time server 127.0.0.1 offset "),
         "ntpdate's summary line:\n{t}"
@@ -243,17 +230,9 @@ fn slewctl_date_chooses_step_or_slew_as_ntpdate_does() {
         text(&out)
     };
     let t = run(&[]);
-    let line = t
-        .lines()
-        .find(|l| l.contains("step time server 127.0.0.1 offset "))
+    let offset = number_after(&t, "step time server 127.0.0.1 offset ")
         .unwrap_or_else(|| panic!("ntpdate's step line:\n{t}"));
-    let offset: f64 = line
-        .split("offset ")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .and_then(|s| s.parse().ok())
-        .unwrap();
-    assert!((offset - 1.0).abs() < 0.01, "{line}");
+    assert!((offset - 1.0).abs() < 0.01, "{t}");
     let t = run(&["-B"]);
     assert!(t.contains("adjust time server 127.0.0.1 offset 1.0"), "{t}");
     let t = run(&["-b"]);

@@ -321,11 +321,22 @@ pub fn chronyd_query(host: &str, port: u16) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// The number right after `marker` on the first line of `text` that contains
+/// `marker` (up to a blank or a comma): `offset` in ntpdate's lines, chronyd's
+/// "wrong by", ntpd -q's "time set".
+pub fn number_after(text: &str, marker: &str) -> Option<f64> {
+    let line = text.lines().find(|l| l.contains(marker))?;
+    let after = line.split(marker).nth(1)?;
+    after
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .find(|w| !w.is_empty())?
+        .parse()
+        .ok()
+}
+
 /// Parses chronyd -Q's "System clock wrong by X seconds" line.
 pub fn chronyd_offset(text: &str) -> Option<f64> {
-    let line = text.lines().find(|l| l.contains("System clock wrong by"))?;
-    let after = line.split("wrong by").nth(1)?;
-    after.split_whitespace().next()?.parse().ok()
+    number_after(text, "System clock wrong by")
 }
 
 /// A network namespace with loopback up, deleted on drop. For the tools that insist
