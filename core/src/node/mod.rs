@@ -21,9 +21,12 @@ use crate::wire::{Packet, Repr, HEADER_LEN};
 use action::Queued;
 
 /// Capacity of the queue of clock actions and events (sends have their own, one per
-/// source). One update makes at most four clock actions plus a few events; when the
-/// port does not drain the queue, the oldest events are dropped, never clock actions.
-pub const ACTION_QUEUE: usize = 24;
+/// source). One update makes at most four clock actions plus a few events, and the
+/// port drains the queue after every `handle_*` call; when it does not, the oldest
+/// events are dropped, never clock actions. Each entry is about 56 bytes (an event
+/// carries an IPv6-sized address), so this is also the largest single item in the
+/// firmware's 4 KiB client budget: 16 entries leave room for four sources.
+pub const ACTION_QUEUE: usize = 16;
 
 /// The request buffer: a header and, for `key N` sources, the longest MAC.
 #[cfg(feature = "auth")]
