@@ -181,6 +181,11 @@ impl<C: DaemonClock> Daemon<C> {
                     reason.code()
                 );
             }
+            Event::LocalClock { stratum } if self.settings.sources.is_empty() => {
+                log::info!(
+                    "serving the local clock at stratum {stratum} (no upstream server configured)"
+                );
+            }
             Event::LocalClock { stratum } => {
                 log::warn!(
                     "no upstream source usable: serving the local clock at stratum {stratum}"
