@@ -388,13 +388,14 @@ impl StatsWriter {
     }
 }
 
-/// The daemon's side: after each turn of the node, writes what changed — a new
-/// reference time is a clock update (loopstats), a new last reply of a source is a
-/// sample (peerstats).
+/// The daemon's side: after each turn of the node, writes what changed — a clock
+/// update (the node's update counter moved, or the local clock's reference was
+/// refreshed) is a loopstats line, a new last reply of a source is a peerstats line.
 #[derive(Debug)]
 pub struct Recorder {
     writer: StatsWriter,
     last_reftime: NtpTimestamp,
+    last_updates: u32,
     /// The last loop record and when it was written (Unix s).
     last_loop: Option<(LoopRecord, f64)>,
     last_rx: Vec<(SourceId, Instant)>,
@@ -406,6 +407,7 @@ impl Recorder {
         Self {
             writer: StatsWriter::new(s),
             last_reftime: NtpTimestamp::ZERO,
+            last_updates: 0,
             last_loop: None,
             last_rx: Vec::new(),
         }
@@ -430,8 +432,16 @@ impl Recorder {
         let unix_s = wall.to_unix_f64(crate::time::unix_now_s());
         let sys = node.system();
         let reftime = sys.vars.reference_time;
-        if !reftime.is_zero() && reftime != self.last_reftime {
-            self.last_reftime = reftime;
+        // One line per clock update, written once the update's figures are final
+        // (after the node's actions were carried out). The local clock makes no
+        // updates: a line per refresh of its reference time, as ntpd's LOCAL(0).
+        let updated = sys.updates != self.last_updates;
+        let local_refresh = node.local_clock().is_some_and(|l| l.active)
+            && !reftime.is_zero()
+            && reftime != self.last_reftime;
+        self.last_updates = sys.updates;
+        self.last_reftime = reftime;
+        if updated || local_refresh {
             let r = LoopRecord {
                 offset_s: sys.offset_s,
                 frequency_ppm: sys.frequency_ppm,
@@ -439,18 +449,8 @@ impl Recorder {
                 wander_ppm: sys.clock_wander_ppm,
                 tc: sys.vars.poll.log2(),
             };
-            // A new update, not the same figures again (the local clock refreshes
-            // its reference time often: one line per poll interval for it).
-            let due = match self.last_loop {
-                Some((last, at)) => {
-                    last != r || unix_s - at >= f64::from(1u32 << r.tc.clamp(0, 17))
-                }
-                None => true,
-            };
-            if due {
-                self.last_loop = Some((r, unix_s));
-                self.writer.record_loop(unix_s, &r);
-            }
+            self.last_loop = Some((r, unix_s));
+            self.writer.record_loop(unix_s, &r);
         }
         if !self.writer.wants_peers() {
             return;

@@ -132,6 +132,8 @@ pub struct SystemStatus {
     pub state: State,
     /// Steps made since start.
     pub steps: u32,
+    /// Clock updates (slews and steps) made since start: one loopstats line each.
+    pub updates: u32,
 }
 
 /// An NTP client node: up to `N` upstream sources, selection and the clock
@@ -195,6 +197,8 @@ pub struct Node<const N: usize> {
     lost_since: Option<Instant>,
     /// True while serving in orphan mode.
     orphan_active: bool,
+    /// Clock updates made (see [`SystemStatus::updates`]).
+    clock_updates: u32,
 }
 
 /// The local clock reference is refreshed at ntpd's LOCAL driver poll, 64 s.
@@ -227,6 +231,7 @@ impl<const N: usize> Node<N> {
             first_reply: None,
             lost_since: None,
             orphan_active: false,
+            clock_updates: 0,
         }
     }
 
@@ -314,6 +319,7 @@ impl<const N: usize> Node<N> {
             clock_wander_ppm: self.discipline.wander_ppm(),
             state: self.discipline.state(),
             steps: self.discipline.steps(),
+            updates: self.clock_updates,
         }
     }
 

@@ -335,6 +335,7 @@ impl<const N: usize> Node<N> {
                 self.push(Queued::SetFrequency(frequency_ppm));
                 self.shift_filters(-phase_s);
                 self.ever_synced = true;
+                self.clock_updates = self.clock_updates.wrapping_add(1);
                 self.push_status();
             }
             Correction::Step {
@@ -349,6 +350,7 @@ impl<const N: usize> Node<N> {
                 self.slew_start = now;
                 self.push(Queued::Step(NtpDuration::from_seconds_f64(total)));
                 self.push(Queued::SetFrequency(frequency_ppm));
+                self.clock_updates = self.clock_updates.wrapping_add(1);
                 // As ntpd: after a step every stored sample is history; start over.
                 self.shift_filters(-offset_s);
                 for s in self.sources.iter_mut() {
