@@ -211,6 +211,8 @@ pub struct SourceStatus {
     pub reference_time: NtpTimestamp,
     /// Configured `prefer`.
     pub prefer: bool,
+    /// Configured `key N` (answers must be signed with it).
+    pub key: Option<u32>,
 }
 
 /// One client association.
@@ -625,6 +627,7 @@ impl Association {
             root_dispersion_s: self.root_dispersion_s,
             reference_time: self.reference_time,
             prefer: self.config.prefer,
+            key: self.config.key,
         }
     }
 }

@@ -32,6 +32,11 @@ pub fn assoc_id(id: SourceId) -> u16 {
 pub fn source_peer_status(s: &SourceStatus) -> PeerStatus {
     PeerStatus {
         configured: true,
+        // ntpd's auth bits: enabled for a `key N` source, authentic while its last
+        // poll got a reply that passed the MAC check (refused replies never reach
+        // the reach register).
+        auth_enabled: s.key.is_some(),
+        authentic: s.key.is_some() && s.reach & 1 != 0,
         reachable: s.reach != 0,
         select: s.tally.select_code(),
         event_count: 1,
@@ -42,7 +47,6 @@ pub fn source_peer_status(s: &SourceStatus) -> PeerStatus {
         } else {
             peer_event::UNREACHABLE
         },
-        ..PeerStatus::default()
     }
 }
 
@@ -214,5 +218,52 @@ impl SnapshotSource for NodeView {
             peers.push(self.peer_snapshot(s, name.as_deref()));
         }
         answer(&sys, &peers);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slew_core::node::{Node, NodeConfig};
+    use slew_core::peer::{Association, SourceConfig};
+
+    fn view() -> NodeView {
+        let node: Node<2> = Node::new(NodeConfig::default());
+        NodeView {
+            system: node.system(),
+            sources: Vec::new(),
+            local: None,
+            now: Instant::from_nanos(1_000_000_000),
+            wall_now: NtpTimestamp::from_unix(1_800_000_000, 0),
+            uptime_s: 1,
+        }
+    }
+
+    #[test]
+    fn keyed_sources_carry_ntpds_auth_bits() {
+        let v = view();
+        let addr = "127.0.0.1:123".parse().unwrap();
+        let keyed = Association::new(
+            SourceId(1),
+            SourceConfig {
+                key: Some(7),
+                ..SourceConfig::new(addr)
+            },
+            Instant::ZERO,
+        )
+        .status(v.now);
+        let p = v.peer_snapshot(&keyed, None);
+        assert!(p.status.auth_enabled);
+        assert!(!p.status.authentic, "no valid reply yet");
+        assert_eq!(
+            p.status.word() & 0x4000,
+            0x4000,
+            "0x40 in ntpd's peer status byte"
+        );
+        let plain =
+            Association::new(SourceId(2), SourceConfig::new(addr), Instant::ZERO).status(v.now);
+        let p = v.peer_snapshot(&plain, None);
+        assert!(!p.status.auth_enabled && !p.status.authentic);
+        assert_eq!(p.association_id, 3, "node id + 1");
     }
 }
