@@ -101,6 +101,9 @@ fn systemd_unit_command_line_is_accepted() {
         .split_whitespace()
         .skip(1)
         .map(|a| a.replace("$OPTIONS", "-g"))
+        // The unit runs as `ntp`, which the package creates; this machine may not
+        // have it, and --check-config checks that the user exists.
+        .map(|a| a.replace("ntp:ntp", "nobody:nogroup"))
         .collect();
     let c = args.iter().position(|a| a == "-c").unwrap();
     args[c + 1] = dir.join("ntp.conf").display().to_string();
@@ -108,4 +111,12 @@ fn systemd_unit_command_line_is_accepted() {
     cmd.args(&args).arg("--check-config");
     let out = run_with_timeout(cmd, Duration::from_secs(10));
     assert!(out.status.success(), "{:?}: {}", args, text(&out));
+    // And a user that does not exist is caught by --check-config.
+    let mut cmd = Command::new(slew_bin("slewd"));
+    cmd.args(["-c"])
+        .arg(dir.join("ntp.conf"))
+        .args(["-u", "no-such-user-slew", "--check-config"]);
+    let out = run_with_timeout(cmd, Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("no-such-user-slew"), "{}", text(&out));
 }

@@ -122,10 +122,6 @@ fn main() -> ExitCode {
     for w in &loaded.warnings {
         eprintln!("{w}");
     }
-    if args.check_config {
-        println!("{}: configuration OK", args.config.display());
-        return ExitCode::SUCCESS;
-    }
     let target = match args.user.as_deref().map(Target::lookup).transpose() {
         Ok(t) => t,
         Err(e) => {
@@ -133,6 +129,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.check_config {
+        println!("{}: configuration OK", args.config.display());
+        return ExitCode::SUCCESS;
+    }
     let settings = loaded.settings;
     match settings.clock {
         ClockKind::Kernel => serve(&args, target.as_ref(), settings, KernelClock::new()),
