@@ -305,3 +305,26 @@ fn tos_orphan_serves_at_the_orphan_stratum_once_upstream_is_gone() {
     assert_eq!((stratum, refid), (8, [127, 0, 0, 1]), "ntpd's orphan refid");
     assert!(slewd.log_text().contains("orphan mode, serving stratum 8"));
 }
+
+#[test]
+fn sighup_applies_new_restrict_lines_to_the_server_path() {
+    let dir = TempDir::new("hup-restrict");
+    let port = free_port();
+    let conf = format!("{LOCAL_CLOCK_CONF}restrict default noserve\n");
+    std::fs::write(dir.join("ntp.conf"), &conf).unwrap();
+    // start_slewd waits for an answer, which noserve forbids: start it by hand.
+    let mut cmd = Command::new(slew_bin("slewd"));
+    cmd.args(["-n", "-c"])
+        .arg(dir.join("ntp.conf"))
+        .args(["--listen", &format!("127.0.0.1:{port}")]);
+    let slewd = spawn_logged(cmd, "slewd", dir.join("slewd.log"));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        raw_query(addr(port), Duration::from_millis(500)).is_none(),
+        "noserve: no time"
+    );
+    std::fs::write(dir.join("ntp.conf"), LOCAL_CLOCK_CONF).unwrap();
+    // SAFETY: kill(2) on our own child's PID.
+    unsafe { libc::kill(slewd.pid(), libc::SIGHUP) };
+    wait_for_ntp(addr(port), Duration::from_secs(10), &slewd);
+}

@@ -100,6 +100,10 @@ impl<C: DaemonClock> Daemon<C> {
             listen: self.settings.listen.clone(),
             ..new
         };
+        // restrict, discard and the keys apply to the server path at once (the rate
+        // limiter's memory starts afresh); extra server threads keep theirs until a
+        // restart.
+        self.server.set_hardening(&self.settings.hardening);
         // Kept associations take the keys file as it is now (a secret may change).
         let kept_keys: Vec<(SourceId, Option<u32>, String)> = self
             .assocs
