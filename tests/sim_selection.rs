@@ -119,6 +119,7 @@ fn a_nearer_falseticker_cannot_win_the_start_up_race() {
                 path: near,
                 stratum: 1,
                 behaviour: Behaviour::Falseticker { offset_s: 1.0 },
+                ..ServerSpec::good()
             },
         ] {
             sc.servers.push(spec).unwrap();

@@ -401,8 +401,17 @@ impl Association {
         self.outstanding = true;
 
         let interval_s = if self.burst_left > 0 {
+            // Inside a burst: the next request follows in 2 s, except after the
+            // burst's last one, which waits for the rest of the poll interval (so
+            // polls keep their cadence, and a `burst` source does not start its
+            // next burst at once, forever).
             self.burst_left -= 1;
-            BURST_SPACING_S as f64
+            if self.burst_left == 0 {
+                let burst_s = (BURST_SPACING_S * u64::from(BURST_COUNT - 1)) as f64;
+                (self.poll_interval_s(rand) - burst_s).max(BURST_SPACING_S as f64)
+            } else {
+                BURST_SPACING_S as f64
+            }
         } else {
             let start_burst =
                 (self.reach == 0 && self.config.iburst && self.unreach < UNREACH_BACKOFF_AFTER)
@@ -412,7 +421,8 @@ impl Association {
                 self.hpoll = self.hpoll.inc(self.config.maxpoll);
             }
             if start_burst {
-                self.burst_left = BURST_COUNT - 2;
+                // This request and BURST_COUNT - 1 more.
+                self.burst_left = BURST_COUNT - 1;
                 BURST_SPACING_S as f64
             } else {
                 self.poll_interval_s(rand)

@@ -141,6 +141,8 @@ impl<const N: usize> Simulator<N> {
         for (i, spec) in scenario.servers.iter().enumerate() {
             let mut src = scenario.source;
             src.addr = server_addr(i);
+            src.prefer |= spec.prefer;
+            src.noselect |= spec.noselect;
             let id = node.add_source(src, Instant::ZERO).ok();
             let _ = servers.push((*spec, Server::new(), id));
         }

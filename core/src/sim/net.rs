@@ -80,6 +80,11 @@ pub struct ServerSpec {
     pub behaviour: Behaviour,
     /// Stratum it serves at (1: a reference clock).
     pub stratum: u8,
+    /// The client configures this server `prefer` (on top of the scenario's source
+    /// configuration).
+    pub prefer: bool,
+    /// The client configures this server `noselect`.
+    pub noselect: bool,
 }
 
 impl ServerSpec {
@@ -89,6 +94,8 @@ impl ServerSpec {
             path: PathConfig::default(),
             behaviour: Behaviour::Good,
             stratum: 1,
+            prefer: false,
+            noselect: false,
         }
     }
 }
