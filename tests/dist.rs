@@ -120,3 +120,57 @@ fn systemd_unit_command_line_is_accepted() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("no-such-user-slew"), "{}", text(&out));
 }
+
+/// slewd started the way systemd starts it: under the unit's CapabilityBoundingSet,
+/// as root, dropping to an unprivileged user with `-u`. It must come up, serve, and
+/// end with only CAP_SYS_TIME (the kernel clock) in its sets.
+#[test]
+fn systemd_unit_capability_bounding_set_lets_slewd_drop_privileges() {
+    require("setpriv", "util-linux");
+    let unit = std::fs::read_to_string(root().join("dist/slewd.service")).unwrap();
+    let caps: Vec<String> = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("CapabilityBoundingSet="))
+        .expect("CapabilityBoundingSet")
+        .split_whitespace()
+        .map(|c| format!("+{}", c.trim_start_matches("CAP_").to_lowercase()))
+        .collect();
+    let bounding = format!("--bounding-set=-all,{}", caps.join(","));
+    let dir = TempDir::new("unitcaps");
+    // No source: the kernel clock is never adjusted.
+    std::fs::write(
+        dir.join("ntp.conf"),
+        "server 127.127.1.0\nfudge 127.127.1.0 stratum 10\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let mut cmd = Command::new("setpriv");
+    cmd.arg(&bounding)
+        .arg(slew_bin("slewd"))
+        .args([
+            "-n",
+            "-u",
+            "nobody:nogroup",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "-c",
+        ])
+        .arg(dir.join("ntp.conf"));
+    let slewd = spawn_logged(cmd, "slewd", dir.join("slewd.log"));
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    wait_for_ntp(addr, Duration::from_secs(10), &slewd);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", slewd.pid())).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        field("CapEff:"),
+        "0000000002000000",
+        "only cap_sys_time:\n{status}"
+    );
+    assert!(field("Uid:").starts_with("65534"), "{status}");
+}

@@ -137,6 +137,17 @@ fn prctl(option: libc::c_int, arg: libc::c_ulong) -> std::io::Result<()> {
     }
 }
 
+/// `prctl` returning its value (`PR_CAPBSET_READ`: 1 in the bounding set, 0 not).
+fn prctl_value(option: libc::c_int, arg: libc::c_ulong) -> std::io::Result<libc::c_int> {
+    // SAFETY: prctl with integer arguments only; no pointers are passed.
+    let rc = unsafe { libc::prctl(option, arg, 0 as libc::c_ulong, 0 as libc::c_ulong, 0) };
+    if rc < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}
+
 /// The (effective, permitted, inheritable) sets of this process, 64 bits each.
 pub fn current_caps() -> std::io::Result<(u64, u64, u64)> {
     let mut header = CapHeader {
@@ -197,6 +208,11 @@ pub fn drop_privileges(target: &Target, keep_sys_time: bool) -> Result<u64, Priv
     // 1. Bounding set (needs CAP_SETPCAP, so while root), ambient set, keepcaps.
     for cap in 0..=last_cap() {
         if keep & (1u64 << cap) != 0 {
+            continue;
+        }
+        // Already out of the bounding set (systemd's CapabilityBoundingSet=, a
+        // container): nothing to drop, and dropping would need CAP_SETPCAP.
+        if let Ok(0) = prctl_value(libc::PR_CAPBSET_READ, libc::c_ulong::from(cap)) {
             continue;
         }
         if let Err(e) = prctl(libc::PR_CAPBSET_DROP, libc::c_ulong::from(cap)) {
