@@ -216,13 +216,25 @@ pub fn drop_privileges(target: &Target, keep_sys_time: bool) -> Result<u64, Priv
             continue;
         }
         if let Err(e) = prctl(libc::PR_CAPBSET_DROP, libc::c_ulong::from(cap)) {
-            // EINVAL: the kernel does not know this capability; the loop is done.
-            if e.raw_os_error() == Some(libc::EINVAL) {
-                break;
+            match e.raw_os_error() {
+                // The kernel does not know this capability: the loop is done.
+                Some(libc::EINVAL) => break,
+                // No CAP_SETPCAP (a restricted bounding set without it): the
+                // bounding set stays as it is. What matters still holds: the
+                // permitted and effective sets are cut to CAP_SYS_TIME below, and
+                // no_new_privs stops anything from regaining the rest.
+                Some(libc::EPERM) => {
+                    log::warn!(
+                        "cannot shrink the capability bounding set without CAP_SETPCAP; relying on no_new_privs"
+                    );
+                    break;
+                }
+                _ => {
+                    return Err(err(format!(
+                        "cannot drop capability {cap} from the bounding set: {e}"
+                    )))
+                }
             }
-            return Err(err(format!(
-                "cannot drop capability {cap} from the bounding set: {e}"
-            )));
         }
     }
     if let Err(e) = prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as _) {
