@@ -53,8 +53,9 @@ impl fmt::Display for LeapFileError {
 
 fn ntp_to_unix(word: &str, line: usize) -> Result<i64, LeapFileError> {
     word.parse::<i64>()
-        .map(|t| t - UNIX_OFFSET_S)
-        .map_err(|_| LeapFileError {
+        .ok()
+        .and_then(|t| t.checked_sub(UNIX_OFFSET_S))
+        .ok_or_else(|| LeapFileError {
             line,
             message: format!("`{word}` is not a time in NTP seconds"),
         })

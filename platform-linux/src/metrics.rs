@@ -227,8 +227,14 @@ impl MetricsServer {
     }
 
     /// The descriptors for the poll set, with what to wait for on each.
+    /// The listener is left out while the connection table is full: a pending
+    /// connection would make `poll` return at once on every turn (a busy loop)
+    /// although nothing can accept it until a slot frees.
     pub fn poll_fds(&self) -> Vec<(BorrowedFd<'_>, bool)> {
-        let mut v = vec![(self.listener.as_fd(), false)];
+        let mut v = Vec::with_capacity(self.conns.len() + 1);
+        if self.conns.len() < MAX_CONNECTIONS {
+            v.push((self.listener.as_fd(), false));
+        }
         for c in &self.conns {
             v.push((c.fd.as_fd(), c.response.is_some()));
         }

@@ -19,6 +19,10 @@ use crate::time::realtime_now;
 /// The kernel's unit for `timex.freq`: ppm with a 16-bit binary fraction.
 const FREQ_SCALE: f64 = 65_536.0;
 
+/// The largest single-shot slew handed to the kernel, microseconds (adjtime's
+/// limit, about 2145 s; slewing that at 500 ppm takes seven weeks).
+const MAX_SINGLESHOT_US: f64 = 2_000_000_000.0;
+
 /// The kernel refuses frequencies beyond ±500 ppm (its MAXFREQ).
 pub const KERNEL_MAX_FREQ_PPM: f64 = 500.0;
 
@@ -150,11 +154,12 @@ impl Clock for KernelClock {
     fn slew(&mut self, offset: NtpDuration) -> Result<(), Self::Error> {
         let mut tx = zeroed_timex();
         tx.modes = libc::ADJ_OFFSET_SINGLESHOT;
-        // The single-shot offset is in microseconds and the kernel takes at most
-        // ±0.5 s per call (it clamps larger values).
+        // The single-shot offset is in microseconds. The ±0.5 s limit (MAXPHASE)
+        // applies to ADJ_OFFSET, not to this adjtime-style mode; glibc's adjtime
+        // allows about ±2145 s, so slew what is asked up to that.
         let us = (offset.to_seconds_f64() * 1e6)
             .round()
-            .clamp(-500_000.0, 500_000.0);
+            .clamp(-MAX_SINGLESHOT_US, MAX_SINGLESHOT_US);
         tx.offset = us as libc::c_long;
         adjtime(&mut tx).map(|_| ())
     }

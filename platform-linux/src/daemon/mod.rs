@@ -468,8 +468,20 @@ impl<C: DaemonClock> Daemon<C> {
     }
 
     /// Re-reads the leapfile (SIGHUP).
+    /// A leapfile that cannot be read now keeps the table read before, so a
+    /// passing problem (an update in progress, permissions after `-u`) cannot disarm
+    /// a pending leap second.
     pub fn reload_leapfile(&mut self) {
-        self.leaps = self.settings.leapfile.as_deref().and_then(load_leapfile);
+        match self.settings.leapfile.as_deref() {
+            None => self.leaps = None,
+            Some(path) => {
+                if let Some(t) = load_leapfile(path) {
+                    self.leaps = Some(t);
+                } else if self.leaps.is_some() {
+                    log::warn!("keeping the leap-second table read before");
+                }
+            }
+        }
     }
 
     /// The node's state for the control responder (ntpq, ntpstat, slewctl).
