@@ -135,7 +135,18 @@ impl RecvBatch {
                     }
                 }
             }
+            // Slots stay aligned with the buffers: a datagram without an IPv4/IPv6
+            // sender (impossible on these sockets, but not for the type system) is
+            // kept as a truncated one, which the server path drops and counts.
             let Some(from) = msg.address.as_ref().and_then(from_storage) else {
+                *slot = Received {
+                    len: 0,
+                    from: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+                    kernel_stamp: false,
+                    rx_time: fallback,
+                    truncated: true,
+                };
+                *len += 1;
                 continue;
             };
             *slot = Received {
