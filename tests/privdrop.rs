@@ -119,3 +119,53 @@ fn unknown_user_is_refused_before_start() {
     )
     .is_none());
 }
+
+/// After `-u`, a keys file that only root may read (CentOS ships /etc/ntp/keys 0600)
+/// cannot be re-read on SIGHUP: slewd must keep its keys and say why, not reload
+/// into a configuration without them.
+#[test]
+fn sighup_keeps_the_keys_when_the_dropped_user_cannot_read_them() {
+    require_root();
+    let dir = TempDir::new("hupkeys");
+    let keys = dir.join("ntp.keys");
+    std::fs::write(&keys, "1 MD5 sesame\n").unwrap();
+    let conf = format!(
+        "server 127.127.1.0\nfudge 127.127.1.0 stratum 10\nkeys {}\ntrustedkey 1\n",
+        keys.display()
+    );
+    let port = free_port();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    // The temp dir must be traversable by nobody for the config itself.
+    let mode = |p: &std::path::Path, m: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    };
+    mode(dir.path(), 0o755);
+    let slewd = start_slewd(
+        &dir,
+        &conf,
+        &[addr],
+        &["--clock", "observe", "-u", "nobody"],
+    );
+    mode(&dir.join("ntp.conf"), 0o644);
+    mode(&keys, 0o600);
+    // SAFETY: kill(2) on our own child's PID.
+    unsafe { libc::kill(slewd.pid(), libc::SIGHUP) };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !slewd
+        .log_text()
+        .contains("keeping the running configuration")
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = slewd.log_text();
+    assert!(
+        log.contains("the keys file cannot be read now"),
+        "SIGHUP with an unreadable keys file:\n{log}"
+    );
+    assert!(
+        raw_query(addr, Duration::from_secs(1)).is_some(),
+        "still serving"
+    );
+}

@@ -236,7 +236,27 @@ fn serve<C: DaemonClock>(
     let result = loop {
         match daemon.run() {
             Ok(Exit::Reload) => match settings::load(&args.config, &args.overrides()) {
-                Ok(loaded) => daemon.reload(loaded.settings),
+                Ok(loaded) => {
+                    for w in &loaded.warnings {
+                        log::warn!("SIGHUP: {w}");
+                    }
+                    // After `-u` the keys file (0600 root on CentOS) may no longer be
+                    // readable: reloading would silently drop every key and answer
+                    // authenticated clients with crypto-NAKs. Keep what runs.
+                    let keys_lost = loaded.warnings.iter().any(|w| {
+                        matches!(
+                            w.kind,
+                            slew_linux::config::WarningKind::KeysUnreadable { .. }
+                        )
+                    }) && daemon.has_keys();
+                    if keys_lost {
+                        log::error!(
+                            "SIGHUP: the keys file cannot be read now (permissions after -u?); keeping the running configuration"
+                        );
+                    } else {
+                        daemon.reload(loaded.settings);
+                    }
+                }
                 Err(report) => log::error!(
                     "SIGHUP: {} has errors, keeping the running configuration:\n{report}",
                     args.config.display()

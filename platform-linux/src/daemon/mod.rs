@@ -467,6 +467,11 @@ impl<C: DaemonClock> Daemon<C> {
         sys
     }
 
+    /// True when the running configuration has symmetric keys.
+    pub fn has_keys(&self) -> bool {
+        !self.settings.hardening.keys.is_empty()
+    }
+
     /// Re-reads the leapfile (SIGHUP).
     /// A leapfile that cannot be read now keeps the table read before, so a
     /// passing problem (an update in progress, permissions after `-u`) cannot disarm

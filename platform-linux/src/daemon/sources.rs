@@ -11,21 +11,44 @@ use std::time::Duration;
 use super::{Assoc, Daemon, Exit, MAX_SOURCES, RERESOLVE_AFTER, RESOLVE_RETRY};
 use crate::clock::DaemonClock;
 use crate::config::Host;
-use crate::resolve::resolve;
+use crate::resolve::{resolve, POOL_MAX};
 use crate::time::monotonic_now;
 
 impl<C: DaemonClock> Daemon<C> {
     pub(super) fn add_spec(&mut self, spec_idx: usize, now: Instant) -> Result<(), String> {
+        self.add_spec_except(spec_idx, now, None)
+    }
+
+    /// Resolves configuration line `spec_idx` and associates with what it names,
+    /// up to what the line stands for (one server; a pool's [`POOL_MAX`] members,
+    /// counting those already associated) and never with `except` (a member just
+    /// dropped as unreachable, which the rotating pool DNS may hand back).
+    pub(super) fn add_spec_except(
+        &mut self,
+        spec_idx: usize,
+        now: Instant,
+        except: Option<SocketAddr>,
+    ) -> Result<(), String> {
         let Some(spec) = self.settings.sources.get(spec_idx) else {
             return Ok(());
         };
         let addrs = resolve(spec)?;
         let template = spec.options;
         let name = spec.display_name();
+        let want = if spec.kind == crate::config::SourceKind::Pool {
+            POOL_MAX
+        } else {
+            1
+        };
+        let mut have = self.assocs.iter().filter(|a| a.spec == spec_idx).count();
         for addr in addrs {
-            if self.assocs.iter().any(|a| a.addr == addr) {
+            if have >= want {
+                break;
+            }
+            if Some(addr) == except || self.assocs.iter().any(|a| a.addr == addr) {
                 continue;
             }
+            have += 1;
             match self.node.add_source(SourceConfig { addr, ..template }, now) {
                 Ok(id) => {
                     log::info!("{name}: polling {addr}");
@@ -132,7 +155,7 @@ impl<C: DaemonClock> Daemon<C> {
             );
             self.node.remove_source(a.id);
             self.assocs.retain(|x| x.id != a.id);
-            if let Err(e) = self.add_spec(a.spec, now) {
+            if let Err(e) = self.add_spec_except(a.spec, now, Some(a.addr)) {
                 log::warn!("{e}");
                 self.unresolved.push(a.spec);
             }
