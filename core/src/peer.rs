@@ -89,6 +89,8 @@ pub enum Reason {
     DistanceTooLarge,
     /// A reply whose origin timestamp is not our last request (bogus or replayed).
     BadOrigin,
+    /// A reply whose mode is not server (4).
+    BadMode,
     /// A second reply to the same request.
     Duplicate,
     /// A reply with zero receive or transmit timestamp.
@@ -129,6 +131,7 @@ impl Reason {
             Reason::Unsynchronized => "unsync",
             Reason::DistanceTooLarge => "distance",
             Reason::BadOrigin => "bogus",
+            Reason::BadMode => "badmode",
             Reason::Duplicate => "dup",
             Reason::BadTimestamps => "badts",
             Reason::KissRate => "kod-rate",
@@ -481,7 +484,7 @@ impl Association {
         precision_s: f64,
     ) -> ReplyOutcome {
         if packet.mode() != Mode::Server {
-            return ReplyOutcome::Refused(Reason::BadOrigin);
+            return ReplyOutcome::Refused(Reason::BadMode);
         }
         // The origin check comes first, for kisses too: otherwise anyone could make us
         // drop a server with a forged DENY.
