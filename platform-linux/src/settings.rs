@@ -353,7 +353,28 @@ pub fn not_honoured(config: &Config) -> Vec<(Location, String)> {
         out.extend(errors);
     }
     for s in &config.system_flags {
-        out.push((s.at.clone(), "`enable`/`disable`".into()));
+        use crate::config::SystemFlag;
+        // What slew does anyway, so the line is honoured as written: it keeps no
+        // MRU list, never answers mode 7, never hands its discipline to the
+        // kernel's PLL, and always checks MACs where keys are configured.
+        let already = matches!(
+            (s.flag, s.enabled),
+            (SystemFlag::Monitor, false)
+                | (SystemFlag::Mode7, false)
+                | (SystemFlag::Kernel, false)
+                | (SystemFlag::Auth, true)
+        );
+        if !already {
+            out.push((
+                s.at.clone(),
+                format!(
+                    "`{} {:?}`",
+                    if s.enabled { "enable" } else { "disable" },
+                    s.flag
+                )
+                .to_lowercase(),
+            ));
+        }
     }
     let t = &config.tinker;
     for (name, set) in [
@@ -511,5 +532,12 @@ mod tests {
             settings_from(&c, &Overrides::default()).leapfile,
             Some(PathBuf::from("/etc/ntp.leapseconds"))
         );
+        // RHEL 7's stock `disable monitor` (and what slew does anyway) is honoured;
+        // what slew cannot do is refused at its line.
+        let c = parse("disable monitor\ndisable kernel\nenable auth\ndisable mode7\n");
+        assert!(not_honoured(&c).is_empty(), "{:?}", not_honoured(&c));
+        let n = not_honoured(&parse("server 127.127.1.0\nenable monitor\n"));
+        assert_eq!((n.len(), n[0].0.line), (1, 2));
+        assert_eq!(n[0].1, "`enable monitor`");
     }
 }
