@@ -328,3 +328,31 @@ fn sighup_applies_new_restrict_lines_to_the_server_path() {
     unsafe { libc::kill(slewd.pid(), libc::SIGHUP) };
     wait_for_ntp(addr(port), Duration::from_secs(10), &slewd);
 }
+
+#[test]
+fn an_unresolvable_server_name_is_retried_while_the_local_clock_serves() {
+    let dir = TempDir::new("nxdomain");
+    let port = free_port();
+    let conf = format!("server no-such-host.invalid iburst\n{LOCAL_CLOCK_CONF}");
+    let slewd = start_slewd(&dir, &conf, &[addr(port)], &["--clock", "observe"]);
+    // Looked up off the loop: the server answers meanwhile, from its local clock.
+    let (_, stratum, refid) = wait_until(
+        addr(port),
+        Duration::from_secs(30),
+        "the local clock serves while the name does not resolve",
+        &slewd,
+        |_, st, r| st == 11 && r == *b"LOCL",
+    );
+    assert_eq!((stratum, &refid), (11, b"LOCL"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !slewd
+        .log_text()
+        .contains("cannot resolve no-such-host.invalid")
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = slewd.log_text();
+    assert!(log.contains("cannot resolve no-such-host.invalid"), "{log}");
+    assert!(log.contains("trying again in 60 s"), "{log}");
+}

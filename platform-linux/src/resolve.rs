@@ -89,3 +89,109 @@ mod tests {
         assert!(resolve(&bad).unwrap_err().contains("no-such-host.invalid"));
     }
 }
+
+/// Name lookups off the main loop: getaddrinfo can block for many seconds when the
+/// resolver is unreachable, and the loop must keep answering clients meanwhile (ntpd
+/// runs its lookups in a separate child for the same reason). One worker thread,
+/// started on the first request; the loop collects results with
+/// [`Resolver::take_results`] on each turn (it wakes at least once a second).
+#[derive(Debug, Default)]
+pub struct Resolver {
+    requests: Option<std::sync::mpsc::Sender<Request>>,
+    results: Option<std::sync::mpsc::Receiver<Answer>>,
+    pending: Vec<usize>,
+}
+
+/// A lookup to make: the configuration line's index and what it says.
+type Request = (usize, SourceSpec);
+/// Its outcome.
+pub type Answer = (usize, Result<Vec<SocketAddr>, String>);
+
+impl Resolver {
+    /// Asks for configuration line `index` to be resolved, unless it already is
+    /// being. Returns false if the worker could not be started.
+    pub fn request(&mut self, index: usize, spec: &SourceSpec) -> bool {
+        if self.pending.contains(&index) {
+            return true;
+        }
+        if self.requests.is_none() {
+            let (req_tx, req_rx) = std::sync::mpsc::channel::<Request>();
+            let (ans_tx, ans_rx) = std::sync::mpsc::channel::<Answer>();
+            let spawned = std::thread::Builder::new()
+                .name("slewd-resolver".into())
+                .spawn(move || {
+                    for (index, spec) in req_rx {
+                        if ans_tx.send((index, resolve(&spec))).is_err() {
+                            break;
+                        }
+                    }
+                });
+            if spawned.is_err() {
+                return false;
+            }
+            self.requests = Some(req_tx);
+            self.results = Some(ans_rx);
+        }
+        let sent = self
+            .requests
+            .as_ref()
+            .is_some_and(|tx| tx.send((index, spec.clone())).is_ok());
+        if sent {
+            self.pending.push(index);
+        }
+        sent
+    }
+
+    /// True while a lookup for line `index` is under way.
+    pub fn is_pending(&self, index: usize) -> bool {
+        self.pending.contains(&index)
+    }
+
+    /// The lookups finished since the last call.
+    pub fn take_results(&mut self) -> Vec<Answer> {
+        let Some(rx) = &self.results else {
+            return Vec::new();
+        };
+        let done: Vec<Answer> = rx.try_iter().collect();
+        self.pending.retain(|i| !done.iter().any(|(d, _)| d == i));
+        done
+    }
+}
+
+#[cfg(test)]
+mod resolver_tests {
+    use super::*;
+    use crate::config::Location;
+    use slew_core::peer::SourceConfig;
+
+    #[test]
+    fn lookups_run_off_the_calling_thread_and_come_back() {
+        let spec = SourceSpec {
+            kind: SourceKind::Server,
+            host: Host::Name("localhost".into()),
+            port: 123,
+            family: Some(AddressFamily::V4),
+            options: SourceConfig::new("0.0.0.0:0".parse().unwrap()),
+            at: Location::new("t", 1, 1),
+        };
+        let mut r = Resolver::default();
+        assert!(r.request(3, &spec));
+        assert!(
+            r.request(3, &spec),
+            "a second request for the same line is merged"
+        );
+        assert!(r.is_pending(3));
+        let mut got = Vec::new();
+        for _ in 0..200 {
+            got.extend(r.take_results());
+            if !got.is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0, 3);
+        assert_eq!(got[0].1, Ok(vec!["127.0.0.1:123".parse().unwrap()]));
+        assert!(!r.is_pending(3));
+    }
+}

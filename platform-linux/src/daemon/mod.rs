@@ -102,6 +102,10 @@ pub struct Daemon<C: DaemonClock> {
     exit: Option<Exit>,
     /// The leapfile's table, if one is configured and readable.
     leaps: Option<crate::leapfile::LeapTable>,
+    /// DNS lookups, off the loop.
+    resolver: crate::resolve::Resolver,
+    /// For each lookup under way, the address it must not hand back.
+    resolve_except: Vec<(usize, Option<SocketAddr>)>,
 }
 
 impl<C: DaemonClock> std::fmt::Debug for Daemon<C> {
@@ -163,6 +167,8 @@ impl<C: DaemonClock> Daemon<C> {
             started: now,
             exit: None,
             leaps,
+            resolver: crate::resolve::Resolver::default(),
+            resolve_except: Vec::new(),
         };
         d.resolve_pending(now);
         Ok(d)
@@ -327,6 +333,7 @@ impl<C: DaemonClock> Daemon<C> {
                     return Ok(Exit::NoServer);
                 }
             }
+            self.collect_resolved(now);
             self.resolve_pending(now);
             self.report_auth_silence(now);
             if now >= self.next_drift_write {

@@ -32,7 +32,52 @@ impl<C: DaemonClock> Daemon<C> {
         let Some(spec) = self.settings.sources.get(spec_idx) else {
             return Ok(());
         };
+        if matches!(spec.host, Host::Name(_)) {
+            // A DNS name: looked up off the loop; `collect_resolved` associates.
+            self.resolve_except.retain(|(i, _)| *i != spec_idx);
+            self.resolve_except.push((spec_idx, except));
+            if !self.resolver.request(spec_idx, spec) {
+                return Err(format!(
+                    "{}: cannot start the name lookup thread",
+                    spec.display_name()
+                ));
+            }
+            return Ok(());
+        }
         let addrs = resolve(spec)?;
+        self.associate(spec_idx, addrs, now, except)
+    }
+
+    /// Lookups that finished: associate, or retry later.
+    pub(super) fn collect_resolved(&mut self, now: Instant) {
+        for (idx, result) in self.resolver.take_results() {
+            let except = self
+                .resolve_except
+                .iter()
+                .find(|(i, _)| *i == idx)
+                .and_then(|(_, e)| *e);
+            self.resolve_except.retain(|(i, _)| *i != idx);
+            let outcome = result.and_then(|addrs| self.associate(idx, addrs, now, except));
+            if let Err(e) = outcome {
+                log::warn!("{e}; trying again in {} s", RESOLVE_RETRY.as_secs());
+                if !self.unresolved.contains(&idx) {
+                    self.unresolved.push(idx);
+                }
+            }
+        }
+    }
+
+    /// Associates with `addrs`, the addresses configuration line `spec_idx` named.
+    fn associate(
+        &mut self,
+        spec_idx: usize,
+        addrs: Vec<SocketAddr>,
+        now: Instant,
+        except: Option<SocketAddr>,
+    ) -> Result<(), String> {
+        let Some(spec) = self.settings.sources.get(spec_idx) else {
+            return Ok(());
+        };
         let template = spec.options;
         let name = spec.display_name();
         let want = if spec.kind == crate::config::SourceKind::Pool {
