@@ -189,6 +189,23 @@ fn queries_from_other_addresses_get_no_answer() {
     cmd.args(["-c", probe]);
     let out = run_with_timeout(cmd, Duration::from_secs(10));
     assert_eq!(text(&out).trim(), "silent", "{}", slewd.log_text());
+    drop(slewd);
+    // A restrict line naming that network (the article's intranet line, without
+    // noquery) lets it query, as with ntpd.
+    let conf = format!("{LOCAL_CLOCK_CONF}restrict 192.0.2.0 mask 255.255.255.0 nomodify notrap\n");
+    let dir2 = TempDir::new("ntpqlan");
+    let slewd = start_slewd_with(
+        &dir2,
+        &conf,
+        &[SocketAddr::from(([0, 0, 0, 0], 123))],
+        &[],
+        Some(&ns),
+    );
+    ns.wait_for_ntp(&slewd);
+    let mut cmd = ns.command(python.to_str().unwrap());
+    cmd.args(["-c", probe]);
+    let out = run_with_timeout(cmd, Duration::from_secs(10));
+    assert_eq!(text(&out).trim(), "answered", "{}", slewd.log_text());
 }
 
 fn slewctl(args: &[&str]) -> Output {

@@ -431,6 +431,22 @@ impl<const N: usize> AccessTable<N> {
     /// The flags for a source address and port: the most specific matching entry's,
     /// or the built-in default when none matches. See the module docs for the cost.
     pub fn lookup(&self, addr: IpAddr, port: u16) -> Access {
+        Access {
+            flags: self
+                .matching_entry(addr, port)
+                .map_or(self.builtin_default, |e| e.flags),
+        }
+    }
+
+    /// True when an entry more specific than `default` matches: a `restrict` line
+    /// naming this source's address or network. slewd answers mode 6 queries from
+    /// beyond loopback only to such sources (issue 5: queries by default from
+    /// localhost only).
+    pub fn matches_specific(&self, addr: IpAddr, port: u16) -> bool {
+        self.matching_entry(addr, port).is_some_and(|e| e.mask != 0)
+    }
+
+    fn matching_entry(&self, addr: IpAddr, port: u16) -> Option<&Entry> {
         let (family, bits) = key_of(addr);
         for g in self.groups.iter().filter(|g| g.family == family) {
             let Some(run) = self.entries.get(g.start..g.end) else {
@@ -444,13 +460,11 @@ impl<const N: usize> AccessTable<N> {
                     break;
                 }
                 if !e.ntp_port_only || port == 123 {
-                    return Access { flags: e.flags };
+                    return Some(e);
                 }
             }
         }
-        Access {
-            flags: self.builtin_default,
-        }
+        None
     }
 
     /// Whether a `default` entry exists for `family` (slewd warns when it serves on a
@@ -580,6 +594,25 @@ mod tests {
             assert_eq!(t.lookup(ip("10.1.2.3"), 1).flags, AccessFlags::IGNORE);
             assert_eq!(t.lookup(ip("11.0.0.1"), 1).flags, AccessFlags::NONE);
         }
+    }
+
+    #[test]
+    fn specific_matches_are_told_from_default() {
+        let mut t: AccessTable<4> = AccessTable::default();
+        t.insert_default(Family::V4, AccessFlags::NOQUERY).unwrap();
+        t.insert(
+            ip("192.168.40.0"),
+            ip("255.255.255.0"),
+            false,
+            AccessFlags::NOMODIFY,
+        )
+        .unwrap();
+        assert!(t.matches_specific(ip("192.168.40.7"), 5000));
+        assert!(
+            !t.matches_specific(ip("10.0.0.1"), 5000),
+            "only default matches"
+        );
+        assert!(!t.matches_specific(ip("::1"), 5000), "nothing matches");
     }
 
     #[test]

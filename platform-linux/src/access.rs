@@ -351,6 +351,11 @@ impl Guard {
         self.access.lookup(from.ip(), from.port())
     }
 
+    /// Whether a `restrict` line more specific than `default` names `from`.
+    pub fn matches_specific(&self, from: SocketAddr) -> bool {
+        self.access.matches_specific(from.ip(), from.port())
+    }
+
     /// Whether `from` may send mode 6 queries (neither `ignore` nor `noquery`).
     pub fn may_query(&self, from: SocketAddr) -> bool {
         self.access(from).may_query()

@@ -150,7 +150,6 @@ pub fn render(m: &MetricsInput<'_>) -> String {
     let _ = writeln!(o, "# HELP slew_control_queries_total Mode 6 queries, by result.\n# TYPE slew_control_queries_total counter");
     for (result, n) in [
         ("answered", c.answered),
-        ("refused", c.refused),
         ("rate_limited", c.rate_limited),
         ("malformed", c.malformed),
     ] {

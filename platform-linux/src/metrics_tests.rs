@@ -12,7 +12,6 @@ fn page() -> String {
     server.dropped[DropReason::RateLimited.index()] = 7;
     let control = MonitorStats {
         answered: 3,
-        refused: 1,
         rate_limited: 0,
         malformed: 2,
     };

@@ -69,8 +69,6 @@ pub trait SnapshotSource {
 pub struct MonitorStats {
     /// Queries answered (each may take several datagrams).
     pub answered: u64,
-    /// Queries from addresses not allowed to query.
-    pub refused: u64,
     /// Queries over the rate limit.
     pub rate_limited: u64,
     /// Datagrams that were no valid request.
@@ -109,18 +107,18 @@ impl Monitor {
     /// Logs the counters (at exit), when there were any queries.
     pub fn log_stats(&self) {
         let m = self.stats;
-        if m.answered + m.refused + m.rate_limited + m.malformed > 0 {
+        if m.answered + m.rate_limited + m.malformed > 0 {
             log::info!(
-                "mode 6: answered {}, refused {} (not localhost), rate limited {}, malformed {}",
+                "mode 6: answered {}, rate limited {}, malformed {} (refusals count as restrict_noquery drops)",
                 m.answered,
-                m.refused,
                 m.rate_limited,
                 m.malformed
             );
         }
     }
 
-    /// Who may query: loopback, including IPv4-mapped loopback on an IPv6 socket.
+    /// Loopback, including IPv4-mapped loopback on an IPv6 socket: always allowed to
+    /// query (unless `restrict … noquery` says otherwise).
     pub fn allowed(from: &SocketAddr) -> bool {
         match from.ip() {
             IpAddr::V4(a) => a.is_loopback(),
@@ -152,16 +150,8 @@ impl Monitor {
         now: Instant,
         source: &dyn SnapshotSource,
     ) {
-        if !Self::allowed(&from) {
-            self.stats.refused += 1;
-            self.log.info(
-                "control-refused",
-                format_args!(
-                    "ignored a mode 6 query from {from}: queries are answered from localhost only"
-                ),
-            );
-            return;
-        }
+        // Who may query is decided before (serve.rs: loopback, or a source a
+        // restrict line names without noquery); here only the rate.
         if !self.admit(now) {
             self.stats.rate_limited += 1;
             return;

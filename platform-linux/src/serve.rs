@@ -342,7 +342,25 @@ impl TimeServer {
                         first_stamp.get_or_insert(tx_time);
                         self.tx.push(len, received.from);
                     }
-                    Err(DropReason::Control) => control(socket, received.from, request),
+                    // Mode 6 where `restrict` allows queries: from loopback, or from
+                    // a source a restrict line more specific than `default` names
+                    // without `noquery` (issue 5's "by default from localhost").
+                    Err(DropReason::Control)
+                        if crate::monitor::Monitor::allowed(&received.from)
+                            || self.guard.matches_specific(received.from) =>
+                    {
+                        control(socket, received.from, request)
+                    }
+                    Err(DropReason::Control) => {
+                        self.server.count_drop(DropReason::NoQuery);
+                        self.log.info(
+                            "control-refused",
+                            format_args!(
+                                "ignored a mode 6 query from {}: queries are answered from localhost and from addresses a restrict line names (without noquery)",
+                                received.from
+                            ),
+                        );
+                    }
                     Err(reason) => {
                         self.log.info(
                             reason.name(),
