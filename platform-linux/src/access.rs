@@ -57,6 +57,10 @@ pub struct Hardening {
     pub control_key: Option<u32>,
     /// `requestkey` (mode 7, never answered: carried so the line is not an error).
     pub request_key: Option<u32>,
+    /// `restrict HOSTNAME` lines that did not resolve at start: skipped, as ntpd
+    /// skips them, and logged so the admin sees it (a dead DNS server at boot must
+    /// not keep a time server from starting).
+    pub unresolved: Vec<String>,
 }
 
 impl Hardening {
@@ -229,9 +233,9 @@ pub fn hardening_from(config: &Config) -> Result<Hardening, Vec<(Location, Strin
                             ));
                         }
                     }
-                    Err(e) => errors.push((
-                        r.at.clone(),
-                        format!("`restrict {name}`: cannot resolve: {e}"),
+                    Err(e) => h.unresolved.push(format!(
+                        "{}: `restrict {name}` skipped: cannot resolve the name ({e}); restart slewd once DNS works",
+                        r.at
                     )),
                 }
             }
@@ -489,5 +493,14 @@ mod tests {
             .rules
             .iter()
             .any(|r| r.addr == IpAddr::V4(Ipv4Addr::LOCALHOST)));
+        assert!(h.unresolved.is_empty());
+    }
+
+    #[test]
+    fn an_unresolvable_restrict_host_is_skipped_and_reported_not_fatal() {
+        let h = hardening_from(&parse("restrict no-such-host.invalid ignore\n")).unwrap();
+        assert!(h.rules.is_empty());
+        assert_eq!(h.unresolved.len(), 1);
+        assert!(h.unresolved[0].contains(":1:1: `restrict no-such-host.invalid` skipped"));
     }
 }

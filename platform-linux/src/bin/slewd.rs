@@ -122,6 +122,9 @@ fn main() -> ExitCode {
     for w in &loaded.warnings {
         eprintln!("{w}");
     }
+    for w in &loaded.settings.hardening.unresolved {
+        eprintln!("warning: {w}");
+    }
     let target = match args.user.as_deref().map(Target::lookup).transpose() {
         Ok(t) => t,
         Err(e) => {

@@ -297,6 +297,9 @@ impl<C: DaemonClock> Daemon<C> {
         {
             log::warn!("{w}");
         }
+        for w in &self.settings.hardening.unresolved {
+            log::warn!("{w}");
+        }
         log::info!(
             "disciplining the {} clock with {} source(s){}",
             self.clock.name(),
