@@ -167,6 +167,16 @@ pub struct PendingResponse {
 }
 
 impl PendingResponse {
+    /// A response that goes out without a MAC.
+    const fn unsigned(len: usize, kind: ResponseKind) -> Self {
+        Self {
+            len,
+            kind,
+            #[cfg(feature = "auth")]
+            sign_with: None,
+        }
+    }
+
     /// Length of the response in bytes, MAC included.
     pub const fn len(&self) -> usize {
         self.len
@@ -396,6 +406,27 @@ fn judge_mac(policy: &Policy<'_>, request: &[u8], packet: &Packet<&[u8]>) -> Aut
     }
 }
 
+/// A kiss-o'-death (RFC 5905 §7.4) answering `packet`: leap 3, stratum 0, the code
+/// in the refid, version and poll echoed, origin = the client's transmit timestamp
+/// (so the client can match it), no reference data; `time` as receive and transmit.
+fn kiss(packet: &Packet<&[u8]>, code: RefId, precision: i8, time: NtpTimestamp) -> Repr {
+    Repr {
+        leap: LeapIndicator::Unsynchronized,
+        version: packet.version(),
+        mode: Mode::Server,
+        stratum: 0,
+        poll: packet.poll(),
+        precision,
+        root_delay: NtpShort::ZERO,
+        root_dispersion: NtpShort::ZERO,
+        ref_id: code,
+        reference_timestamp: NtpTimestamp::ZERO,
+        origin_timestamp: packet.transmit_timestamp(),
+        receive_timestamp: time,
+        transmit_timestamp: time,
+    }
+}
+
 fn emit(repr: &Repr, out: &mut [u8]) -> Result<usize, DropReason> {
     let len = repr.buffer_len();
     let out = out.get_mut(..len).ok_or(DropReason::NoBuffer)?;
@@ -432,12 +463,7 @@ fn time_answer(
         transmit_timestamp: rx_time,
     };
     let len = emit(&response, out)?;
-    Ok(PendingResponse {
-        len,
-        kind,
-        #[cfg(feature = "auth")]
-        sign_with: None,
-    })
+    Ok(PendingResponse::unsigned(len, kind))
 }
 
 /// A RATE kiss (RFC 5905 §7.4): leap 3, stratum 0, refid "RATE". It echoes the
@@ -450,28 +476,9 @@ fn rate_kiss(
     sys: &SystemVars,
     out: &mut [u8],
 ) -> Result<PendingResponse, DropReason> {
-    let response = Repr {
-        leap: LeapIndicator::Unsynchronized,
-        version: packet.version(),
-        mode: Mode::Server,
-        stratum: 0,
-        poll: packet.poll(),
-        precision: sys.precision,
-        root_delay: NtpShort::ZERO,
-        root_dispersion: NtpShort::ZERO,
-        ref_id: RefId::RATE,
-        reference_timestamp: NtpTimestamp::ZERO,
-        origin_timestamp: packet.transmit_timestamp(),
-        receive_timestamp: rx_time,
-        transmit_timestamp: rx_time,
-    };
+    let response = kiss(packet, RefId::RATE, sys.precision, rx_time);
     let len = emit(&response, out)?;
-    Ok(PendingResponse {
-        len,
-        kind: ResponseKind::RateKiss,
-        #[cfg(feature = "auth")]
-        sign_with: None,
-    })
+    Ok(PendingResponse::unsigned(len, ResponseKind::RateKiss))
 }
 
 /// A crypto-NAK (RFC 5905 §7.4, ntpd's behaviour on a failed MAC): a kiss with code
@@ -483,30 +490,12 @@ fn crypto_nak(
     out: &mut [u8],
     kind: ResponseKind,
 ) -> Result<PendingResponse, DropReason> {
-    let response = Repr {
-        leap: LeapIndicator::Unsynchronized,
-        version: packet.version(),
-        mode: Mode::Server,
-        stratum: 0,
-        poll: packet.poll(),
-        precision: 0,
-        root_delay: NtpShort::ZERO,
-        root_dispersion: NtpShort::ZERO,
-        ref_id: RefId::CRYP,
-        reference_timestamp: NtpTimestamp::ZERO,
-        origin_timestamp: packet.transmit_timestamp(),
-        receive_timestamp: NtpTimestamp::ZERO,
-        transmit_timestamp: NtpTimestamp::ZERO,
-    };
+    // No time in a crypto-NAK: receive and transmit stay zero.
+    let response = kiss(packet, RefId::CRYP, 0, NtpTimestamp::ZERO);
     let header = emit(&response, out)?;
     let nak = header + wire::CRYPTO_NAK_LEN;
     out.get_mut(header..nak)
         .ok_or(DropReason::NoBuffer)?
         .fill(0);
-    Ok(PendingResponse {
-        len: nak,
-        kind,
-        #[cfg(feature = "auth")]
-        sign_with: None,
-    })
+    Ok(PendingResponse::unsigned(nak, kind))
 }
