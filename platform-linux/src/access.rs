@@ -389,9 +389,7 @@ mod tests {
     use crate::config;
 
     fn parse(text: &str) -> Config {
-        config::parse_str(text, Path::new("/etc/ntp.conf"))
-            .expect("parses")
-            .config
+        config::test_config(text)
     }
 
     #[test]

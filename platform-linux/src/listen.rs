@@ -132,13 +132,9 @@ pub fn listen_addrs(rules: &[InterfaceRule]) -> Result<Vec<SocketAddr>, Vec<(Loc
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
 
     fn rules(text: &str) -> Vec<InterfaceRule> {
-        crate::config::parse_str(text, Path::new("/etc/ntp.conf"))
-            .expect("parses")
-            .config
-            .interfaces
+        crate::config::test_config(text).interfaces
     }
 
     #[test]

@@ -418,9 +418,7 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Config {
-        config::parse_str(text, Path::new("/etc/ntp.conf"))
-            .expect("parses")
-            .config
+        config::test_config(text)
     }
 
     #[test]

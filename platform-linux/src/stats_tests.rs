@@ -17,9 +17,7 @@ fn tmpdir(tag: &str) -> PathBuf {
 }
 
 fn parse(text: &str) -> Config {
-    crate::config::parse_str(text, Path::new("/etc/ntp.conf"))
-        .expect("parses")
-        .config
+    crate::config::test_config(text)
 }
 
 #[test]

@@ -116,6 +116,16 @@ impl std::fmt::Display for Rejected {
 
 impl std::error::Error for Rejected {}
 
+/// Parses `text` as `/etc/ntp.conf` and panics on errors: the other modules' tests
+/// build their configurations with it.
+#[cfg(test)]
+pub(crate) fn test_config(text: &str) -> Config {
+    match parse_str(text, Path::new("/etc/ntp.conf")) {
+        Ok(parsed) => parsed.config,
+        Err(rejected) => panic!("test configuration does not parse:\n{rejected}"),
+    }
+}
+
 /// Read and parse the configuration file at `path`, with its includes and keys file.
 pub fn parse_file(path: &Path) -> Result<Parsed, Rejected> {
     parse_file_with(path, &mut FsLoader)
