@@ -24,7 +24,7 @@ use crate::drift;
 use crate::monitor::{Identity, Monitor};
 use crate::net::NtpSocket;
 use crate::serve::TimeServer;
-use crate::settings::Settings;
+use crate::settings::{Settings, SourceSpec};
 use crate::signals;
 use crate::snapshot::NodeView;
 use crate::time::{measure_precision, monotonic_now};
@@ -403,17 +403,25 @@ impl<C: DaemonClock> Daemon<C> {
             // Server threads (if any): fresh system variables, forwarded mode 6.
             self.server
                 .publish(&self.node.system_vars(), &mut self.clock);
-            if self.server.has_control() {
-                let view = self.view(now);
-                let monitor = &mut self.monitor;
-                self.server.take_control(&mut |socket, from, request| {
-                    monitor.handle(socket, from, request, monotonic_now(), &view);
-                });
-            }
-            if !readable.is_empty() {
+            let control_waiting = self.server.has_control();
+            if control_waiting || !readable.is_empty() {
+                let wall_now = self.clock.now().unwrap_or(slew_core::NtpTimestamp::ZERO);
                 let sys = self.served_vars();
-                let view = self.view(now);
+                // Borrows disjoint from the server and the clock, which drain uses.
+                let view = LazyView::new(
+                    &self.node,
+                    &self.assocs,
+                    &self.settings.sources,
+                    now,
+                    wall_now,
+                    self.started,
+                );
                 let monitor = &mut self.monitor;
+                if control_waiting {
+                    self.server.take_control(&mut |socket, from, request| {
+                        monitor.handle(socket, from, request, monotonic_now(), &view);
+                    });
+                }
                 for i in readable {
                     self.server.drain(
                         i,
@@ -501,15 +509,60 @@ impl<C: DaemonClock> Daemon<C> {
 
     /// The node's state for the control responder (ntpq, ntpstat, slewctl).
     pub fn view(&mut self, now: Instant) -> NodeView {
+        let wall_now = self.clock.now().unwrap_or(slew_core::NtpTimestamp::ZERO);
+        LazyView::new(
+            &self.node,
+            &self.assocs,
+            &self.settings.sources,
+            now,
+            wall_now,
+            self.started,
+        )
+        .build()
+    }
+}
+
+/// What a [`NodeView`] is made of, borrowed: the server path hands one to the
+/// control handler on every turn with readable sockets, and the view is built only
+/// when a mode 6 query actually asks (most turns carry only time requests).
+struct LazyView<'a> {
+    node: &'a Node<MAX_SOURCES>,
+    assocs: &'a [Assoc],
+    specs: &'a [SourceSpec],
+    now: Instant,
+    wall_now: slew_core::NtpTimestamp,
+    uptime_s: u64,
+}
+
+impl<'a> LazyView<'a> {
+    fn new(
+        node: &'a Node<MAX_SOURCES>,
+        assocs: &'a [Assoc],
+        specs: &'a [SourceSpec],
+        now: Instant,
+        wall_now: slew_core::NtpTimestamp,
+        started: Instant,
+    ) -> Self {
+        Self {
+            node,
+            assocs,
+            specs,
+            now,
+            wall_now,
+            uptime_s: now.saturating_since(started).as_secs(),
+        }
+    }
+
+    fn build(&self) -> NodeView {
         let sources = self
             .node
-            .sources(now)
+            .sources(self.now)
             .map(|s| {
                 let name = self
                     .assocs
                     .iter()
                     .find(|a| a.id == s.id)
-                    .and_then(|a| self.settings.sources.get(a.spec))
+                    .and_then(|a| self.specs.get(a.spec))
                     .and_then(|spec| match &spec.host {
                         Host::Name(n) => Some(n.clone()),
                         Host::Ip(_) => None,
@@ -521,10 +574,23 @@ impl<C: DaemonClock> Daemon<C> {
             system: self.node.system(),
             sources,
             local: self.node.local_clock(),
-            now,
-            wall_now: self.clock.now().unwrap_or(slew_core::NtpTimestamp::ZERO),
-            uptime_s: now.saturating_since(self.started).as_secs(),
+            now: self.now,
+            wall_now: self.wall_now,
+            uptime_s: self.uptime_s,
         }
+    }
+}
+
+impl crate::monitor::SnapshotSource for LazyView<'_> {
+    fn with_snapshots(
+        &self,
+        identity: &crate::monitor::Identity,
+        answer: &mut dyn FnMut(
+            &slew_core::control::SystemSnapshot<'_>,
+            &[slew_core::control::PeerSnapshot<'_>],
+        ),
+    ) {
+        self.build().with_snapshots(identity, answer);
     }
 }
 
