@@ -140,6 +140,13 @@ fn hex_value(b: u8) -> Option<u8> {
 
 fn parse_secret(text: &str) -> Result<Vec<u8>, (String, &'static str)> {
     let bytes = text.as_bytes();
+    // A quoted empty word (`""`) reaches here as an empty key: no secret at all.
+    if bytes.is_empty() {
+        return Err((
+            "empty key".into(),
+            "write an ASCII key of 1 to 20 characters or a hex key of 40 digits",
+        ));
+    }
     if bytes.len() <= 20 {
         if let Some(b) = bytes.iter().find(|b| !b.is_ascii_graphic() || **b == b'#') {
             return Err((
@@ -417,5 +424,8 @@ mod tests {
         assert!(p("1 MD5 12345678901234567890\n").is_ok());
         assert!(p("1 MD5 a\x01b\n").is_err());
         assert!(p("1 MD5 \"quoted key\"\n").is_err());
+        // Found by the keys_file fuzz target: a quoted empty word, CR line ends.
+        assert!(p("9\rm\r\"\"").is_err());
+        assert!(p("1 MD5 \"\"\n").is_err(), "an empty key is no key");
     }
 }
