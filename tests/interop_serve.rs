@@ -251,20 +251,9 @@ fn slewctl_date_chooses_step_or_slew_as_ntpdate_does() {
 #[test]
 fn leapfile_announces_a_pending_leap_second_to_clients() {
     let dir = TempDir::new("leap");
-    // A leap-seconds list whose next leap falls at the midnight ten days from now.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let midnight = (now / 86_400 + 10) * 86_400 + 2_208_988_800;
-    let list = format!(
-        "#@\t{}\n2272060800\t10\t# 1 Jan 1972\n3692217600\t37\t# 1 Jan 2017\n{midnight}\t38\n",
-        midnight + 86_400 * 100
-    );
-    std::fs::write(dir.join("leap-seconds.list"), list).unwrap();
     let conf = format!(
         "{LOCAL_CLOCK_CONF}leapfile {}\n",
-        dir.join("leap-seconds.list").display()
+        write_leapfile_ten_days_ahead(&dir).display()
     );
     let port = free_port();
     let slewd = start_slewd(&dir, &conf, &[addr(port)], &[]);

@@ -2,7 +2,8 @@
 //! requests from 64 loopback addresses and many ports are all answered correctly
 //! (whichever thread the kernel hands them to), mode 6 requests that land on a worker
 //! are answered through the main thread, and the exit log merges every thread's
-//! counters.
+//! counters. Every thread answers with what the main thread serves: a pending leap
+//! second, the restrict lines of a SIGHUP'd configuration, one rate limit per client.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -98,4 +99,109 @@ fn server_threads_answer_many_sources_and_forward_control() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     assert!(served >= 4 * 128, "merged counters: {log}");
+}
+
+/// One request from each of `n` fresh sockets on `ip` (so `n` source ports, which
+/// SO_REUSEPORT spreads over every thread's socket); the answers, in order, `None`
+/// where none came within half a second.
+fn ask_from_many_ports(server: SocketAddr, ip: [u8; 4], n: usize) -> Vec<Option<Vec<u8>>> {
+    let sockets: Vec<UdpSocket> = (0..n)
+        .map(|_| {
+            let s = UdpSocket::bind(SocketAddr::from((ip, 0))).unwrap();
+            s.set_read_timeout(Some(Duration::from_millis(500)))
+                .unwrap();
+            s
+        })
+        .collect();
+    for (i, s) in sockets.iter().enumerate() {
+        let mut req = [0u8; 48];
+        req[0] = 0x23;
+        req[40..48].copy_from_slice(&(0x5A5A_0000_0000_0000u64 | i as u64).to_be_bytes());
+        s.send_to(&req, server).unwrap();
+    }
+    sockets
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut buf = [0u8; 128];
+            let (n, _) = s.recv_from(&mut buf).ok()?;
+            let origin = 0x5A5A_0000_0000_0000u64 | i as u64;
+            assert_eq!(&buf[24..32], &origin.to_be_bytes(), "its own origin");
+            Some(buf[..n].to_vec())
+        })
+        .collect()
+}
+
+#[test]
+fn every_server_thread_announces_a_pending_leap_second() {
+    let dir = TempDir::new("threads-leap");
+    let conf = format!(
+        "{CONF}leapfile {}\n",
+        write_leapfile_ten_days_ahead(&dir).display()
+    );
+    let server = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let _slewd = start_slewd(
+        &dir,
+        &conf,
+        &[server],
+        &["--clock", "observe", "--server-threads", "2"],
+    );
+    // 48 source ports: the chance that none lands on a worker is 3^-48.
+    let answers = ask_from_many_ports(server, [127, 5, 0, 1], 48);
+    for (i, a) in answers.iter().enumerate() {
+        let a = a.as_ref().unwrap_or_else(|| panic!("request {i} answered"));
+        assert_eq!(a[0] >> 6, 1, "request {i}: leap indicator 'insert'");
+        assert_eq!(a[1], 11, "request {i}: stratum");
+    }
+}
+
+#[test]
+fn a_sighup_restrict_line_reaches_every_server_thread() {
+    let dir = TempDir::new("threads-hup");
+    let server = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let slewd = start_slewd(
+        &dir,
+        CONF,
+        &[server],
+        &["--clock", "observe", "--server-threads", "2"],
+    );
+    let before = ask_from_many_ports(server, [127, 6, 0, 1], 48);
+    assert!(before.iter().all(Option::is_some), "all served before");
+    std::fs::write(
+        dir.join("ntp.conf"),
+        format!("{CONF}restrict 127.6.0.0 mask 255.255.0.0 ignore\n"),
+    )
+    .unwrap();
+    // SAFETY: kill(2) on our own child's PID.
+    unsafe { libc::kill(slewd.pid(), libc::SIGHUP) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !slewd.log_text().contains("reload:") {
+        assert!(Instant::now() < deadline, "{}", slewd.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ignored = ask_from_many_ports(server, [127, 6, 0, 1], 48);
+    let leaked = ignored.iter().filter(|a| a.is_some()).count();
+    assert_eq!(leaked, 0, "no thread answers an ignored address");
+    let others = ask_from_many_ports(server, [127, 7, 0, 1], 48);
+    assert!(others.iter().all(Option::is_some), "the rest still served");
+}
+
+#[test]
+fn one_client_has_one_rate_limit_however_many_threads_serve_it() {
+    // `limited` with ntpd's discard defaults: a second packet less than 2 s after
+    // the first from the same address is over the limit, whatever its port.
+    let conf = format!("{CONF}restrict default limited\nrestrict 127.0.0.1\n");
+    let served = |threads: &[&str]| {
+        let dir = TempDir::new("threads-limit");
+        let server = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let mut args = vec!["--clock", "observe"];
+        args.extend_from_slice(threads);
+        let _slewd = start_slewd(&dir, &conf, &[server], &args);
+        let answers = ask_from_many_ports(server, [127, 8, 0, 1], 32);
+        answers.iter().filter(|a| a.is_some()).count()
+    };
+    let alone = served(&[]);
+    let threaded = served(&["--server-threads", "2"]);
+    assert_eq!(alone, 1, "the first request of the burst only");
+    assert_eq!(threaded, alone, "three threads, one limit");
 }

@@ -11,6 +11,7 @@
 use std::fs;
 use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use slew_core::access::{Access, AccessFlags, AccessTable, Family};
 use slew_core::auth::{KeyTable, MacAlgorithm, SymmetricKey};
@@ -301,11 +302,17 @@ pub fn random_seed() -> [u8; 16] {
     seed
 }
 
-/// The core tables the time server consults for every packet.
+/// The core tables the time server consults for every packet: one per
+/// configuration, shared by the main thread and every server thread.
+///
+/// The restrict table and the keys never change once built (SIGHUP builds a new
+/// `Guard`); the rate limiter is the one mutable part and sits behind a mutex, so a
+/// client is counted against one bucket however many threads answer it. A thread
+/// locks it once per received batch ([`Guard::lock`]), not once per packet.
 #[derive(Debug)]
 pub struct Guard {
     access: Box<AccessTable<MAX_RESTRICTS>>,
-    limiter: Box<RateLimiter<RATE_SLOTS>>,
+    limiter: Mutex<Box<RateLimiter<RATE_SLOTS>>>,
     keys: Box<KeyTable<MAX_KEYS>>,
     control_key: Option<u32>,
 }
@@ -313,6 +320,24 @@ pub struct Guard {
 impl Default for Guard {
     fn default() -> Self {
         Self::new(&Hardening::default(), random_seed())
+    }
+}
+
+/// A [`Guard`] with its rate limiter locked: hands out one [`Policy`] per packet.
+#[derive(Debug)]
+pub struct GuardLock<'a> {
+    guard: &'a Guard,
+    limiter: MutexGuard<'a, Box<RateLimiter<RATE_SLOTS>>>,
+}
+
+impl GuardLock<'_> {
+    /// The policy for one packet: borrows the tables, allocates nothing.
+    pub fn policy(&mut self) -> Policy<'_> {
+        Policy {
+            access: Some(&*self.guard.access),
+            limiter: Some(&mut **self.limiter),
+            keys: Some(&*self.guard.keys),
+        }
     }
 }
 
@@ -334,18 +359,19 @@ impl Guard {
         }
         Self {
             access,
-            limiter: Box::new(RateLimiter::new(h.discard, seed)),
+            limiter: Mutex::new(Box::new(RateLimiter::new(h.discard, seed))),
             keys,
             control_key: h.control_key,
         }
     }
 
-    /// The policy for one packet: borrows the tables, allocates nothing.
-    pub fn policy(&mut self) -> Policy<'_> {
-        Policy {
-            access: Some(&*self.access),
-            limiter: Some(&mut *self.limiter),
-            keys: Some(&*self.keys),
+    /// Locks the rate limiter for a batch of packets. A poisoned lock (a thread
+    /// panicked while holding it) is taken over as it is: the limiter's state is a
+    /// table of timestamps, valid after any partial update.
+    pub fn lock(&self) -> GuardLock<'_> {
+        GuardLock {
+            guard: self,
+            limiter: self.limiter.lock().unwrap_or_else(PoisonError::into_inner),
         }
     }
 
@@ -375,9 +401,9 @@ impl Guard {
         self.control_key
     }
 
-    /// The rate limiter's counters.
-    pub fn rate_stats(&self) -> &RateStats {
-        self.limiter.stats()
+    /// The rate limiter's counters (all threads together).
+    pub fn rate_stats(&self) -> RateStats {
+        *self.lock().limiter.stats()
     }
 }
 

@@ -14,6 +14,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use slew_core::server::{Client, DropReason, Server, ServerStats};
 use slew_core::system::SystemVars;
@@ -97,8 +98,8 @@ impl TxLead {
 pub struct TimeServer {
     sockets: Vec<NtpSocket>,
     server: Server,
-    /// restrict table, rate limiter, keys.
-    guard: Guard,
+    /// restrict table, rate limiter, keys: shared with the server threads.
+    guard: Arc<Guard>,
     rx: RecvBatch,
     tx: SendBatch,
     log: RateLimitedLog,
@@ -129,7 +130,7 @@ impl TimeServer {
         Ok(Self {
             sockets,
             server: Server::new(),
-            guard: Guard::default(),
+            guard: Arc::new(Guard::default()),
             rx: RecvBatch::new(),
             tx: SendBatch::new(),
             log: RateLimitedLog::new(10, 60),
@@ -145,7 +146,7 @@ impl TimeServer {
     /// bound again with `SO_REUSEPORT` on the same addresses (ports resolved), and
     /// each thread's sockets are bound beside them. Call before forking and dropping
     /// privileges; [`TimeServer::spawn_threads`] starts them afterwards.
-    pub fn prepare_threads(&mut self, n: usize, hardening: &Hardening) -> io::Result<()> {
+    pub fn prepare_threads(&mut self, n: usize) -> io::Result<()> {
         if n == 0 || self.threads.is_some() || !self.pending.is_empty() {
             return Ok(());
         }
@@ -156,7 +157,7 @@ impl TimeServer {
                 .map_err(|e| io::Error::new(e.kind(), format!("cannot bind {addr}: {e}")))?;
             self.sockets.push(s);
         }
-        self.pending = ServerThreads::bind(n, &addrs, hardening)?;
+        self.pending = ServerThreads::bind(n, &addrs)?;
         Ok(())
     }
 
@@ -167,7 +168,7 @@ impl TimeServer {
         }
         let servers = std::mem::take(&mut self.pending);
         let n = servers.len();
-        self.threads = Some(ServerThreads::spawn(servers, sys)?);
+        self.threads = Some(ServerThreads::spawn(servers, sys, Arc::clone(&self.guard))?);
         log::info!("{n} server thread(s) beside the main loop (SO_REUSEPORT)");
         Ok(())
     }
@@ -177,11 +178,12 @@ impl TimeServer {
         self.threads.as_ref().map_or(0, ServerThreads::len)
     }
 
-    /// Hands the server threads the current system variables and the clock's
-    /// offset (once per turn of the main loop; nothing without threads).
+    /// Hands the server threads what this thread serves: the system variables (the
+    /// leap announcement included), the clock's offset and the current [`Guard`]
+    /// (once per turn of the main loop; nothing without threads).
     pub fn publish(&self, sys: &SystemVars, clock: &mut dyn ServeClock) {
         if let Some(t) = &self.threads {
-            t.publish(sys, clock);
+            t.publish(sys, clock, &self.guard);
         }
     }
 
@@ -244,9 +246,21 @@ impl TimeServer {
     }
 
     /// Enforces `restrict`, `discard` and the keys from now on (until then everyone
-    /// is served and no key is known).
+    /// is served and no key is known), on this thread and, from their next batch on,
+    /// on every server thread. The rate limiter starts afresh.
     pub fn set_hardening(&mut self, hardening: &Hardening) {
-        self.guard = Guard::new(hardening, crate::access::random_seed());
+        self.guard = Arc::new(Guard::new(hardening, crate::access::random_seed()));
+        if let Some(t) = &self.threads {
+            t.publish_guard(&self.guard);
+        }
+    }
+
+    /// A server thread's side of [`TimeServer::set_hardening`]: answers with the
+    /// tables the main thread published (no copy: one rate limiter for all).
+    pub(crate) fn adopt_guard(&mut self, guard: &Arc<Guard>) {
+        if !Arc::ptr_eq(&self.guard, guard) {
+            self.guard = Arc::clone(guard);
+        }
     }
 
     /// The restrict table, rate limiter and keys: the control path asks
@@ -306,6 +320,10 @@ impl TimeServer {
             };
             handled += n;
             let mut first_stamp = None;
+            // One lock of the shared rate limiter per batch (the guard is cloned so
+            // that the lock does not borrow `self`, which the loop mutates).
+            let guard = Arc::clone(&self.guard);
+            let mut tables = guard.lock();
             for i in 0..n {
                 let Some((received, request)) = self.rx.get(i) else {
                     continue;
@@ -325,7 +343,7 @@ impl TimeServer {
                     port: received.from.port(),
                     now: monotonic_now(),
                 };
-                let mut policy = self.guard.policy();
+                let mut policy = tables.policy();
                 match self.server.respond_to(
                     &mut policy,
                     client,
@@ -347,7 +365,7 @@ impl TimeServer {
                     // without `noquery` (issue 5's "by default from localhost").
                     Err(DropReason::Control)
                         if crate::monitor::Monitor::allowed(&received.from)
-                            || self.guard.matches_specific(received.from) =>
+                            || guard.matches_specific(received.from) =>
                     {
                         control(socket, received.from, request)
                     }
@@ -369,6 +387,8 @@ impl TimeServer {
                     }
                 }
             }
+            // Other threads may use the limiter while this one sends.
+            drop(tables);
             if !self.tx.is_empty() {
                 let answers = self.tx.len() as u64;
                 let before = first_stamp.map(|_| clock.transmit_time());

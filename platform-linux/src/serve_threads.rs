@@ -4,18 +4,21 @@
 //! hash of the client's address and port.
 //!
 //! What the threads share with the main thread, and how often they touch it:
-//! - the system variables and the clock's offset from `CLOCK_REALTIME`, published by
-//!   the main thread each turn of its loop into a `Mutex` that a worker reads once
-//!   per wake-up (per batch), never per packet;
+//! - one published state: the system variables exactly as the main thread serves
+//!   them (a leapfile's announcement included), the clock's offset from
+//!   `CLOCK_REALTIME`, and the [`Guard`] (restrict table, keys, rate limiter) of the
+//!   running configuration. The main thread replaces it each turn of its loop and at
+//!   once on SIGHUP; a worker copies it once per wake-up (per batch), never per
+//!   packet;
+//! - the rate limiter itself, inside that `Guard`: one table for every thread, locked
+//!   once per batch, so a client has one limit however many threads serve it (its
+//!   source ports spread it over several sockets);
 //! - their counters, written into a per-worker `Mutex` once per wake-up and merged
 //!   for the logs;
 //! - mode 6 requests: a worker cannot answer them (the node lives on the main
 //!   thread), so it queues them (a bounded queue; overflow is dropped and counted)
 //!   and the main thread answers from its own socket on the same address.
 //!
-//! Each worker has its own restrict table, rate limiter and keys ([`Guard`]): a
-//! client keeps its source port, so it keeps its thread and its rate-limit bucket; one
-//! that changes ports may be seen by up to N+1 limiters.
 
 use std::io;
 use std::net::SocketAddr;
@@ -29,7 +32,7 @@ use slew_core::server::ServerStats;
 use slew_core::system::SystemVars;
 use slew_core::{NtpDuration, NtpTimestamp};
 
-use crate::access::Hardening;
+use crate::access::Guard;
 use crate::serve::{ServeClock, TimeServer, TxLead};
 use crate::time::realtime_now;
 
@@ -43,11 +46,14 @@ pub const CONTROL_MAX: usize = 512;
 const WORKER_POLL_MS: u16 = 100;
 
 /// What the main thread publishes to the workers.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Published {
+    /// What the main thread answers with (`Daemon::served_vars`).
     sys: SystemVars,
     /// The daemon clock's reading minus `CLOCK_REALTIME`.
     offset: NtpDuration,
+    /// The running configuration's tables, the same `Arc` the main thread uses.
+    guard: Arc<Guard>,
 }
 
 /// One worker's counters.
@@ -102,30 +108,26 @@ impl ServeClock for OffsetClock {
 
 impl ServerThreads {
     /// Binds `n` workers' sockets on `listen` (addresses already bound by the main
-    /// thread with `SO_REUSEPORT`, ports resolved) under `hardening`; nothing runs
-    /// until [`ServerThreads::spawn`]. Binding comes first so that it can happen
-    /// before the daemon forks and drops privileges, the threads after.
-    pub fn bind(
-        n: usize,
-        listen: &[SocketAddr],
-        hardening: &Hardening,
-    ) -> io::Result<Vec<TimeServer>> {
+    /// thread with `SO_REUSEPORT`, ports resolved); nothing runs until
+    /// [`ServerThreads::spawn`]. Binding comes first so that it can happen before the
+    /// daemon forks and drops privileges, the threads after.
+    pub fn bind(n: usize, listen: &[SocketAddr]) -> io::Result<Vec<TimeServer>> {
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {
-            let mut server = TimeServer::bind_with(listen, true)?;
-            server.set_hardening(hardening);
-            out.push(server);
+            out.push(TimeServer::bind_with(listen, true)?);
         }
         Ok(out)
     }
 
-    /// Starts one thread per server from [`ServerThreads::bind`].
-    pub fn spawn(servers: Vec<TimeServer>, sys: SystemVars) -> io::Result<Self> {
+    /// Starts one thread per server from [`ServerThreads::bind`], answering with
+    /// `sys` and the main thread's `guard` until the first [`ServerThreads::publish`].
+    pub fn spawn(servers: Vec<TimeServer>, sys: SystemVars, guard: Arc<Guard>) -> io::Result<Self> {
         let n = servers.len();
         let shared = Arc::new(Shared {
             published: Mutex::new(Published {
                 sys,
                 offset: NtpDuration::ZERO,
+                guard,
             }),
             stop: AtomicBool::new(false),
             stats: (0..n).map(|_| Mutex::new(WorkerStats::default())).collect(),
@@ -146,12 +148,24 @@ impl ServerThreads {
         Ok(threads)
     }
 
-    /// Publishes the system variables and the clock's offset from realtime.
-    pub fn publish(&self, sys: &SystemVars, clock: &mut dyn ServeClock) {
+    /// Publishes what the main thread serves: system variables, the clock's offset
+    /// from realtime, the running configuration's tables.
+    pub fn publish(&self, sys: &SystemVars, clock: &mut dyn ServeClock, guard: &Arc<Guard>) {
         let r = realtime_now();
         let offset = clock.receive_time(r) - r;
         if let Ok(mut p) = self.shared.published.lock() {
-            *p = Published { sys: *sys, offset };
+            p.sys = *sys;
+            p.offset = offset;
+            if !Arc::ptr_eq(&p.guard, guard) {
+                p.guard = Arc::clone(guard);
+            }
+        }
+    }
+
+    /// Publishes new tables at once (SIGHUP), before the main loop's next turn.
+    pub fn publish_guard(&self, guard: &Arc<Guard>) {
+        if let Ok(mut p) = self.shared.published.lock() {
+            p.guard = Arc::clone(guard);
         }
     }
 
@@ -235,10 +249,11 @@ fn worker(index: usize, mut server: TimeServer, shared: &Shared) {
         if !readable.contains(&true) {
             continue;
         }
-        // Once per wake-up: the published system variables and clock offset.
-        let Ok(published) = shared.published.lock().map(|p| *p) else {
+        // Once per wake-up: the published state (an `Arc` clone, no table copied).
+        let Ok(published) = shared.published.lock().map(|p| p.clone()) else {
             return;
         };
+        server.adopt_guard(&published.guard);
         let mut clock = OffsetClock(published.offset);
         for (i, _) in readable.iter().enumerate().filter(|(_, r)| **r) {
             server.drain(

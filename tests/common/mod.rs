@@ -561,3 +561,21 @@ pub fn wait_until(
         who.log_text()
     );
 }
+
+/// Writes `leap-seconds.list` into `dir` with the next leap second (an insertion) at
+/// the midnight ten days from now, inside ntpd's 28-day announcement window; returns
+/// its path.
+pub fn write_leapfile_ten_days_ahead(dir: &TempDir) -> PathBuf {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs();
+    let midnight = (now / 86_400 + 10) * 86_400 + 2_208_988_800;
+    let list = format!(
+        "#@\t{}\n2272060800\t10\t# 1 Jan 1972\n3692217600\t37\t# 1 Jan 2017\n{midnight}\t38\n",
+        midnight + 86_400 * 100
+    );
+    let path = dir.join("leap-seconds.list");
+    std::fs::write(&path, list).expect("write leapfile");
+    path
+}

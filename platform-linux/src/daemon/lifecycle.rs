@@ -100,9 +100,8 @@ impl<C: DaemonClock> Daemon<C> {
             listen: self.settings.listen.clone(),
             ..new
         };
-        // restrict, discard and the keys apply to the server path at once (the rate
-        // limiter's memory starts afresh); extra server threads keep theirs until a
-        // restart.
+        // restrict, discard and the keys apply to the server path at once, server
+        // threads included (the rate limiter's memory starts afresh).
         self.server.set_hardening(&self.settings.hardening);
         // Kept associations take the keys file as it is now (a secret may change).
         let kept_keys: Vec<(SourceId, Option<u32>, String)> = self

@@ -198,7 +198,7 @@ impl<C: DaemonClock> Daemon<C> {
     /// now (call before forking and dropping privileges); [`Daemon::run`] starts
     /// the threads.
     pub fn prepare_server_threads(&mut self, n: usize) -> io::Result<()> {
-        self.server.prepare_threads(n, &self.settings.hardening)
+        self.server.prepare_threads(n)
     }
 
     /// The clock, for monitoring and tests.
@@ -316,7 +316,8 @@ impl<C: DaemonClock> Daemon<C> {
         {
             log::warn!("{w}");
         }
-        self.server.spawn_threads(self.node.system_vars())?;
+        let sys = self.served_vars();
+        self.server.spawn_threads(sys)?;
         let started = monotonic_now();
         while !signals::terminate_requested() {
             let now = monotonic_now();
@@ -400,9 +401,10 @@ impl<C: DaemonClock> Daemon<C> {
             {
                 self.serve_metrics(now);
             }
-            // Server threads (if any): fresh system variables, forwarded mode 6.
-            self.server
-                .publish(&self.node.system_vars(), &mut self.clock);
+            // Server threads (if any): what this thread serves, leap announcement
+            // included; then the mode 6 requests they forwarded.
+            let served = self.served_vars();
+            self.server.publish(&served, &mut self.clock);
             let control_waiting = self.server.has_control();
             if control_waiting || !readable.is_empty() {
                 let wall_now = self.clock.now().unwrap_or(slew_core::NtpTimestamp::ZERO);
