@@ -3,7 +3,8 @@
 //! ```
 //! use slew_embedded::config::{Builder, StepPolicy};
 //! use slew_core::Instant;
-//! let node = Builder::<4>::new()
+//! # let seed_from_the_boards_rng = 0x0123_4567_89ab_cdef;
+//! let node = Builder::<4>::new(seed_from_the_boards_rng)
 //!     .server("192.0.2.1:123".parse().unwrap())
 //!     .server("[2001:db8::1]:123".parse().unwrap())
 //!     .poll_bounds(4, 8)
@@ -79,16 +80,16 @@ pub struct Builder<const N: usize> {
     seed: u64,
 }
 
-impl<const N: usize> Default for Builder<N> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl<const N: usize> Builder<N> {
     /// No servers; polls 2^6..2^10 s with iburst; steps only at start; slews at
     /// 500 ppm (the software clock's default rate).
-    pub fn new() -> Self {
+    ///
+    /// `seed` seeds the node's PRNG (the nonce in each request's transmit timestamp,
+    /// poll jitter). Take it from the board: its hardware RNG, or its unique ID mixed
+    /// with a boot counter kept in flash. Never a constant: boards sharing a seed
+    /// send the same nonces, and an off-path attacker who can predict a nonce can
+    /// forge the answer to it. There is deliberately no default.
+    pub fn new(seed: u64) -> Self {
         Self {
             servers: Vec::new(),
             overflow: false,
@@ -103,7 +104,7 @@ impl<const N: usize> Builder<N> {
             local_clock_stratum: None,
             min_sane: 1,
             precision: -20,
-            seed: 0x5eed_f00d_a11a_cce5,
+            seed,
         }
     }
 
@@ -192,14 +193,6 @@ impl<const N: usize> Builder<N> {
         self
     }
 
-    /// Seed of the node's PRNG (request nonces, poll jitter): give each board its
-    /// own, from a serial number or a hardware RNG.
-    #[must_use]
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-
     /// The node's configuration, without the servers.
     pub fn node_config(&self) -> NodeConfig {
         let mut c = NodeConfig::default();
@@ -255,13 +248,23 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
+    /// Tests are the one place a constant seed belongs: they must be repeatable.
+    const TEST_SEED: u64 = 0x7e57_5eed;
+
     fn addr(n: u8) -> SocketAddr {
         SocketAddr::from(([192, 0, 2, n], 123))
     }
 
     #[test]
+    fn the_boards_seed_reaches_the_node() {
+        let a = Builder::<1>::new(1).node_config();
+        let b = Builder::<1>::new(2).node_config();
+        assert_eq!((a.seed, b.seed), (1, 2));
+    }
+
+    #[test]
     fn four_servers_fit_a_table_of_four_and_five_do_not() {
-        let b = (1..=4).fold(Builder::<4>::new(), |b, n| b.server(addr(n)));
+        let b = (1..=4).fold(Builder::<4>::new(TEST_SEED), |b, n| b.server(addr(n)));
         assert_eq!(
             b.build(Instant::ZERO)
                 .unwrap()
@@ -278,13 +281,17 @@ mod tests {
 
     #[test]
     fn refuses_inverted_poll_bounds_and_no_source() {
-        let b = Builder::<2>::new().server(addr(1)).poll_bounds(8, 4);
+        let b = Builder::<2>::new(TEST_SEED)
+            .server(addr(1))
+            .poll_bounds(8, 4);
         assert_eq!(b.build(Instant::ZERO).unwrap_err(), ConfigError::PollBounds);
         assert_eq!(
-            Builder::<2>::new().build(Instant::ZERO).unwrap_err(),
+            Builder::<2>::new(TEST_SEED)
+                .build(Instant::ZERO)
+                .unwrap_err(),
             ConfigError::NoTimeSource
         );
-        assert!(Builder::<2>::new()
+        assert!(Builder::<2>::new(TEST_SEED)
             .local_clock_stratum(Some(10))
             .build(Instant::ZERO)
             .is_ok());
@@ -292,11 +299,11 @@ mod tests {
 
     #[test]
     fn policies_map_to_the_discipline() {
-        let c = Builder::<1>::new()
+        let c = Builder::<1>::new(TEST_SEED)
             .step_policy(StepPolicy::SlewOnly)
             .node_config();
         assert_eq!(c.discipline.step_mode, StepMode::SlewOnly);
-        let c = Builder::<1>::new()
+        let c = Builder::<1>::new(TEST_SEED)
             .step_policy(StepPolicy::Always { threshold_s: 0.5 })
             .poll_bounds(-2, 3)
             .panic_threshold_s(Some(1000.0))

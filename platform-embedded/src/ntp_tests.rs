@@ -70,7 +70,7 @@ fn client_follows_a_lan_server_over_loopback() {
         truth(&ticks) + NtpDuration::from_seconds_f64(0.5),
     )
     .with_frequency_error_ppm(40.0);
-    let node = Builder::<4>::new()
+    let node = Builder::<4>::new(0x7e57_5eed)
         .server(server_addr)
         .poll_bounds(0, 2)
         .step_policy(StepPolicy::AtStartOnly { threshold_s: 0.128 })

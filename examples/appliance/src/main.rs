@@ -85,7 +85,7 @@ fn run(args: &Args) -> Result<bool, String> {
     let clock =
         SoftClock::new(ticks, 1_000_000_000, start).with_frequency_error_ppm(args.freq_error_ppm);
 
-    let mut builder = Builder::<4>::new()
+    let mut builder = Builder::<4>::new(node_seed())
         .poll_bounds(args.minpoll, args.maxpoll)
         .step_policy(StepPolicy::AtStartOnly { threshold_s: 0.128 });
     for s in &args.servers {
@@ -185,8 +185,14 @@ fn report<T: TickSource>(ntp: &mut Ntp<T, 4>, elapsed: Duration, offset_s: f64) 
     );
 }
 
-/// The limiter's hash key: from the process's own randomness (std's hasher keys),
-/// standing in for a board's hardware RNG.
+/// The limiter's hash key: from the process's own randomness (std's hasher keys,
+/// drawn from the OS), standing in for a board's hardware RNG.
+/// The node's PRNG seed, from the same stand-in for the board's RNG.
+fn node_seed() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(3u8)
+}
+
 fn seed() -> [u8; 16] {
     use std::hash::{BuildHasher, RandomState};
     let a = RandomState::new().hash_one(1u8);

@@ -48,6 +48,51 @@ impl TickSource for Timer {
     }
 }
 
+/// What the board's hardware RNG gives the NTP stack at boot.
+struct BoardEntropy {
+    /// The node's PRNG: request nonces, poll jitter.
+    node_seed: u64,
+    /// The rate limiter's address-hash key.
+    limiter_key: [u8; 16],
+}
+
+/// The board's hardware RNG. This image's "board" is an x86_64 host, whose RNG is
+/// RDRAND; a microcontroller reads its TRNG peripheral here instead. There is no
+/// fallback to a constant: without a working RNG the board does not start its NTP
+/// stack (a shared constant would give every board the same nonces).
+#[cfg(not(feature = "stack-only"))]
+fn board_entropy() -> BoardEntropy {
+    // CPUID leaf 1, ECX bit 30: RDRAND is present.
+    let has_rdrand = core::arch::x86_64::__cpuid(1).ecx & (1 << 30) != 0;
+    if !has_rdrand {
+        panic!("no hardware RNG");
+    }
+    let draw = || {
+        let mut v = 0u64;
+        // RDRAND may fail transiently (its entropy buffer drained): retry, bounded.
+        for _ in 0..32 {
+            // SAFETY: RDRAND was found by CPUID above.
+            if unsafe { rdrand64(&mut v) } == 1 {
+                return v;
+            }
+        }
+        panic!("hardware RNG failed");
+    };
+    let mut limiter_key = [0u8; 16];
+    limiter_key[..8].copy_from_slice(&draw().to_le_bytes());
+    limiter_key[8..].copy_from_slice(&draw().to_le_bytes());
+    BoardEntropy {
+        node_seed: draw(),
+        limiter_key,
+    }
+}
+
+#[cfg(not(feature = "stack-only"))]
+#[target_feature(enable = "rdrand")]
+fn rdrand64(v: &mut u64) -> i32 {
+    core::arch::x86_64::_rdrand64_step(v)
+}
+
 const MTU: usize = 1514;
 
 /// The Ethernet MAC: one receive and one transmit buffer.
@@ -210,7 +255,8 @@ fn run_ntp(
 ) -> ! {
     // A board without an RTC boots at some build-time guess of the date.
     let clock = SoftClock::new(Timer, 1_000_000, NtpTimestamp::from_unix(1_800_000_000, 0));
-    let node: Node<4> = match Builder::new()
+    let entropy = board_entropy();
+    let node: Node<4> = match Builder::new(entropy.node_seed)
         .server(server(1))
         .server(server(3))
         .server(server(4))
@@ -222,7 +268,7 @@ fn run_ntp(
         Err(_) => panic!("configuration"),
     };
     let ntp = NTP.init(Ntp::new(clock, node));
-    let lan = SERVER.init(LanServer::new(DiscardParams::NTPD, *b"board-serial-001"));
+    let lan = SERVER.init(LanServer::new(DiscardParams::NTPD, entropy.limiter_key));
 
     loop {
         let now = ntp.smoltcp_now();
