@@ -8,8 +8,6 @@
 //! [`Policy`](slew_core::server::Policy) for each packet without allocating.
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
-use std::fs;
-use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -283,23 +281,9 @@ pub fn hardening_from(config: &Config) -> Result<Hardening, Vec<(Location, Strin
     }
 }
 
-/// 16 random bytes for the rate limiter's hash key, from the kernel's random source.
-/// A fixed fallback would let an attacker aim collisions, so on failure the time is
-/// mixed in at least (never expected on Linux).
+/// 16 random bytes for the rate limiter's hash key ([`crate::entropy`]).
 pub fn random_seed() -> [u8; 16] {
-    let mut seed = [0u8; 16];
-    let ok = fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut seed))
-        .is_ok();
-    if !ok {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0)
-            ^ u128::from(std::process::id());
-        seed = t.to_le_bytes();
-    }
-    seed
+    crate::entropy::random_bytes()
 }
 
 /// The core tables the time server consults for every packet: one per

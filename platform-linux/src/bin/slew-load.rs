@@ -113,11 +113,7 @@ fn main() -> ExitCode {
 }
 
 fn random_key() -> u64 {
-    let mut b = [0u8; 8];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = std::io::Read::read_exact(&mut f, &mut b);
-    }
-    u64::from_ne_bytes(b) ^ realtime_now().to_bits()
+    slew_linux::entropy::random_u64()
 }
 
 fn run(args: &Args) -> Result<ExitCode, String> {

@@ -309,13 +309,6 @@ impl<C: DaemonClock> Daemon<C> {
                 None => String::new(),
             }
         );
-        if let Some(w) = self
-            .settings
-            .hardening
-            .wildcard_warning(&self.local_addrs())
-        {
-            log::warn!("{w}");
-        }
         let sys = self.served_vars();
         self.server.spawn_threads(sys)?;
         let started = monotonic_now();
@@ -598,11 +591,7 @@ impl crate::monitor::SnapshotSource for LazyView<'_> {
 
 /// A seed for the node's PRNG: nonces must not be guessable by an off-path attacker.
 fn seed() -> u64 {
-    let mut bytes = [0u8; 8];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = std::io::Read::read_exact(&mut f, &mut bytes);
-    }
-    u64::from_ne_bytes(bytes) ^ monotonic_now().as_nanos() ^ u64::from(std::process::id())
+    crate::entropy::random_u64()
 }
 
 /// Reads a leapfile, logging why it cannot be used.
