@@ -236,10 +236,14 @@ fn serve<C: DaemonClock>(
         log::error!("cannot install signal handlers: {e}");
         return ExitCode::from(1);
     }
+    let (path, overrides) = (args.config.clone(), args.overrides());
+    daemon.set_reload_source(std::sync::Arc::new(move || {
+        settings::load(&path, &overrides)
+    }));
     let result = loop {
         match daemon.run() {
-            Ok(Exit::Reload) => match settings::load(&args.config, &args.overrides()) {
-                Ok(loaded) => {
+            Ok(Exit::Reload) => match daemon.take_reloaded() {
+                Some(Ok(loaded)) => {
                     for w in &loaded.warnings {
                         log::warn!("SIGHUP: {w}");
                     }
@@ -260,10 +264,11 @@ fn serve<C: DaemonClock>(
                         daemon.reload(loaded.settings);
                     }
                 }
-                Err(report) => log::error!(
+                Some(Err(report)) => log::error!(
                     "SIGHUP: {} has errors, keeping the running configuration:\n{report}",
                     args.config.display()
                 ),
+                None => {}
             },
             other => break other,
         }

@@ -30,9 +30,11 @@ use crate::snapshot::NodeView;
 use crate::time::{measure_precision, monotonic_now};
 
 mod lifecycle;
+mod reload;
 mod seams;
 mod sources;
 
+pub use reload::ReloadSource;
 pub use seams::SendError;
 use seams::{ClientTransport, LeapArmed, ReadOnly};
 
@@ -78,8 +80,9 @@ pub enum Exit {
     NoServer,
     /// An offset beyond the panic threshold: ntpd exits here too.
     Panic,
-    /// SIGHUP: the caller re-reads the configuration, calls [`Daemon::reload`] and
-    /// runs again.
+    /// SIGHUP: the configuration has been read again (off the loop, from the
+    /// [`ReloadSource`]); the caller takes it with [`Daemon::take_reloaded`], applies
+    /// it with [`Daemon::reload`] and runs again.
     Reload,
 }
 
@@ -106,6 +109,8 @@ pub struct Daemon<C: DaemonClock> {
     resolver: crate::resolve::Resolver,
     /// For each lookup under way, the address it must not hand back.
     resolve_except: Vec<(usize, Option<SocketAddr>)>,
+    /// SIGHUP's re-read of the configuration, off the loop.
+    reloader: reload::Reloader,
 }
 
 impl<C: DaemonClock> std::fmt::Debug for Daemon<C> {
@@ -169,6 +174,7 @@ impl<C: DaemonClock> Daemon<C> {
             leaps,
             resolver: crate::resolve::Resolver::default(),
             resolve_except: Vec::new(),
+            reloader: reload::Reloader::default(),
         };
         d.resolve_pending(now);
         Ok(d)
@@ -342,6 +348,11 @@ impl<C: DaemonClock> Daemon<C> {
                 .poll_timeout()
                 .map_or(Duration::from_secs(1), |t| t.saturating_since(now))
                 .min(self.server.max_wait());
+            let deadline = if self.reloader.is_pending() {
+                deadline.min(reload::RELOAD_POLL)
+            } else {
+                deadline
+            };
             let timeout =
                 PollTimeout::try_from(deadline.as_millis() as i32 + 1).unwrap_or(PollTimeout::MAX);
             let n_server = self.server.sockets().len();
@@ -433,11 +444,26 @@ impl<C: DaemonClock> Daemon<C> {
                 self.server.log_stats();
             }
             if signals::take_reload() {
+                self.reloader.start();
+            }
+            if self.reloader.collect() {
                 return Ok(Exit::Reload);
             }
         }
         log::info!("terminating on signal");
         Ok(Exit::Clean)
+    }
+
+    /// Where SIGHUP reads the configuration from.
+    pub fn set_reload_source(&mut self, source: ReloadSource) {
+        self.reloader.set_source(source);
+    }
+
+    /// The configuration SIGHUP read, after [`Exit::Reload`].
+    pub fn take_reloaded(
+        &mut self,
+    ) -> Option<Result<crate::settings::Loaded, crate::settings::LoadError>> {
+        self.reloader.take_ready()
     }
 
     /// `--metrics`: serves the Prometheus page on `addr` from now on.
