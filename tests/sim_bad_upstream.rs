@@ -7,6 +7,9 @@
 //! goes bad after the clock is set drops out while the others keep the clock.
 //! Bounds from measurement over seeds 1–8 (figures in the comments).
 
+// Test code: failing loudly is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use slew_core::discipline::Algorithm;
 use slew_core::peer::Reason;
 use slew_core::select::Tally;
