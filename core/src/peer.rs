@@ -83,7 +83,9 @@ pub enum Reason {
     NoData,
     /// No reply to the last eight polls.
     Unreachable,
-    /// The server says it is not synchronised (leap 3 or stratum 16).
+    /// The server says it is not synchronised: leap 3, stratum 16, or stratum 0
+    /// outside a kiss we act on (an unsynchronised chronyd answers leap 3, stratum 0,
+    /// refid 0.0.0.0; ntpd sends its stratum 16 as 0 on the wire).
     Unsynchronized,
     /// Its root distance exceeds MAXDIST.
     DistanceTooLarge,
@@ -190,7 +192,8 @@ pub struct SourceStatus {
     pub poll: PollInterval,
     /// The poll interval the server announced (ppoll).
     pub peer_poll: i8,
-    /// Stratum it announced (16 until it answered).
+    /// Stratum it announced (16 until it answered; 0 and anything above 16 show as
+    /// 16, as in ntpd).
     pub stratum: u8,
     /// Its refid.
     pub ref_id: RefId,
@@ -247,6 +250,10 @@ pub struct Association {
     pub(crate) tally: Tally,
     pub(crate) reason: Reason,
     last_refusal: Option<Reason>,
+    /// Why its last answer (our request's, authentic, not a duplicate) gave no
+    /// sample, if it did not: such a source answers but is not settling, so start-up
+    /// must not wait for it (see [`Association::warming_up`]).
+    unusable: Option<Reason>,
     /// The one key of a `key N` association (empty until set).
     #[cfg(feature = "auth")]
     key: Option<SymmetricKey>,
@@ -286,6 +293,7 @@ impl Association {
             tally: Tally::Rejected,
             reason: Reason::NoData,
             last_refusal: None,
+            unusable: None,
             #[cfg(feature = "auth")]
             key: None,
         }
@@ -464,6 +472,7 @@ impl Association {
         pending_s: f64,
         precision_s: f64,
     ) -> ReplyOutcome {
+        let was_outstanding = self.outstanding;
         let out = self.reply_inner(now, packet, t4, pending_s, precision_s);
         self.last_refusal = match out {
             ReplyOutcome::Refused(r) => Some(r),
@@ -472,6 +481,12 @@ impl Association {
             ReplyOutcome::KissDemobilize(r) => Some(r),
             ReplyOutcome::Sample { .. } => None,
         };
+        // reply_inner clears `outstanding` exactly when the answer is the server's
+        // own to our request (origin, MAC and duplicate checks passed): only such an
+        // answer says anything about the server. Forgeries change nothing here.
+        if was_outstanding && !self.outstanding {
+            self.unusable = self.last_refusal;
+        }
         out
     }
 
@@ -501,7 +516,7 @@ impl Association {
         }
         self.outstanding = false;
         if let Some(code) = packet.kiss_code() {
-            return match code {
+            match code {
                 KissCode::Rate => {
                     // Poll less often, again on each further RATE, and never faster
                     // than the server asked in its poll field.
@@ -512,13 +527,15 @@ impl Association {
                     self.config.maxpoll = self.config.maxpoll.max(self.kod_minpoll);
                     self.burst_left = 0;
                     self.reason = Reason::KissRate;
-                    ReplyOutcome::KissRate
+                    return ReplyOutcome::KissRate;
                 }
-                KissCode::Deny => ReplyOutcome::KissDemobilize(Reason::KissDeny),
-                KissCode::Rstr => ReplyOutcome::KissDemobilize(Reason::KissRestricted),
-                // Other codes (and experimental ones) carry no instruction for us.
-                _ => ReplyOutcome::Refused(Reason::Unsynchronized),
-            };
+                KissCode::Deny => return ReplyOutcome::KissDemobilize(Reason::KissDeny),
+                KissCode::Rstr => return ReplyOutcome::KissDemobilize(Reason::KissRestricted),
+                // Other codes carry no instruction for us: it is an answer from a
+                // server that is not synchronised (chronyd's refid 0.0.0.0, ntpd's
+                // INIT), handled as such below.
+                _ => {}
+            }
         }
         let t2 = packet.receive_timestamp();
         let t3 = packet.transmit_timestamp();
@@ -532,7 +549,12 @@ impl Association {
         self.reach |= 1;
         self.unreach = 0;
         self.last_rx = Some(now);
-        self.stratum = packet.stratum();
+        // Stratum 0 outside a kiss is "unspecified or invalid" (RFC 5905 Fig. 11):
+        // ntpd takes it, and anything above 16, as 16.
+        self.stratum = match packet.stratum() {
+            0 => 16,
+            s => s.min(16),
+        };
         self.ref_id = packet.ref_id();
         self.leap = packet.leap();
         self.peer_poll = packet.poll();
@@ -540,7 +562,7 @@ impl Association {
         self.root_delay_s = packet.root_delay().to_seconds_f64();
         self.root_dispersion_s = packet.root_dispersion().to_seconds_f64();
         self.reference_time = packet.reference_timestamp();
-        if self.leap == LeapIndicator::Unsynchronized || self.stratum >= 16 || self.stratum == 0 {
+        if self.leap == LeapIndicator::Unsynchronized || self.stratum >= 16 {
             return ReplyOutcome::Unsynchronized;
         }
         let offset_s = ((t2 - t1) + (t3 - t4)).to_seconds_f64() / 2.0 - pending_s;
@@ -585,10 +607,14 @@ impl Association {
         // filter with MAXDISP samples. Waiting for all eight bits to clear would take
         // over two hours at a 1024 s poll before the local clock could take over.
         if self.reach & 0b111 == 0 {
-            return Some(if self.filter.is_empty() {
-                Reason::NoData
-            } else {
+            return Some(if !self.filter.is_empty() {
                 Reason::Unreachable
+            } else if let (0, Some(r)) = (self.unreach, self.unusable) {
+                // It answers, but every answer was refused (zero timestamps, no
+                // transmit time, RATE…): say why rather than "no data".
+                r
+            } else {
+                Reason::NoData
             });
         }
         if self.leap == LeapIndicator::Unsynchronized || self.stratum >= 16 {
@@ -603,12 +629,28 @@ impl Association {
         None
     }
 
-    /// Still starting up: selectable, no filter output yet, and fewer than two polls
-    /// missed. Before the clock is first set, selection waits for such sources so
-    /// that the first server to answer cannot set the clock alone (a falseticker
-    /// that answers first would otherwise be stepped to).
+    /// Still starting up: selectable, no filter output yet, fewer than two polls
+    /// missed, and its last answer (if any) was usable. Before the clock is first
+    /// set, selection waits for such sources so that the first server to answer
+    /// cannot set the clock alone (a falseticker that answers first would otherwise
+    /// be stepped to). A source that answers but unusably (unsynchronised, stratum
+    /// 0, zero timestamps…) is not settling: it would be waited for forever.
     pub fn warming_up(&self) -> bool {
-        !self.config.noselect && self.filter.last().is_none() && self.unreach < 2
+        !self.config.noselect
+            && self.filter.last().is_none()
+            && self.unreach < 2
+            && self.unusable.is_none()
+    }
+
+    /// Answers with time: reachable, selectable, and its last answer was a usable
+    /// sample (not unsynchronised, stratum 0 or otherwise refused). The start-up
+    /// majority counts these sources.
+    pub fn answers_with_time(&self) -> bool {
+        self.reach != 0
+            && !self.config.noselect
+            && self.unusable.is_none()
+            && self.leap != LeapIndicator::Unsynchronized
+            && self.stratum < 16
     }
 
     /// The filter's output, if any.

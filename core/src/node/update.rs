@@ -11,9 +11,11 @@ use crate::time::{Instant, NtpDuration, NtpShort};
 use crate::wire::RefId;
 use heapless::Vec;
 
-/// How long, after the first reply, sources still settling may hold the first clock
-/// update back: ten minutes is about what ntpd takes to its first update at
-/// `minpoll 6` without `iburst`.
+/// How long, after the node's first reply, sources still settling may hold the first
+/// clock update back: ten minutes is about what ntpd takes to its first update at
+/// `minpoll 6` without `iburst`. It counts from one instant that no source's
+/// behaviour moves, and bounds both waits (for sources warming up, and for the
+/// start-up majority), so no source can hold the clock unset for longer.
 pub const STARTUP_SETTLE_WAIT: core::time::Duration = core::time::Duration::from_secs(600);
 
 /// Before the first clock update the truechimers must agree to within this (or the
@@ -23,13 +25,7 @@ pub const STARTUP_AGREEMENT_S: f64 = 0.128;
 impl<const N: usize> Node<N> {
     /// Re-run selection; if `fresh` is a new sample, let the discipline have it.
     pub(super) fn reselect(&mut self, now: Instant, fresh: Option<Fresh>) {
-        // Before the clock is first set, give every configured source its chance to
-        // answer: selecting on the first reply alone would let a falseticker that
-        // happens to answer first set the clock (RFC 5905's intersection needs the
-        // others' samples to outvote it). Missed polls end the wait (`warming_up`).
-        if !self.ever_synced && self.sources.iter().any(|s| s.warming_up()) {
-            return;
-        }
+        let starting = !self.ever_synced && !self.startup_wait_over(now);
         let mut cands: Vec<Candidate, N> = Vec::new();
         let mut map: Vec<usize, N> = Vec::new();
         for (i, s) in self.sources.iter_mut().enumerate() {
@@ -49,6 +45,15 @@ impl<const N: usize> Node<N> {
             if cands.push(c).is_err() || map.push(i).is_err() {
                 break;
             }
+        }
+        // Before the clock is first set, give every configured source its chance to
+        // answer: selecting on the first reply alone would let a falseticker that
+        // happens to answer first set the clock (RFC 5905's intersection needs the
+        // others' samples to outvote it). Missed polls, unusable answers and
+        // STARTUP_SETTLE_WAIT end the wait (`warming_up`). The unfit sources' reasons
+        // above are already set, so monitoring shows why while we wait.
+        if starting && self.sources.iter().any(|s| s.warming_up()) {
+            return;
         }
         let current = self.sys_peer.and_then(|id| {
             map.iter()
@@ -78,7 +83,7 @@ impl<const N: usize> Node<N> {
                 self.push_event(Event::Falseticker { id, addr });
             }
         }
-        if result.is_ok() && !self.ever_synced && !self.startup_settled(now) {
+        if result.is_ok() && starting && !self.startup_settled(now) {
             return;
         }
         match result {
@@ -189,20 +194,12 @@ impl<const N: usize> Node<N> {
     /// intersects with everyone; choosing then would let it set the clock (ntpd steps
     /// towards it, REFERENCE.md notes), and slewing back from a wrong step takes over
     /// half an hour per second. As the filters fill, the bounds shrink and the
-    /// intersection votes it out. The wait ends after [`STARTUP_SETTLE_WAIT`], so a
-    /// source that answers but never qualifies cannot hold the clock unset forever.
+    /// intersection votes it out. Sources whose answers are unusable (unsynchronised,
+    /// stratum 0, refused) are not "sources that answer with time". The caller stops
+    /// asking after [`STARTUP_SETTLE_WAIT`], so a source that answers but never
+    /// qualifies cannot hold the clock unset forever.
     fn startup_settled(&self, now: Instant) -> bool {
-        if self
-            .first_reply
-            .is_some_and(|t| now.saturating_since(t) >= STARTUP_SETTLE_WAIT)
-        {
-            return true;
-        }
-        let answering = self
-            .sources
-            .iter()
-            .filter(|s| s.reach() != 0 && !s.config().noselect)
-            .filter(|s| !matches!(s.unfit(now), Some(Reason::Unsynchronized)));
+        let answering = self.sources.iter().filter(|s| s.answers_with_time());
         let mut n_answering = 0usize;
         for s in answering {
             n_answering += 1;
@@ -236,6 +233,13 @@ impl<const N: usize> Node<N> {
             STARTUP_AGREEMENT_S
         };
         n_true * 2 > n_answering && hi - lo <= agreement_s
+    }
+
+    /// True once [`STARTUP_SETTLE_WAIT`] has passed since the node's first reply
+    /// (set once, by whichever source answered first).
+    fn startup_wait_over(&self, now: Instant) -> bool {
+        self.first_reply
+            .is_some_and(|t| now.saturating_since(t) >= STARTUP_SETTLE_WAIT)
     }
 
     fn discipline_sample(

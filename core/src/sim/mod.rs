@@ -2,7 +2,8 @@
 //! [`Clock`](crate::Clock) and [`Transport`](crate::Transport) traits the ports use:
 //! a client clock with an offset, a frequency error and random-walk wander; network
 //! paths with delay, exponential jitter, asymmetry, loss and outages; servers that
-//! are good, falsetickers, unsynchronised for a while, or send kisses of death.
+//! are good, falsetickers, unsynchronised (or at stratum 0) for a while, or send
+//! kisses of death.
 //!
 //! Everything is seeded; the same scenario gives the same numbers on every machine.
 //! Time advances from event to event (the node's deadline, the next packet, the next

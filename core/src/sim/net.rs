@@ -62,6 +62,15 @@ pub enum Behaviour {
         /// End, true seconds.
         until_s: f64,
     },
+    /// Answers at stratum 0 with leap 0 in [from, until): not a kiss (that needs
+    /// leap 3), not a usable answer either (RFC 5905: stratum 0 is "unspecified or
+    /// invalid").
+    Stratum0Window {
+        /// Start, true seconds.
+        from_s: f64,
+        /// End, true seconds.
+        until_s: f64,
+    },
     /// From `from_s` on, answers every request with this kiss code.
     Kiss {
         /// RATE, DENY, RSTR…
@@ -189,13 +198,18 @@ pub(crate) fn answer(
             return Some(out);
         }
     }
-    let unsync = matches!(spec.behaviour, Behaviour::UnsyncWindow { from_s, until_s } if t_s >= from_s && t_s < until_s);
+    let within = |from_s: f64, until_s: f64| t_s >= from_s && t_s < until_s;
+    let (unsync, stratum) = match spec.behaviour {
+        Behaviour::UnsyncWindow { from_s, until_s } => (within(from_s, until_s), spec.stratum),
+        Behaviour::Stratum0Window { from_s, until_s } if within(from_s, until_s) => (false, 0),
+        _ => (false, spec.stratum),
+    };
     let sys = if unsync {
         SystemVars::unsynchronized(-20)
     } else {
         SystemVars {
             leap: LeapIndicator::NoWarning,
-            stratum: spec.stratum,
+            stratum,
             precision: -20,
             root_delay: NtpDuration::ZERO,
             root_dispersion: NtpDuration::from_seconds_f64(0.0001),
