@@ -19,6 +19,7 @@ pub mod logger;
 pub mod metrics;
 pub mod monitor;
 pub mod net;
+pub mod notify;
 pub mod privdrop;
 pub mod query;
 pub mod ratelog;

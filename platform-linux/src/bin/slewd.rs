@@ -13,6 +13,7 @@ use clap::{Parser, ValueEnum};
 use slew_linux::clock::{virtual_clock, DaemonClock, KernelClock, ObserveClock};
 use slew_linux::daemon::{Daemon, Exit};
 use slew_linux::logger::{self, Sink};
+use slew_linux::notify;
 use slew_linux::privdrop::{self, Target};
 use slew_linux::settings::{self, ClockKind, Overrides, Settings};
 use slew_linux::signals;
@@ -240,39 +241,19 @@ fn serve<C: DaemonClock>(
     daemon.set_reload_source(std::sync::Arc::new(move || {
         settings::load(&path, &overrides)
     }));
+    // Sockets bound, privileges dropped, handlers in place: time can be asked for.
+    notify::notify_or_log("READY=1\nSTATUS=serving NTP");
     let result = loop {
         match daemon.run() {
-            Ok(Exit::Reload) => match daemon.take_reloaded() {
-                Some(Ok(loaded)) => {
-                    for w in &loaded.warnings {
-                        log::warn!("SIGHUP: {w}");
-                    }
-                    // After `-u` the keys file (0600 root on CentOS) may no longer be
-                    // readable: reloading would silently drop every key and answer
-                    // authenticated clients with crypto-NAKs. Keep what runs.
-                    let keys_lost = loaded.warnings.iter().any(|w| {
-                        matches!(
-                            w.kind,
-                            slew_linux::config::WarningKind::KeysUnreadable { .. }
-                        )
-                    }) && daemon.has_keys();
-                    if keys_lost {
-                        log::error!(
-                            "SIGHUP: the keys file cannot be read now (permissions after -u?); keeping the running configuration"
-                        );
-                    } else {
-                        daemon.reload(loaded.settings);
-                    }
-                }
-                Some(Err(report)) => log::error!(
-                    "SIGHUP: {} has errors, keeping the running configuration:\n{report}",
-                    args.config.display()
-                ),
-                None => {}
-            },
+            Ok(Exit::Reload) => {
+                notify::notify_or_log("RELOADING=1");
+                apply_reload(&mut daemon, &args);
+                notify::notify_or_log("READY=1\nSTATUS=serving NTP");
+            }
             other => break other,
         }
     };
+    notify::notify_or_log("STOPPING=1");
     daemon.shutdown();
     if let Some(path) = &args.pidfile {
         let _ = std::fs::remove_file(path);
@@ -285,5 +266,37 @@ fn serve<C: DaemonClock>(
             log::error!("{e}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// Applies the configuration SIGHUP read (or says why it keeps the running one).
+fn apply_reload<C: DaemonClock>(daemon: &mut Daemon<C>, args: &Args) {
+    match daemon.take_reloaded() {
+        Some(Ok(loaded)) => {
+            for w in &loaded.warnings {
+                log::warn!("SIGHUP: {w}");
+            }
+            // After `-u` the keys file (0600 root on CentOS) may no longer be
+            // readable: reloading would silently drop every key and answer
+            // authenticated clients with crypto-NAKs. Keep what runs.
+            let keys_lost = loaded.warnings.iter().any(|w| {
+                matches!(
+                    w.kind,
+                    slew_linux::config::WarningKind::KeysUnreadable { .. }
+                )
+            }) && daemon.has_keys();
+            if keys_lost {
+                log::error!(
+                    "SIGHUP: the keys file cannot be read now (permissions after -u?); keeping the running configuration"
+                );
+            } else {
+                daemon.reload(loaded.settings);
+            }
+        }
+        Some(Err(report)) => log::error!(
+            "SIGHUP: {} has errors, keeping the running configuration:\n{report}",
+            args.config.display()
+        ),
+        None => {}
     }
 }
