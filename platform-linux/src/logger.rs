@@ -48,6 +48,11 @@ impl Log for Logger {
         let Ok(mut target) = self.target.lock() else {
             return;
         };
+        // The last line of defence for bytes from outside (names, answers, files)
+        // that a message quotes: controls are escaped, never written raw. Newlines
+        // stay: a message and its hint are two lines the program wrote.
+        let text = format!("{}", record.args());
+        let text = crate::escape::escape_keep_newlines(&text);
         let line = || {
             format!(
                 "{} {}[{}]: {}{}\n",
@@ -55,7 +60,7 @@ impl Log for Logger {
                 program,
                 std::process::id(),
                 level_tag(record.level()),
-                record.args()
+                text
             )
         };
         match &mut *target {
@@ -72,8 +77,8 @@ impl Log for Logger {
                     Level::Info => libc::LOG_INFO,
                     Level::Debug | Level::Trace => libc::LOG_DEBUG,
                 };
-                let text = format!("{}", record.args()).replace('\0', " ");
-                if let Ok(msg) = CString::new(text) {
+                // Escaped above: no NUL can cut the record short.
+                if let Ok(msg) = CString::new(text.as_bytes()) {
                     // SAFETY: a constant "%s" format with one valid C string argument.
                     unsafe { libc::syslog(priority, c"%s".as_ptr(), msg.as_ptr()) };
                 }

@@ -3,9 +3,15 @@
 //!
 //! Errors reject the configuration; warnings are printed and the configuration is
 //! used anyway (the cases where ntpd, too, logs and carries on).
+//!
+//! Everything a diagnostic shows of the file (words, paths) passes through
+//! [`crate::escape`]: a NUL, ESC or other control byte on a line is shown as `\0`,
+//! `\x1b`, …, never written raw to a terminal or a log.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+use crate::escape::escape;
 
 /// Where in which file a diagnostic points. Lines and columns count from 1; column
 /// counts characters (a tab is one column), as editors' "go to column" does.
@@ -39,10 +45,13 @@ impl Location {
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A path comes from the command line or from an `includefile`/`keys` line.
+        let shown = self.path.display().to_string();
+        let path = escape(&shown);
         match (self.line, self.column) {
-            (0, _) => write!(f, "{}", self.path.display()),
-            (l, 0) => write!(f, "{}:{}", self.path.display(), l),
-            (l, c) => write!(f, "{}:{}:{}", self.path.display(), l, c),
+            (0, _) => write!(f, "{path}"),
+            (l, 0) => write!(f, "{path}:{l}"),
+            (l, c) => write!(f, "{path}:{l}:{c}"),
         }
     }
 }
@@ -195,8 +204,18 @@ fn did_you_mean(s: Option<&'static str>) -> String {
 }
 
 impl ErrorKind {
-    /// The one-line statement of the problem.
+    /// The one-line statement of the problem, control characters escaped (the
+    /// words it quotes come from the file).
     pub fn message(&self) -> String {
+        escape(&self.raw_message()).into_owned()
+    }
+
+    /// What the admin should do about it, control characters escaped.
+    pub fn hint(&self) -> String {
+        escape(&self.raw_hint()).into_owned()
+    }
+
+    fn raw_message(&self) -> String {
         match self {
             ErrorKind::Unreadable { reason } => format!("cannot read the file: {reason}"),
             ErrorKind::TooLarge { limit } => {
@@ -275,8 +294,7 @@ impl ErrorKind {
         }
     }
 
-    /// What the admin should do about it.
-    pub fn hint(&self) -> String {
+    fn raw_hint(&self) -> String {
         match self {
             ErrorKind::Unreadable { .. } => {
                 "check the path and that the file is readable by this user".into()
@@ -412,8 +430,17 @@ pub enum WarningKind {
 }
 
 impl WarningKind {
-    /// The one-line statement.
+    /// The one-line statement, control characters escaped.
     pub fn message(&self) -> String {
+        escape(&self.raw_message()).into_owned()
+    }
+
+    /// What to do about it, control characters escaped.
+    pub fn hint(&self) -> String {
+        escape(&self.raw_hint()).into_owned()
+    }
+
+    fn raw_message(&self) -> String {
         match self {
             WarningKind::IncludeUnreadable { path, reason } => {
                 format!(
@@ -434,8 +461,7 @@ impl WarningKind {
         }
     }
 
-    /// What to do about it.
-    pub fn hint(&self) -> String {
+    fn raw_hint(&self) -> String {
         match self {
             WarningKind::IncludeUnreadable { .. } => {
                 "create the file or remove the `includefile` line (ntpd also skips it)".into()
