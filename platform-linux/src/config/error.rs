@@ -406,6 +406,14 @@ pub enum WarningKind {
         /// The OS error, as text.
         reason: String,
     },
+    /// The keys file may be read or written by others (or written by its group):
+    /// its secrets are not secret. ntpd warns and uses it; so does slew.
+    KeysPermissive {
+        /// The resolved path.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// A directive that takes effect once was given again; the last one wins, as in ntpd.
     Repeated {
         /// The directive.
@@ -451,6 +459,26 @@ impl WarningKind {
             WarningKind::KeysUnreadable { path, reason } => {
                 format!("cannot read keys file {}: {reason}", path.display())
             }
+            WarningKind::KeysPermissive { path, mode } => {
+                let mut who = Vec::new();
+                if mode & 0o004 != 0 {
+                    who.push("readable by everyone");
+                }
+                if mode & 0o002 != 0 {
+                    who.push("writable by everyone");
+                }
+                if mode & 0o001 != 0 && mode & 0o006 == 0 {
+                    who.push("open to everyone");
+                }
+                if mode & 0o020 != 0 {
+                    who.push("writable by its group");
+                }
+                format!(
+                    "keys file {} has mode {mode:04o}: {}; its secrets are not secret",
+                    path.display(),
+                    who.join(", ")
+                )
+            }
             WarningKind::Repeated { directive, first } => {
                 format!("`{directive}` given again (first at {first}); the last one wins")
             }
@@ -469,6 +497,10 @@ impl WarningKind {
             WarningKind::KeysUnreadable { .. } => {
                 "create the keys file (see ntp.keys(5)) or remove the `keys` line".into()
             }
+            WarningKind::KeysPermissive { path, .. } => format!(
+                "chmod 600 {0} (640 if a group must read it) and make root, or the user slewd runs as, its owner: chown root {0}; the file is used anyway, as ntpd does",
+                path.display()
+            ),
             WarningKind::Repeated { .. } => "remove one of the two lines".into(),
             WarningKind::NoEffect { hint, .. } => hint.clone(),
             WarningKind::UnknownKeyId { .. } => {
