@@ -50,10 +50,12 @@ fn relative_includes_resolve_against_the_including_file() {
         "conf.d/more.conf",
         "# more\n\npool pool.example.org iburst\n",
     );
-    d.write(
+    let keys = d.write(
         "keys/ntp.keys",
         "3 SHA1 0123456789abcdef0123456789abcdef01234567\n",
     );
+    // As a keys file should be (0644 would be warned about).
+    fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let p = parse_file(&main).unwrap();
     assert_eq!(p.warnings, vec![]);
     let c = &p.config;
@@ -238,12 +240,15 @@ fn huge_include_is_refused_without_reading_it_all() {
 #[test]
 fn a_keys_file_others_can_read_is_warned_about() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = std::env::temp_dir().join(format!("slew-keys-mode-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let conf = dir.join("ntp.conf");
-    let keys = dir.join("ntp.keys");
-    std::fs::write(&conf, format!("keys {}\ntrustedkey 1\n", keys.display())).unwrap();
-    std::fs::write(&keys, "1 SHA1 0123456789abcdef0123456789abcdef01234567\n").unwrap();
+    let d = TempDir::new();
+    let keys = d.write(
+        "ntp.keys",
+        "1 SHA1 0123456789abcdef0123456789abcdef01234567\n",
+    );
+    let conf = d.write(
+        "ntp.conf",
+        &format!("keys {}\ntrustedkey 1\n", keys.display()),
+    );
     let permissive = |p: &crate::config::Parsed| {
         p.warnings
             .iter()
@@ -259,7 +264,7 @@ fn a_keys_file_others_can_read_is_warned_about() {
         (0o640, None),
         (0o400, None),
     ] {
-        std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(mode)).unwrap();
+        fs::set_permissions(&keys, fs::Permissions::from_mode(mode)).unwrap();
         let p = crate::config::parse_file(&conf).unwrap();
         let w = permissive(&p);
         let key_file = p.config.keys.as_ref().and_then(|k| k.file.as_ref());
@@ -275,5 +280,4 @@ fn a_keys_file_others_can_read_is_warned_about() {
             None => assert!(w.is_empty(), "{mode:o}: {w:?}"),
         }
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
