@@ -347,7 +347,15 @@ impl<C: DaemonClock> Daemon<C> {
                 .node
                 .poll_timeout()
                 .map_or(Duration::from_secs(1), |t| t.saturating_since(now))
-                .min(self.server.max_wait());
+                .min(self.server.max_wait())
+                .min(
+                    // A metrics connection's deadline, or when an idle one may make
+                    // room for a waiting scraper.
+                    self.metrics
+                        .as_ref()
+                        .and_then(|m| m.next_deadline())
+                        .map_or(Duration::MAX, |t| t.saturating_since(now)),
+                );
             let timeout =
                 PollTimeout::try_from(deadline.as_millis() as i32 + 1).unwrap_or(PollTimeout::MAX);
             let n_server = self.server.sockets().len();
@@ -364,7 +372,7 @@ impl<C: DaemonClock> Daemon<C> {
                     .map(|s| PollFd::new(std::os::fd::AsFd::as_fd(s), PollFlags::POLLIN))
                     .collect();
                 let n_ntp = fds.len();
-                for (fd, out) in self.metrics.iter().flat_map(|m| m.poll_fds()) {
+                for (fd, out) in self.metrics.iter().flat_map(|m| m.poll_fds(now)) {
                     let f = if out {
                         PollFlags::POLLOUT
                     } else {
@@ -392,12 +400,7 @@ impl<C: DaemonClock> Daemon<C> {
             if client_ready {
                 self.drain_clients(now);
             }
-            if metrics_ready
-                || self
-                    .metrics
-                    .as_ref()
-                    .is_some_and(|m| m.poll_fds().len() > 1)
-            {
+            if metrics_ready || self.metrics.as_ref().is_some_and(|m| m.connections() > 0) {
                 self.serve_metrics(now);
             }
             // Server threads (if any): fresh system variables, forwarded mode 6.
