@@ -85,6 +85,10 @@ struct Args {
     /// CAP_SYS_TIME (none with --clock observe|virtual). Needs root.
     #[arg(short = 'u', long = "user", value_name = "USER[:GROUP]")]
     user: Option<String>,
+    /// Tests only: the rate-limited log's window in seconds (0: the defaults, 60 s),
+    /// so that a test sees the "N more … suppressed" summary without waiting.
+    #[arg(long = "log-window-s", hide = true, default_value_t = 0)]
+    log_window_s: u64,
 }
 
 impl Args {
@@ -196,6 +200,7 @@ fn serve<C: DaemonClock>(
     };
     // Until the daemon has detached, everything goes to the terminal.
     logger::init(Sink::Stderr, "slewd", args.debug);
+    slew_linux::ratelog::set_window_override(args.log_window_s);
     let mut daemon = match Daemon::new(settings, clock) {
         Ok(d) => d,
         Err(e) => {

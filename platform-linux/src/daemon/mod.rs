@@ -343,6 +343,15 @@ impl<C: DaemonClock> Daemon<C> {
                 self.write_drift();
                 self.next_drift_write = now.saturating_add(DRIFT_WRITE_INTERVAL);
             }
+            // Rate-limited log summaries are written when their window ends, not
+            // when the next line of their kind happens to come.
+            self.server.flush_log();
+            self.monitor.flush_log();
+            let log_due = [self.server.log_due(), self.monitor.log_due()]
+                .into_iter()
+                .flatten()
+                .min()
+                .map(|t| t.saturating_duration_since(std::time::Instant::now()));
             let deadline = self
                 .node
                 .poll_timeout()
@@ -355,7 +364,8 @@ impl<C: DaemonClock> Daemon<C> {
                         .as_ref()
                         .and_then(|m| m.next_deadline())
                         .map_or(Duration::MAX, |t| t.saturating_since(now)),
-                );
+                )
+                .min(log_due.unwrap_or(Duration::MAX));
             let timeout =
                 PollTimeout::try_from(deadline.as_millis() as i32 + 1).unwrap_or(PollTimeout::MAX);
             let n_server = self.server.sockets().len();
