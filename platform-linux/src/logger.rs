@@ -173,6 +173,23 @@ pub fn init(sink: Sink, program: &'static str, verbose: bool) {
 mod tests {
     use super::*;
 
+    /// Bytes from outside that a message quotes reach the log escaped; the newline
+    /// between a message and its hint stays. (The only test that installs the
+    /// logger: it stays on this file for the rest of the test binary.)
+    #[test]
+    fn controls_in_a_message_are_escaped_in_the_log() {
+        let path = std::env::temp_dir().join(format!("slew-logger-{}.log", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        init(Sink::File(path.clone()), "slewd", false);
+        log::warn!("name a\x1b[31mb\0c\x7f\n  hint: fix it");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert!(
+            text.contains("warning: name a\\x1b[31mb\\0c\\x7f\n  hint: fix it\n"),
+            "{text:?}"
+        );
+    }
+
     #[test]
     fn utc_formatting() {
         assert_eq!(format_utc(0), "1970-01-01 00:00:00");
