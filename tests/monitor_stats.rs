@@ -205,6 +205,22 @@ fn wait_served(ntp: SocketAddr, metrics: SocketAddr) -> bool {
         .is_some_and(|n| n >= 1)
 }
 
+/// User plus system CPU time of a process, seconds (from /proc/PID/stat, in the
+/// kernel's user-visible 100 Hz clock ticks).
+fn cpu_s(pid: i32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command (which may contain spaces) follow its ')':
+    // state, ppid, …; utime and stime are stat's fields 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let field = |n: usize| -> f64 {
+        rest.split_whitespace()
+            .nth(n - 3)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (field(14) + field(15)) / 100.0
+}
+
 /// A GET whose connect and each read wait at most `limit`; the page, or why not.
 fn scrape_within(addr: SocketAddr, limit: Duration) -> Result<String, String> {
     use std::io::{Read, Write};
@@ -248,6 +264,7 @@ fn idle_reconnecting_clients_do_not_starve_scrapes() {
         std::thread::sleep(Duration::from_millis(200));
     }
     let stop = Arc::new(AtomicBool::new(false));
+    let (cpu_before, attack) = (cpu_s(slewd.pid()), Instant::now());
     let idlers: Vec<_> = (0..IDLERS)
         .map(|_| {
             let stop = Arc::clone(&stop);
@@ -305,9 +322,16 @@ fn idle_reconnecting_clients_do_not_starve_scrapes() {
     }
     stop.store(true, Ordering::Relaxed);
     let connects: u32 = idlers.into_iter().map(|h| h.join().unwrap()).sum();
+    let (cpu, attack) = (cpu_s(slewd.pid()) - cpu_before, attack.elapsed());
     eprintln!(
-        "{SCRAPES} scrapes beside {IDLERS} idlers ({connects} idle connects): {} failed, slowest answered in {slowest:?}",
-        failures.len()
+        "{SCRAPES} scrapes beside {IDLERS} idlers ({connects} idle connects): {} failed, slowest answered in {slowest:?}; slewd used {cpu:.2} s CPU in {:.1} s",
+        failures.len(),
+        attack.as_secs_f64()
+    );
+    // Evicting is no busy loop: the churn is bounded by EVICT_AFTER.
+    assert!(
+        cpu < attack.as_secs_f64() * 0.25,
+        "slewd used {cpu:.2} s CPU in {attack:?}"
     );
     assert!(failures.is_empty(), "{failures:#?}\n{}", slewd.log_text());
     assert!(connects as usize >= IDLERS, "the idlers did connect");

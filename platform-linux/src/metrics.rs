@@ -274,16 +274,18 @@ impl MetricsServer {
         self.conns.len()
     }
 
-    /// The next instant something is due without any socket becoming ready: a
-    /// connection's deadline, or the moment an idle one becomes evictable while
-    /// the table is full. The daemon's poll timeout includes it.
-    pub fn next_deadline(&self) -> Option<Instant> {
+    /// The next instant after `now` that something is due without any socket
+    /// becoming ready: a connection's deadline, or the moment an idle one becomes
+    /// evictable while the table is full (from then on the listener is polled, so
+    /// a waiting connection wakes the loop: no timeout is needed for it). The
+    /// daemon's poll timeout includes it.
+    pub fn next_deadline(&self, now: Instant) -> Option<Instant> {
         let full = self.conns.len() >= MAX_CONNECTIONS;
         self.conns
             .iter()
             .flat_map(|c| {
-                let evict =
-                    (full && c.response.is_none()).then(|| c.accepted.saturating_add(EVICT_AFTER));
+                let evict = Some(c.accepted.saturating_add(EVICT_AFTER))
+                    .filter(|t| full && c.response.is_none() && *t > now);
                 [Some(c.deadline), evict]
             })
             .flatten()

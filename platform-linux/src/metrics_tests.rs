@@ -142,7 +142,13 @@ fn an_idle_connection_makes_room_for_a_scraper() {
         MAX_CONNECTIONS,
         "full, none evictable"
     );
-    assert_eq!(m.next_deadline(), Some(later));
+    assert_eq!(m.next_deadline(t0), Some(later));
+    // Once they are evictable, only their deadline needs a wake-up (a waiting
+    // connection wakes the loop through the listener).
+    assert_eq!(
+        m.next_deadline(later),
+        Some(t0.saturating_add(CONNECTION_DEADLINE))
+    );
 
     let mut scraper = TcpStream::connect(m.local_addr()).unwrap();
     scraper.write_all(b"GET /metrics HTTP/1.1\r\n\r\n").unwrap();

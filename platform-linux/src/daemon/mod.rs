@@ -362,7 +362,7 @@ impl<C: DaemonClock> Daemon<C> {
                     // room for a waiting scraper.
                     self.metrics
                         .as_ref()
-                        .and_then(|m| m.next_deadline())
+                        .and_then(|m| m.next_deadline(now))
                         .map_or(Duration::MAX, |t| t.saturating_since(now)),
                 )
                 .min(log_due.unwrap_or(Duration::MAX));
