@@ -131,3 +131,59 @@ fn flood_of_garbage_and_valid_requests() {
         log.lines().count()
     );
 }
+
+/// Issue 11: the "N more … suppressed" summary is written when its window ends,
+/// even when no later packet of the kind comes (it used to wait for the next one).
+/// A burst of 40 truncated packets, then silence; with a 2 s window (the hidden
+/// `--log-window-s`; the default is 60 s) the summary must appear within the window
+/// and a 1.5 s margin of the first packet.
+#[test]
+fn suppressed_summary_is_written_when_the_window_ends() {
+    const WINDOW_S: u64 = 2;
+    let dir = TempDir::new("ratelog");
+    let server = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let conf = "server 127.127.1.0\nfudge 127.127.1.0 stratum 10\n";
+    let window = WINDOW_S.to_string();
+    let mut slewd = start_slewd(&dir, conf, &[server], &["--log-window-s", &window]);
+    // slewd is up once it answers.
+    let up = Instant::now() + Duration::from_secs(20);
+    while raw_query(server, Duration::from_millis(200)).is_none() {
+        assert!(
+            Instant::now() < up,
+            "slewd never answered:\n{}",
+            slewd.log_text()
+        );
+    }
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let first = Instant::now();
+    for _ in 0..40 {
+        sender.send_to(&valid()[..20], server).unwrap();
+    }
+    let wanted = "30 more 'truncated' messages suppressed in the last 2 s";
+    let limit = Duration::from_secs(WINDOW_S) + Duration::from_millis(1500);
+    let seen = loop {
+        let log = slewd.log_text();
+        if log.contains(wanted) {
+            break Some(first.elapsed());
+        }
+        if first.elapsed() > limit {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    slewd
+        .terminate(Duration::from_secs(5))
+        .expect("slewd exits");
+    let log = slewd.log_text();
+    eprintln!("summary after {seen:?} (window {WINDOW_S} s)");
+    let seen = seen.unwrap_or_else(|| panic!("no {wanted:?} within {limit:?}:\n{log}"));
+    assert!(
+        seen >= Duration::from_secs(WINDOW_S),
+        "not before the window ends: {seen:?}"
+    );
+    assert_eq!(
+        log.matches("more 'truncated' messages suppressed").count(),
+        1,
+        "{log}"
+    );
+}

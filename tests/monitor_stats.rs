@@ -204,3 +204,135 @@ fn wait_served(ntp: SocketAddr, metrics: SocketAddr) -> bool {
         .and_then(|v| v.parse::<u64>().ok())
         .is_some_and(|n| n >= 1)
 }
+
+/// User plus system CPU time of a process, seconds (from /proc/PID/stat, in the
+/// kernel's user-visible 100 Hz clock ticks).
+fn cpu_s(pid: i32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command (which may contain spaces) follow its ')':
+    // state, ppid, …; utime and stime are stat's fields 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let field = |n: usize| -> f64 {
+        rest.split_whitespace()
+            .nth(n - 3)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (field(14) + field(15)) / 100.0
+}
+
+/// A GET whose connect and each read wait at most `limit`; the page, or why not.
+fn scrape_within(addr: SocketAddr, limit: Duration) -> Result<String, String> {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect_timeout(&addr, limit).map_err(|e| e.to_string())?;
+    c.set_read_timeout(Some(limit)).map_err(|e| e.to_string())?;
+    c.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    c.read_to_string(&mut out).map_err(|e| e.to_string())?;
+    if out.starts_with("HTTP/1.0 200 OK\r\n") {
+        Ok(out)
+    } else {
+        Err(format!("answer {out:?}"))
+    }
+}
+
+/// Issue 11: 16 clients that connect, send nothing and reconnect as soon as they
+/// are closed held all 8 connection slots, and 5 scrapes in 6 failed. Every scrape
+/// must now be answered within 3 s (a Prometheus scrape_timeout is 10 s by default).
+/// Bounded: the idlers stop after the scrapes (at most 60 s, 10 000 connects each).
+#[test]
+fn idle_reconnecting_clients_do_not_starve_scrapes() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    const IDLERS: usize = 16;
+    const SCRAPES: usize = 6;
+    let dir = TempDir::new("metrics-idle");
+    // A source that never answers: only the endpoint matters here.
+    let conf = format!("server 127.0.0.1 port {} minpoll 4\n", free_port());
+    let listen = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let metrics = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let slewd = start_slewd(
+        &dir,
+        &conf,
+        &[listen],
+        &["--clock", "virtual", "--metrics", &metrics.to_string()],
+    );
+    let up = Instant::now() + Duration::from_secs(20);
+    while scrape_within(metrics, Duration::from_secs(2)).is_err() {
+        assert!(Instant::now() < up, "no endpoint:\n{}", slewd.log_text());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let (cpu_before, attack) = (cpu_s(slewd.pid()), Instant::now());
+    let idlers: Vec<_> = (0..IDLERS)
+        .map(|_| {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                use std::io::Read;
+                let started = Instant::now();
+                let mut connects = 0u32;
+                while !stop.load(Ordering::Relaxed)
+                    && connects < 10_000
+                    && started.elapsed() < Duration::from_secs(60)
+                {
+                    let Ok(mut c) =
+                        std::net::TcpStream::connect_timeout(&metrics, Duration::from_secs(2))
+                    else {
+                        continue;
+                    };
+                    connects += 1;
+                    c.set_read_timeout(Some(Duration::from_millis(200)))
+                        .unwrap();
+                    // Send nothing; wait until the server closes, then reconnect.
+                    let mut buf = [0u8; 64];
+                    loop {
+                        match c.read(&mut buf) {
+                            Ok(0) => break,
+                            Ok(_) => {}
+                            Err(e)
+                                if matches!(
+                                    e.kind(),
+                                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                                ) =>
+                            {
+                                if stop.load(Ordering::Relaxed) {
+                                    break;
+                                }
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                }
+                connects
+            })
+        })
+        .collect();
+    // Let the idlers fill the table and the backlog.
+    std::thread::sleep(Duration::from_secs(1));
+    let mut failures = Vec::new();
+    let mut slowest = Duration::ZERO;
+    for i in 0..SCRAPES {
+        let t = Instant::now();
+        match scrape_within(metrics, Duration::from_secs(3)) {
+            Ok(_) => slowest = slowest.max(t.elapsed()),
+            Err(e) => failures.push(format!("scrape {i}: {e} after {:?}", t.elapsed())),
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let connects: u32 = idlers.into_iter().map(|h| h.join().unwrap()).sum();
+    let (cpu, attack) = (cpu_s(slewd.pid()) - cpu_before, attack.elapsed());
+    eprintln!(
+        "{SCRAPES} scrapes beside {IDLERS} idlers ({connects} idle connects): {} failed, slowest answered in {slowest:?}; slewd used {cpu:.2} s CPU in {:.1} s",
+        failures.len(),
+        attack.as_secs_f64()
+    );
+    // Evicting is no busy loop: the churn is bounded by EVICT_AFTER.
+    assert!(
+        cpu < attack.as_secs_f64() * 0.25,
+        "slewd used {cpu:.2} s CPU in {attack:?}"
+    );
+    assert!(failures.is_empty(), "{failures:#?}\n{}", slewd.log_text());
+    assert!(connects as usize >= IDLERS, "the idlers did connect");
+}

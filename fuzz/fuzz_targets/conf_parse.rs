@@ -12,8 +12,22 @@ fuzz_target!(|data: &[u8]| {
     loader.add("/etc/ntp/inc.conf", data);
     loader.add("/etc/ntp/keys", data);
     let parsed = config::parse_with(data, Path::new("/etc/ntp.conf"), &mut loader);
-    if let Ok(p) = parsed {
-        // Whatever parses must also be distilled without panicking.
-        let _ = slew_linux::access::hardening_from(&p.config);
+    // No diagnostic carries a raw control character (only the newline between a
+    // message and its hint): hostile bytes are shown escaped.
+    let clean = |text: String| {
+        assert!(
+            !text
+                .chars()
+                .any(|c| c != '\n' && slew_linux::escape::needs_escape(c)),
+            "{text:?}"
+        );
+    };
+    match parsed {
+        Ok(p) => {
+            p.warnings.iter().for_each(|w| clean(w.to_string()));
+            // Whatever parses must also be distilled without panicking.
+            let _ = slew_linux::access::hardening_from(&p.config);
+        }
+        Err(r) => clean(r.to_string()),
     }
 });

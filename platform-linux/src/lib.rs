@@ -12,6 +12,7 @@ pub mod ctl;
 pub mod daemon;
 pub mod drift;
 pub mod entropy;
+pub mod escape;
 pub mod leapfile;
 pub mod listen;
 pub mod load;

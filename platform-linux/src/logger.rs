@@ -48,6 +48,11 @@ impl Log for Logger {
         let Ok(mut target) = self.target.lock() else {
             return;
         };
+        // The last line of defence for bytes from outside (names, answers, files)
+        // that a message quotes: controls are escaped, never written raw. Newlines
+        // stay: a message and its hint are two lines the program wrote.
+        let text = format!("{}", record.args());
+        let text = crate::escape::escape_keep_newlines(&text);
         let line = || {
             format!(
                 "{} {}[{}]: {}{}\n",
@@ -55,7 +60,7 @@ impl Log for Logger {
                 program,
                 std::process::id(),
                 level_tag(record.level()),
-                record.args()
+                text
             )
         };
         match &mut *target {
@@ -72,8 +77,8 @@ impl Log for Logger {
                     Level::Info => libc::LOG_INFO,
                     Level::Debug | Level::Trace => libc::LOG_DEBUG,
                 };
-                let text = format!("{}", record.args()).replace('\0', " ");
-                if let Ok(msg) = CString::new(text) {
+                // Escaped above: no NUL can cut the record short.
+                if let Ok(msg) = CString::new(text.as_bytes()) {
                     // SAFETY: a constant "%s" format with one valid C string argument.
                     unsafe { libc::syslog(priority, c"%s".as_ptr(), msg.as_ptr()) };
                 }
@@ -167,6 +172,23 @@ pub fn init(sink: Sink, program: &'static str, verbose: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Bytes from outside that a message quotes reach the log escaped; the newline
+    /// between a message and its hint stays. (The only test that installs the
+    /// logger: it stays on this file for the rest of the test binary.)
+    #[test]
+    fn controls_in_a_message_are_escaped_in_the_log() {
+        let path = std::env::temp_dir().join(format!("slew-logger-{}.log", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        init(Sink::File(path.clone()), "slewd", false);
+        log::warn!("name a\x1b[31mb\0c\x7f\n  hint: fix it");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert!(
+            text.contains("warning: name a\\x1b[31mb\\0c\\x7f\n  hint: fix it\n"),
+            "{text:?}"
+        );
+    }
 
     #[test]
     fn utc_formatting() {

@@ -9,6 +9,14 @@
 //! one that dawdles past [`CONNECTION_DEADLINE`] is closed. The NTP path never waits
 //! for a scraper.
 //!
+//! Idle clients cannot starve real scrapes (issue 11: 16 clients that connect, send
+//! nothing and reconnect held all 8 slots, and 5 scrapes in 6 failed): when the
+//! table is full, the oldest connection that has not sent a complete request and
+//! has had [`EVICT_AFTER`] to do so is closed to admit the next one. A scraper sends
+//! its GET with the connection's last handshake packet, so it is answered long
+//! before; a connection being answered is never evicted. Connections stay at most
+//! [`MAX_CONNECTIONS`], and each lives at most [`CONNECTION_DEADLINE`].
+//!
 //! Metrics (gauges unless noted): `slew_offset_seconds`, `slew_frequency_ppm`,
 //! `slew_jitter_seconds`, `slew_stratum`, `slew_synchronised`,
 //! `slew_discipline_state`, per source (label `address`) `slew_source_reach`,
@@ -43,6 +51,14 @@ pub const MAX_CONNECTIONS: usize = 8;
 pub const REQUEST_MAX: usize = 2048;
 /// How long a connection may take from accept to close.
 pub const CONNECTION_DEADLINE: Duration = Duration::from_secs(2);
+/// How long a connection without a complete request is safe from eviction when the
+/// table is full. It bounds the churn an idle flood causes to
+/// [`MAX_CONNECTIONS`] accepts per this interval.
+pub const EVICT_AFTER: Duration = Duration::from_millis(250);
+/// The kernel's queue of connections not yet accepted: room for a burst of idle
+/// reconnects beside the scrapers, so that a scraper's SYN is queued, not dropped
+/// (a dropped SYN costs the scraper a 1 s retransmission).
+pub const LISTEN_BACKLOG: i32 = 64;
 
 /// What the page is rendered from.
 #[derive(Debug)]
@@ -173,7 +189,16 @@ struct Conn {
     request: Vec<u8>,
     /// The response, once the request is in, and how much of it was written.
     response: Option<(Vec<u8>, usize)>,
+    accepted: Instant,
     deadline: Instant,
+}
+
+impl Conn {
+    /// Closing it to admit another loses no scrape: no complete request in, and
+    /// it had [`EVICT_AFTER`] to send one.
+    fn evictable(&self, now: Instant) -> bool {
+        self.response.is_none() && now.saturating_since(self.accepted) >= EVICT_AFTER
+    }
 }
 
 /// The endpoint.
@@ -184,6 +209,8 @@ pub struct MetricsServer {
     addr: SocketAddr,
     /// Scrapes answered.
     pub served: u64,
+    /// Idle connections closed to admit others.
+    pub evicted: u64,
 }
 
 fn nonblocking_cloexec(fd: &OwnedFd) -> io::Result<()> {
@@ -206,7 +233,7 @@ impl MetricsServer {
         nonblocking_cloexec(&fd)?;
         setsockopt(&fd, sockopt::ReuseAddr, &true)?;
         bind(fd.as_raw_fd(), &to_storage(addr))?;
-        listen(&fd, Backlog::new(16).map_err(io::Error::from)?)?;
+        listen(&fd, Backlog::new(LISTEN_BACKLOG).map_err(io::Error::from)?)?;
         let bound =
             nix::sys::socket::getsockname::<nix::sys::socket::SockaddrStorage>(fd.as_raw_fd())
                 .ok()
@@ -217,6 +244,7 @@ impl MetricsServer {
             conns: Vec::new(),
             addr: bound,
             served: 0,
+            evicted: 0,
         })
     }
 
@@ -225,13 +253,14 @@ impl MetricsServer {
         self.addr
     }
 
-    /// The descriptors for the poll set, with what to wait for on each.
-    /// The listener is left out while the connection table is full: a pending
-    /// connection would make `poll` return at once on every turn (a busy loop)
-    /// although nothing can accept it until a slot frees.
-    pub fn poll_fds(&self) -> Vec<(BorrowedFd<'_>, bool)> {
+    /// The descriptors for the poll set, with what to wait for on each, as of
+    /// `now`. The listener is left out while the connection table is full and no
+    /// connection may be evicted yet: a pending connection would make `poll` return
+    /// at once on every turn (a busy loop) although nothing can accept it until a
+    /// slot frees ([`MetricsServer::next_deadline`] says when one may).
+    pub fn poll_fds(&self, now: Instant) -> Vec<(BorrowedFd<'_>, bool)> {
         let mut v = Vec::with_capacity(self.conns.len() + 1);
-        if self.conns.len() < MAX_CONNECTIONS {
+        if self.can_admit(now) {
             v.push((self.listener.as_fd(), false));
         }
         for c in &self.conns {
@@ -240,11 +269,75 @@ impl MetricsServer {
         v
     }
 
+    /// Connections open (at most [`MAX_CONNECTIONS`]).
+    pub fn connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// The next instant after `now` that something is due without any socket
+    /// becoming ready: a connection's deadline, or the moment an idle one becomes
+    /// evictable while the table is full (from then on the listener is polled, so
+    /// a waiting connection wakes the loop: no timeout is needed for it). The
+    /// daemon's poll timeout includes it.
+    pub fn next_deadline(&self, now: Instant) -> Option<Instant> {
+        let full = self.conns.len() >= MAX_CONNECTIONS;
+        self.conns
+            .iter()
+            .flat_map(|c| {
+                let evict = Some(c.accepted.saturating_add(EVICT_AFTER))
+                    .filter(|t| full && c.response.is_none() && *t > now);
+                [Some(c.deadline), evict]
+            })
+            .flatten()
+            .min()
+    }
+
+    /// Whether a new connection could be taken now: a free slot, or one to evict.
+    fn can_admit(&self, now: Instant) -> bool {
+        self.conns.len() < MAX_CONNECTIONS || self.conns.iter().any(|c| c.evictable(now))
+    }
+
+    /// Whether a connection waits in the kernel's queue (a zero-timeout poll), so
+    /// that no idle connection is closed for nothing.
+    fn pending(&self) -> bool {
+        let mut fds = [nix::poll::PollFd::new(
+            self.listener.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO), Ok(n) if n > 0)
+    }
+
+    /// Frees a slot by closing the oldest evictable connection; false when none is.
+    fn evict_one(&mut self, now: Instant) -> bool {
+        let oldest = self
+            .conns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.evictable(now))
+            .min_by_key(|(_, c)| c.accepted)
+            .map(|(i, _)| i);
+        match oldest {
+            Some(i) => {
+                self.conns.swap_remove(i);
+                self.evicted += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Accepts, reads, answers and closes whatever is ready, without blocking;
     /// `page` renders the metrics when a request is complete.
     pub fn service(&mut self, now: Instant, page: &mut dyn FnMut() -> String) {
-        // Accept (bounded by the table).
-        while self.conns.len() < MAX_CONNECTIONS {
+        // Read and answer what is already open first: a request that has arrived
+        // is answered before its connection could be counted idle.
+        self.step_all(now, page);
+        // Accept, bounded by the table; when it is full, an idle connection makes
+        // room. Those accepted now are not evictable on this turn (EVICT_AFTER).
+        loop {
+            if self.conns.len() >= MAX_CONNECTIONS && !(self.pending() && self.evict_one(now)) {
+                break;
+            }
             match accept(self.listener.as_raw_fd()) {
                 Ok(raw) => {
                     // SAFETY: accept just returned this descriptor; we own it.
@@ -254,6 +347,7 @@ impl MetricsServer {
                             fd,
                             request: Vec::new(),
                             response: None,
+                            accepted: now,
                             deadline: now.saturating_add(CONNECTION_DEADLINE),
                         });
                     }
@@ -262,6 +356,11 @@ impl MetricsServer {
                 Err(_) => break,
             }
         }
+        // The new ones: a scraper's request is usually there already.
+        self.step_all(now, page);
+    }
+
+    fn step_all(&mut self, now: Instant, page: &mut dyn FnMut() -> String) {
         let mut i = 0;
         while i < self.conns.len() {
             let done = match self.conns.get_mut(i) {

@@ -72,7 +72,11 @@ fn get_is_answered_and_the_connection_closed() {
     assert!(r.contains("Content-Length: 5\r\n"), "{r}");
     assert!(r.ends_with("\r\n\r\nbody\n"), "{r}");
     assert_eq!(m.served, 1);
-    assert_eq!(m.poll_fds().len(), 1, "closed after the answer");
+    assert_eq!(
+        m.poll_fds(Instant::ZERO).len(),
+        1,
+        "closed after the answer"
+    );
 }
 
 #[test]
@@ -85,17 +89,17 @@ fn other_methods_and_idle_clients() {
     let _idle = TcpStream::connect(m.local_addr()).unwrap();
     for _ in 0..100 {
         m.service(Instant::ZERO, &mut String::new);
-        if m.poll_fds().len() == 2 {
+        if m.poll_fds(Instant::ZERO).len() == 2 {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
-    assert_eq!(m.poll_fds().len(), 2);
+    assert_eq!(m.poll_fds(Instant::ZERO).len(), 2);
     m.service(
         Instant::ZERO.saturating_add(CONNECTION_DEADLINE),
         &mut String::new,
     );
-    assert_eq!(m.poll_fds().len(), 1);
+    assert_eq!(m.poll_fds(Instant::ZERO).len(), 1);
     // More connections than the table: the rest wait in the backlog, nothing blocks.
     let _many: Vec<TcpStream> = (0..MAX_CONNECTIONS + 3)
         .map(|_| TcpStream::connect(m.local_addr()).unwrap())
@@ -104,6 +108,73 @@ fn other_methods_and_idle_clients() {
     m.service(Instant::ZERO, &mut String::new);
     // A full table: the connections are polled, the listener is not (a pending
     // connection would otherwise wake poll at once on every turn).
-    assert_eq!(m.poll_fds().len(), MAX_CONNECTIONS);
+    assert_eq!(m.poll_fds(Instant::ZERO).len(), MAX_CONNECTIONS);
     assert_eq!(m.served, 0);
+}
+
+/// Issue 11: a table full of idle connections must not keep a scraper out. After
+/// EVICT_AFTER the oldest idle one makes room and the scraper, whose GET waits in
+/// the kernel, is answered; before that, and without anyone waiting, nothing is
+/// closed early.
+#[test]
+fn an_idle_connection_makes_room_for_a_scraper() {
+    let mut m = MetricsServer::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let t0 = Instant::ZERO;
+    let idle: Vec<TcpStream> = (0..MAX_CONNECTIONS)
+        .map(|_| TcpStream::connect(m.local_addr()).unwrap())
+        .collect();
+    for _ in 0..100 {
+        m.service(t0, &mut String::new);
+        if m.connections() == MAX_CONNECTIONS {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    assert_eq!(m.connections(), MAX_CONNECTIONS);
+    // Nobody waits: at EVICT_AFTER the idle ones stay (the listener is polled again,
+    // since one could now make room), and the next deadline is when they expire.
+    let later = t0.saturating_add(EVICT_AFTER);
+    m.service(later, &mut String::new);
+    assert_eq!((m.connections(), m.evicted), (MAX_CONNECTIONS, 0));
+    assert_eq!(m.poll_fds(later).len(), MAX_CONNECTIONS + 1);
+    assert_eq!(
+        m.poll_fds(t0).len(),
+        MAX_CONNECTIONS,
+        "full, none evictable"
+    );
+    assert_eq!(m.next_deadline(t0), Some(later));
+    // Once they are evictable, only their deadline needs a wake-up (a waiting
+    // connection wakes the loop through the listener).
+    assert_eq!(
+        m.next_deadline(later),
+        Some(t0.saturating_add(CONNECTION_DEADLINE))
+    );
+
+    let mut scraper = TcpStream::connect(m.local_addr()).unwrap();
+    scraper.write_all(b"GET /metrics HTTP/1.1\r\n\r\n").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    // Too early: every idle connection is still within its grace.
+    m.service(t0, &mut || "body\n".to_string());
+    assert_eq!((m.served, m.evicted), (0, 0));
+    // Later: one idle connection is closed, the scraper answered.
+    m.service(later, &mut || "body\n".to_string());
+    assert_eq!((m.served, m.evicted), (1, 1));
+    assert!(m.connections() <= MAX_CONNECTIONS);
+    scraper.set_nonblocking(false).unwrap();
+    scraper
+        .set_read_timeout(Some(std::time::Duration::from_secs(2)))
+        .unwrap();
+    let mut got = String::new();
+    scraper.read_to_string(&mut got).unwrap();
+    assert!(got.starts_with("HTTP/1.0 200 OK\r\n"), "{got}");
+    // The evicted client sees the connection closed.
+    let closed = idle
+        .into_iter()
+        .filter(|c| {
+            c.set_read_timeout(Some(std::time::Duration::from_millis(50)))
+                .unwrap();
+            matches!((&*c).read(&mut [0u8; 1]), Ok(0))
+        })
+        .count();
+    assert_eq!(closed, 1);
 }

@@ -99,6 +99,16 @@ impl Monitor {
         }
     }
 
+    /// Writes the rate-limited log's summaries whose window has ended (every turn).
+    pub fn flush_log(&mut self) {
+        self.log.flush();
+    }
+
+    /// When the next such summary is due; `None` when none is pending.
+    pub fn log_due(&self) -> Option<std::time::Instant> {
+        self.log.next_flush()
+    }
+
     /// The counters.
     pub fn stats(&self) -> MonitorStats {
         self.stats

@@ -206,6 +206,16 @@ impl TimeServer {
         }
     }
 
+    /// Writes the rate-limited log's summaries whose window has ended (every turn).
+    pub fn flush_log(&mut self) {
+        self.log.flush();
+    }
+
+    /// When the next such summary is due; `None` when none is pending.
+    pub fn log_due(&self) -> Option<std::time::Instant> {
+        self.log.next_flush()
+    }
+
     /// The longest the main loop should wait in `poll`: short with server threads,
     /// so that forwarded control requests are answered promptly.
     pub fn max_wait(&self) -> std::time::Duration {

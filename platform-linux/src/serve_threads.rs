@@ -246,6 +246,9 @@ fn worker(index: usize, mut server: TimeServer, shared: &Shared) {
                 *r = fd.revents().is_some_and(|e| !e.is_empty());
             }
         }
+        // The log's "N more … suppressed" summaries are due at their window's end
+        // (this loop wakes every WORKER_POLL_MS anyway).
+        server.flush_log();
         if !readable.contains(&true) {
             continue;
         }

@@ -86,6 +86,10 @@ struct Args {
     /// CAP_SYS_TIME (none with --clock observe|virtual). Needs root.
     #[arg(short = 'u', long = "user", value_name = "USER[:GROUP]")]
     user: Option<String>,
+    /// Tests only: the rate-limited log's window in seconds (0: the defaults, 60 s),
+    /// so that a test sees the "N more … suppressed" summary without waiting.
+    #[arg(long = "log-window-s", hide = true, default_value_t = 0)]
+    log_window_s: u64,
 }
 
 impl Args {
@@ -197,6 +201,7 @@ fn serve<C: DaemonClock>(
     };
     // Until the daemon has detached, everything goes to the terminal.
     logger::init(Sink::Stderr, "slewd", args.debug);
+    slew_linux::ratelog::set_window_override(args.log_window_s);
     let mut daemon = match Daemon::new(settings, clock) {
         Ok(d) => d,
         Err(e) => {
@@ -247,7 +252,7 @@ fn serve<C: DaemonClock>(
         match daemon.run() {
             Ok(Exit::Reload) => {
                 notify::notify_or_log("RELOADING=1");
-                apply_reload(&mut daemon, &args);
+                apply_reload(&mut daemon, args);
                 notify::notify_or_log("READY=1\nSTATUS=serving NTP");
             }
             other => break other,

@@ -259,15 +259,18 @@ impl Parser<'_> {
         self.once("keys", line.tokens.first().map_or(1, |t| t.column));
         let path = self.resolve(tok.text);
         let file = match self.read(&path) {
-            Ok(bytes) => match keys::parse_keys(&bytes, &path) {
-                Ok(f) => Some(f),
-                Err(errors) => {
-                    for e in errors {
-                        self.push_error(e);
+            Ok(bytes) => {
+                self.keys_mode(&path, tok.column);
+                match keys::parse_keys(&bytes, &path) {
+                    Ok(f) => Some(f),
+                    Err(errors) => {
+                        for e in errors {
+                            self.push_error(e);
+                        }
+                        None
                     }
-                    None
                 }
-            },
+            }
             Err(e) => {
                 let reason = match e {
                     ReadError::Io(e) => e.to_string(),
@@ -280,6 +283,19 @@ impl Parser<'_> {
         };
         let at = self.at(line.tokens.first().map_or(1, |t| t.column));
         self.config.keys = Some(KeysConfig { path, at, file });
+    }
+
+    /// ntpd's check: a keys file that others may read (or write), or its group may
+    /// write, gives the secrets away. Warned about once per load; the file is still
+    /// used, as ntpd does.
+    fn keys_mode(&mut self, path: &std::path::Path, column: u32) {
+        let Some(mode) = self.loader_mode(path) else {
+            return;
+        };
+        if mode & 0o007 != 0 || mode & 0o020 != 0 {
+            let path = path.to_path_buf();
+            self.warn(column, WarningKind::KeysPermissive { path, mode });
+        }
     }
 
     /// A key id from `tok`, or an error.

@@ -3,9 +3,15 @@
 //!
 //! Errors reject the configuration; warnings are printed and the configuration is
 //! used anyway (the cases where ntpd, too, logs and carries on).
+//!
+//! Everything a diagnostic shows of the file (words, paths) passes through
+//! [`crate::escape`]: a NUL, ESC or other control byte on a line is shown as `\0`,
+//! `\x1b`, …, never written raw to a terminal or a log.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+use crate::escape::escape;
 
 /// Where in which file a diagnostic points. Lines and columns count from 1; column
 /// counts characters (a tab is one column), as editors' "go to column" does.
@@ -39,10 +45,13 @@ impl Location {
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A path comes from the command line or from an `includefile`/`keys` line.
+        let shown = self.path.display().to_string();
+        let path = escape(&shown);
         match (self.line, self.column) {
-            (0, _) => write!(f, "{}", self.path.display()),
-            (l, 0) => write!(f, "{}:{}", self.path.display(), l),
-            (l, c) => write!(f, "{}:{}:{}", self.path.display(), l, c),
+            (0, _) => write!(f, "{path}"),
+            (l, 0) => write!(f, "{path}:{l}"),
+            (l, c) => write!(f, "{path}:{l}:{c}"),
         }
     }
 }
@@ -195,8 +204,18 @@ fn did_you_mean(s: Option<&'static str>) -> String {
 }
 
 impl ErrorKind {
-    /// The one-line statement of the problem.
+    /// The one-line statement of the problem, control characters escaped (the
+    /// words it quotes come from the file).
     pub fn message(&self) -> String {
+        escape(&self.raw_message()).into_owned()
+    }
+
+    /// What the admin should do about it, control characters escaped.
+    pub fn hint(&self) -> String {
+        escape(&self.raw_hint()).into_owned()
+    }
+
+    fn raw_message(&self) -> String {
         match self {
             ErrorKind::Unreadable { reason } => format!("cannot read the file: {reason}"),
             ErrorKind::TooLarge { limit } => {
@@ -275,8 +294,7 @@ impl ErrorKind {
         }
     }
 
-    /// What the admin should do about it.
-    pub fn hint(&self) -> String {
+    fn raw_hint(&self) -> String {
         match self {
             ErrorKind::Unreadable { .. } => {
                 "check the path and that the file is readable by this user".into()
@@ -388,6 +406,14 @@ pub enum WarningKind {
         /// The OS error, as text.
         reason: String,
     },
+    /// The keys file may be read or written by others (or written by its group):
+    /// its secrets are not secret. ntpd warns and uses it; so does slew.
+    KeysPermissive {
+        /// The resolved path.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// A directive that takes effect once was given again; the last one wins, as in ntpd.
     Repeated {
         /// The directive.
@@ -412,8 +438,17 @@ pub enum WarningKind {
 }
 
 impl WarningKind {
-    /// The one-line statement.
+    /// The one-line statement, control characters escaped.
     pub fn message(&self) -> String {
+        escape(&self.raw_message()).into_owned()
+    }
+
+    /// What to do about it, control characters escaped.
+    pub fn hint(&self) -> String {
+        escape(&self.raw_hint()).into_owned()
+    }
+
+    fn raw_message(&self) -> String {
         match self {
             WarningKind::IncludeUnreadable { path, reason } => {
                 format!(
@@ -423,6 +458,26 @@ impl WarningKind {
             }
             WarningKind::KeysUnreadable { path, reason } => {
                 format!("cannot read keys file {}: {reason}", path.display())
+            }
+            WarningKind::KeysPermissive { path, mode } => {
+                let mut who = Vec::new();
+                if mode & 0o004 != 0 {
+                    who.push("readable by everyone");
+                }
+                if mode & 0o002 != 0 {
+                    who.push("writable by everyone");
+                }
+                if mode & 0o001 != 0 && mode & 0o006 == 0 {
+                    who.push("open to everyone");
+                }
+                if mode & 0o020 != 0 {
+                    who.push("writable by its group");
+                }
+                format!(
+                    "keys file {} has mode {mode:04o}: {}; its secrets are not secret",
+                    path.display(),
+                    who.join(", ")
+                )
             }
             WarningKind::Repeated { directive, first } => {
                 format!("`{directive}` given again (first at {first}); the last one wins")
@@ -434,8 +489,7 @@ impl WarningKind {
         }
     }
 
-    /// What to do about it.
-    pub fn hint(&self) -> String {
+    fn raw_hint(&self) -> String {
         match self {
             WarningKind::IncludeUnreadable { .. } => {
                 "create the file or remove the `includefile` line (ntpd also skips it)".into()
@@ -443,6 +497,10 @@ impl WarningKind {
             WarningKind::KeysUnreadable { .. } => {
                 "create the keys file (see ntp.keys(5)) or remove the `keys` line".into()
             }
+            WarningKind::KeysPermissive { path, .. } => format!(
+                "chmod 600 {0} (640 if a group must read it) and make root, or the user slewd runs as, its owner: chown root {0}; the file is used anyway, as ntpd does",
+                path.display()
+            ),
             WarningKind::Repeated { .. } => "remove one of the two lines".into(),
             WarningKind::NoEffect { hint, .. } => hint.clone(),
             WarningKind::UnknownKeyId { .. } => {

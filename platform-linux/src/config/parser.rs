@@ -48,6 +48,11 @@ pub trait Loader {
     fn identity(&mut self, path: &Path) -> PathBuf {
         normalize(path)
     }
+    /// The file's permission bits (`st_mode & 0o7777`), when the loader knows them:
+    /// a keys file others may read is warned about.
+    fn mode(&mut self, _path: &Path) -> Option<u32> {
+        None
+    }
 }
 
 /// Reads from the filesystem, at most [`MAX_FILE_SIZE`] bytes per file; identities
@@ -72,6 +77,13 @@ impl Loader for FsLoader {
     fn identity(&mut self, path: &Path) -> PathBuf {
         std::fs::canonicalize(path).unwrap_or_else(|_| normalize(path))
     }
+
+    fn mode(&mut self, path: &Path) -> Option<u32> {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path)
+            .ok()
+            .map(|m| m.permissions().mode() & 0o7777)
+    }
 }
 
 /// Files served from memory: for fuzz targets and tests, which must not touch the
@@ -80,6 +92,7 @@ impl Loader for FsLoader {
 #[derive(Debug, Default, Clone)]
 pub struct MemLoader {
     files: std::collections::HashMap<PathBuf, Vec<u8>>,
+    modes: std::collections::HashMap<PathBuf, u32>,
 }
 
 impl MemLoader {
@@ -87,6 +100,11 @@ impl MemLoader {
     pub fn add(&mut self, path: impl AsRef<Path>, bytes: impl AsRef<[u8]>) {
         self.files
             .insert(normalize(path.as_ref()), bytes.as_ref().to_vec());
+    }
+
+    /// Give the file at `path` these permission bits (none known otherwise).
+    pub fn set_mode(&mut self, path: impl AsRef<Path>, mode: u32) {
+        self.modes.insert(normalize(path.as_ref()), mode);
     }
 }
 
@@ -96,6 +114,10 @@ impl Loader for MemLoader {
             .get(&normalize(path))
             .cloned()
             .ok_or_else(|| ReadError::Io(io::Error::from(io::ErrorKind::NotFound)))
+    }
+
+    fn mode(&mut self, path: &Path) -> Option<u32> {
+        self.modes.get(&normalize(path)).copied()
     }
 }
 
@@ -228,6 +250,10 @@ impl<'l> Parser<'l> {
 
     pub(super) fn read(&mut self, path: &Path) -> Result<Vec<u8>, ReadError> {
         self.loader.read(path)
+    }
+
+    pub(super) fn loader_mode(&mut self, path: &Path) -> Option<u32> {
+        self.loader.mode(path)
     }
 
     /// Parse the main file's contents.

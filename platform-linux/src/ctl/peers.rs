@@ -145,13 +145,16 @@ impl PeerRow {
         }
     }
 
-    /// ntpq -p's line for it (with the reason appended when there is one).
+    /// ntpq -p's line for it (with the reason appended when there is one). The
+    /// name, refid and reason come from the server's answer: controls in them are
+    /// shown escaped ([`crate::escape`]), never sent raw to the terminal.
     pub fn line(&self) -> String {
+        use crate::escape::escape;
         let mut l = format!(
             "{}{:<15.15} {:<15.15} {:>2} {} {:>4} {:>4} {:>4o} {:>8.3} {:>8.3} {:>7.3}",
             self.tally(),
-            self.remote,
-            self.refid,
+            escape(&self.remote),
+            escape(&self.refid),
             self.stratum,
             self.kind,
             self.when_s.map_or_else(|| "-".to_string(), pretty_interval),
@@ -163,7 +166,7 @@ impl PeerRow {
         );
         if !self.reason.is_empty() {
             l.push(' ');
-            l.push_str(&self.reason);
+            l.push_str(&escape(&self.reason));
         }
         l
     }

@@ -102,7 +102,8 @@ impl Status {
             .copied()
             .unwrap_or("unknown source");
         if src == 6 {
-            format!("{name} ({})", self.refid)
+            // The refid is the server's word: shown escaped, never raw.
+            format!("{name} ({})", crate::escape::escape(&self.refid))
         } else {
             name.to_string()
         }

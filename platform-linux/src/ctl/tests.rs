@@ -313,6 +313,17 @@ fn rows_from_a_daemon_without_reasons_get_the_tallys_meaning() {
 }
 
 #[test]
+fn peers_table_shows_a_hostile_servers_controls_escaped() {
+    let vars = parse_vars(
+        b"srcadr=192.0.2.7, srchost=\"a\x1b]0;x\x07\", stratum=3, refid=\x1b[2J, reach=0x1, reason=\"r\x9b\"",
+    );
+    let line = PeerRow::from_vars(5, 0x9400, &vars, None).line();
+    assert!(!line.chars().any(char::is_control), "{line:?}");
+    assert!(line.contains("a\\x1b]0;x\\x07"), "{line}");
+    assert!(line.contains(".\\x1b[2J."), "{line}");
+}
+
+#[test]
 fn when_column_as_ntpq_shortens_it() {
     assert_eq!(pretty_interval(0), "0");
     assert_eq!(pretty_interval(2048), "2048");

@@ -343,11 +343,29 @@ impl<C: DaemonClock> Daemon<C> {
                 self.write_drift();
                 self.next_drift_write = now.saturating_add(DRIFT_WRITE_INTERVAL);
             }
+            // Rate-limited log summaries are written when their window ends, not
+            // when the next line of their kind happens to come.
+            self.server.flush_log();
+            self.monitor.flush_log();
+            let log_due = [self.server.log_due(), self.monitor.log_due()]
+                .into_iter()
+                .flatten()
+                .min()
+                .map(|t| t.saturating_duration_since(std::time::Instant::now()));
             let deadline = self
                 .node
                 .poll_timeout()
                 .map_or(Duration::from_secs(1), |t| t.saturating_since(now))
-                .min(self.server.max_wait());
+                .min(self.server.max_wait())
+                .min(
+                    // A metrics connection's deadline, or when an idle one may make
+                    // room for a waiting scraper.
+                    self.metrics
+                        .as_ref()
+                        .and_then(|m| m.next_deadline(now))
+                        .map_or(Duration::MAX, |t| t.saturating_since(now)),
+                )
+                .min(log_due.unwrap_or(Duration::MAX));
             let deadline = if self.reloader.is_pending() {
                 deadline.min(reload::RELOAD_POLL)
             } else {
@@ -369,7 +387,7 @@ impl<C: DaemonClock> Daemon<C> {
                     .map(|s| PollFd::new(std::os::fd::AsFd::as_fd(s), PollFlags::POLLIN))
                     .collect();
                 let n_ntp = fds.len();
-                for (fd, out) in self.metrics.iter().flat_map(|m| m.poll_fds()) {
+                for (fd, out) in self.metrics.iter().flat_map(|m| m.poll_fds(now)) {
                     let f = if out {
                         PollFlags::POLLOUT
                     } else {
@@ -397,12 +415,7 @@ impl<C: DaemonClock> Daemon<C> {
             if client_ready {
                 self.drain_clients(now);
             }
-            if metrics_ready
-                || self
-                    .metrics
-                    .as_ref()
-                    .is_some_and(|m| m.poll_fds().len() > 1)
-            {
+            if metrics_ready || self.metrics.as_ref().is_some_and(|m| m.connections() > 0) {
                 self.serve_metrics(now);
             }
             // Server threads (if any): what this thread serves, leap announcement

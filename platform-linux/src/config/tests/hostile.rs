@@ -103,18 +103,28 @@ fn parse_bytes(bytes: &[u8], files: &mut MemLoader) -> Result<Parsed, Rejected> 
     parse_with(bytes, Path::new(MAIN), files)
 }
 
-/// The result is consistent: a rejection has errors, every diagnostic renders.
+/// The result is consistent: a rejection has errors, every diagnostic renders, and
+/// no rendering carries a control character other than the newlines between a
+/// message and its hint (hostile bytes are shown escaped).
 fn check(r: &Result<Parsed, Rejected>) {
+    let clean = |text: &str| {
+        assert!(
+            !text
+                .chars()
+                .any(|c| c != '\n' && crate::escape::needs_escape(c)),
+            "raw control character in {text:?}"
+        );
+    };
     match r {
         Ok(p) => {
             for w in &p.warnings {
-                let _ = w.to_string();
+                clean(&w.to_string());
             }
         }
         Err(r) => {
             assert!(!r.errors.is_empty());
             assert!(r.errors.len() <= MAX_ERRORS + 1);
-            let _ = r.to_string();
+            clean(&r.to_string());
         }
     }
 }
@@ -127,7 +137,15 @@ proptest! {
         let r = parse_bytes(&bytes, &mut MemLoader::default());
         check(&r);
         // Keys files too.
-        let _ = parse_keys(&bytes, Path::new("/etc/ntp/keys"));
+        if let Err(errors) = parse_keys(&bytes, Path::new("/etc/ntp/keys")) {
+            for e in errors {
+                let text = e.to_string();
+                prop_assert!(
+                    !text.chars().any(|c| c != '\n' && crate::escape::needs_escape(c)),
+                    "{text:?}"
+                );
+            }
+        }
     }
 
     #[test]

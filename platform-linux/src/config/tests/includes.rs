@@ -50,10 +50,12 @@ fn relative_includes_resolve_against_the_including_file() {
         "conf.d/more.conf",
         "# more\n\npool pool.example.org iburst\n",
     );
-    d.write(
+    let keys = d.write(
         "keys/ntp.keys",
         "3 SHA1 0123456789abcdef0123456789abcdef01234567\n",
     );
+    // As a keys file should be (0644 would be warned about).
+    fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let p = parse_file(&main).unwrap();
     assert_eq!(p.warnings, vec![]);
     let c = &p.config;
@@ -231,4 +233,51 @@ fn huge_include_is_refused_without_reading_it_all() {
             limit: MAX_FILE_SIZE
         }
     );
+}
+
+/// ntpd's warning about a keys file others can read: named with its mode and the
+/// fix, once per load; the keys are still used.
+#[test]
+fn a_keys_file_others_can_read_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = TempDir::new();
+    let keys = d.write(
+        "ntp.keys",
+        "1 SHA1 0123456789abcdef0123456789abcdef01234567\n",
+    );
+    let conf = d.write(
+        "ntp.conf",
+        &format!("keys {}\ntrustedkey 1\n", keys.display()),
+    );
+    let permissive = |p: &crate::config::Parsed| {
+        p.warnings
+            .iter()
+            .filter(|w| matches!(w.kind, crate::config::WarningKind::KeysPermissive { .. }))
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+    };
+    for (mode, expect) in [
+        (0o644, Some("mode 0644: readable by everyone")),
+        (0o660, Some("mode 0660: writable by its group")),
+        (0o602, Some("mode 0602: writable by everyone")),
+        (0o600, None),
+        (0o640, None),
+        (0o400, None),
+    ] {
+        fs::set_permissions(&keys, fs::Permissions::from_mode(mode)).unwrap();
+        let p = crate::config::parse_file(&conf).unwrap();
+        let w = permissive(&p);
+        let key_file = p.config.keys.as_ref().and_then(|k| k.file.as_ref());
+        assert!(key_file.is_some(), "{mode:o}: the keys are still used");
+        match expect {
+            Some(text) => {
+                assert_eq!(w.len(), 1, "{mode:o}: {w:?}");
+                assert!(w[0].contains(text), "{}", w[0]);
+                assert!(w[0].contains(&keys.display().to_string()), "{}", w[0]);
+                assert!(w[0].contains("chmod 600"), "{}", w[0]);
+                assert!(w[0].contains(&format!("{}:1:", conf.display())), "{}", w[0]);
+            }
+            None => assert!(w.is_empty(), "{mode:o}: {w:?}"),
+        }
+    }
 }

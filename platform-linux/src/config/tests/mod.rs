@@ -6,6 +6,7 @@ pub(super) use super::MemLoader;
 
 mod directives;
 mod errors;
+mod escapes;
 mod fixtures;
 mod hostile;
 mod includes;
