@@ -62,6 +62,39 @@ pub fn from_storage(s: &SockaddrStorage) -> Option<SocketAddr> {
     None
 }
 
+/// "IPv4" or "IPv6": the family of `addr`, for log lines.
+pub fn family_name(addr: &SocketAddr) -> &'static str {
+    if addr.is_ipv4() {
+        "IPv4"
+    } else {
+        "IPv6"
+    }
+}
+
+/// True when binding `addr` failed because the host lacks its address family: a
+/// kernel booted with `ipv6.disable=1` answers `socket(AF_INET6)` with
+/// EAFNOSUPPORT (EPROTONOSUPPORT on some), and one with IPv6 turned off by sysctl
+/// refuses `[::]` with EADDRNOTAVAIL. For a specific address, EADDRNOTAVAIL only
+/// means that address is not configured, which says nothing about the family.
+pub fn family_missing(err: &io::Error, addr: &SocketAddr) -> bool {
+    match err.raw_os_error() {
+        Some(libc::EAFNOSUPPORT) | Some(libc::EPROTONOSUPPORT) => true,
+        Some(libc::EADDRNOTAVAIL) => addr.ip().is_unspecified(),
+        _ => false,
+    }
+}
+
+/// The error of binding `addr`, saying which address, and which family the host
+/// lacks when that is why.
+pub fn bind_error(addr: &SocketAddr, e: &io::Error) -> io::Error {
+    let why = if family_missing(e, addr) {
+        format!(" (no {} on this host)", family_name(addr))
+    } else {
+        String::new()
+    };
+    io::Error::new(e.kind(), format!("cannot bind {addr}: {e}{why}"))
+}
+
 impl NtpSocket {
     /// Binds a socket to `addr` (port 0 picks a free port) with receive timestamps.
     pub fn bind(addr: SocketAddr) -> io::Result<Self> {
