@@ -156,10 +156,23 @@ fn request(origin: u64) -> [u8; 48] {
 /// the source that asked, echoing that request's transmit time.
 #[test]
 fn slewd_answers_every_source_of_both_families_at_its_own_address() {
+    answers_reach_their_senders(&[]);
+}
+
+/// The same with two server threads: each has its own batch for its IPv4 and IPv6
+/// sockets, and the kernel spreads the senders over the threads.
+#[test]
+fn server_threads_answer_every_source_of_both_families_at_its_own_address() {
+    answers_reach_their_senders(&["--server-threads", "2"]);
+}
+
+fn answers_reach_their_senders(extra: &[&str]) {
     let _ns = dual_stack_ns("dsserve");
     let dir = TempDir::new("dualstack");
     // This thread is in the namespace: slewd, spawned from it, is too.
-    let slewd = start_slewd(&dir, CONF, &[], &["--clock", "observe"]);
+    let mut args = vec!["--clock", "observe"];
+    args.extend_from_slice(extra);
+    let slewd = start_slewd(&dir, CONF, &[], &args);
     let v4: SocketAddr = "127.0.0.1:123".parse().unwrap();
     let v6: SocketAddr = "[::1]:123".parse().unwrap();
     wait_for_ntp(v4, Duration::from_secs(10), &slewd);
@@ -219,6 +232,57 @@ fn slewd_answers_every_source_of_both_families_at_its_own_address() {
         (right, misdirected),
         (sent, 0),
         "{right} of {sent} answered at the right address, {misdirected} at another's; log:\n{}",
+        slewd.log_text()
+    );
+}
+
+/// Mode 6 allowed for one IPv6 host only: its queries are answered even when the
+/// datagram before them was IPv4 and the one before that came from a refused IPv6
+/// host (the stale bytes of a cut address would make it that host).
+#[test]
+fn mode6_from_the_allowed_ipv6_host_is_never_taken_for_another() {
+    let _ns = dual_stack_ns("dsctl");
+    let dir = TempDir::new("dualstack");
+    let conf = format!(
+        "{CONF}restrict default nomodify notrap nopeer noquery\n\
+         restrict 127.0.0.1\nrestrict ::1\nrestrict fd00::3 nomodify notrap nopeer\n"
+    );
+    let slewd = start_slewd(&dir, &conf, &[], &["--clock", "observe"]);
+    let v4: SocketAddr = "127.0.0.1:123".parse().unwrap();
+    let v6: SocketAddr = "[::1]:123".parse().unwrap();
+    wait_for_ntp(v4, Duration::from_secs(10), &slewd);
+    wait_for_ntp(v6, Duration::from_secs(10), &slewd);
+    let bind = |ip: &str| {
+        let s = UdpSocket::bind(SocketAddr::new(ip.parse().unwrap(), 0)).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        s
+    };
+    let (refused, v4_client, allowed) = (bind("fd00::5"), bind("127.0.0.2"), bind("fd00::3"));
+    let readstat = [0x16u8, 0x01, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0];
+    let mut buf = [0u8; 1024];
+    let (mut answered, mut refused_answered) = (0, 0);
+    const ROUNDS: usize = 20;
+    for round in 0..ROUNDS {
+        refused.send_to(&request(round as u64 + 1), v6).unwrap();
+        refused.recv_from(&mut buf).expect("time for everyone");
+        refused.send_to(&readstat, v6).unwrap();
+        if refused.recv_from(&mut buf).is_ok() {
+            refused_answered += 1;
+        }
+        v4_client.send_to(&request(round as u64 + 1), v4).unwrap();
+        v4_client.recv_from(&mut buf).expect("time for everyone");
+        allowed.send_to(&readstat, v6).unwrap();
+        if let Ok((n, _)) = allowed.recv_from(&mut buf) {
+            if n >= 12 && buf[1] & 0x80 != 0 {
+                answered += 1;
+            }
+        }
+    }
+    assert_eq!(
+        (answered, refused_answered),
+        (ROUNDS, 0),
+        "mode 6 answers to fd00::3 (allowed) and fd00::5 (noquery); log:\n{}",
         slewd.log_text()
     );
 }
