@@ -65,6 +65,28 @@ fn check_one_family(denied: i32, extra: &[&str]) {
         "chronyd -Q of {host}:123: {out}\nslewd log:\n{}",
         slewd.log_text()
     );
+    // slewctl date on the same host: the served family measured, the other's
+    // server explained.
+    let netns = std::fs::File::open(format!("/run/netns/{}", ns.name)).unwrap();
+    let mut ctl = Command::new(slew_bin("slewctl"));
+    ctl.args([
+        "date",
+        "-q",
+        "--json",
+        "-p",
+        "1",
+        "-t",
+        "1",
+        "127.0.0.1",
+        "::1",
+    ]);
+    common::seccomp::deny_family(&mut ctl, denied, Some(netns.as_raw_fd()));
+    let out = run_with_timeout(ctl, Duration::from_secs(20));
+    drop(netns);
+    let t = text(&out);
+    let packed: String = t.split_whitespace().collect();
+    assert!(packed.contains("\"chosen\":true,\"stratum\":11"), "{t}");
+    assert!(t.contains(&format!("no {name} on this host")), "{t}");
     assert!(
         slewd.child.try_wait().unwrap().is_none(),
         "slewd still running; log:\n{}",

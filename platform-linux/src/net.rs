@@ -234,6 +234,27 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_family_is_told_from_other_bind_errors() {
+        let any6: SocketAddr = "[::]:123".parse().unwrap();
+        let one6: SocketAddr = "[fd00::1]:123".parse().unwrap();
+        let err = io::Error::from_raw_os_error;
+        assert!(family_missing(&err(libc::EAFNOSUPPORT), &any6));
+        assert!(family_missing(&err(libc::EPROTONOSUPPORT), &one6));
+        assert!(family_missing(&err(libc::EADDRNOTAVAIL), &any6));
+        // A specific address that is not configured: not a missing family.
+        assert!(!family_missing(&err(libc::EADDRNOTAVAIL), &one6));
+        assert!(!family_missing(&err(libc::EADDRINUSE), &any6));
+        assert!(!family_missing(&err(libc::EACCES), &any6));
+        let e = bind_error(&any6, &err(libc::EAFNOSUPPORT)).to_string();
+        assert!(
+            e.starts_with("cannot bind [::]:123: ") && e.ends_with("(no IPv6 on this host)"),
+            "{e}"
+        );
+        let e = bind_error(&one6, &err(libc::EADDRINUSE)).to_string();
+        assert!(!e.contains("on this host"), "{e}");
+    }
+
+    #[test]
     fn ipv6_loopback_works() {
         let a = NtpSocket::bind("[::1]:0".parse().unwrap()).unwrap();
         let b = NtpSocket::bind("[::1]:0".parse().unwrap()).unwrap();
