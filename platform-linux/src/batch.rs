@@ -7,16 +7,14 @@
 //! glibc (DESIGN.md: LD_PRELOAD simulators must see them).
 
 use std::io;
-use std::io::{IoSlice, IoSliceMut};
-use std::net::SocketAddr;
+use std::io::IoSlice;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsFd, AsRawFd};
 
-use nix::sys::socket::{
-    recvmmsg, sendmsg, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrLike, SockaddrStorage,
-};
+use nix::sys::socket::{sendmsg, MsgFlags, SockaddrLike, SockaddrStorage};
 use slew_core::NtpTimestamp;
 
-use crate::net::{from_storage, to_storage, NtpSocket, Received};
+use crate::net::{to_storage, NtpSocket, Received};
 use crate::time::{realtime_now, timespec_to_ntp};
 
 /// Datagrams per `recvmmsg`/`sendmmsg`.
@@ -28,28 +26,154 @@ pub const MAX_DATAGRAM: usize = 1024;
 /// One preallocated buffer per datagram of a batch.
 type Buffers = Box<[[u8; MAX_DATAGRAM]; BATCH]>;
 
+/// Control-message room per datagram: `SCM_TIMESTAMPING` takes CMSG_SPACE(3 *
+/// sizeof(struct timespec)) = 64 bytes on 64-bit Linux; twice that leaves room for
+/// whatever else a kernel adds, and a cut stamp shows as MSG_CTRUNC, not garbage.
+const CMSG_ROOM: usize = 128;
+
+/// A control buffer aligned for `struct cmsghdr`.
+#[derive(Clone, Copy)]
+#[repr(C, align(8))]
+struct CmsgBuf([u8; CMSG_ROOM]);
+
+/// The `recvmmsg` arrays: a header, a sender address, an iovec and control room per
+/// datagram. Every header is armed afresh before each call ([`RecvSlots::arm`]):
+/// the kernel writes the lengths back (`msg_namelen` the sender's address length,
+/// `msg_controllen` the control bytes used), so a header reused as it was left
+/// would hand the next datagram an IPv4 address's 16 bytes for an IPv6 sender's 28
+/// (the sender cut, the rest stale: issue 11) or no room for its stamp.
+struct RecvSlots {
+    hdrs: [libc::mmsghdr; BATCH],
+    names: [libc::sockaddr_storage; BATCH],
+    iovs: [libc::iovec; BATCH],
+    cmsgs: [CmsgBuf; BATCH],
+}
+
+impl RecvSlots {
+    fn new() -> Box<Self> {
+        // SAFETY: all-zero is a valid value for these plain C structs and byte arrays;
+        // the pointers are set by `arm` before any use.
+        Box::new(unsafe { std::mem::zeroed() })
+    }
+
+    /// Points header `i` at buffer `i`, its address slot and control room, with the
+    /// full lengths of each: before every call, for every header.
+    fn arm(&mut self, bufs: &mut Buffers) {
+        let Self {
+            hdrs,
+            names,
+            iovs,
+            cmsgs,
+        } = self;
+        let slots = hdrs
+            .iter_mut()
+            .zip(names.iter_mut())
+            .zip(iovs.iter_mut())
+            .zip(cmsgs.iter_mut())
+            .zip(bufs.iter_mut());
+        for ((((hdr, name), iov), cmsg), buf) in slots {
+            iov.iov_base = buf.as_mut_ptr().cast();
+            iov.iov_len = MAX_DATAGRAM;
+            let h = &mut hdr.msg_hdr;
+            h.msg_name = (name as *mut libc::sockaddr_storage).cast();
+            h.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            h.msg_iov = iov as *mut libc::iovec;
+            h.msg_iovlen = 1;
+            h.msg_control = cmsg.0.as_mut_ptr().cast();
+            h.msg_controllen = CMSG_ROOM as _;
+            h.msg_flags = 0;
+            hdr.msg_len = 0;
+        }
+    }
+}
+
+/// The sender in `name`, of the length the kernel reported; `None` for another
+/// family or a length that does not fit it.
+fn sender(name: &libc::sockaddr_storage, len: libc::socklen_t) -> Option<SocketAddr> {
+    let len = len as usize;
+    match i32::from(name.ss_family) {
+        libc::AF_INET if len >= std::mem::size_of::<libc::sockaddr_in>() => {
+            // SAFETY: sockaddr_storage is large and aligned enough for every
+            // sockaddr, and the kernel wrote a sockaddr_in of this family.
+            let a =
+                unsafe { &*(name as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr)),
+                u16::from_be(a.sin_port),
+            )))
+        }
+        libc::AF_INET6 if len >= std::mem::size_of::<libc::sockaddr_in6>() => {
+            // SAFETY: as above, for sockaddr_in6.
+            let a =
+                unsafe { &*(name as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(a.sin6_addr.s6_addr),
+                u16::from_be(a.sin6_port),
+                a.sin6_flowinfo,
+                a.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}
+
+/// The software receive stamp in the control messages `hdr` got, if any.
+fn software_stamp(hdr: &libc::msghdr) -> Option<NtpTimestamp> {
+    // SAFETY: `hdr` was armed with a control buffer of `CMSG_ROOM` bytes and the
+    // kernel set `msg_controllen` to what it used of it; the CMSG macros stay
+    // within that length.
+    let mut c = unsafe { libc::CMSG_FIRSTHDR(hdr) };
+    while !c.is_null() {
+        // SAFETY: `c` is a complete cmsghdr inside the buffer (CMSG_FIRSTHDR /
+        // CMSG_NXTHDR return null otherwise).
+        let (level, kind, len) = unsafe { ((*c).cmsg_level, (*c).cmsg_type, (*c).cmsg_len) };
+        let want = std::mem::size_of::<[libc::timespec; 3]>();
+        // SAFETY: computing a length, no memory access.
+        let full = unsafe { libc::CMSG_LEN(want as libc::c_uint) } as usize;
+        // cmsg_len is size_t on glibc, socklen_t on musl.
+        #[allow(clippy::unnecessary_cast)]
+        let len = len as usize;
+        if level == libc::SOL_SOCKET && kind == libc::SCM_TIMESTAMPING && len >= full {
+            // SAFETY: the message carries three timespecs after its header (checked
+            // length); they may be unaligned in the byte buffer.
+            let ts = unsafe {
+                std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<[libc::timespec; 3]>())
+            };
+            // [0] is the software stamp ([1] legacy, [2] hardware).
+            let t = ts[0];
+            if t.tv_sec != 0 || t.tv_nsec != 0 {
+                return Some(timespec_to_ntp(t.tv_sec, t.tv_nsec));
+            }
+        }
+        // SAFETY: as for CMSG_FIRSTHDR.
+        c = unsafe { libc::CMSG_NXTHDR(hdr, c) };
+    }
+    None
+}
+
 const EMPTY: Received = Received {
     len: 0,
-    from: SocketAddr::V4(std::net::SocketAddrV4::new(
-        std::net::Ipv4Addr::UNSPECIFIED,
-        0,
-    )),
+    from: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
     rx_time: NtpTimestamp::ZERO,
     kernel_stamp: false,
     truncated: false,
 };
 
 /// Datagrams received by one `recvmmsg`.
+///
+/// `recvmmsg` is called through glibc's `libc::recvmmsg` on our own arrays rather
+/// than nix's `MultiHeaders`, which keep the lengths the previous call left in its
+/// private headers (nix 0.29): one batch serves every socket, IPv4 and IPv6 alike.
 pub struct RecvBatch {
-    headers: MultiHeaders<SockaddrStorage>,
+    slots: Box<RecvSlots>,
     bufs: Buffers,
     meta: [Received; BATCH],
     len: usize,
 }
 
-// SAFETY: the raw pointers inside `MultiHeaders` point into its own boxed address and
-// control-message buffers (moved along with it) or, during a `recvmmsg` call only, into
-// `bufs`; nothing is shared with another thread.
+// SAFETY: the raw pointers inside `slots` point into `slots` itself and `bufs`
+// (both boxed, moved along with the batch) and are rewritten before every call;
+// nothing is shared with another thread.
 unsafe impl Send for RecvBatch {}
 
 impl std::fmt::Debug for RecvBatch {
@@ -70,10 +194,7 @@ impl RecvBatch {
     /// Buffers for [`BATCH`] datagrams with room for their timestamps.
     pub fn new() -> Self {
         Self {
-            headers: MultiHeaders::preallocate(
-                BATCH,
-                Some(nix::cmsg_space!(nix::sys::socket::Timestamps)),
-            ),
+            slots: RecvSlots::new(),
             bufs: Box::new([[0; MAX_DATAGRAM]; BATCH]),
             meta: [EMPTY; BATCH],
             len: 0,
@@ -103,62 +224,58 @@ impl RecvBatch {
     /// Receives up to [`BATCH`] datagrams without blocking; `Ok(0)` when none is queued.
     pub fn recv(&mut self, socket: &NtpSocket) -> io::Result<usize> {
         self.len = 0;
-        let Self {
-            headers,
-            bufs,
-            meta,
-            len,
-        } = self;
-        let mut iovs = bufs.each_mut().map(|b| [IoSliceMut::new(&mut b[..])]);
-        let results = match recvmmsg::<_, SockaddrStorage, _>(
-            socket.as_fd().as_raw_fd(),
-            headers,
-            iovs.iter_mut(),
-            MsgFlags::MSG_DONTWAIT,
-            None,
-        ) {
-            Ok(r) => r,
-            Err(nix::Error::EAGAIN) | Err(nix::Error::EINTR) => return Ok(0),
-            Err(e) => return Err(io::Error::from_raw_os_error(e as i32)),
+        self.slots.arm(&mut self.bufs);
+        // SAFETY: every header was just armed with pointers into `self.slots` and
+        // `self.bufs` and their full lengths; both outlive the call.
+        let r = unsafe {
+            libc::recvmmsg(
+                socket.as_fd().as_raw_fd(),
+                self.slots.hdrs.as_mut_ptr(),
+                BATCH as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
         };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            return match e.raw_os_error() {
+                Some(libc::EAGAIN) | Some(libc::EINTR) => Ok(0),
+                _ => Err(e),
+            };
+        }
+        let n = (r as usize).min(BATCH);
         // Read once for the whole batch, used only for datagrams without a stamp.
         let fallback = realtime_now();
-        for (slot, msg) in meta.iter_mut().zip(results) {
-            let mut rx_time = None;
-            if let Ok(cmsgs) = msg.cmsgs() {
-                for c in cmsgs {
-                    if let ControlMessageOwned::ScmTimestampsns(ts) = c {
-                        let t = ts.system;
-                        if t.tv_sec() != 0 || t.tv_nsec() != 0 {
-                            rx_time = Some(timespec_to_ntp(t.tv_sec(), t.tv_nsec()));
-                        }
-                    }
-                }
-            }
+        let slots = &*self.slots;
+        for ((slot, hdr), name) in self
+            .meta
+            .iter_mut()
+            .zip(slots.hdrs.iter())
+            .zip(slots.names.iter())
+            .take(n)
+        {
+            let h = &hdr.msg_hdr;
+            let rx_time = software_stamp(h);
             // Slots stay aligned with the buffers: a datagram without an IPv4/IPv6
-            // sender (impossible on these sockets, but not for the type system) is
-            // kept as a truncated one, which the server path drops and counts.
-            let Some(from) = msg.address.as_ref().and_then(from_storage) else {
-                *slot = Received {
-                    len: 0,
-                    from: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
-                    kernel_stamp: false,
-                    rx_time: fallback,
+            // sender (impossible on these sockets) is kept as a truncated one,
+            // which the server path drops and counts.
+            *slot = match sender(name, h.msg_namelen) {
+                Some(from) => Received {
+                    len: hdr.msg_len as usize,
+                    from,
+                    kernel_stamp: rx_time.is_some(),
+                    rx_time: rx_time.unwrap_or(fallback),
+                    truncated: h.msg_flags & libc::MSG_TRUNC != 0,
+                },
+                None => Received {
                     truncated: true,
-                };
-                *len += 1;
-                continue;
+                    rx_time: fallback,
+                    ..EMPTY
+                },
             };
-            *slot = Received {
-                len: msg.bytes,
-                from,
-                kernel_stamp: rx_time.is_some(),
-                rx_time: rx_time.unwrap_or(fallback),
-                truncated: msg.flags.contains(MsgFlags::MSG_TRUNC),
-            };
-            *len += 1;
         }
-        Ok(*len)
+        self.len = n;
+        Ok(n)
     }
 }
 

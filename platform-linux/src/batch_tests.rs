@@ -139,3 +139,48 @@ fn a_full_batch_refuses_more() {
     tx.push(48, to);
     assert_eq!(tx.len(), BATCH);
 }
+
+#[test]
+fn every_header_is_rearmed_with_full_lengths_before_a_call() {
+    // What the kernel leaves after an IPv4 datagram without a stamp: a 16-byte
+    // name length and no control bytes. The next call must not inherit them.
+    let mut batch = RecvBatch::new();
+    for h in batch.slots.hdrs.iter_mut() {
+        h.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        h.msg_hdr.msg_controllen = 0;
+        h.msg_hdr.msg_flags = libc::MSG_TRUNC;
+    }
+    batch.slots.arm(&mut batch.bufs);
+    for (i, h) in batch.slots.hdrs.iter().enumerate() {
+        let h = &h.msg_hdr;
+        assert_eq!(
+            h.msg_namelen as usize,
+            std::mem::size_of::<libc::sockaddr_storage>(),
+            "header {i}"
+        );
+        assert_eq!(h.msg_controllen, CMSG_ROOM as _, "header {i}");
+        assert_eq!(h.msg_flags, 0);
+        assert_eq!(h.msg_iovlen, 1);
+    }
+}
+
+#[test]
+fn an_ipv6_sender_after_an_ipv4_one_in_the_same_slot_is_whole() {
+    let v4 = NtpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let v6 = NtpSocket::bind("[::1]:0".parse().unwrap()).unwrap();
+    let c4 = NtpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let c6 = NtpSocket::bind("[::1]:0".parse().unwrap()).unwrap();
+    let mut batch = RecvBatch::new();
+    for _ in 0..3 {
+        c4.send_to(b"4", v4.local_addr()).unwrap();
+        let got = recv_all(&mut batch, &v4, 1);
+        assert_eq!(got[0].0.from, c4.local_addr());
+        c6.send_to(b"6", v6.local_addr()).unwrap();
+        let got = recv_all(&mut batch, &v6, 1);
+        assert_eq!(
+            got[0].0.from,
+            c6.local_addr(),
+            "slot 0 held an IPv4 sender before"
+        );
+    }
+}

@@ -62,6 +62,39 @@ pub fn from_storage(s: &SockaddrStorage) -> Option<SocketAddr> {
     None
 }
 
+/// "IPv4" or "IPv6": the family of `addr`, for log lines.
+pub fn family_name(addr: &SocketAddr) -> &'static str {
+    if addr.is_ipv4() {
+        "IPv4"
+    } else {
+        "IPv6"
+    }
+}
+
+/// True when binding `addr` failed because the host lacks its address family: a
+/// kernel booted with `ipv6.disable=1` answers `socket(AF_INET6)` with
+/// EAFNOSUPPORT (EPROTONOSUPPORT on some), and one with IPv6 turned off by sysctl
+/// refuses `[::]` with EADDRNOTAVAIL. For a specific address, EADDRNOTAVAIL only
+/// means that address is not configured, which says nothing about the family.
+pub fn family_missing(err: &io::Error, addr: &SocketAddr) -> bool {
+    match err.raw_os_error() {
+        Some(libc::EAFNOSUPPORT) | Some(libc::EPROTONOSUPPORT) => true,
+        Some(libc::EADDRNOTAVAIL) => addr.ip().is_unspecified(),
+        _ => false,
+    }
+}
+
+/// The error of binding `addr`, saying which address, and which family the host
+/// lacks when that is why.
+pub fn bind_error(addr: &SocketAddr, e: &io::Error) -> io::Error {
+    let why = if family_missing(e, addr) {
+        format!(" (no {} on this host)", family_name(addr))
+    } else {
+        String::new()
+    };
+    io::Error::new(e.kind(), format!("cannot bind {addr}: {e}{why}"))
+}
+
 impl NtpSocket {
     /// Binds a socket to `addr` (port 0 picks a free port) with receive timestamps.
     pub fn bind(addr: SocketAddr) -> io::Result<Self> {
@@ -198,6 +231,27 @@ mod tests {
         assert!((r.rx_time - before).to_seconds_f64() >= 0.0);
         // Nothing more queued: a non-blocking empty read.
         assert!(a.recv(&mut buf).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_missing_family_is_told_from_other_bind_errors() {
+        let any6: SocketAddr = "[::]:123".parse().unwrap();
+        let one6: SocketAddr = "[fd00::1]:123".parse().unwrap();
+        let err = io::Error::from_raw_os_error;
+        assert!(family_missing(&err(libc::EAFNOSUPPORT), &any6));
+        assert!(family_missing(&err(libc::EPROTONOSUPPORT), &one6));
+        assert!(family_missing(&err(libc::EADDRNOTAVAIL), &any6));
+        // A specific address that is not configured: not a missing family.
+        assert!(!family_missing(&err(libc::EADDRNOTAVAIL), &one6));
+        assert!(!family_missing(&err(libc::EADDRINUSE), &any6));
+        assert!(!family_missing(&err(libc::EACCES), &any6));
+        let e = bind_error(&any6, &err(libc::EAFNOSUPPORT)).to_string();
+        assert!(
+            e.starts_with("cannot bind [::]:123: ") && e.ends_with("(no IPv6 on this host)"),
+            "{e}"
+        );
+        let e = bind_error(&one6, &err(libc::EADDRINUSE)).to_string();
+        assert!(!e.contains("on this host"), "{e}");
     }
 
     #[test]

@@ -147,6 +147,14 @@ impl ServerReport {
     }
 }
 
+/// A bound socket, or why there is none.
+fn split(r: std::io::Result<NtpSocket>) -> (Option<NtpSocket>, String) {
+    match r {
+        Ok(s) => (Some(s), String::new()),
+        Err(e) => (None, e.to_string()),
+    }
+}
+
 /// Parses `HOST`, `HOST:PORT`, `[V6]:PORT` or a bare IPv6 address and resolves it.
 pub fn resolve(target: &str) -> Result<SocketAddr, String> {
     if let Ok(sa) = target.parse::<SocketAddr>() {
@@ -189,8 +197,10 @@ pub fn query(targets: &[String], opts: &QueryOptions) -> Vec<ServerReport> {
             }
         })
         .collect();
-    let v4 = NtpSocket::bind(SocketAddr::from(([0, 0, 0, 0], 0))).ok();
-    let v6 = NtpSocket::bind("[::]:0".parse().unwrap_or(SocketAddr::from(([0; 16], 0)))).ok();
+    // A family the host lacks leaves its socket out; its servers say why.
+    let bind = |any: SocketAddr| NtpSocket::bind(any).map_err(|e| crate::net::bind_error(&any, &e));
+    let (v4, v4_err) = split(bind(SocketAddr::from(([0, 0, 0, 0], 0))));
+    let (v6, v6_err) = split(bind(SocketAddr::from(([0u16; 8], 0))));
     let mut buf = [0u8; 1024];
     for round in 0..opts.samples.max(1) {
         if round > 0 {
@@ -202,13 +212,13 @@ pub fn query(targets: &[String], opts: &QueryOptions) -> Vec<ServerReport> {
                 outstanding.push(None);
                 continue;
             };
-            let socket = if addr.is_ipv4() {
-                v4.as_ref()
+            let (socket, why) = if addr.is_ipv4() {
+                (v4.as_ref(), &v4_err)
             } else {
-                v6.as_ref()
+                (v6.as_ref(), &v6_err)
             };
             let Some(socket) = socket else {
-                report.problem = Some(Unusable::Send("no socket for that family".into()));
+                report.problem = Some(Unusable::Send(why.clone()));
                 outstanding.push(None);
                 continue;
             };

@@ -24,7 +24,7 @@ use slew_core::NtpTimestamp;
 
 use crate::batch::{RecvBatch, SendBatch, SendMode, BATCH};
 use crate::clock::DaemonClock;
-use crate::net::NtpSocket;
+use crate::net::{bind_error, family_missing, family_name, NtpSocket};
 use crate::ratelog::RateLimitedLog;
 use crate::serve_threads::ServerThreads;
 use crate::time::monotonic_now;
@@ -97,6 +97,8 @@ impl TxLead {
 #[derive(Debug)]
 pub struct TimeServer {
     sockets: Vec<NtpSocket>,
+    /// Wildcards of a family the host lacks, left out by `bind_available`.
+    skipped: Vec<(SocketAddr, String)>,
     server: Server,
     /// restrict table, rate limiter, keys: shared with the server threads.
     guard: Arc<Guard>,
@@ -115,20 +117,57 @@ pub struct TimeServer {
 impl TimeServer {
     /// Binds one socket per address.
     pub fn bind(listen: &[SocketAddr]) -> io::Result<Self> {
-        Self::bind_with(listen, false)
+        Self::bind_inner(listen, false, false)
     }
 
     /// Binds one socket per address, with `SO_REUSEPORT` when `reuse_port` (so that
     /// server threads can bind the same addresses: [`crate::serve_threads`]).
     pub fn bind_with(listen: &[SocketAddr], reuse_port: bool) -> io::Result<Self> {
+        Self::bind_inner(listen, reuse_port, false)
+    }
+
+    /// Binds one socket per address, leaving out a wildcard (`0.0.0.0`, `[::]`) of a
+    /// family the host lacks ([`family_missing`]: a kernel booted with
+    /// `ipv6.disable=1`), as ntpd does; what was left out and why is in
+    /// [`TimeServer::skipped`]. Fails when a specific address cannot be bound, or
+    /// when nothing at all could be.
+    pub fn bind_available(listen: &[SocketAddr]) -> io::Result<Self> {
+        Self::bind_inner(listen, false, true)
+    }
+
+    fn bind_inner(
+        listen: &[SocketAddr],
+        reuse_port: bool,
+        skip_missing_family: bool,
+    ) -> io::Result<Self> {
         let mut sockets = Vec::with_capacity(listen.len());
+        let mut skipped = Vec::new();
         for addr in listen {
-            let s = NtpSocket::bind_with(*addr, reuse_port)
-                .map_err(|e| io::Error::new(e.kind(), format!("cannot bind {addr}: {e}")))?;
-            sockets.push(s);
+            match NtpSocket::bind_with(*addr, reuse_port) {
+                Ok(s) => sockets.push(s),
+                Err(e)
+                    if skip_missing_family
+                        && addr.ip().is_unspecified()
+                        && family_missing(&e, addr) =>
+                {
+                    skipped.push((*addr, e.to_string()));
+                }
+                Err(e) => return Err(bind_error(addr, &e)),
+            }
+        }
+        if sockets.is_empty() && !listen.is_empty() {
+            let why: Vec<String> = skipped
+                .iter()
+                .map(|(a, e)| format!("{a}: {e} (no {} on this host)", family_name(a)))
+                .collect();
+            return Err(io::Error::other(format!(
+                "no socket to serve on could be bound: {}",
+                why.join("; ")
+            )));
         }
         Ok(Self {
             sockets,
+            skipped,
             server: Server::new(),
             guard: Arc::new(Guard::default()),
             rx: RecvBatch::new(),
@@ -142,6 +181,12 @@ impl TimeServer {
         })
     }
 
+    /// The wildcard addresses [`TimeServer::bind_available`] left out, with the
+    /// error binding them gave.
+    pub fn skipped(&self) -> &[(SocketAddr, String)] {
+        &self.skipped
+    }
+
     /// Prepares `n` server threads (none when `n` is 0): this server's sockets are
     /// bound again with `SO_REUSEPORT` on the same addresses (ports resolved), and
     /// each thread's sockets are bound beside them. Call before forking and dropping
@@ -153,8 +198,7 @@ impl TimeServer {
         let addrs = self.local_addrs();
         self.sockets.clear();
         for addr in &addrs {
-            let s = NtpSocket::bind_with(*addr, true)
-                .map_err(|e| io::Error::new(e.kind(), format!("cannot bind {addr}: {e}")))?;
+            let s = NtpSocket::bind_with(*addr, true).map_err(|e| bind_error(addr, &e))?;
             self.sockets.push(s);
         }
         self.pending = ServerThreads::bind(n, &addrs)?;

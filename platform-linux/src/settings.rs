@@ -100,6 +100,10 @@ pub struct Overrides {
 pub struct Settings {
     /// Addresses to serve on.
     pub listen: Vec<SocketAddr>,
+    /// True when `listen` came from `--listen`: every address must then be bound.
+    /// From ntp.conf (the default wildcards, `interface` rules), a wildcard of a
+    /// family the host lacks is left out with a log line, as ntpd does.
+    pub listen_explicit: bool,
     /// The local clock fallback, if configured.
     pub local_clock: Option<LocalClock>,
     /// Upstream sources.
@@ -126,6 +130,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             listen: Vec::new(),
+            listen_explicit: false,
             local_clock: None,
             sources: Vec::new(),
             driftfile: None,
@@ -310,6 +315,7 @@ pub fn settings_from(config: &Config, overrides: &Overrides) -> Settings {
     };
     Settings {
         listen,
+        listen_explicit: !overrides.listen.is_empty(),
         local_clock,
         sources,
         driftfile: config.driftfile.as_ref().map(|d| d.value.clone()),

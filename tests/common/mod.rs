@@ -8,6 +8,8 @@
 // Test support: failing loudly is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod seccomp;
+
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -375,6 +377,33 @@ impl NetNs {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", &self.name]).args(argv);
         c.status().map(|s| s.success()).unwrap_or(false)
+    }
+
+    /// Moves the calling thread (only it: a network namespace is per thread) into
+    /// the namespace; sockets it opens and processes it spawns live there.
+    pub fn enter_this_thread(&self) {
+        let f = std::fs::File::open(format!("/run/netns/{}", self.name)).expect("open netns");
+        use std::os::fd::AsRawFd;
+        // SAFETY: setns(2) on a namespace fd we hold open; affects this thread only.
+        let r = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(
+            r,
+            0,
+            "setns into {}: {}",
+            self.name,
+            std::io::Error::last_os_error()
+        );
+    }
+
+    /// Adds `addr` (CIDR) to the namespace's lo: the extra loopback-only source
+    /// addresses a test needs (ULA fd00::/8 for IPv6, never routed anywhere).
+    pub fn add_lo_addr(&self, cidr: &str) {
+        let ok = if cidr.contains(':') {
+            self.exec_status(&["ip", "-6", "addr", "add", cidr, "dev", "lo", "nodad"])
+        } else {
+            self.exec_status(&["ip", "addr", "add", cidr, "dev", "lo"])
+        };
+        assert!(ok, "cannot add {cidr} to lo in {}", self.name);
     }
 
     /// Waits until something answers NTP on 127.0.0.1:123 inside the namespace.

@@ -98,6 +98,7 @@ impl<C: DaemonClock> Daemon<C> {
         self.settings = Settings {
             node: node_cfg,
             listen: self.settings.listen.clone(),
+            listen_explicit: self.settings.listen_explicit,
             ..new
         };
         // restrict, discard and the keys apply to the server path at once, server

@@ -22,7 +22,7 @@ use crate::clock::DaemonClock;
 use crate::config::Host;
 use crate::drift;
 use crate::monitor::{Identity, Monitor};
-use crate::net::NtpSocket;
+use crate::net::{bind_error, family_missing, family_name, NtpSocket};
 use crate::serve::TimeServer;
 use crate::settings::{Settings, SourceSpec};
 use crate::signals;
@@ -90,8 +90,13 @@ pub enum Exit {
 pub struct Daemon<C: DaemonClock> {
     settings: Settings,
     server: TimeServer,
-    client_v4: NtpSocket,
+    /// The client sockets; `None` for a family the host lacks.
+    client_v4: Option<NtpSocket>,
     client_v6: Option<NtpSocket>,
+    /// Why a family has no client socket, for the sources of that family.
+    client_missing: Vec<(bool, String)>,
+    /// The families left out at start were logged (once, not on every reload).
+    skipped_logged: bool,
     node: Box<Node<MAX_SOURCES>>,
     clock: C,
     assocs: Vec<Assoc>,
@@ -126,10 +131,28 @@ impl<C: DaemonClock> Daemon<C> {
     /// Binds the sockets, reads the driftfile and sets up the associations; nothing
     /// is sent until [`Daemon::run`].
     pub fn new(mut settings: Settings, clock: C) -> io::Result<Self> {
-        let mut server = TimeServer::bind(&settings.listen)?;
+        let mut server = if settings.listen_explicit {
+            TimeServer::bind(&settings.listen)?
+        } else {
+            TimeServer::bind_available(&settings.listen)?
+        };
         server.set_hardening(&settings.hardening);
-        let client_v4 = NtpSocket::bind(SocketAddr::from(([0, 0, 0, 0], 0)))?;
-        let client_v6 = NtpSocket::bind(SocketAddr::from(([0u16; 8], 0))).ok();
+        let mut client_missing = Vec::new();
+        let mut client_socket = |any: SocketAddr| match NtpSocket::bind(any) {
+            Ok(s) => Ok(Some(s)),
+            Err(e) if family_missing(&e, &any) => {
+                client_missing.push((any.is_ipv6(), e.to_string()));
+                Ok(None)
+            }
+            Err(e) => Err(bind_error(&any, &e)),
+        };
+        let client_v4 = client_socket(SocketAddr::from(([0, 0, 0, 0], 0)))?;
+        // An IPv6 client socket that fails for another reason is not fatal either
+        // (as before): IPv6 sources are then reported, IPv4 ones polled.
+        let client_v6 = client_socket(SocketAddr::from(([0u16; 8], 0))).unwrap_or_else(|e| {
+            client_missing.push((true, e.to_string()));
+            None
+        });
         settings.node.precision = measure_precision();
         if let Some(path) = &settings.driftfile {
             match drift::read(path) {
@@ -161,6 +184,8 @@ impl<C: DaemonClock> Daemon<C> {
             server,
             client_v4,
             client_v6,
+            client_missing,
+            skipped_logged: false,
             node,
             clock,
             assocs: Vec::new(),
@@ -218,7 +243,7 @@ impl<C: DaemonClock> Daemon<C> {
         let mut clock_errors: Vec<ErrorKind> = Vec::new();
         {
             let mut transport = ClientTransport {
-                v4: &self.client_v4,
+                v4: self.client_v4.as_ref(),
                 v6: self.client_v6.as_ref(),
             };
             let mut report = |r: Report<'_>| match r {
@@ -263,13 +288,11 @@ impl<C: DaemonClock> Daemon<C> {
         for v6 in [false, true] {
             for _ in 0..DRAIN_BUDGET {
                 let socket = if v6 {
-                    match self.client_v6.as_ref() {
-                        Some(s) => s,
-                        None => break,
-                    }
+                    self.client_v6.as_ref()
                 } else {
-                    &self.client_v4
+                    self.client_v4.as_ref()
                 };
+                let Some(socket) = socket else { break };
                 let received = match socket.recv(&mut buf) {
                     Ok(Some(r)) => r,
                     Ok(None) => break,
@@ -293,6 +316,15 @@ impl<C: DaemonClock> Daemon<C> {
     /// Serves and disciplines until SIGTERM or SIGINT (or, with `-q`, until the time
     /// is set once).
     pub fn run(&mut self) -> io::Result<Exit> {
+        if !self.skipped_logged {
+            self.skipped_logged = true;
+            for (addr, e) in self.server.skipped() {
+                log::warn!(
+                    "no {} on this host: not serving on {addr} ({e}); serving the other family",
+                    family_name(addr)
+                );
+            }
+        }
         for addr in self.local_addrs() {
             log::info!("serving NTP on {addr}");
         }
@@ -382,7 +414,7 @@ impl<C: DaemonClock> Daemon<C> {
                     .server
                     .sockets()
                     .iter()
-                    .chain(std::iter::once(&self.client_v4))
+                    .chain(self.client_v4.iter())
                     .chain(self.client_v6.iter())
                     .map(|s| PollFd::new(std::os::fd::AsFd::as_fd(s), PollFlags::POLLIN))
                     .collect();
@@ -481,7 +513,16 @@ impl<C: DaemonClock> Daemon<C> {
 
     /// `--metrics`: serves the Prometheus page on `addr` from now on.
     pub fn enable_metrics(&mut self, addr: SocketAddr) -> io::Result<SocketAddr> {
-        let m = crate::metrics::MetricsServer::bind(addr)?;
+        let m = crate::metrics::MetricsServer::bind(addr).map_err(|e| {
+            if family_missing(&e, &addr) {
+                io::Error::new(
+                    e.kind(),
+                    format!("{e} (no {} on this host)", family_name(&addr)),
+                )
+            } else {
+                e
+            }
+        })?;
         let bound = m.local_addr();
         log::info!("metrics on http://{bound}/metrics");
         self.metrics = Some(m);

@@ -11,7 +11,7 @@ use crate::net::NtpSocket;
 
 /// The client sockets as the node's [`Transport`].
 pub(super) struct ClientTransport<'a> {
-    pub(super) v4: &'a NtpSocket,
+    pub(super) v4: Option<&'a NtpSocket>,
     pub(super) v6: Option<&'a NtpSocket>,
 }
 
@@ -32,8 +32,10 @@ impl slew_core::clock::Error for SendError {
 impl Transport for ClientTransport<'_> {
     type Error = SendError;
     fn send(&mut self, to: SocketAddr, bytes: &[u8]) -> Result<(), SendError> {
-        let socket = if to.is_ipv4() { Some(self.v4) } else { self.v6 };
-        let socket = socket.ok_or_else(|| SendError(io::Error::other("no IPv6 socket")))?;
+        let socket = if to.is_ipv4() { self.v4 } else { self.v6 };
+        let family = crate::net::family_name(&to);
+        let socket =
+            socket.ok_or_else(|| SendError(io::Error::other(format!("no {family} socket"))))?;
         socket.send_to(bytes, to).map(|_| ()).map_err(SendError)
     }
 }

@@ -80,17 +80,23 @@ impl<C: DaemonClock> Daemon<C> {
         };
         let template = spec.options;
         let name = spec.display_name();
+        let literal = matches!(spec.host, Host::Ip(_));
         let want = if spec.kind == crate::config::SourceKind::Pool {
             POOL_MAX
         } else {
             1
         };
         let mut have = self.assocs.iter().filter(|a| a.spec == spec_idx).count();
+        let mut no_family = None;
         for addr in addrs {
             if have >= want {
                 break;
             }
             if Some(addr) == except || self.assocs.iter().any(|a| a.addr == addr) {
+                continue;
+            }
+            if let Some(why) = self.no_client_socket(&addr) {
+                no_family.get_or_insert((addr, why));
                 continue;
             }
             have += 1;
@@ -115,7 +121,42 @@ impl<C: DaemonClock> Daemon<C> {
                 }
             }
         }
+        if let Some((addr, why)) = no_family {
+            let family = crate::net::family_name(&addr);
+            let who = if literal {
+                addr.to_string()
+            } else {
+                format!("{name} ({addr})")
+            };
+            let line = format!("{who} not polled: no {family} on this host ({why})");
+            if have > 0 || literal {
+                // Another address of the name was taken, or an address literal that
+                // cannot change: said once, no retry.
+                log::warn!("{line}");
+            } else {
+                // A name may resolve to the other family later: looked up again.
+                return Err(line);
+            }
+        }
         Ok(())
+    }
+
+    /// Why `addr` cannot be polled, when the host has no socket of its family.
+    fn no_client_socket(&self, addr: &SocketAddr) -> Option<String> {
+        let has = if addr.is_ipv4() {
+            self.client_v4.is_some()
+        } else {
+            self.client_v6.is_some()
+        };
+        if has {
+            return None;
+        }
+        Some(
+            self.client_missing
+                .iter()
+                .find(|(v6, _)| *v6 == addr.is_ipv6())
+                .map_or_else(|| "no socket".to_string(), |(_, e)| e.clone()),
+        )
     }
 
     /// `server … key N`: hands the association its trusted key (checked at load).
