@@ -297,6 +297,8 @@ pub struct Flushed {
     pub failed: usize,
     /// The last error, if any.
     pub last_error: Option<i32>,
+    /// Send system calls made (`sendmmsg` or `sendmsg`): what batching saves.
+    pub calls: usize,
 }
 
 /// Answers queued for one `sendmmsg`.
@@ -387,6 +389,7 @@ impl SendBatch {
         let mut start = 0;
         while start < self.len {
             if self.mode == SendMode::Batch {
+                out.calls += 1;
                 match self.sendmmsg(socket, start) {
                     Ok(n) => {
                         out.sent += n;
@@ -409,6 +412,7 @@ impl SendBatch {
                     }
                 }
             }
+            out.calls += 1;
             match self.sendmsg_one(socket, start) {
                 Ok(()) => out.sent += 1,
                 Err(errno) => {

@@ -107,6 +107,8 @@ pub struct TimeServer {
     log: RateLimitedLog,
     no_kernel_stamp: u64,
     send_errors: u64,
+    /// Send system calls made for answers (batched: one per batch).
+    send_calls: u64,
     lead: TxLead,
     /// `--server-threads`: workers on `SO_REUSEPORT` sockets of the same addresses.
     threads: Option<ServerThreads>,
@@ -175,6 +177,7 @@ impl TimeServer {
             log: RateLimitedLog::new(10, 60),
             no_kernel_stamp: 0,
             send_errors: 0,
+            send_calls: 0,
             lead: TxLead::default(),
             threads: None,
             pending: Vec::new(),
@@ -297,6 +300,11 @@ impl TimeServer {
     /// Answers that could not be sent.
     pub fn send_errors(&self) -> u64 {
         self.send_errors
+    }
+
+    /// Send system calls made for answers so far.
+    pub fn send_calls(&self) -> u64 {
+        self.send_calls
     }
 
     /// Enforces `restrict`, `discard` and the keys from now on (until then everyone
@@ -457,6 +465,7 @@ impl TimeServer {
                     self.lead.sum_ns += lead;
                     self.lead.max_ns = self.lead.max_ns.max(lead);
                 }
+                self.send_calls += flushed.calls as u64;
                 if flushed.failed > 0 {
                     self.send_errors += flushed.failed as u64;
                     let e = io::Error::from_raw_os_error(flushed.last_error.unwrap_or(0));
