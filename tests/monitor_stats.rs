@@ -164,7 +164,7 @@ fn slewd_metrics_endpoint_answers_a_scrape() {
     let page = loop {
         let page = scrape(metrics);
         if page.contains("slew_source_selected{address=\"127.0.0.1:")
-            && page.contains("slew_synchronised 1\n")
+            && page.contains("slew_synchronised 1.0\n")
         {
             break page;
         }
@@ -177,13 +177,14 @@ fn slewd_metrics_endpoint_answers_a_scrape() {
     };
     assert!(page.starts_with("HTTP/1.0 200 OK\r\n"), "{page}");
     assert!(
-        page.contains("Content-Type: text/plain; version=0.0.4"),
+        page.contains("Content-Type: application/openmetrics-text; version=1.0.0"),
         "{page}"
     );
-    assert!(page.contains("slew_stratum 11\n"), "{page}");
+    assert!(page.contains("slew_stratum 11.0\n"), "{page}");
+    assert!(page.ends_with("# EOF\n"), "OpenMetrics: {page}");
     assert!(
         page.contains(&format!(
-            "slew_source_selected{{address=\"127.0.0.1:{chrony_port}\"}} 1\n"
+            "slew_source_selected{{address=\"127.0.0.1:{chrony_port}\"}} 1.0\n"
         )),
         "{page}"
     );

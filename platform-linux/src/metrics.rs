@@ -1,4 +1,5 @@
-//! `--metrics ADDR:PORT`: a Prometheus text endpoint inside slewd's one poll loop.
+//! `--metrics ADDR:PORT`: a Prometheus endpoint inside slewd's one poll loop; the page
+//! is encoded by `prometheus-client` (OpenMetrics text), the HTTP around it is ours.
 //!
 //! The listening socket is a plain `SOCK_STREAM` made with nix, close-on-exec and
 //! non-blocking through `fcntl` (DESIGN.md's rules for a simulator-driven binary);
@@ -25,10 +26,10 @@
 //! `slew_packets_served_total`, `slew_packets_dropped_total{reason=…}`,
 //! `slew_control_queries_total{result=…}`.
 
-use std::fmt::Write as _;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -36,6 +37,12 @@ use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
 use nix::sys::socket::{
     accept, bind, listen, setsockopt, socket, sockopt, AddressFamily, Backlog, SockFlag, SockType,
 };
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 use slew_core::node::SystemStatus;
 use slew_core::peer::SourceStatus;
 use slew_core::select::Tally;
@@ -73,68 +80,79 @@ pub struct MetricsInput<'a> {
     pub control: MonitorStats,
 }
 
-/// The Prometheus text exposition of `m`.
+/// Labels of the per-source metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabels {
+    address: String,
+}
+
+/// Labels of the dropped-datagram counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+/// Labels of the control-query counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: &'static str,
+}
+
+type F64Gauge = Gauge<f64, AtomicU64>;
+
+/// The OpenMetrics text exposition of `m` (prometheus-client's encoder; Prometheus
+/// reads it as it reads its own text format). Built afresh for each scrape from a
+/// snapshot: slewd keeps no registry between scrapes, so nothing in the NTP path
+/// touches a metric.
 pub fn render(m: &MetricsInput<'_>) -> String {
-    let mut o = String::with_capacity(2048);
+    let mut registry = Registry::default();
     let sys = m.system;
-    let gauge = |o: &mut String, name: &str, help: &str, v: f64| {
-        let _ = writeln!(
-            o,
-            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}",
-            num(v)
-        );
+    let mut gauge = |name: &str, help: &str, v: f64| {
+        let g = F64Gauge::default();
+        g.set(v);
+        registry.register(name, help, g);
     };
     gauge(
-        &mut o,
         "slew_offset_seconds",
-        "Combined offset at the last clock update.",
+        "Combined offset at the last clock update",
         sys.offset_s,
     );
     gauge(
-        &mut o,
         "slew_frequency_ppm",
-        "Frequency correction in force.",
+        "Frequency correction in force",
         sys.frequency_ppm,
     );
+    gauge("slew_jitter_seconds", "System jitter", sys.jitter_s);
     gauge(
-        &mut o,
-        "slew_jitter_seconds",
-        "System jitter.",
-        sys.jitter_s,
-    );
-    gauge(
-        &mut o,
         "slew_stratum",
-        "Stratum served to clients.",
+        "Stratum served to clients",
         f64::from(sys.vars.stratum),
     );
     gauge(
-        &mut o,
         "slew_synchronised",
-        "1 when clients may synchronise to this server.",
+        "1 when clients may synchronise to this server",
         if sys.vars.is_synchronized() { 1.0 } else { 0.0 },
     );
     gauge(
-        &mut o,
         "slew_discipline_state",
-        "Discipline state: 0 NSET, 1 FSET, 2 SPIK, 3 FREQ, 4 SYNC.",
+        "Discipline state: 0 NSET, 1 FSET, 2 SPIK, 3 FREQ, 4 SYNC",
         f64::from(sys.state as u8),
     );
     type Field = fn(&SourceStatus) -> f64;
     let per_source: [(&str, &str, Field); 5] = [
-        ("slew_source_reach", "Reach register (8 bits).", |s| {
+        ("slew_source_reach", "Reach register (8 bits)", |s| {
             f64::from(s.reach)
         }),
-        ("slew_source_delay_seconds", "Clock filter delay.", |s| {
+        ("slew_source_delay_seconds", "Clock filter delay", |s| {
             s.delay_s
         }),
-        ("slew_source_offset_seconds", "Clock filter offset.", |s| {
+        ("slew_source_offset_seconds", "Clock filter offset", |s| {
             s.offset_s
         }),
-        ("slew_source_jitter_seconds", "Source jitter.", |s| {
+        ("slew_source_jitter_seconds", "Source jitter", |s| {
             s.jitter_s
         }),
-        ("slew_source_selected", "1 for the system peer.", |s| {
+        ("slew_source_selected", "1 for the system peer", |s| {
             if s.tally == Tally::SystemPeer {
                 1.0
             } else {
@@ -143,43 +161,48 @@ pub fn render(m: &MetricsInput<'_>) -> String {
         }),
     ];
     for (name, help, f) in per_source {
-        let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} gauge");
+        let family = Family::<SourceLabels, F64Gauge>::default();
         for s in m.sources {
-            let _ = writeln!(o, "{name}{{address=\"{}\"}} {}", s.addr, num(f(s)));
+            family
+                .get_or_create(&SourceLabels {
+                    address: s.addr.to_string(),
+                })
+                .set(f(s));
         }
+        registry.register(name, help, family);
     }
-    let _ = writeln!(
-        o,
-        "# HELP slew_packets_served_total Time requests answered.\n# TYPE slew_packets_served_total counter\nslew_packets_served_total {}",
-        m.server.answered
-    );
-    let _ = writeln!(o, "# HELP slew_packets_dropped_total Datagrams not answered, by reason.\n# TYPE slew_packets_dropped_total counter");
+    let served = Counter::<u64>::default();
+    served.inc_by(m.server.answered);
+    // The encoder appends `_total` to counters.
+    registry.register("slew_packets_served", "Time requests answered", served);
+    let dropped = Family::<ReasonLabels, Counter<u64>>::default();
     for r in DropReason::ALL {
-        let _ = writeln!(
-            o,
-            "slew_packets_dropped_total{{reason=\"{}\"}} {}",
-            r.name(),
-            m.server.dropped_for(r)
-        );
+        dropped
+            .get_or_create(&ReasonLabels { reason: r.name() })
+            .inc_by(m.server.dropped_for(r));
     }
+    registry.register(
+        "slew_packets_dropped",
+        "Datagrams not answered, by reason",
+        dropped,
+    );
     let c = m.control;
-    let _ = writeln!(o, "# HELP slew_control_queries_total Mode 6 queries, by result.\n# TYPE slew_control_queries_total counter");
+    let control = Family::<ResultLabels, Counter<u64>>::default();
     for (result, n) in [
         ("answered", c.answered),
         ("rate_limited", c.rate_limited),
         ("malformed", c.malformed),
     ] {
-        let _ = writeln!(o, "slew_control_queries_total{{result=\"{result}\"}} {n}");
+        control.get_or_create(&ResultLabels { result }).inc_by(n);
     }
-    o
-}
-
-fn num(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v}")
-    } else {
-        "NaN".into()
+    registry.register("slew_control_queries", "Mode 6 queries, by result", control);
+    let mut out = String::with_capacity(4096);
+    // Writing into a String cannot fail; an encoder error would be a bug in the
+    // labels, and the page then ends early rather than taking the daemon down.
+    if let Err(e) = encode(&mut out, &registry) {
+        log::warn!("metrics page incomplete: {e}");
     }
+    out
 }
 
 /// One accepted connection.
@@ -407,7 +430,7 @@ impl Conn {
                 ("405 Method Not Allowed", "only GET\n".to_string())
             };
             let head = format!(
-                "HTTP/1.0 {}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                "HTTP/1.0 {}\r\nContent-Type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                 body.0,
                 body.1.len()
             );

@@ -6,7 +6,11 @@ use slew_core::node::Node;
 use super::*;
 
 fn page() -> String {
-    let node: Node<4> = Node::new(Default::default());
+    let mut node: Node<4> = Node::new(Default::default());
+    let addr: std::net::SocketAddr = "192.0.2.1:123".parse().unwrap();
+    node.add_source(slew_core::peer::SourceConfig::new(addr), Instant::ZERO)
+        .unwrap();
+    let sources: Vec<_> = node.sources(Instant::ZERO).collect();
     let mut server = ServerStats::ZERO;
     server.answered = 42;
     server.dropped[DropReason::RateLimited.index()] = 7;
@@ -17,7 +21,7 @@ fn page() -> String {
     };
     render(&MetricsInput {
         system: &node.system(),
-        sources: &[],
+        sources: &sources,
         server: &server,
         control,
     })
@@ -27,17 +31,20 @@ fn page() -> String {
 fn page_is_prometheus_text() {
     let p = page();
     for needle in [
-        "# TYPE slew_offset_seconds gauge\nslew_offset_seconds 0\n",
-        "# TYPE slew_stratum gauge\nslew_stratum 16\n",
-        "slew_synchronised 0\n",
-        "# TYPE slew_packets_served_total counter\nslew_packets_served_total 42\n",
+        "# TYPE slew_offset_seconds gauge\nslew_offset_seconds 0.0\n",
+        "# TYPE slew_stratum gauge\nslew_stratum 16.0\n",
+        "slew_synchronised 0.0\n",
+        "# TYPE slew_packets_served counter\nslew_packets_served_total 42\n",
         "slew_packets_dropped_total{reason=\"rate_limited\"} 7\n",
         "slew_packets_dropped_total{reason=\"truncated\"} 0\n",
         "slew_control_queries_total{result=\"malformed\"} 2\n",
-        "# TYPE slew_source_reach gauge\n",
+        "# TYPE slew_source_reach gauge\nslew_source_reach{address=\"192.0.2.1:123\"} 0.0\n",
     ] {
         assert!(p.contains(needle), "{needle:?} missing:\n{p}");
     }
+    // OpenMetrics: the page ends with `# EOF`; help texts end without a doubled dot.
+    assert!(p.ends_with("# EOF\n"), "{p}");
+    assert!(!p.contains(".."), "{p}");
     // Every sample line is `name{labels} value` with a number Prometheus parses.
     for line in p.lines().filter(|l| !l.starts_with('#')) {
         let (_, v) = line.rsplit_once(' ').unwrap();
