@@ -16,6 +16,10 @@
 use core::fmt;
 use core::ops::{Add, AddAssign, Neg, Sub, SubAssign};
 
+#[path = "time_wide.rs"]
+mod wide;
+pub use wide::{offset_and_delay, WideDuration};
+
 /// Seconds from the NTP epoch (1900-01-01) to the Unix epoch (1970-01-01).
 pub const UNIX_OFFSET_S: u64 = 2_208_988_800;
 

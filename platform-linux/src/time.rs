@@ -17,6 +17,29 @@ pub fn realtime_now() -> NtpTimestamp {
     }
 }
 
+/// Where the era window for a *server's* timestamps starts: 1976-01-01 00:00:00 UTC,
+/// so its 2^32 s run to 2112-02-07. chrony's rule (its build time less 50 years) for
+/// this release's year, fixed in the source so that builds are reproducible: a
+/// timestamp is read as the one instant of that window with its bits, whatever our
+/// own clock says (ntpsec's `basedate` is the same idea). Move it forward with the
+/// releases, some decades before 2112.
+pub const BASEDATE_UNIX_S: i64 = 189_302_400;
+
+/// `CLOCK_REALTIME` now at full width: Unix nanoseconds (any year `time_t` holds).
+pub fn realtime_unix_ns() -> i128 {
+    match clock_gettime(ClockId::CLOCK_REALTIME) {
+        Ok(ts) => i128::from(ts.tv_sec()) * 1_000_000_000 + i128::from(ts.tv_nsec()),
+        Err(_) => 0,
+    }
+}
+
+/// Unix nanoseconds on the NTP timescale (the era dropped, as on the wire).
+pub fn unix_ns_to_ntp(unix_ns: i128) -> NtpTimestamp {
+    let s = unix_ns.div_euclid(1_000_000_000);
+    let ns = unix_ns.rem_euclid(1_000_000_000);
+    NtpTimestamp::from_unix(s.clamp(i64::MIN.into(), i64::MAX.into()) as i64, ns as u32)
+}
+
 /// `CLOCK_REALTIME` now, as Unix seconds; the pivot for resolving NTP eras.
 pub fn unix_now_s() -> i64 {
     clock_gettime(ClockId::CLOCK_REALTIME)

@@ -21,6 +21,12 @@ pub trait DaemonClock: Clock {
     fn reading_at_realtime(&mut self, realtime: NtpTimestamp) -> NtpTimestamp;
     /// A name for logs.
     fn name(&self) -> &'static str;
+    /// For a clock apart from the system's (virtual): its reading minus the system
+    /// clock's, seconds; logged when `-q` finishes, since the clock ends with the
+    /// process. `None` for the system clock itself.
+    fn offset_from_system_s(&mut self) -> Option<f64> {
+        None
+    }
 }
 
 impl DaemonClock for KernelClock {
@@ -50,5 +56,8 @@ impl DaemonClock for VirtualClock {
     }
     fn name(&self) -> &'static str {
         "virtual"
+    }
+    fn offset_from_system_s(&mut self) -> Option<f64> {
+        Some(virtual_clock::offset_from_system(self))
     }
 }

@@ -4,7 +4,9 @@
 use slew_core::clock::Error as _;
 use slew_core::discipline::State;
 use slew_core::peer::SourceId;
-use slew_core::NtpDuration;
+use slew_core::WideDuration;
+
+use super::seams::OnceCorrection;
 
 use super::{Assoc, Daemon, Exit};
 use crate::clock::DaemonClock;
@@ -27,31 +29,37 @@ impl<C: DaemonClock> Daemon<C> {
         }
     }
 
-    /// `-q`: once a system peer is chosen, make the one correction and finish.
+    /// `-q` (ntpd's one-shot, `ntpd -gq`): once the discipline has made its first
+    /// correction on the read-only clock, make that one correction on the real clock,
+    /// say truthfully what was done, and finish. The discipline decided it with every
+    /// rule in force: a step beyond the step threshold, a slew below it, and beyond
+    /// the panic threshold a step only with `-g` (without, its panic event ends the
+    /// run with exit 1 before anything is asked).
     pub(super) fn finish_once(&mut self) -> Option<Exit> {
-        let sys = self.node.system();
-        sys.system_peer?;
-        let offset_s = sys.offset_s;
-        let threshold = self.settings.node.discipline.step_threshold_s;
-        let step = threshold > 0.0
-            && offset_s.abs() > threshold
-            && self.settings.node.discipline.step_mode != slew_core::discipline::StepMode::SlewOnly;
-        let d = NtpDuration::from_seconds_f64(offset_s);
-        let result = if step {
-            self.clock.step(d)
-        } else {
-            self.clock.slew(d)
+        let asked = self.once_asked.take()?;
+        let (result, done) = match asked {
+            OnceCorrection::Step(d) => (self.clock.step(d), format!("stepped the clock by {d}")),
+            OnceCorrection::Slew(d) => (
+                self.clock.slew(d),
+                format!("slewing the clock by {}", WideDuration::from(d)),
+            ),
         };
         match result {
-            Ok(()) => log::info!(
-                "time {} {offset_s:+.6} s",
-                if step { "set" } else { "slew" }
-            ),
-            Err(e) => log::error!(
-                "cannot adjust the {} clock: {:?}",
-                self.clock.name(),
-                e.kind()
-            ),
+            Ok(()) => log::warn!("-q: {done}"),
+            Err(e) => {
+                log::error!(
+                    "-q: cannot adjust the {} clock: {:?}",
+                    self.clock.name(),
+                    e.kind()
+                );
+                return Some(Exit::Panic);
+            }
+        }
+        if let Some(offset_s) = self.clock.offset_from_system_s() {
+            log::info!(
+                "-q: the {} clock is now {offset_s:+.6} s from the system clock",
+                self.clock.name()
+            );
         }
         Some(Exit::Clean)
     }

@@ -34,7 +34,7 @@ mod seams;
 mod sources;
 
 pub use seams::SendError;
-use seams::{ClientTransport, LeapArmed, ReadOnly};
+use seams::{ClientTransport, LeapArmed, OnceCorrection, ReadOnly};
 
 /// Datagrams handled per socket per turn, so a flood on one socket cannot starve the
 /// others or the timers.
@@ -106,6 +106,8 @@ pub struct Daemon<C: DaemonClock> {
     resolver: crate::resolve::Resolver,
     /// For each lookup under way, the address it must not hand back.
     resolve_except: Vec<(usize, Option<SocketAddr>)>,
+    /// `-q`: the correction the node asked of its read-only clock, not yet made.
+    once_asked: Option<OnceCorrection>,
 }
 
 impl<C: DaemonClock> std::fmt::Debug for Daemon<C> {
@@ -169,6 +171,7 @@ impl<C: DaemonClock> Daemon<C> {
             leaps,
             resolver: crate::resolve::Resolver::default(),
             resolve_except: Vec::new(),
+            once_asked: None,
         };
         d.resolve_pending(now);
         Ok(d)
@@ -221,7 +224,10 @@ impl<C: DaemonClock> Daemon<C> {
                 Report::SendError(k) => log::debug!("send failed: {k:?}"),
             };
             if self.settings.once {
-                let mut ro = ReadOnly(&mut self.clock);
+                let mut ro = ReadOnly {
+                    clock: &mut self.clock,
+                    asked: &mut self.once_asked,
+                };
                 run_once_with(&mut self.node, &mut ro, &mut transport, &mut report);
             } else {
                 let pending = self

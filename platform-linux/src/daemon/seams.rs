@@ -5,7 +5,7 @@ use std::io;
 use std::net::SocketAddr;
 
 use slew_core::clock::ErrorKind;
-use slew_core::{Clock, NtpDuration, Transport};
+use slew_core::{Clock, NtpDuration, Transport, WideDuration};
 
 use crate::net::NtpSocket;
 
@@ -38,26 +38,46 @@ impl Transport for ClientTransport<'_> {
     }
 }
 
-/// A clock that reads like `C` but changes nothing: `-q` measures with it, then makes
-/// its one correction itself.
-pub(super) struct ReadOnly<'a, C>(pub(super) &'a mut C);
+/// The one correction `-q` makes: the node's first step or slew, as it decided it
+/// (thresholds, `-g`, the panic check all applied).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum OnceCorrection {
+    /// Beyond the step threshold: set the clock.
+    Step(WideDuration),
+    /// Below it: slew.
+    Slew(NtpDuration),
+}
+
+/// A clock that reads like `C` but changes nothing: `-q` measures with it and
+/// records the node's first correction in `asked`; the daemon then makes that one
+/// correction on the real clock and says so (the node's own step event would claim
+/// a step that never happened).
+pub(super) struct ReadOnly<'a, C> {
+    pub(super) clock: &'a mut C,
+    pub(super) asked: &'a mut Option<OnceCorrection>,
+}
 
 impl<C: Clock> Clock for ReadOnly<'_, C> {
     type Error = C::Error;
     fn now(&mut self) -> Result<slew_core::NtpTimestamp, C::Error> {
-        self.0.now()
+        self.clock.now()
     }
-    fn step(&mut self, _: NtpDuration) -> Result<(), C::Error> {
+    fn step(&mut self, d: WideDuration) -> Result<(), C::Error> {
+        self.asked.get_or_insert(OnceCorrection::Step(d));
         Ok(())
     }
-    fn slew(&mut self, _: NtpDuration) -> Result<(), C::Error> {
+    fn slew(&mut self, d: NtpDuration) -> Result<(), C::Error> {
+        // A zero slew only cancels one in progress (before a step): not a decision.
+        if d != NtpDuration::ZERO {
+            self.asked.get_or_insert(OnceCorrection::Slew(d));
+        }
         Ok(())
     }
     fn set_frequency_ppm(&mut self, _: f64) -> Result<(), C::Error> {
         Ok(())
     }
     fn frequency_ppm(&mut self) -> Result<f64, C::Error> {
-        self.0.frequency_ppm()
+        self.clock.frequency_ppm()
     }
     fn set_status(&mut self, _: slew_core::ClockStatus) -> Result<(), C::Error> {
         Ok(())
@@ -78,7 +98,7 @@ impl<C: Clock> Clock for LeapArmed<'_, C> {
     fn now(&mut self) -> Result<slew_core::NtpTimestamp, C::Error> {
         self.inner.now()
     }
-    fn step(&mut self, d: NtpDuration) -> Result<(), C::Error> {
+    fn step(&mut self, d: WideDuration) -> Result<(), C::Error> {
         self.inner.step(d)
     }
     fn slew(&mut self, d: NtpDuration) -> Result<(), C::Error> {
