@@ -343,7 +343,8 @@ pub fn query(targets: &[String], opts: &QueryOptions) -> Vec<ServerReport> {
                         bits: out.sent,
                         unix_ns: out.sent_unix_ns,
                     };
-                    match check_answer(bytes, sent, r.rx_time, BASEDATE_UNIX_S) {
+                    let rx_unix_ns = receive_time_ns(r.rx_time);
+                    match check_answer(bytes, sent, rx_unix_ns, BASEDATE_UNIX_S) {
                         Ok(Ok(sample)) => {
                             report.samples.push(sample);
                             *slot = None;
@@ -373,6 +374,20 @@ pub fn query(targets: &[String], opts: &QueryOptions) -> Vec<ServerReport> {
     reports
 }
 
+/// When an answer arrived, Unix nanoseconds at full width: the kernel's receive
+/// stamp, placed by a read of our clock just after. A stamp that is not less than a
+/// second old by that read is not of this clock (libfaketime fakes `clock_gettime`,
+/// never the kernel's stamps): then the read itself is T4.
+fn receive_time_ns(stamp: NtpTimestamp) -> i128 {
+    let read_ns = realtime_unix_ns();
+    let age_ns = (unix_ns_to_ntp(read_ns) - stamp).to_nanos_i128();
+    if (0..1_000_000_000).contains(&age_ns) {
+        read_ns - age_ns
+    } else {
+        read_ns
+    }
+}
+
 /// When a request left: its transmit timestamp's bits and the same instant at full
 /// width.
 #[derive(Clone, Copy, Debug)]
@@ -387,13 +402,13 @@ pub struct Sent {
 /// request (ignored, as RFC 5905's bogus and duplicate tests say, but named),
 /// `Err` for a real answer that says the server cannot be used.
 ///
-/// The offset is exact for any size: T1 and T4 are our clock at full width (T4 is
-/// T1 plus the short wrapping difference of the two receive-side readings), T2 and
-/// T3 are resolved in the era window starting at `basedate_unix_s`.
+/// The offset is exact for any size: T1 (`sent`) and T4 (`rx_unix_ns`) are our
+/// clock at full width, T2 and T3 are resolved in the era window starting at
+/// `basedate_unix_s`.
 pub fn check_answer(
     bytes: &[u8],
     sent: Sent,
-    rx_time: NtpTimestamp,
+    rx_unix_ns: i128,
     basedate_unix_s: i64,
 ) -> Result<Result<Sample, Bogus>, Unusable> {
     let len = bytes.len();
@@ -429,7 +444,7 @@ pub fn check_answer(
     let t1 = sent.unix_ns;
     let t2 = full(repr.receive_timestamp);
     let t3 = full(repr.transmit_timestamp);
-    let t4 = t1 + (rx_time - sent.bits).to_nanos_i128();
+    let t4 = rx_unix_ns;
     let offset = WideDuration::from_nanos((t2 - t1) + (t3 - t4)).half();
     let delay = WideDuration::from_nanos((t4 - t1) - (t3 - t2));
     Ok(Ok(Sample {
@@ -514,7 +529,9 @@ mod tests {
         sent: Sent,
         t4: NtpTimestamp,
     ) -> Result<Result<Sample, Bogus>, Unusable> {
-        check_answer(bytes, sent, t4, BASEDATE_UNIX_S)
+        // T4 as a short span after T1, placed at full width.
+        let t4_ns = sent.unix_ns + (t4 - sent.bits).to_nanos_i128();
+        check_answer(bytes, sent, t4_ns, BASEDATE_UNIX_S)
     }
 
     #[test]

@@ -38,7 +38,10 @@ impl<C: DaemonClock> Daemon<C> {
     pub(super) fn finish_once(&mut self) -> Option<Exit> {
         let asked = self.once_asked.take()?;
         let (result, done) = match asked {
-            OnceCorrection::Step(d) => (self.clock.step(d), format!("stepped the clock by {d}")),
+            OnceCorrection::Step(d) => {
+                let d = super::seams::era_resolved(&mut self.clock, d);
+                (self.clock.step(d), format!("stepped the clock by {d}"))
+            }
             OnceCorrection::Slew(d) => (
                 self.clock.slew(d),
                 format!("slewing the clock by {}", WideDuration::from(d)),

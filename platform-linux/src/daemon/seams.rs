@@ -7,7 +7,9 @@ use std::net::SocketAddr;
 use slew_core::clock::ErrorKind;
 use slew_core::{Clock, NtpDuration, Transport, WideDuration};
 
+use crate::clock::DaemonClock;
 use crate::net::NtpSocket;
+use crate::time::{step_into_window, BASEDATE_UNIX_S};
 
 /// The client sockets as the node's [`Transport`].
 pub(super) struct ClientTransport<'a> {
@@ -84,6 +86,21 @@ impl<C: Clock> Clock for ReadOnly<'_, C> {
     }
 }
 
+/// The step `d` the node asked for, resolved into the basedate window when `clock`
+/// is kept at full width (see [`step_into_window`]); logged when that changes it.
+pub(super) fn era_resolved<C: DaemonClock>(clock: &mut C, d: WideDuration) -> WideDuration {
+    let Some(now_ns) = clock.full_width_now_unix_ns() else {
+        return d;
+    };
+    let resolved = step_into_window(now_ns, d, BASEDATE_UNIX_S);
+    if resolved != d {
+        log::warn!(
+            "the measured offset {d} is known modulo the NTP era (2^32 s): stepping by {resolved}, which lands in 1976..2112"
+        );
+    }
+    resolved
+}
+
 /// The clock with the leapfile's word on leap seconds: on the leap day, a status
 /// that says "no warning" is published as the pending insertion or deletion, so the
 /// kernel inserts the second at midnight even when the upstream servers do not
@@ -93,12 +110,13 @@ pub(super) struct LeapArmed<'a, C> {
     pub(super) pending: slew_core::LeapIndicator,
 }
 
-impl<C: Clock> Clock for LeapArmed<'_, C> {
+impl<C: DaemonClock> Clock for LeapArmed<'_, C> {
     type Error = C::Error;
     fn now(&mut self) -> Result<slew_core::NtpTimestamp, C::Error> {
         self.inner.now()
     }
     fn step(&mut self, d: WideDuration) -> Result<(), C::Error> {
+        let d = era_resolved(self.inner, d);
         self.inner.step(d)
     }
     fn slew(&mut self, d: NtpDuration) -> Result<(), C::Error> {
