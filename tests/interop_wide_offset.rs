@@ -152,7 +152,10 @@ fn slewctl_date_is_exact_with_the_client_2_pow_31_32_35_s_off() {
     }
 }
 
-/// A one-shot UDP responder on loopback: answers the first request with
+/// Builds a responder's answer from the request.
+type MakeAnswer = dyn Fn(&[u8]) -> Vec<u8> + Send;
+
+/// A UDP responder on loopback: answers up to four requests, each with
 /// `make(request)`. Returns its port.
 fn responder(make: impl Fn(&[u8]) -> Vec<u8> + Send + 'static) -> u16 {
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -203,7 +206,7 @@ fn why_refused(port: u16) -> String {
 
 #[test]
 fn slewctl_date_names_each_kind_of_bad_answer() {
-    let cases: Vec<(&str, Box<dyn Fn(&[u8]) -> Vec<u8> + Send>)> = vec![
+    let cases: Vec<(&str, Box<MakeAnswer>)> = vec![
         (
             "answered with a 12-byte datagram: too short",
             Box::new(|_| vec![0x24; 12]),
