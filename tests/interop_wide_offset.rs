@@ -92,6 +92,7 @@ fn q_g_sets_the_clock(offset_s: f64) {
     assert!(left.abs() < 0.005, "left {left} s:\n{t}");
     assert_eq!(t.matches("stepped the clock").count(), 1, "{t}");
     assert!(!t.contains("panic threshold"), "{t}");
+    eprintln!("-q -g from {offset_s:+} s: stepped by {stepped:+.6} s, left {left:+.6} s");
 }
 
 #[test]
