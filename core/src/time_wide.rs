@@ -167,9 +167,12 @@ impl NtpTimestamp {
 
 /// Offset and delay from the four timestamps of an exchange (RFC 5905 §8), with no
 /// saturating intermediate: each difference is read as the nearest (wrapping, signed)
-/// and the two are summed at full width. Exact while |offset| + delay/2 < 2^31 s;
-/// see the [module](self) docs for why nothing working from era-less timestamps can
-/// do better.
+/// and the two are summed at full width. Exact while |offset| + delay/2 < 2^31 s,
+/// wherever the two clocks stand (either side of an era boundary). Nothing working
+/// from era-less timestamps alone can do better: beyond that the offset is known
+/// modulo 2^32 s, and only a port that keeps its clock at full width can resolve it
+/// (slew-linux resolves a kernel clock's step into its basedate window, and
+/// `slewctl date` measures at full width).
 pub fn offset_and_delay(
     t1: NtpTimestamp,
     t2: NtpTimestamp,
