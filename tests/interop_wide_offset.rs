@@ -250,3 +250,104 @@ fn slewctl_date_names_each_kind_of_bad_answer() {
         assert!(!line.contains("no response"), "{line}");
     }
 }
+
+/// slewd with the `observe` clock (the system clock, at full width like the kernel
+/// clock) under libfaketime: its clock `shift` s ahead of chronyd's.
+fn slewd_observe_faked(dir: &TempDir, upstream: u16, shift: i64, extra: &[&str]) -> Proc {
+    let conf = dir.join("ntp.conf");
+    std::fs::write(
+        &conf,
+        format!("server 127.0.0.1 port {upstream} iburst minpoll 3 maxpoll 3\n"),
+    )
+    .unwrap();
+    let mut cmd = Command::new(slew_bin("slewd"));
+    cmd.env("LD_PRELOAD", libfaketime())
+        .env("FAKETIME", format!("{shift:+}"))
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+        .args(["-n", "--clock", "observe", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .arg("-c")
+        .arg(&conf);
+    spawn_logged(cmd, "slewd", dir.join("slewd.log"))
+}
+
+/// Waits (bounded) until `log` of `p` contains `needle` or `p` exits.
+fn wait_for_log(p: &mut Proc, needle: &str, limit: Duration) -> String {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        let log = p.log_text();
+        if log.contains(needle) || matches!(p.child.try_wait(), Ok(Some(_))) {
+            return log;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    p.log_text()
+}
+
+#[test]
+fn a_full_width_clock_whole_eras_ahead_is_stepped_back_by_them_with_g() {
+    // 2^32 and 2^35 s ahead: the same NTP timestamps as the truth, so the node
+    // syncs at once; only the full-width reading (year 2162, 3115) shows the error.
+    for shift in [1i64 << 32, 1 << 35] {
+        let dir = TempDir::new("wide-era");
+        let upstream = free_port();
+        let _chronyd = start_chronyd_server(&dir, upstream, "");
+        let mut slewd = slewd_observe_faked(&dir, upstream, shift, &["-g"]);
+        let log = wait_for_log(
+            &mut slewd,
+            "whole number of NTP eras",
+            Duration::from_secs(40),
+        );
+        let would = number_after(&log, "observe: would step the clock by ")
+            .unwrap_or_else(|| panic!("shift {shift}:\n{log}"));
+        assert_eq!(would, -shift as f64, "{log}");
+        assert!(
+            log.contains(&format!("stepped the clock by -{shift}.000000 s")),
+            "{log}"
+        );
+        assert!(slewd.terminate(Duration::from_secs(5)).unwrap().success());
+    }
+}
+
+#[test]
+fn a_full_width_clock_whole_eras_ahead_without_g_exits_1_untouched() {
+    let dir = TempDir::new("wide-era-nog");
+    let upstream = free_port();
+    let _chronyd = start_chronyd_server(&dir, upstream, "");
+    let mut slewd = slewd_observe_faked(&dir, upstream, 1 << 35, &[]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    let status = loop {
+        if let Ok(Some(s)) = slewd.child.try_wait() {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running:\n{}",
+            slewd.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let log = slewd.log_text();
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(log.contains("beyond the panic threshold"), "{log}");
+    assert!(!log.contains("would step"), "{log}");
+}
+
+#[test]
+fn slewd_q_g_with_a_full_width_clock_2_pow_35_s_ahead_steps_it_back_whole() {
+    let dir = TempDir::new("wide-era-q");
+    let upstream = free_port();
+    let _chronyd = start_chronyd_server(&dir, upstream, "");
+    let mut slewd = slewd_observe_faked(&dir, upstream, 1 << 35, &["-q", "-g"]);
+    let log = wait_for_log(
+        &mut slewd,
+        "-q: stepped the clock by",
+        Duration::from_secs(40),
+    );
+    let stepped =
+        number_after(&log, "-q: stepped the clock by ").unwrap_or_else(|| panic!("{log}"));
+    // The whole 2^35 s, plus the node's own sub-millisecond remainder.
+    assert!((stepped + (1i64 << 35) as f64).abs() < 0.01, "{log}");
+    let status = slewd.terminate(Duration::from_secs(5)).unwrap();
+    assert!(status.success(), "{log}");
+}

@@ -108,6 +108,8 @@ pub struct Daemon<C: DaemonClock> {
     resolve_except: Vec<(usize, Option<SocketAddr>)>,
     /// `-q`: the correction the node asked of its read-only clock, not yet made.
     once_asked: Option<OnceCorrection>,
+    /// The era check made its one step (or refusal).
+    era_checked: bool,
 }
 
 impl<C: DaemonClock> std::fmt::Debug for Daemon<C> {
@@ -172,6 +174,7 @@ impl<C: DaemonClock> Daemon<C> {
             resolver: crate::resolve::Resolver::default(),
             resolve_except: Vec::new(),
             once_asked: None,
+            era_checked: false,
         };
         d.resolve_pending(now);
         Ok(d)
@@ -236,9 +239,11 @@ impl<C: DaemonClock> Daemon<C> {
                     .map_or(slew_core::LeapIndicator::NoWarning, |t| {
                         t.arm(crate::time::unix_now_s())
                     });
+                let era_allowed = self.era_allowed();
                 let mut clock = LeapArmed {
                     inner: &mut self.clock,
                     pending,
+                    era_allowed,
                 };
                 run_once_with(&mut self.node, &mut clock, &mut transport, &mut report);
             }
@@ -329,6 +334,9 @@ impl<C: DaemonClock> Daemon<C> {
             if self.node.poll_timeout().is_some_and(|t| t <= now) {
                 self.node.handle_timeout(now);
                 self.drive(now);
+            }
+            if !self.settings.once {
+                self.check_era();
             }
             if let Some(exit) = self.exit {
                 return Ok(exit);

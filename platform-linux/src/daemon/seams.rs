@@ -86,19 +86,21 @@ impl<C: Clock> Clock for ReadOnly<'_, C> {
     }
 }
 
-/// The step `d` the node asked for, resolved into the basedate window when `clock`
-/// is kept at full width (see [`step_into_window`]); logged when that changes it.
+/// The correction `d` the node asked for, resolved into the basedate window when
+/// `clock` is kept at full width (see [`step_into_window`]): what differs from `d`
+/// is a whole number of NTP eras (2^32 s) the node cannot see.
 pub(super) fn era_resolved<C: DaemonClock>(clock: &mut C, d: WideDuration) -> WideDuration {
-    let Some(now_ns) = clock.full_width_now_unix_ns() else {
-        return d;
-    };
-    let resolved = step_into_window(now_ns, d, BASEDATE_UNIX_S);
-    if resolved != d {
-        log::warn!(
-            "the measured offset {d} is known modulo the NTP era (2^32 s): stepping by {resolved}, which lands in 1976..2112"
-        );
+    match clock.full_width_now_unix_ns() {
+        Some(now_ns) => step_into_window(now_ns, d, BASEDATE_UNIX_S),
+        None => d,
     }
-    resolved
+}
+
+/// The log line for a correction that era resolution changed.
+pub(super) fn era_note(asked: WideDuration, resolved: WideDuration) -> String {
+    format!(
+        "the measured offset {asked} is known modulo the NTP era (2^32 s): stepping by {resolved}, which lands in 1976..2112"
+    )
 }
 
 /// The clock with the leapfile's word on leap seconds: on the leap day, a status
@@ -108,6 +110,10 @@ pub(super) fn era_resolved<C: DaemonClock>(clock: &mut C, d: WideDuration) -> Wi
 pub(super) struct LeapArmed<'a, C> {
     pub(super) inner: &'a mut C,
     pub(super) pending: slew_core::LeapIndicator,
+    /// `-g` (or no panic threshold): a step may be resolved into the era window.
+    /// Without, the node's step is made as asked and the daemon's era check refuses
+    /// what is left.
+    pub(super) era_allowed: bool,
 }
 
 impl<C: DaemonClock> Clock for LeapArmed<'_, C> {
@@ -116,7 +122,11 @@ impl<C: DaemonClock> Clock for LeapArmed<'_, C> {
         self.inner.now()
     }
     fn step(&mut self, d: WideDuration) -> Result<(), C::Error> {
-        let d = era_resolved(self.inner, d);
+        let resolved = era_resolved(self.inner, d);
+        if resolved != d && self.era_allowed {
+            log::warn!("{}", era_note(d, resolved));
+            return self.inner.step(resolved);
+        }
         self.inner.step(d)
     }
     fn slew(&mut self, d: NtpDuration) -> Result<(), C::Error> {
