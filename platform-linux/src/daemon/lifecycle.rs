@@ -99,11 +99,12 @@ impl<C: DaemonClock> Daemon<C> {
     /// eras, once, with `-g`; without, exit as the panic check does. The step leaves
     /// every NTP timestamp as it was, so the node's state stays valid.
     pub(super) fn check_era(&mut self) {
-        if self.era_checked || self.node.system().system_peer.is_none() {
+        if self.era_checked {
             return;
         }
+        // One clock read on the common path; the node is asked only when it matters.
         let eras = era_resolved(&mut self.clock, WideDuration::ZERO);
-        if eras == WideDuration::ZERO {
+        if eras == WideDuration::ZERO || self.node.system().system_peer.is_none() {
             return;
         }
         self.era_checked = true;
