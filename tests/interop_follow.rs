@@ -390,7 +390,7 @@ fn slewd_q_sets_the_time_once_and_exits() {
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     // The virtual clock was 0.5 s ahead: one step of about -0.5 s.
-    let offset = number_after(&t, "time set ").unwrap_or_else(|| panic!("{t}"));
+    let offset = number_after(&t, "-q: stepped the clock by ").unwrap_or_else(|| panic!("{t}"));
     assert!((offset + 0.5).abs() < 0.005, "{t}");
 }
 

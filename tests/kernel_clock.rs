@@ -125,9 +125,13 @@ fn kernel_clock_frequency_slew_step_and_restore() {
 
     // Step +1 ms and back -1 ms.
     let base = realtime_minus_monotonic();
-    clock.step(NtpDuration::from_seconds_f64(0.001)).unwrap();
+    clock
+        .step(NtpDuration::from_seconds_f64(0.001).into())
+        .unwrap();
     let up = realtime_minus_monotonic() - base;
-    clock.step(NtpDuration::from_seconds_f64(-0.001)).unwrap();
+    clock
+        .step(NtpDuration::from_seconds_f64(-0.001).into())
+        .unwrap();
     let back = realtime_minus_monotonic() - base;
     assert!((up - 0.001).abs() < 0.0002, "stepped +{up}");
     assert!(back.abs() < 0.0002, "back to {back}");

@@ -3,7 +3,7 @@
 //! Minimal and fallible in embedded-hal's manner: every method returns a `Result`,
 //! errors expose a [`ErrorKind`], and `&mut C` is a clock wherever `C` is.
 
-use crate::time::{NtpDuration, NtpTimestamp};
+use crate::time::{NtpDuration, NtpTimestamp, WideDuration};
 
 /// What kind of failure a clock or transport reported, for logs and counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,8 +91,9 @@ pub trait Clock {
     /// The current wall time on the NTP timescale.
     fn now(&mut self) -> Result<NtpTimestamp, Self::Error>;
 
-    /// Jump the clock by `offset` (positive: forward) at once.
-    fn step(&mut self, offset: NtpDuration) -> Result<(), Self::Error>;
+    /// Jump the clock by `offset` (positive: forward) at once. Full width: a clock
+    /// that woke in 1970 is stepped by the whole 56 years, not by what 32.32 holds.
+    fn step(&mut self, offset: WideDuration) -> Result<(), Self::Error>;
 
     /// Start a gradual correction of `offset`, replacing any correction in progress.
     /// The clock amortises it at its own rate; `slew` never makes time run backwards.
@@ -113,7 +114,7 @@ impl<C: Clock + ?Sized> Clock for &mut C {
     fn now(&mut self) -> Result<NtpTimestamp, Self::Error> {
         C::now(self)
     }
-    fn step(&mut self, offset: NtpDuration) -> Result<(), Self::Error> {
+    fn step(&mut self, offset: WideDuration) -> Result<(), Self::Error> {
         C::step(self, offset)
     }
     fn slew(&mut self, offset: NtpDuration) -> Result<(), Self::Error> {

@@ -43,7 +43,7 @@ pub mod transport;
 pub mod wire;
 
 pub use clock::{Clock, ClockStatus, ErrorKind, LeapIndicator};
-pub use time::{Instant, NtpDuration, NtpShort, NtpTimestamp, PollInterval};
+pub use time::{Instant, NtpDuration, NtpShort, NtpTimestamp, PollInterval, WideDuration};
 pub use transport::Transport;
 #[cfg(feature = "sim")]
 pub mod sim;

@@ -14,7 +14,7 @@ use crate::auth::{AuthStatus, KeyTable, SymmetricKey};
 use crate::clock::LeapIndicator;
 use crate::filter::{ClockFilter, FilterOutput, FilterSample, PHI};
 use crate::select::Tally;
-use crate::time::{Instant, NtpTimestamp, PollInterval};
+use crate::time::{offset_and_delay, Instant, NtpTimestamp, PollInterval};
 use crate::wire::{KissCode, Mode, Packet, RefId};
 
 /// Maximum root distance of a selectable source, seconds. RFC 5905 says 1 s; ntpd
@@ -565,8 +565,10 @@ impl Association {
         if self.leap == LeapIndicator::Unsynchronized || self.stratum >= 16 {
             return ReplyOutcome::Unsynchronized;
         }
-        let offset_s = ((t2 - t1) + (t3 - t4)).to_seconds_f64() / 2.0 - pending_s;
-        let delay_s = ((t4 - t1) - (t3 - t2)).to_seconds_f64().max(precision_s);
+        // Summed at full width: a 32.32 sum saturated every offset beyond 2^30 s.
+        let (offset, delay) = offset_and_delay(t1, t2, t3, t4);
+        let offset_s = offset.to_seconds_f64() - pending_s;
+        let delay_s = delay.to_seconds_f64().max(precision_s);
         let server_precision_s = libm::ldexp(1.0, self.precision as i32);
         let dispersion_s = precision_s + server_precision_s + PHI * (t4 - t1).to_seconds_f64();
         let sample = FilterSample {

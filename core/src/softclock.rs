@@ -36,7 +36,7 @@
 //! is any [`NtpTimestamp`] the caller picks (a true time plus an offset).
 
 use crate::clock::{Clock, ClockStatus};
-use crate::time::{Instant, NtpDuration, NtpTimestamp};
+use crate::time::{Instant, NtpDuration, NtpTimestamp, WideDuration};
 
 /// A monotonic counter of ticks at a fixed nominal rate (a hardware timer,
 /// `CLOCK_MONOTONIC` in nanoseconds, a simulator's counter).
@@ -229,9 +229,10 @@ impl<T: TickSource> Clock for SoftClock<T> {
         Ok(self.read())
     }
 
-    fn step(&mut self, offset: NtpDuration) -> Result<(), Self::Error> {
+    fn step(&mut self, offset: WideDuration) -> Result<(), Self::Error> {
         self.reanchor();
-        self.anchor_wall += offset;
+        // Wraps modulo the era, as the timestamp does: the reading is era-less.
+        self.anchor_wall = self.anchor_wall + offset;
         // A step settles the offset the slew was working off: ntpd and the kernel
         // both cancel an adjtime in progress when the clock is set.
         self.pending_slew_s = 0.0;

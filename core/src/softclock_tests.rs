@@ -86,10 +86,10 @@ fn frequency_correction_is_bounded() {
 fn step_jumps_both_ways_and_cancels_a_slew() {
     let mut c = clock(MHZ);
     c.slew(NtpDuration::from_seconds_f64(0.1)).unwrap();
-    c.step(NtpDuration::from_seconds_f64(-2.5)).unwrap();
+    c.step(WideDuration::from_seconds_f64(-2.5)).unwrap();
     assert!((offset_s(&mut c, 0.0) + 2.5).abs() < 1e-9);
     assert_eq!(c.pending_slew_s(), 0.0);
-    c.step(NtpDuration::from_seconds(3)).unwrap();
+    c.step(WideDuration::from_seconds(3)).unwrap();
     assert!((offset_s(&mut c, 0.0) - 0.5).abs() < 1e-9);
     assert_eq!(c.steps(), 2);
 }
@@ -165,7 +165,7 @@ fn tick_counter_wrap_is_harmless() {
 fn instant_is_raw_ticks_untouched_by_steps() {
     let mut c = clock(32_768);
     c.source_mut().0 = 32_768 * 3;
-    c.step(NtpDuration::from_seconds(-100)).unwrap();
+    c.step(WideDuration::from_seconds(-100)).unwrap();
     assert_eq!(c.instant(), Instant::from_nanos(3_000_000_000));
 }
 
@@ -187,4 +187,19 @@ fn works_through_a_mutable_reference_to_the_source() {
     let mut c = SoftClock::new(&mut ticks, MHZ, start());
     c.source_mut().0 = MHZ;
     assert_eq!(c.now().unwrap(), start() + NtpDuration::from_seconds(1));
+}
+
+#[test]
+fn a_clock_started_in_1970_is_stepped_by_the_whole_56_years() {
+    // An appliance without an RTC: its soft clock starts at the Unix epoch. The step
+    // type used to hold ±2^31 s only; a step of 2^35 s lands exactly too (modulo the
+    // era, which the timestamp does not carry).
+    let mut c = SoftClock::new(FakeTicks(0), MHZ, NtpTimestamp::from_unix(0, 0));
+    c.step(WideDuration::from_seconds(1_780_000_000)).unwrap();
+    assert_eq!(c.read(), NtpTimestamp::from_unix(1_780_000_000, 0));
+    c.step(WideDuration::from_seconds(1 << 35)).unwrap();
+    assert_eq!(
+        c.read(),
+        NtpTimestamp::from_unix(1_780_000_000 + (1 << 35), 0)
+    );
 }

@@ -12,9 +12,17 @@
 //!   wrapping: a hostile or broken packet can make an offset huge, never flip its sign.
 //! - [`NtpShort`] (16.16, root delay and dispersion) saturates at its maximum, and a
 //!   negative duration becomes zero.
+//! - [`WideDuration`] is the same 2^-32 s unit in an `i128`: the four-timestamp sum
+//!   (two differences of about the offset each) and the step are carried in it, so a
+//!   clock 56 years off is measured and stepped whole. What remains limited is the
+//!   wire's 32-bit era-less seconds: [`offset_and_delay`] is exact within ±2^31 s.
 
 use core::fmt;
 use core::ops::{Add, AddAssign, Neg, Sub, SubAssign};
+
+#[path = "time_wide.rs"]
+mod wide;
+pub use wide::{offset_and_delay, WideDuration};
 
 /// Seconds from the NTP epoch (1900-01-01) to the Unix epoch (1970-01-01).
 pub const UNIX_OFFSET_S: u64 = 2_208_988_800;

@@ -1,6 +1,13 @@
 //! One-shot queries of NTP servers (the `ntpdate -q` habit): send a few client
 //! requests to each server, check each answer, and explain every server that cannot be
 //! used.
+//!
+//! Offsets are exact at any size. Our own clock is read at full width
+//! (`clock_gettime`, Unix nanoseconds in an `i128`), and the server's era-less
+//! timestamps are resolved in the era window that starts at [`BASEDATE_UNIX_S`]
+//! (1976-01-01 to 2112-02-07), never against our own possibly broken clock. So a
+//! clock in 1970, or 2^31, 2^32, 2^35 s off, is measured right, as long as the
+//! *server's* time lies in that window.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
@@ -8,10 +15,11 @@ use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use slew_core::wire::{KissCode, Mode, Packet, RefId, Repr};
-use slew_core::{LeapIndicator, NtpDuration, NtpShort, NtpTimestamp};
+use slew_core::{LeapIndicator, NtpShort, NtpTimestamp, WideDuration};
 
 use crate::net::NtpSocket;
-use crate::time::realtime_now;
+pub use crate::time::BASEDATE_UNIX_S;
+use crate::time::{realtime_unix_ns, unix_ns_to_ntp};
 
 /// The NTP port.
 pub const NTP_PORT: u16 = 123;
@@ -43,10 +51,10 @@ impl Default for QueryOptions {
 /// One good exchange with a server.
 #[derive(Clone, Copy, Debug)]
 pub struct Sample {
-    /// Server clock minus ours: ((T2 - T1) + (T3 - T4)) / 2.
-    pub offset: NtpDuration,
+    /// Server clock minus ours: ((T2 - T1) + (T3 - T4)) / 2, at full width.
+    pub offset: WideDuration,
     /// Round trip less the server's processing: (T4 - T1) - (T3 - T2).
-    pub delay: NtpDuration,
+    pub delay: WideDuration,
     /// The answer's header.
     pub repr: Repr,
 }
@@ -84,6 +92,73 @@ pub enum Unusable {
     },
     /// The request could not be sent.
     Send(String),
+    /// Something answered, but not with an answer to our request.
+    Bogus(Bogus),
+}
+
+/// An answer that is not an answer to our request: ignored (RFC 5905's bogus
+/// tests), and named if nothing better comes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Bogus {
+    /// Shorter than the 48-byte header.
+    TooShort {
+        /// Its length, bytes.
+        len: usize,
+    },
+    /// Long enough, but not an NTP packet we can read.
+    Malformed {
+        /// Its length, bytes.
+        len: usize,
+        /// What is wrong.
+        why: slew_core::wire::Error,
+    },
+    /// Not in server mode.
+    WrongMode(Mode),
+    /// The origin timestamp is not our request's transmit timestamp.
+    WrongOrigin,
+    /// A zero receive or transmit timestamp.
+    ZeroTimestamps,
+}
+
+/// The name of a mode, for messages.
+fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Reserved => "reserved",
+        Mode::SymmetricActive => "symmetric active",
+        Mode::SymmetricPassive => "symmetric passive",
+        Mode::Client => "client",
+        Mode::Server => "server",
+        Mode::Broadcast => "broadcast",
+        Mode::Control => "control",
+        Mode::Private => "private",
+    }
+}
+
+impl fmt::Display for Bogus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooShort { len } => write!(
+                f,
+                "answered with a {len}-byte datagram: too short (an NTP header is 48 bytes)"
+            ),
+            Self::Malformed { len, why } => {
+                write!(
+                    f,
+                    "answered with a {len}-byte datagram that is not NTP: {why}"
+                )
+            }
+            Self::WrongMode(m) => write!(
+                f,
+                "answered in mode {} ({}), not mode 4 (server)",
+                m.to_bits(),
+                mode_name(*m)
+            ),
+            Self::WrongOrigin => f.write_str(
+                "answer's origin timestamp does not match our request (stale or spoofed)",
+            ),
+            Self::ZeroTimestamps => f.write_str("answer has a zero receive or transmit timestamp"),
+        }
+    }
 }
 
 impl fmt::Display for Unusable {
@@ -101,12 +176,13 @@ impl fmt::Display for Unusable {
                 "leap indicator {} (alarm) at stratum {stratum}, server is not synchronised",
                 leap.to_bits()
             ),
-            Self::Kiss(code) => write!(f, "kiss-o'-death {code:?}: the server refuses to serve us"),
+            Self::Kiss(code) => write!(f, "kiss code {code}: the server refuses to serve us"),
             Self::TooFar { distance_s } => write!(
                 f,
                 "root distance {distance_s:.3} s is above the 1.5 s limit: its time is too uncertain"
             ),
             Self::Send(e) => write!(f, "cannot send: {e}"),
+            Self::Bogus(b) => write!(f, "{b}; ignored, and no valid answer came"),
         }
     }
 }
@@ -127,6 +203,8 @@ pub struct ServerReport {
     pub problem: Option<Unusable>,
     /// Answers that did not match our request (wrong origin, mode): ignored.
     pub bogus: u32,
+    /// What the last of them was.
+    pub last_bogus: Option<Bogus>,
 }
 
 impl ServerReport {
@@ -179,7 +257,10 @@ pub fn resolve(target: &str) -> Result<SocketAddr, String> {
 }
 
 struct Outstanding {
+    /// The transmit timestamp as sent (the answer's origin must match it).
     sent: NtpTimestamp,
+    /// The same instant at full width, Unix nanoseconds.
+    sent_unix_ns: i128,
 }
 
 /// Queries every target `opts.samples` times and reports on each.
@@ -194,6 +275,7 @@ pub fn query(targets: &[String], opts: &QueryOptions) -> Vec<ServerReport> {
                 samples: Vec::new(),
                 problem: resolved.err().map(Unusable::Resolve),
                 bogus: 0,
+                last_bogus: None,
             }
         })
         .collect();
@@ -224,12 +306,13 @@ pub fn query(targets: &[String], opts: &QueryOptions) -> Vec<ServerReport> {
             };
             let mut request = Repr::client_request(NtpTimestamp::ZERO, 6);
             request.version = opts.version;
-            let sent = realtime_now();
+            let sent_unix_ns = realtime_unix_ns();
+            let sent = unix_ns_to_ntp(sent_unix_ns);
             request.transmit_timestamp = sent;
             let mut bytes = [0u8; 48];
             request.emit(&mut Packet::new_unchecked(&mut bytes[..]));
             match socket.send_to(&bytes, addr) {
-                Ok(_) => outstanding.push(Some(Outstanding { sent })),
+                Ok(_) => outstanding.push(Some(Outstanding { sent, sent_unix_ns })),
                 Err(e) => {
                     report.problem = Some(Unusable::Send(e.to_string()));
                     outstanding.push(None);
@@ -265,12 +348,21 @@ pub fn query(targets: &[String], opts: &QueryOptions) -> Vec<ServerReport> {
                         report.bogus += 1;
                         continue;
                     };
-                    match check_answer(buf.get(..r.len).unwrap_or_default(), out.sent, r.rx_time) {
-                        Ok(Some(sample)) => {
+                    let bytes = buf.get(..r.len).unwrap_or_default();
+                    let sent = Sent {
+                        bits: out.sent,
+                        unix_ns: out.sent_unix_ns,
+                    };
+                    let rx_unix_ns = receive_time_ns(r.rx_time);
+                    match check_answer(bytes, sent, rx_unix_ns, BASEDATE_UNIX_S) {
+                        Ok(Ok(sample)) => {
                             report.samples.push(sample);
                             *slot = None;
                         }
-                        Ok(None) => report.bogus += 1,
+                        Ok(Err(bogus)) => {
+                            report.bogus += 1;
+                            report.last_bogus = Some(bogus);
+                        }
                         Err(problem) => {
                             report.problem = Some(problem);
                             *slot = None;
@@ -281,29 +373,67 @@ pub fn query(targets: &[String], opts: &QueryOptions) -> Vec<ServerReport> {
         }
         for (report, slot) in reports.iter_mut().zip(outstanding.iter()) {
             if slot.is_some() && report.samples.is_empty() && report.problem.is_none() {
-                report.problem = Some(Unusable::NoResponse);
+                // Something that answered is not "no response": name what came.
+                report.problem = Some(match report.last_bogus.clone() {
+                    Some(b) => Unusable::Bogus(b),
+                    None => Unusable::NoResponse,
+                });
             }
         }
     }
     reports
 }
 
-/// Checks one answer: `Ok(None)` for a packet that is not the answer to our request
-/// (ignored, as RFC 5905's bogus and duplicate tests say), `Err` for a real answer
-/// that says the server cannot be used.
+/// When an answer arrived, Unix nanoseconds at full width: the kernel's receive
+/// stamp, placed by a read of our clock just after. A stamp that is not less than a
+/// second old by that read is not of this clock (libfaketime fakes `clock_gettime`,
+/// never the kernel's stamps): then the read itself is T4.
+fn receive_time_ns(stamp: NtpTimestamp) -> i128 {
+    let read_ns = realtime_unix_ns();
+    let age_ns = (unix_ns_to_ntp(read_ns) - stamp).to_nanos_i128();
+    if (0..1_000_000_000).contains(&age_ns) {
+        read_ns - age_ns
+    } else {
+        read_ns
+    }
+}
+
+/// When a request left: its transmit timestamp's bits and the same instant at full
+/// width.
+#[derive(Clone, Copy, Debug)]
+pub struct Sent {
+    /// The transmit timestamp as sent.
+    pub bits: NtpTimestamp,
+    /// Unix nanoseconds (`CLOCK_REALTIME` at full width).
+    pub unix_ns: i128,
+}
+
+/// Checks one answer: `Ok(Err(_))` for a packet that is not the answer to our
+/// request (ignored, as RFC 5905's bogus and duplicate tests say, but named),
+/// `Err` for a real answer that says the server cannot be used.
+///
+/// The offset is exact for any size: T1 (`sent`) and T4 (`rx_unix_ns`) are our
+/// clock at full width, T2 and T3 are resolved in the era window starting at
+/// `basedate_unix_s`.
 pub fn check_answer(
     bytes: &[u8],
-    sent: NtpTimestamp,
-    rx_time: NtpTimestamp,
-) -> Result<Option<Sample>, Unusable> {
-    let Ok(packet) = Packet::new_checked(bytes) else {
-        return Ok(None);
+    sent: Sent,
+    rx_unix_ns: i128,
+    basedate_unix_s: i64,
+) -> Result<Result<Sample, Bogus>, Unusable> {
+    let len = bytes.len();
+    if len < slew_core::wire::HEADER_LEN {
+        return Ok(Err(Bogus::TooShort { len }));
+    }
+    let repr = match Packet::new_checked(bytes).and_then(|p| Repr::parse(&p)) {
+        Ok(r) => r,
+        Err(why) => return Ok(Err(Bogus::Malformed { len, why })),
     };
-    let Ok(repr) = Repr::parse(&packet) else {
-        return Ok(None);
-    };
-    if repr.mode != Mode::Server || repr.origin_timestamp != sent {
-        return Ok(None);
+    if repr.mode != Mode::Server {
+        return Ok(Err(Bogus::WrongMode(repr.mode)));
+    }
+    if repr.origin_timestamp != sent.bits {
+        return Ok(Err(Bogus::WrongOrigin));
     }
     if repr.stratum == 0 {
         return Err(Unusable::Kiss(repr.ref_id.kiss_code()));
@@ -315,15 +445,19 @@ pub fn check_answer(
         });
     }
     if repr.transmit_timestamp.is_zero() || repr.receive_timestamp.is_zero() {
-        return Ok(None);
+        return Ok(Err(Bogus::ZeroTimestamps));
     }
-    let t1 = sent;
-    let t2 = repr.receive_timestamp;
-    let t3 = repr.transmit_timestamp;
-    let t4 = rx_time;
-    let offset = ((t2 - t1) + (t3 - t4)).half();
-    let delay = (t4 - t1) - (t3 - t2);
-    Ok(Some(Sample {
+    let full = |t: NtpTimestamp| {
+        let (s, ns) = t.to_unix_in_window(basedate_unix_s);
+        i128::from(s) * 1_000_000_000 + i128::from(ns)
+    };
+    let t1 = sent.unix_ns;
+    let t2 = full(repr.receive_timestamp);
+    let t3 = full(repr.transmit_timestamp);
+    let t4 = rx_unix_ns;
+    let offset = WideDuration::from_nanos((t2 - t1) + (t3 - t4)).half();
+    let delay = WideDuration::from_nanos((t4 - t1) - (t3 - t2));
+    Ok(Ok(Sample {
         offset,
         delay,
         repr,
@@ -355,8 +489,23 @@ pub fn short_s(v: NtpShort) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use slew_core::NtpDuration;
 
     fn answer(sent: NtpTimestamp, stratum: u8, leap: LeapIndicator) -> [u8; 48] {
+        answer_at(
+            sent,
+            sent + NtpDuration::from_seconds_f64(0.5),
+            stratum,
+            leap,
+        )
+    }
+
+    fn answer_at(
+        sent: NtpTimestamp,
+        server: NtpTimestamp,
+        stratum: u8,
+        leap: LeapIndicator,
+    ) -> [u8; 48] {
         let repr = Repr {
             leap,
             version: 4,
@@ -367,21 +516,39 @@ mod tests {
             root_delay: NtpShort::ZERO,
             root_dispersion: NtpShort::from_seconds_f64(0.01),
             ref_id: RefId::LOCL,
-            reference_timestamp: sent,
+            reference_timestamp: server,
             origin_timestamp: sent,
-            receive_timestamp: sent + NtpDuration::from_seconds_f64(0.5),
-            transmit_timestamp: sent + NtpDuration::from_seconds_f64(0.5),
+            receive_timestamp: server,
+            transmit_timestamp: server,
         };
         let mut b = [0u8; 48];
         repr.emit(&mut Packet::new_unchecked(&mut b[..]));
         b
     }
 
+    fn sent_at(unix_s: i64) -> Sent {
+        let unix_ns = i128::from(unix_s) * 1_000_000_000;
+        Sent {
+            bits: unix_ns_to_ntp(unix_ns),
+            unix_ns,
+        }
+    }
+
+    fn check(
+        bytes: &[u8],
+        sent: Sent,
+        t4: NtpTimestamp,
+    ) -> Result<Result<Sample, Bogus>, Unusable> {
+        // T4 as a short span after T1, placed at full width.
+        let t4_ns = sent.unix_ns + (t4 - sent.bits).to_nanos_i128();
+        check_answer(bytes, sent, t4_ns, BASEDATE_UNIX_S)
+    }
+
     #[test]
     fn offset_and_delay_from_four_timestamps() {
-        let t1 = NtpTimestamp::from_unix(1_800_000_000, 0);
-        let t4 = t1 + NtpDuration::from_seconds_f64(0.002);
-        let s = check_answer(&answer(t1, 2, LeapIndicator::NoWarning), t1, t4)
+        let sent = sent_at(1_800_000_000);
+        let t4 = sent.bits + NtpDuration::from_seconds_f64(0.002);
+        let s = check(&answer(sent.bits, 2, LeapIndicator::NoWarning), sent, t4)
             .unwrap()
             .unwrap();
         // Server 0.5 s ahead, 2 ms round trip: offset 0.499 s, delay 2 ms.
@@ -390,30 +557,83 @@ mod tests {
     }
 
     #[test]
+    fn offsets_of_any_size_are_exact() {
+        // The server at a true time in 2026, and in 2040 (past the era boundary);
+        // our clock 1970 (56 years behind), and ±2^31, ±2^32, ±2^35 s away.
+        for server_unix in [1_780_000_000i64, 2_208_988_800] {
+            for off in [
+                server_unix,
+                1 << 31,
+                -(1 << 31),
+                1 << 32,
+                -(1 << 32),
+                1 << 35,
+                -(1 << 35),
+            ] {
+                let sent = sent_at(server_unix - off);
+                let server = unix_ns_to_ntp(i128::from(server_unix) * 1_000_000_000);
+                let t4 = sent.bits + NtpDuration::from_seconds_f64(0.002);
+                let s = check(
+                    &answer_at(sent.bits, server, 2, LeapIndicator::NoWarning),
+                    sent,
+                    t4,
+                )
+                .unwrap()
+                .unwrap();
+                // 1 ms of the 2 ms round trip is on the way back.
+                let want = i128::from(off) * 1_000_000_000 - 1_000_000;
+                assert_eq!(
+                    s.offset.to_nanos(),
+                    want,
+                    "server {server_unix}, offset {off}"
+                );
+                assert_eq!(s.delay.to_nanos(), 2_000_000);
+            }
+        }
+    }
+
+    #[test]
     fn unsynchronised_and_kod_are_explained() {
-        let t1 = NtpTimestamp::from_unix(1_800_000_000, 0);
-        let e = check_answer(&answer(t1, 16, LeapIndicator::Unsynchronized), t1, t1).unwrap_err();
+        let sent = sent_at(1_800_000_000);
+        let t1 = sent.bits;
+        let e = check(&answer(t1, 16, LeapIndicator::Unsynchronized), sent, t1).unwrap_err();
         assert!(e
             .to_string()
             .starts_with("stratum 16, server is not synchronised"));
         let mut kod = answer(t1, 0, LeapIndicator::Unsynchronized);
         kod[12..16].copy_from_slice(b"RATE");
-        assert_eq!(
-            check_answer(&kod, t1, t1).unwrap_err(),
-            Unusable::Kiss(KissCode::Rate)
-        );
+        let e = check(&kod, sent, t1).unwrap_err();
+        assert_eq!(e, Unusable::Kiss(KissCode::Rate));
+        assert!(e.to_string().starts_with("kiss code RATE:"), "{e}");
+        kod[12..16].copy_from_slice(&[27, b'[', b'2', b'J']);
+        let e = check(&kod, sent, t1).unwrap_err().to_string();
+        assert!(e.starts_with("kiss code \\x1b[2J:"), "{e}");
+        assert!(!e.contains('\u{1b}'));
     }
 
     #[test]
-    fn wrong_origin_is_ignored_not_fatal() {
-        let t1 = NtpTimestamp::from_unix(1_800_000_000, 0);
+    fn bogus_answers_are_ignored_and_named() {
+        let sent = sent_at(1_800_000_000);
+        let t1 = sent.bits;
         let other = t1 + NtpDuration::from_seconds(1);
-        assert!(
-            check_answer(&answer(other, 2, LeapIndicator::NoWarning), t1, t1)
-                .unwrap()
-                .is_none()
+        let bogus = |bytes: &[u8]| check(bytes, sent, t1).unwrap().unwrap_err().to_string();
+        assert_eq!(
+            bogus(&answer(other, 2, LeapIndicator::NoWarning)),
+            "answer's origin timestamp does not match our request (stale or spoofed)"
         );
-        assert!(check_answer(&[1, 2, 3], t1, t1).unwrap().is_none());
+        assert_eq!(
+            bogus(&[1u8; 12]),
+            "answered with a 12-byte datagram: too short (an NTP header is 48 bytes)"
+        );
+        let mut client = answer(t1, 2, LeapIndicator::NoWarning);
+        client[0] = (client[0] & !0b111) | 3;
+        assert_eq!(
+            bogus(&client),
+            "answered in mode 3 (client), not mode 4 (server)"
+        );
+        let mut v0 = answer(t1, 2, LeapIndicator::NoWarning);
+        v0[0] &= !0b0011_1000;
+        assert!(bogus(&v0).contains("48-byte datagram that is not NTP"));
     }
 
     #[test]

@@ -17,6 +17,51 @@ pub fn realtime_now() -> NtpTimestamp {
     }
 }
 
+/// Where the era window for a *server's* timestamps starts: 1976-01-01 00:00:00 UTC,
+/// so its 2^32 s run to 2112-02-07. chrony's rule (its build time less 50 years) for
+/// this release's year, fixed in the source so that builds are reproducible: a
+/// timestamp is read as the one instant of that window with its bits, whatever our
+/// own clock says (ntpsec's `basedate` is the same idea). Move it forward with the
+/// releases, some decades before 2112.
+pub const BASEDATE_UNIX_S: i64 = 189_302_400;
+
+/// `CLOCK_REALTIME` now at full width: Unix nanoseconds (any year `time_t` holds).
+pub fn realtime_unix_ns() -> i128 {
+    match clock_gettime(ClockId::CLOCK_REALTIME) {
+        Ok(ts) => i128::from(ts.tv_sec()) * 1_000_000_000 + i128::from(ts.tv_nsec()),
+        Err(_) => 0,
+    }
+}
+
+/// Unix nanoseconds on the NTP timescale (the era dropped, as on the wire).
+pub fn unix_ns_to_ntp(unix_ns: i128) -> NtpTimestamp {
+    let s = unix_ns.div_euclid(1_000_000_000);
+    let ns = unix_ns.rem_euclid(1_000_000_000);
+    NtpTimestamp::from_unix(s.clamp(i64::MIN.into(), i64::MAX.into()) as i64, ns as u32)
+}
+
+/// The step that lands where `step` does modulo the NTP era (2^32 s), inside the
+/// window that starts at `basedate_unix_s`.
+///
+/// The node measures offsets from era-less timestamps, so an offset is known modulo
+/// 2^32 s: exact within ±2^31 s (68 years), and beyond that off by a multiple of
+/// 2^32 s (a box that reads 1970 in 2042 would measure −66 years, not +72). A clock
+/// kept at full width (the kernel's `time_t`) knows where it stands, so its step is
+/// resolved as chrony resolves a server's timestamps: the instant it lands on must lie
+/// in the window.
+pub fn step_into_window(
+    now_unix_ns: i128,
+    step: slew_core::WideDuration,
+    basedate_unix_s: i64,
+) -> slew_core::WideDuration {
+    const ERA_NS: i128 = (1i128 << 32) * 1_000_000_000;
+    let start = i128::from(basedate_unix_s) * 1_000_000_000;
+    let target = now_unix_ns + step.to_nanos();
+    let eras = (target - start).div_euclid(ERA_NS);
+    let eras_s = i64::try_from(eras.saturating_mul(1 << 32)).unwrap_or(0);
+    step - slew_core::WideDuration::from_seconds(eras_s)
+}
+
 /// `CLOCK_REALTIME` now, as Unix seconds; the pivot for resolving NTP eras.
 pub fn unix_now_s() -> i64 {
     clock_gettime(ClockId::CLOCK_REALTIME)
@@ -68,6 +113,29 @@ mod tests {
             .unwrap()
             .as_secs_f64();
         assert!((ours - std_now).abs() < 0.5, "{ours} vs {std_now}");
+    }
+
+    #[test]
+    fn steps_are_resolved_into_the_basedate_window() {
+        use slew_core::WideDuration;
+        let ns = |s: i64| i128::from(s) * 1_000_000_000;
+        let era = 1i64 << 32;
+        // A clock at 1970 in 2042 (Unix 2 300 000 000): the node measures the true
+        // +2.3e9 s modulo the era, -1.99e9 s; resolved, the step is +2.3e9 s.
+        let measured = WideDuration::from_seconds(2_300_000_000 - era);
+        assert_eq!(
+            step_into_window(0, measured, BASEDATE_UNIX_S),
+            WideDuration::from_seconds(2_300_000_000)
+        );
+        // A clock 2^35 s ahead that the node stepped by the remainder only.
+        let now = 1_800_000_000 + (1 << 35);
+        let resolved = step_into_window(ns(now), WideDuration::from_seconds(-3), BASEDATE_UNIX_S);
+        assert_eq!(resolved, WideDuration::from_seconds(-3 - (1 << 35)));
+        // Landing inside the window already (1970 in 2026, a small step): unchanged.
+        for (now, step) in [(0, 1_780_000_000), (1_800_000_000, -2), (1_800_000_000, 5)] {
+            let d = WideDuration::from_nanos(ns(step) + 123);
+            assert_eq!(step_into_window(ns(now), d, BASEDATE_UNIX_S), d);
+        }
     }
 
     #[test]

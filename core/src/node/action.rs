@@ -4,7 +4,7 @@ use core::net::SocketAddr;
 
 use crate::clock::ClockStatus;
 use crate::peer::{Reason, SourceId};
-use crate::time::{NtpDuration, NtpTimestamp};
+use crate::time::{NtpDuration, NtpTimestamp, WideDuration};
 
 /// Identifies a request on its way out, so the port can report when it left
 /// (T1) with [`Node::handle_tx_timestamp`](super::Node::handle_tx_timestamp).
@@ -121,7 +121,7 @@ pub enum Action<'a> {
         tx: TxId,
     },
     /// Step the clock ([`Clock::step`](crate::Clock::step)).
-    Step(NtpDuration),
+    Step(WideDuration),
     /// Start a slew, replacing any in progress ([`Clock::slew`](crate::Clock::slew)).
     Slew(NtpDuration),
     /// Set the frequency correction ([`Clock::set_frequency_ppm`](crate::Clock::set_frequency_ppm)).
@@ -135,7 +135,7 @@ pub enum Action<'a> {
 /// An action waiting in the node's queue (sends are queued apart).
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Queued {
-    Step(NtpDuration),
+    Step(WideDuration),
     Slew(NtpDuration),
     SetFrequency(f64),
     SetStatus(ClockStatus),

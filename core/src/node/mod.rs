@@ -546,5 +546,8 @@ mod update;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+mod wide_tests;
+
 #[cfg(all(test, feature = "auth"))]
 mod auth_tests;

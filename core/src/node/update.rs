@@ -7,7 +7,7 @@ use crate::filter::PHI;
 use crate::peer::Reason;
 use crate::select::{self, Candidate, NoSelection, Tally};
 use crate::system::{SystemVars, MAXSTRAT};
-use crate::time::{Instant, NtpDuration, NtpShort};
+use crate::time::{Instant, NtpDuration, NtpShort, WideDuration};
 use crate::wire::RefId;
 use heapless::Vec;
 
@@ -352,7 +352,9 @@ impl<const N: usize> Node<N> {
                 }
                 self.slew_s = 0.0;
                 self.slew_start = now;
-                self.push(Queued::Step(NtpDuration::from_seconds_f64(total)));
+                // Full width: an offset of decades is stepped whole.
+                let step = WideDuration::from_seconds_f64(total);
+                self.push(Queued::Step(step));
                 self.push(Queued::SetFrequency(frequency_ppm));
                 self.clock_updates = self.clock_updates.wrapping_add(1);
                 // As ntpd: after a step every stored sample is history; start over.
@@ -361,7 +363,7 @@ impl<const N: usize> Node<N> {
                     s.filter.clear();
                 }
                 if let Some((at, wall)) = self.wall_anchor {
-                    self.wall_anchor = Some((at, wall + NtpDuration::from_seconds_f64(total)));
+                    self.wall_anchor = Some((at, wall + step));
                 }
                 self.ever_synced = true;
                 self.push_event(Event::Step { offset_s: total });

@@ -4,7 +4,7 @@
 use core::convert::Infallible;
 
 use crate::clock::{Clock, ClockStatus};
-use crate::time::{NtpDuration, NtpTimestamp};
+use crate::time::{NtpDuration, NtpTimestamp, WideDuration};
 
 use super::rng::SimRng;
 
@@ -120,10 +120,11 @@ impl Clock for SimClock {
     type Error = Infallible;
 
     fn now(&mut self) -> Result<NtpTimestamp, Infallible> {
-        Ok(self.epoch + NtpDuration::from_seconds_f64(self.now_s + self.offset_s))
+        // Full width: the client may start decades off (a box without an RTC).
+        Ok(self.epoch + WideDuration::from_seconds_f64(self.now_s + self.offset_s))
     }
 
-    fn step(&mut self, offset: NtpDuration) -> Result<(), Infallible> {
+    fn step(&mut self, offset: WideDuration) -> Result<(), Infallible> {
         self.offset_s += offset.to_seconds_f64();
         self.steps += 1;
         Ok(())

@@ -246,6 +246,22 @@ impl KissCode {
     }
 }
 
+impl fmt::Display for KissCode {
+    /// The four ASCII characters (`RATE`), each byte outside printable ASCII (and
+    /// the backslash) as `\xNN`: a hostile code must not put control bytes (an ESC
+    /// sequence) on a terminal or in a log.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.to_bytes() {
+            if (b.is_ascii_graphic() && b != b'\\') || b == b' ' {
+                write!(f, "{}", b as char)?;
+            } else {
+                write!(f, "\\x{b:02x}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl From<KissCode> for RefId {
     fn from(code: KissCode) -> RefId {
         code.to_ref_id()
@@ -258,6 +274,19 @@ mod tests {
     use std::string::ToString;
 
     use super::*;
+
+    #[test]
+    fn kiss_codes_print_as_ascii_or_escaped_hex() {
+        assert_eq!(KissCode::Rate.to_string(), "RATE");
+        assert_eq!(KissCode::from_bytes(*b"XFOO").to_string(), "XFOO");
+        // ESC [ 2 J clears a terminal: it must arrive as text, not as the sequence.
+        let esc = KissCode::from_bytes([27, b'[', b'2', b'J']);
+        assert_eq!(esc.to_string(), "\\x1b[2J");
+        assert_eq!(
+            KissCode::from_bytes([0, 0xff, b'\\', b'A']).to_string(),
+            "\\x00\\xff\\x5cA"
+        );
+    }
 
     #[test]
     fn bytes_round_trip() {

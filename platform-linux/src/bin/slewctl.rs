@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use slew_core::WideDuration;
 use slew_linux::ctl::{self, json, peers, status, ControlClient};
 use slew_linux::logger::{civil_from_days, format_utc};
 use slew_linux::query::{self, QueryOptions};
@@ -172,16 +173,22 @@ fn ntpdate_stamp(unix_s: i64) -> String {
 /// ntpdate steps when the offset is larger than this, and slews otherwise.
 const STEP_ABOVE_S: f64 = 0.5;
 
-/// Steps or slews the system clock by `offset`.
-fn adjust(step: bool, offset: slew_core::NtpDuration) -> Result<(), String> {
+/// Steps or slews the system clock by `offset`. A step carries the full offset
+/// (decades, 2^35 s); a slew is bounded by the kernel anyway (±2145 s).
+fn adjust(step: bool, offset: WideDuration) -> Result<(), String> {
     use slew_core::Clock;
     let mut clock = slew_linux::clock::KernelClock::new();
     let result = if step {
         clock.step(offset)
     } else {
-        clock.slew(offset)
+        clock.slew(offset.to_duration_saturating())
     };
     result.map_err(|e| e.to_string())
+}
+
+/// Seconds with six decimals and a sign, exact at any size (`+1780000000.000123`).
+fn seconds6(d: WideDuration) -> String {
+    d.to_string().trim_end_matches(" s").to_string()
 }
 
 fn date(cli: &Cli, args: &DateArgs) -> ExitCode {
@@ -207,9 +214,9 @@ fn date(cli: &Cli, args: &DateArgs) -> ExitCode {
             .unwrap_or_else(|| r.name.clone());
         match r.best() {
             Some(s) => println!(
-                "server {shown}, stratum {}, offset {:+.6}, delay {:.5}",
+                "server {shown}, stratum {}, offset {}, delay {:.5}",
                 s.repr.stratum,
-                s.offset.to_seconds_f64(),
+                seconds6(s.offset),
                 s.delay.to_seconds_f64()
             ),
             None => println!("server {shown}, stratum 0, offset 0.000000, delay 0.00000"),
@@ -228,7 +235,9 @@ fn date(cli: &Cli, args: &DateArgs) -> ExitCode {
             // force one or the other.
             let step = args.step || (!args.slew && offset_s.abs() > STEP_ABOVE_S);
             let verb = if step { "step" } else { "adjust" };
-            println!("{stamp} slewctl[{pid}]: {verb} time server {shown} offset {offset_s:.6} sec");
+            let offset_text = seconds6(s.offset);
+            let offset_text = offset_text.trim_start_matches('+');
+            println!("{stamp} slewctl[{pid}]: {verb} time server {shown} offset {offset_text} sec");
             if args.query_only || args.dry_run {
                 return ExitCode::SUCCESS;
             }

@@ -12,7 +12,7 @@
 use std::io;
 
 use slew_core::clock::{ClockStatus, Error, ErrorKind};
-use slew_core::{Clock, LeapIndicator, NtpDuration, NtpTimestamp};
+use slew_core::{Clock, LeapIndicator, NtpDuration, NtpTimestamp, WideDuration};
 
 use crate::time::realtime_now;
 
@@ -141,12 +141,15 @@ impl Clock for KernelClock {
         Ok(realtime_now())
     }
 
-    fn step(&mut self, offset: NtpDuration) -> Result<(), Self::Error> {
+    fn step(&mut self, offset: WideDuration) -> Result<(), Self::Error> {
         let mut tx = zeroed_timex();
         tx.modes = libc::ADJ_SETOFFSET | libc::ADJ_NANO;
+        // Full width: time_t is 64 bits, so decades (or 2^35 s) go in one call.
         let ns = offset.to_nanos();
         // With ADJ_NANO, time.tv_usec carries nanoseconds and must be non-negative.
-        tx.time.tv_sec = ns.div_euclid(1_000_000_000) as libc::time_t;
+        tx.time.tv_sec = ns
+            .div_euclid(1_000_000_000)
+            .clamp(i64::MIN.into(), i64::MAX.into()) as libc::time_t;
         tx.time.tv_usec = ns.rem_euclid(1_000_000_000) as libc::suseconds_t;
         adjtime(&mut tx).map(|_| ())
     }

@@ -21,6 +21,19 @@ pub trait DaemonClock: Clock {
     fn reading_at_realtime(&mut self, realtime: NtpTimestamp) -> NtpTimestamp;
     /// A name for logs.
     fn name(&self) -> &'static str;
+    /// For a clock apart from the system's (virtual): its reading minus the system
+    /// clock's, seconds; logged when `-q` finishes, since the clock ends with the
+    /// process. `None` for the system clock itself.
+    fn offset_from_system_s(&mut self) -> Option<f64> {
+        None
+    }
+    /// For a clock kept at full width (the kernel's, whose `time_t` has the era):
+    /// its reading now, Unix nanoseconds, so that a step can be resolved into the
+    /// basedate window ([`crate::time::step_into_window`]). `None` for an era-less
+    /// clock (the virtual one: its reading is an NTP timestamp).
+    fn full_width_now_unix_ns(&mut self) -> Option<i128> {
+        None
+    }
 }
 
 impl DaemonClock for KernelClock {
@@ -30,6 +43,9 @@ impl DaemonClock for KernelClock {
     fn name(&self) -> &'static str {
         "kernel"
     }
+    fn full_width_now_unix_ns(&mut self) -> Option<i128> {
+        Some(crate::time::realtime_unix_ns())
+    }
 }
 
 impl DaemonClock for ObserveClock {
@@ -38,6 +54,9 @@ impl DaemonClock for ObserveClock {
     }
     fn name(&self) -> &'static str {
         "observe"
+    }
+    fn full_width_now_unix_ns(&mut self) -> Option<i128> {
+        Some(crate::time::realtime_unix_ns())
     }
 }
 
@@ -50,5 +69,8 @@ impl DaemonClock for VirtualClock {
     }
     fn name(&self) -> &'static str {
         "virtual"
+    }
+    fn offset_from_system_s(&mut self) -> Option<f64> {
+        Some(virtual_clock::offset_from_system(self))
     }
 }

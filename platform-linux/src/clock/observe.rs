@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 
 use slew_core::clock::ClockStatus;
-use slew_core::{Clock, NtpDuration, NtpTimestamp};
+use slew_core::{Clock, NtpDuration, NtpTimestamp, WideDuration};
 
 use crate::time::realtime_now;
 
@@ -15,7 +15,7 @@ pub struct ObserveClock {
     /// The frequency the discipline would have set, ppm.
     pub frequency_ppm: f64,
     /// Steps that would have been made.
-    pub steps: Vec<NtpDuration>,
+    pub steps: Vec<WideDuration>,
     /// The last slew that would have started.
     pub last_slew: Option<NtpDuration>,
     /// The status that would have been published.
@@ -29,7 +29,7 @@ impl Clock for ObserveClock {
         Ok(realtime_now())
     }
 
-    fn step(&mut self, offset: NtpDuration) -> Result<(), Self::Error> {
+    fn step(&mut self, offset: WideDuration) -> Result<(), Self::Error> {
         log::info!("observe: would step the clock by {offset}");
         self.steps.push(offset);
         Ok(())

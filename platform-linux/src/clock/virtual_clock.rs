@@ -9,7 +9,7 @@
 
 use nix::time::{clock_gettime, ClockId};
 use slew_core::softclock::{SoftClock, TickSource};
-use slew_core::{Clock, NtpDuration, NtpTimestamp};
+use slew_core::{Clock, NtpTimestamp, WideDuration};
 
 use crate::time::realtime_now;
 
@@ -34,7 +34,9 @@ pub type VirtualClock = SoftClock<MonotonicNanos>;
 /// A virtual clock reading the system time plus `offset_s`, its oscillator
 /// `frequency_error_ppm` fast (positive) or slow.
 pub fn virtual_clock(offset_s: f64, frequency_error_ppm: f64) -> VirtualClock {
-    let start = realtime_now() + NtpDuration::from_seconds_f64(offset_s);
+    // Full width: a clock started decades (even 2^35 s) away, as an appliance
+    // without an RTC would be.
+    let start = realtime_now() + WideDuration::from_seconds_f64(offset_s);
     SoftClock::new(MonotonicNanos, 1_000_000_000, start)
         .with_frequency_error_ppm(frequency_error_ppm)
 }

@@ -4,7 +4,9 @@
 use slew_core::clock::Error as _;
 use slew_core::discipline::State;
 use slew_core::peer::SourceId;
-use slew_core::NtpDuration;
+use slew_core::WideDuration;
+
+use super::seams::{era_note, era_resolved, OnceCorrection};
 
 use super::{Assoc, Daemon, Exit};
 use crate::clock::DaemonClock;
@@ -27,33 +29,101 @@ impl<C: DaemonClock> Daemon<C> {
         }
     }
 
-    /// `-q`: once a system peer is chosen, make the one correction and finish.
+    /// `-q` (ntpd's one-shot, `ntpd -gq`): once the discipline has made its first
+    /// correction on the read-only clock, make that one correction on the real clock,
+    /// say truthfully what was done, and finish. The discipline decided it with every
+    /// rule in force: a step beyond the step threshold, a slew below it, and beyond
+    /// the panic threshold a step only with `-g` (without, its panic event ends the
+    /// run with exit 1 before anything is asked).
     pub(super) fn finish_once(&mut self) -> Option<Exit> {
-        let sys = self.node.system();
-        sys.system_peer?;
-        let offset_s = sys.offset_s;
-        let threshold = self.settings.node.discipline.step_threshold_s;
-        let step = threshold > 0.0
-            && offset_s.abs() > threshold
-            && self.settings.node.discipline.step_mode != slew_core::discipline::StepMode::SlewOnly;
-        let d = NtpDuration::from_seconds_f64(offset_s);
-        let result = if step {
-            self.clock.step(d)
-        } else {
-            self.clock.slew(d)
+        let mut asked = self.once_asked.take()?;
+        // A full-width clock whole NTP eras off: the node saw only the remainder.
+        let d = match asked {
+            OnceCorrection::Step(d) => d,
+            OnceCorrection::Slew(d) => WideDuration::from(d),
+        };
+        let resolved = era_resolved(&mut self.clock, d);
+        if resolved != d {
+            if !self.era_allowed() {
+                self.log_era_panic(resolved);
+                return Some(Exit::Panic);
+            }
+            log::warn!("-q: {}", era_note(d, resolved));
+            asked = OnceCorrection::Step(resolved);
+        }
+        let (result, done) = match asked {
+            OnceCorrection::Step(d) => (self.clock.step(d), format!("stepped the clock by {d}")),
+            OnceCorrection::Slew(d) => (
+                self.clock.slew(d),
+                format!("slewing the clock by {}", WideDuration::from(d)),
+            ),
         };
         match result {
-            Ok(()) => log::info!(
-                "time {} {offset_s:+.6} s",
-                if step { "set" } else { "slew" }
+            Ok(()) => log::warn!("-q: {done}"),
+            Err(e) => {
+                log::error!(
+                    "-q: cannot adjust the {} clock: {:?}",
+                    self.clock.name(),
+                    e.kind()
+                );
+                return Some(Exit::Panic);
+            }
+        }
+        if let Some(offset_s) = self.clock.offset_from_system_s() {
+            log::info!(
+                "-q: the {} clock is now {offset_s:+.6} s from the system clock",
+                self.clock.name()
+            );
+        }
+        Some(Exit::Clean)
+    }
+
+    /// May a correction beyond the panic threshold be made: `-g`, or no threshold.
+    pub(super) fn era_allowed(&self) -> bool {
+        let d = &self.settings.node.discipline;
+        d.allow_big_first || d.panic_threshold_s <= 0.0
+    }
+
+    fn log_era_panic(&self, step: WideDuration) {
+        log::error!(
+            "the {} clock is a whole number of NTP eras (2^32 s) from the servers' time: it needs a step of {step}, beyond the panic threshold ({} s): not touching the clock. Set the time first (slewd -q -g, or slewctl date -b) or start with -g to allow it",
+            self.clock.name(),
+            self.settings.node.discipline.panic_threshold_s
+        );
+    }
+
+    /// Once the node follows a system peer, a clock kept at full width must read a
+    /// time in the servers' era window: the node measures era-less timestamps and
+    /// cannot see a clock off by whole eras (2^32 s, 136 years; a kernel clock 2^35 s
+    /// ahead syncs to the right NTP timestamp in the year 3115). Step it by those
+    /// eras, once, with `-g`; without, exit as the panic check does. The step leaves
+    /// every NTP timestamp as it was, so the node's state stays valid.
+    pub(super) fn check_era(&mut self) {
+        if self.era_checked {
+            return;
+        }
+        // One clock read on the common path; the node is asked only when it matters.
+        let eras = era_resolved(&mut self.clock, WideDuration::ZERO);
+        if eras == WideDuration::ZERO || self.node.system().system_peer.is_none() {
+            return;
+        }
+        self.era_checked = true;
+        if !self.era_allowed() {
+            self.log_era_panic(eras);
+            self.exit = Some(Exit::Panic);
+            return;
+        }
+        match self.clock.step(eras) {
+            Ok(()) => log::warn!(
+                "the {} clock was a whole number of NTP eras (2^32 s) from the servers' time: stepped the clock by {eras}",
+                self.clock.name()
             ),
             Err(e) => log::error!(
-                "cannot adjust the {} clock: {:?}",
+                "cannot step the {} clock by {eras}: {:?}",
                 self.clock.name(),
                 e.kind()
             ),
         }
-        Some(Exit::Clean)
     }
 
     /// At exit: counters and the driftfile.

@@ -36,7 +36,7 @@ mod sources;
 
 pub use reload::ReloadSource;
 pub use seams::SendError;
-use seams::{ClientTransport, LeapArmed, ReadOnly};
+use seams::{ClientTransport, LeapArmed, OnceCorrection, ReadOnly};
 
 /// Datagrams handled per socket per turn, so a flood on one socket cannot starve the
 /// others or the timers.
@@ -116,6 +116,10 @@ pub struct Daemon<C: DaemonClock> {
     resolve_except: Vec<(usize, Option<SocketAddr>)>,
     /// SIGHUP's re-read of the configuration, off the loop.
     reloader: reload::Reloader,
+    /// `-q`: the correction the node asked of its read-only clock, not yet made.
+    once_asked: Option<OnceCorrection>,
+    /// The era check made its one step (or refusal).
+    era_checked: bool,
 }
 
 impl<C: DaemonClock> std::fmt::Debug for Daemon<C> {
@@ -200,6 +204,8 @@ impl<C: DaemonClock> Daemon<C> {
             resolver: crate::resolve::Resolver::default(),
             resolve_except: Vec::new(),
             reloader: reload::Reloader::default(),
+            once_asked: None,
+            era_checked: false,
         };
         d.resolve_pending(now);
         Ok(d)
@@ -252,7 +258,10 @@ impl<C: DaemonClock> Daemon<C> {
                 Report::SendError(k) => log::debug!("send failed: {k:?}"),
             };
             if self.settings.once {
-                let mut ro = ReadOnly(&mut self.clock);
+                let mut ro = ReadOnly {
+                    clock: &mut self.clock,
+                    asked: &mut self.once_asked,
+                };
                 run_once_with(&mut self.node, &mut ro, &mut transport, &mut report);
             } else {
                 let pending = self
@@ -261,9 +270,11 @@ impl<C: DaemonClock> Daemon<C> {
                     .map_or(slew_core::LeapIndicator::NoWarning, |t| {
                         t.arm(crate::time::unix_now_s())
                     });
+                let era_allowed = self.era_allowed();
                 let mut clock = LeapArmed {
                     inner: &mut self.clock,
                     pending,
+                    era_allowed,
                 };
                 run_once_with(&mut self.node, &mut clock, &mut transport, &mut report);
             }
@@ -355,6 +366,9 @@ impl<C: DaemonClock> Daemon<C> {
             if self.node.poll_timeout().is_some_and(|t| t <= now) {
                 self.node.handle_timeout(now);
                 self.drive(now);
+            }
+            if !self.settings.once {
+                self.check_era();
             }
             if let Some(exit) = self.exit {
                 return Ok(exit);

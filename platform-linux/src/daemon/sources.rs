@@ -311,6 +311,11 @@ impl<C: DaemonClock> Daemon<C> {
                     self.name_of(addr)
                 );
             }
+            // With -q the node stepped a read-only clock: `finish_once` makes the
+            // step and logs it.
+            Event::Step { offset_s } if self.settings.once => {
+                log::debug!("-q: the discipline asks for a step of {offset_s:+.6} s")
+            }
             Event::Step { offset_s } => log::warn!("stepped the clock by {offset_s:+.6} s"),
             Event::Spike { offset_s } => {
                 log::info!("spike: offset {offset_s:+.6} s held back until it persists")
