@@ -2,7 +2,7 @@
 //! as CSV and the offset curve as SVG.
 //!
 //! ```text
-//! cargo run --release --example sim -- SCENARIO [--rfc] [--seed N] [--csv FILE] [--svg FILE]
+//! cargo run --release --example sim -- SCENARIO [--rfc] [--seed N] [--record S] [--csv FILE] [--svg FILE]
 //! cargo run --release --example sim -- table      # every scenario, both estimators
 //! ```
 
@@ -114,7 +114,9 @@ fn svg(records: &[Record], title: &str) -> String {
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(name) = args.first() else {
-        eprintln!("usage: sim SCENARIO|table [--rfc] [--seed N] [--csv FILE] [--svg FILE]");
+        eprintln!(
+            "usage: sim SCENARIO|table [--rfc] [--seed N] [--record S] [--csv FILE] [--svg FILE]"
+        );
         eprintln!("scenarios: {}", NAMES.join(", "));
         return std::process::ExitCode::from(2);
     };
@@ -123,7 +125,7 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::SUCCESS;
     }
     let mut alg = Algorithm::Kalman;
-    let (mut csv, mut svg_path, mut seed) = (None, None, None);
+    let (mut csv, mut svg_path, mut seed, mut record) = (None, None, None, None);
     let mut it = args.iter().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -131,6 +133,7 @@ fn main() -> std::process::ExitCode {
             "--csv" => csv = it.next().cloned(),
             "--svg" => svg_path = it.next().cloned(),
             "--seed" => seed = it.next().and_then(|s| s.parse().ok()),
+            "--record" => record = it.next().and_then(|s| s.parse().ok()),
             other => {
                 eprintln!("unknown argument {other}");
                 return std::process::ExitCode::from(2);
@@ -144,14 +147,14 @@ fn main() -> std::process::ExitCode {
     if let Some(s) = seed {
         sc.seed = s;
     }
+    if let Some(r) = record {
+        sc.record_interval_s = r;
+    }
     let mut records = Vec::new();
     let (s, secs) = run(&sc, |r| records.push(*r));
     println!("scenario {name}, estimator {alg:?}, seed {}", sc.seed);
     println!("simulated {:.0} s in {:.3} s", s.duration_s, secs);
-    println!(
-        "first |offset| < 1 ms: {}",
-        fmt_time(s.first_below_1ms_s)
-    );
+    println!("first |offset| < 1 ms: {}", fmt_time(s.first_below_1ms_s));
     println!("converged (|offset| < 1 ms for good): {}", fmt_conv(&s));
     println!(
         "RMS offset after {:.0} s: {:.1} µs",

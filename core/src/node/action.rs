@@ -122,9 +122,9 @@ pub enum Action<'a> {
     },
     /// Step the clock ([`Clock::step`](crate::Clock::step)).
     Step(NtpDuration),
-    /// Start a slew, replacing any in progress ([`Clock::slew`](crate::Clock::slew)).
-    Slew(NtpDuration),
-    /// Set the frequency correction ([`Clock::set_frequency_ppm`](crate::Clock::set_frequency_ppm)).
+    /// Set the frequency correction ([`Clock::set_frequency_ppm`](crate::Clock::set_frequency_ppm)):
+    /// the discipline's frequency plus the rate of the slew in progress. The node
+    /// slews only this way, never with [`Clock::slew`](crate::Clock::slew).
     SetFrequency(f64),
     /// Publish the synchronisation state ([`Clock::set_status`](crate::Clock::set_status)).
     SetStatus(ClockStatus),
@@ -136,7 +136,6 @@ pub enum Action<'a> {
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Queued {
     Step(NtpDuration),
-    Slew(NtpDuration),
     SetFrequency(f64),
     SetStatus(ClockStatus),
     Event(Event),
@@ -146,7 +145,6 @@ impl Queued {
     pub(crate) fn into_action<'a>(self) -> Action<'a> {
         match self {
             Queued::Step(d) => Action::Step(d),
-            Queued::Slew(d) => Action::Slew(d),
             Queued::SetFrequency(f) => Action::SetFrequency(f),
             Queued::SetStatus(s) => Action::SetStatus(s),
             Queued::Event(e) => Action::Event(e),

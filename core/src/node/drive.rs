@@ -53,7 +53,6 @@ pub fn run_once_with<const N: usize, C: Clock, T: Transport>(
                     Ok(())
                 }
                 Action::Step(d) => clock.step(d),
-                Action::Slew(d) => clock.slew(d),
                 Action::SetFrequency(ppm) => clock.set_frequency_ppm(ppm),
                 Action::SetStatus(s) => clock.set_status(s),
                 Action::Event(ev) => {

@@ -8,6 +8,10 @@ use crate::time::{NtpDuration, NtpTimestamp};
 
 use super::rng::SimRng;
 
+/// The simulated clock's frequency range, ±ppm: what the Linux kernel clock offers
+/// (±10 % through the tick, ±500 ppm through the frequency).
+pub const SIM_MAX_FREQUENCY_PPM: f64 = 100_500.0;
+
 /// The client's clock in a simulation. Offsets are local minus true time.
 #[derive(Clone, Debug)]
 pub struct SimClock {
@@ -246,6 +250,7 @@ impl Clock for SimClock {
     }
 
     fn set_frequency_ppm(&mut self, ppm: f64) -> Result<(), Infallible> {
+        let ppm = ppm.clamp(-SIM_MAX_FREQUENCY_PPM, SIM_MAX_FREQUENCY_PPM);
         self.freq_corr = ppm * 1e-6;
         self.max_freq_corr_ppm = self.max_freq_corr_ppm.max(libm::fabs(ppm));
         Ok(())
@@ -253,6 +258,11 @@ impl Clock for SimClock {
 
     fn frequency_ppm(&mut self) -> Result<f64, Infallible> {
         Ok(self.freq_corr * 1e6)
+    }
+
+    /// Linux's range with `ADJ_TICK`: ±10 % by the tick plus ±500 ppm.
+    fn max_frequency_ppm(&self) -> f64 {
+        SIM_MAX_FREQUENCY_PPM
     }
 
     fn set_status(&mut self, status: ClockStatus) -> Result<(), Infallible> {

@@ -27,6 +27,10 @@ use crate::time::{Instant, NtpTimestamp};
 
 use net::InFlight;
 
+/// The rate of the simulated clock's single-shot slew (Linux adjtime's), ppm. The
+/// node never uses it; it is there for tools that do.
+pub const ADJTIME_RATE_PPM: f64 = 500.0;
+
 /// Most servers a simulation holds.
 pub const MAX_SERVERS: usize = 8;
 
@@ -140,11 +144,13 @@ impl<const N: usize> Simulator<N> {
             c.offset_s,
             c.freq_ppm,
             c.wander_ppm_per_sqrt_s,
-            scenario.node.max_slew_rate_ppm,
+            ADJTIME_RATE_PPM,
             scenario.seed ^ 0xc10c,
         );
         clock.set_stats_from_s(scenario.stats_from_s);
-        let mut node = Node::new(scenario.node.clone());
+        let mut config = scenario.node.clone();
+        config.fit_to_clock(crate::Clock::max_frequency_ppm(&clock));
+        let mut node = Node::new(config);
         let mut servers = Vec::new();
         for (i, spec) in scenario.servers.iter().enumerate() {
             let mut src = scenario.source;
