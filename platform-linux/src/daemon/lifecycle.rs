@@ -56,8 +56,17 @@ impl<C: DaemonClock> Daemon<C> {
         Some(Exit::Clean)
     }
 
-    /// At exit: counters and the driftfile.
+    /// At exit: counters and the driftfile, and the slew in progress taken back: the
+    /// clock keeps the discipline's frequency (within the kernel's ±500 ppm, so the
+    /// kernel clock's tick is nominal again), not a rate meant for seconds.
     pub fn shutdown(&mut self) {
+        // `-q` never let the node touch the clock.
+        if !self.settings.once && self.node.system().updates > 0 {
+            let ppm = self.node.frequency_ppm();
+            if let Err(e) = self.clock.set_frequency_ppm(ppm) {
+                log::warn!("cannot leave the clock at {ppm:+.3} ppm: {:?}", e.kind());
+            }
+        }
         self.server.log_stats();
         self.monitor.log_stats();
         self.write_drift();

@@ -147,6 +147,16 @@ impl<C: DaemonClock> Daemon<C> {
         let seed = seed();
         settings.node.seed = seed;
         let leaps = settings.leapfile.as_deref().and_then(load_leapfile);
+        // The node slews through the clock's frequency: keep the fastest slew within
+        // what this clock applies on top of the discipline's bound.
+        let wanted = settings.node.max_slew_rate_ppm;
+        let kept = settings.node.fit_to_clock(clock.max_frequency_ppm());
+        if kept < wanted {
+            log::warn!(
+                "maxslewrate {wanted} ppm is beyond the {} clock's range: slewing at up to {kept} ppm",
+                clock.name()
+            );
+        }
         let node = Box::new(Node::new(settings.node.clone()));
         let now = monotonic_now();
         let stats = crate::stats::Recorder::new(&settings.stats);

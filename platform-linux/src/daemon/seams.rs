@@ -59,6 +59,9 @@ impl<C: Clock> Clock for ReadOnly<'_, C> {
     fn frequency_ppm(&mut self) -> Result<f64, C::Error> {
         self.0.frequency_ppm()
     }
+    fn max_frequency_ppm(&self) -> f64 {
+        self.0.max_frequency_ppm()
+    }
     fn set_status(&mut self, _: slew_core::ClockStatus) -> Result<(), C::Error> {
         Ok(())
     }
@@ -89,6 +92,9 @@ impl<C: Clock> Clock for LeapArmed<'_, C> {
     }
     fn frequency_ppm(&mut self) -> Result<f64, C::Error> {
         self.inner.frequency_ppm()
+    }
+    fn max_frequency_ppm(&self) -> f64 {
+        self.inner.max_frequency_ppm()
     }
     fn set_status(&mut self, mut status: slew_core::ClockStatus) -> Result<(), C::Error> {
         if status.leap == slew_core::LeapIndicator::NoWarning {
