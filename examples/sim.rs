@@ -2,7 +2,7 @@
 //! as CSV and the offset curve as SVG.
 //!
 //! ```text
-//! cargo run --release --example sim -- SCENARIO [--rfc] [--seed N] [--record S] [--csv FILE] [--svg FILE]
+//! cargo run --release --example sim -- SCENARIO [--rfc] [--seed N] [--record S] [--offset S] [--csv FILE] [--svg FILE]
 //! cargo run --release --example sim -- table      # every scenario, both estimators
 //! ```
 
@@ -115,7 +115,7 @@ fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(name) = args.first() else {
         eprintln!(
-            "usage: sim SCENARIO|table [--rfc] [--seed N] [--record S] [--csv FILE] [--svg FILE]"
+            "usage: sim SCENARIO|table [--rfc] [--seed N] [--record S] [--offset S] [--csv FILE] [--svg FILE]"
         );
         eprintln!("scenarios: {}", NAMES.join(", "));
         return std::process::ExitCode::from(2);
@@ -126,6 +126,7 @@ fn main() -> std::process::ExitCode {
     }
     let mut alg = Algorithm::Kalman;
     let (mut csv, mut svg_path, mut seed, mut record) = (None, None, None, None);
+    let mut offset = None;
     let mut it = args.iter().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -134,6 +135,7 @@ fn main() -> std::process::ExitCode {
             "--svg" => svg_path = it.next().cloned(),
             "--seed" => seed = it.next().and_then(|s| s.parse().ok()),
             "--record" => record = it.next().and_then(|s| s.parse().ok()),
+            "--offset" => offset = it.next().and_then(|s| s.parse().ok()),
             other => {
                 eprintln!("unknown argument {other}");
                 return std::process::ExitCode::from(2);
@@ -149,6 +151,9 @@ fn main() -> std::process::ExitCode {
     }
     if let Some(r) = record {
         sc.record_interval_s = r;
+    }
+    if let Some(o) = offset {
+        sc.client.offset_s = o;
     }
     let mut records = Vec::new();
     let (s, secs) = run(&sc, |r| records.push(*r));

@@ -12,8 +12,10 @@
 //! fastest allowed rate.
 //!
 //! One addition, for smoothness once the frequency is known: the rate is at most
-//! `max_rate · (θ / FULL_RATE_OFFSET_S)²`, so only an offset of the step threshold's
-//! size (128 ms) may use the full rate and one ten times smaller a hundredth of it.
+//! `SMOOTH_RATE_PPM · (θ / FULL_RATE_OFFSET_S)²`, so only an offset of the step
+//! threshold's size (128 ms) may use the default full rate and one ten times smaller a
+//! hundredth of it. The curve does not depend on the configured maximum, which only
+//! caps it: a `maxslewrate 500` clock slews 10 ms at 500 ppm, not at 3 ppm.
 //! Without it a well-measured clock (small noise) that drifted a few milliseconds in
 //! holdover would be pulled back at hundreds of ppm; with it that takes minutes at a
 //! few ppm. The bound never goes below `free_rate_ppm`: the node lifts it (sets the
@@ -33,6 +35,10 @@
 /// intervals (`ratio · ½`), which keeps the offset within the noise while moving the
 /// rate by no more than the correction needs.
 pub const CORRECTION_TIME_RATIO: f64 = 3.0;
+
+/// The rate of the smoothness curve at [`FULL_RATE_OFFSET_S`], ppm: the default
+/// maximum slew rate.
+pub const SMOOTH_RATE_PPM: f64 = crate::node::DEFAULT_MAX_SLEW_RATE_PPM;
 
 /// The offset at and above which a correction may run at the full slew rate,
 /// seconds: RFC 5905's step threshold (STEPT), the largest offset ntpd would slew.
@@ -120,7 +126,8 @@ impl SlewSchedule {
         }
         let spread_s2 = CORRECTION_TIME_RATIO * 0.5 * noise_s.max(0.0) * interval_s.max(0.0);
         let ratio = abs / FULL_RATE_OFFSET_S;
-        let smooth_rate = (max_rate * ratio * ratio).max(free_rate_ppm.max(0.0) * 1e-6);
+        let smooth_rate =
+            (SMOOTH_RATE_PPM * 1e-6 * ratio * ratio).max(free_rate_ppm.max(0.0) * 1e-6);
         let duration_s = (spread_s2 / abs)
             .max(abs / smooth_rate)
             .min(max_duration_s)
