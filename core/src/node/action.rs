@@ -19,6 +19,13 @@ impl TxId {
     pub fn source(&self) -> SourceId {
         self.source
     }
+
+    /// The request's transmit timestamp field as sent: a random nonce, unique per
+    /// request, by which a port matches a kernel transmit stamp (which comes back
+    /// with the packet) to its request.
+    pub fn nonce(&self) -> NtpTimestamp {
+        self.nonce
+    }
 }
 
 /// Something worth a log line (or a statistics record).

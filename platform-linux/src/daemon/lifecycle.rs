@@ -67,6 +67,10 @@ impl<C: DaemonClock> Daemon<C> {
                 log::warn!("cannot leave the clock at {ppm:+.3} ppm: {:?}", e.kind());
             }
         }
+        log::info!(
+            "T1 from kernel transmit stamps for {} requests",
+            self.tx_pending.used
+        );
         self.server.log_stats();
         self.monitor.log_stats();
         self.write_drift();

@@ -32,6 +32,7 @@ use crate::time::{measure_precision, monotonic_now};
 mod lifecycle;
 mod seams;
 mod sources;
+mod txstamp;
 
 pub use seams::SendError;
 use seams::{ClientTransport, LeapArmed, ReadOnly};
@@ -106,6 +107,8 @@ pub struct Daemon<C: DaemonClock> {
     resolver: crate::resolve::Resolver,
     /// For each lookup under way, the address it must not hand back.
     resolve_except: Vec<(usize, Option<SocketAddr>)>,
+    /// Requests waiting for their kernel transmit stamp.
+    tx_pending: txstamp::TxPending,
 }
 
 impl<C: DaemonClock> std::fmt::Debug for Daemon<C> {
@@ -125,6 +128,15 @@ impl<C: DaemonClock> Daemon<C> {
         server.set_hardening(&settings.hardening);
         let client_v4 = NtpSocket::bind(SocketAddr::from(([0, 0, 0, 0], 0)))?;
         let client_v6 = NtpSocket::bind(SocketAddr::from(([0u16; 8], 0))).ok();
+        // T1 from the kernel's transmit stamp; without it, the clock read after send.
+        for s in std::iter::once(&client_v4).chain(client_v6.iter()) {
+            if !s.enable_tx_timestamps() {
+                log::info!(
+                    "no kernel transmit stamps on {}: T1 is read after send",
+                    s.local_addr()
+                );
+            }
+        }
         settings.node.precision = measure_precision();
         if let Some(path) = &settings.driftfile {
             match drift::read(path) {
@@ -179,6 +191,7 @@ impl<C: DaemonClock> Daemon<C> {
             leaps,
             resolver: crate::resolve::Resolver::default(),
             resolve_except: Vec::new(),
+            tx_pending: txstamp::TxPending::default(),
         };
         d.resolve_pending(now);
         Ok(d)
@@ -225,10 +238,12 @@ impl<C: DaemonClock> Daemon<C> {
                 v4: &self.client_v4,
                 v6: self.client_v6.as_ref(),
             };
+            let sent = &mut self.tx_pending;
             let mut report = |r: Report<'_>| match r {
                 Report::Event(e) => events.push(*e),
                 Report::ClockError(k) => clock_errors.push(k),
                 Report::SendError(k) => log::debug!("send failed: {k:?}"),
+                Report::Sent(tx) => sent.note(tx, now),
             };
             if self.settings.once {
                 let mut ro = ReadOnly(&mut self.clock);
@@ -247,6 +262,7 @@ impl<C: DaemonClock> Daemon<C> {
                 run_once_with(&mut self.node, &mut clock, &mut transport, &mut report);
             }
         }
+        self.collect_tx_stamps(now);
         for k in clock_errors {
             log::error!(
                 "the {} clock refused an adjustment: {k:?}",
@@ -262,7 +278,17 @@ impl<C: DaemonClock> Daemon<C> {
         }
     }
 
+    /// Kernel transmit stamps of the requests just sent (see [`txstamp`]).
+    fn collect_tx_stamps(&mut self, now: Instant) {
+        for socket in std::iter::once(&self.client_v4).chain(self.client_v6.iter()) {
+            self.tx_pending
+                .collect(socket, &mut self.node, &mut self.clock, now);
+        }
+    }
+
     fn drain_clients(&mut self, now: Instant) {
+        // A stamp that came late wakes the loop (POLLERR) like a datagram does.
+        self.collect_tx_stamps(now);
         let mut buf = [0u8; 1024];
         for v6 in [false, true] {
             for _ in 0..DRAIN_BUDGET {
