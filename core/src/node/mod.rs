@@ -560,6 +560,35 @@ impl<const N: usize> Node<N> {
         }
     }
 
+    /// Before the clock is first set, true while a configured upstream may still
+    /// become selectable: one that has not answered yet and has missed fewer than two
+    /// polls, or one that answers but whose samples are not yet good enough (no
+    /// filter output, too large a distance), within [`update::STARTUP_SETTLE_WAIT`]
+    /// of the first reply. The local clock is not served as synchronised meanwhile:
+    /// ntpd's start says "unsynchronised / time server re-starting", and a client
+    /// that took the local clock's time now would be moved again seconds later. A
+    /// node with no upstream at all serves its local clock at once.
+    fn upstream_settling(&self, now: Instant) -> bool {
+        if self.ever_synced {
+            return false;
+        }
+        if self
+            .first_reply
+            .is_some_and(|t| now.saturating_since(t) >= update::STARTUP_SETTLE_WAIT)
+        {
+            return false;
+        }
+        self.sources.iter().any(|s| {
+            s.warming_up()
+                || (s.reach() != 0
+                    && !s.config().noselect
+                    && matches!(
+                        s.unfit(now),
+                        Some(Reason::NoData) | Some(Reason::DistanceTooLarge)
+                    ))
+        })
+    }
+
     fn wall_now(&self, now: Instant) -> NtpTimestamp {
         match self.wall_anchor {
             Some((at, wall)) => wall + NtpDuration::from_core(now.saturating_since(at)),

@@ -160,7 +160,9 @@ impl<const N: usize> Node<N> {
                     vars.ref_id = RefId::from_bytes([127, 0, 0, 1]);
                     vars.poll = self.discipline.poll();
                     self.sys = vars;
-                } else if let Some(stratum) = self.config.local_clock_stratum {
+                } else if let (Some(stratum), false) =
+                    (self.config.local_clock_stratum, self.upstream_settling(now))
+                {
                     if !self.local_active {
                         self.local_active = true;
                         self.push_event(Event::LocalClock {
