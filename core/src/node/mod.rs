@@ -86,8 +86,18 @@ impl NodeConfig {
     /// Limit the slew rate to what a clock whose frequency range is
     /// ±`clock_max_frequency_ppm` ([`Clock::max_frequency_ppm`](crate::Clock::max_frequency_ppm))
     /// can carry on top of the discipline's frequency bound; returns the rate kept.
+    ///
+    /// A clock with no room beyond that bound (one that keeps the trait's default
+    /// ±500 ppm) still gets slews of up to its whole range: the clock clamps the sum
+    /// when the frequency correction is large, and the next measurement sees what was
+    /// not made. Slewing must never be switched off by a narrow clock.
     pub fn fit_to_clock(&mut self, clock_max_frequency_ppm: f64) -> f64 {
-        let room = (clock_max_frequency_ppm - self.discipline.max_frequency_ppm).max(0.0);
+        let room = clock_max_frequency_ppm - self.discipline.max_frequency_ppm;
+        let room = if room > 0.0 {
+            room
+        } else {
+            clock_max_frequency_ppm.max(0.0)
+        };
         self.max_slew_rate_ppm = self.max_slew_rate_ppm.clamp(0.0, room);
         self.max_slew_rate_ppm
     }
