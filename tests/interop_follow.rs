@@ -159,7 +159,7 @@ fn virtual_clock_300ms_off_slews_there_with_x_in_seconds() {
     let stamped = number_after(&log, "T1 from kernel transmit stamps for ")
         .unwrap_or_else(|| panic!("no transmit stamp count in the log:\n{log}"));
     eprintln!("-x: {stamped} requests had a kernel transmit stamp");
-    assert!(stamped >= 4.0, "{stamped} requests stamped:\n{log}");
+    assert!(stamped >= 3.0, "{stamped} requests stamped:\n{log}");
 }
 
 /// The article's intranet server ntp.conf, addresses rewritten to loopback (each
