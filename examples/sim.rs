@@ -2,7 +2,7 @@
 //! as CSV and the offset curve as SVG.
 //!
 //! ```text
-//! cargo run --release --example sim -- SCENARIO [--rfc] [--seed N] [--csv FILE] [--svg FILE]
+//! cargo run --release --example sim -- SCENARIO [--rfc] [--seed N] [--record S] [--offset S] [--csv FILE] [--svg FILE]
 //! cargo run --release --example sim -- table      # every scenario, both estimators
 //! ```
 
@@ -23,27 +23,34 @@ fn run(scenario: &Scenario, mut on_record: impl FnMut(&Record)) -> (Summary, f64
     (sim.summary(), start.elapsed().as_secs_f64())
 }
 
-fn fmt_conv(s: &Summary) -> String {
-    match s.converged_s {
+fn fmt_time(t: Option<f64>) -> String {
+    match t {
+        Some(t) if t < 100.0 => format!("{t:.1} s"),
         Some(t) => format!("{t:.0} s"),
         None => "never".into(),
     }
 }
 
+fn fmt_conv(s: &Summary) -> String {
+    fmt_time(s.converged_s)
+}
+
 fn row(name: &str, alg: &str, s: &Summary) -> String {
     format!(
-        "| {name} | {alg} | {} | {:.1} µs | {:.1} µs | {:+.4} ppm | {} |",
+        "| {name} | {alg} | {} | {} | {:.1} µs | {:.1} µs | {:.3} ppm | {:.2} ppm | {} |",
+        fmt_time(s.first_below_1ms_s),
         fmt_conv(s),
         s.rms_offset_s * 1e6,
         s.max_offset_s * 1e6,
-        s.freq_error_ppm,
+        s.rms_freq_error_ppm,
+        s.max_freq_error_ppm,
         s.steps
     )
 }
 
 fn table() {
-    println!("| scenario | estimator | converged (<1 ms) | RMS offset | max offset | freq error at end | steps |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| scenario | estimator | first <1 ms | stays <1 ms | RMS offset | max offset | RMS freq error | max freq error | steps |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     let mut total = 0.0;
     let mut simulated = 0.0;
     for name in NAMES {
@@ -107,7 +114,9 @@ fn svg(records: &[Record], title: &str) -> String {
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(name) = args.first() else {
-        eprintln!("usage: sim SCENARIO|table [--rfc] [--seed N] [--csv FILE] [--svg FILE]");
+        eprintln!(
+            "usage: sim SCENARIO|table [--rfc] [--seed N] [--record S] [--offset S] [--csv FILE] [--svg FILE]"
+        );
         eprintln!("scenarios: {}", NAMES.join(", "));
         return std::process::ExitCode::from(2);
     };
@@ -116,7 +125,8 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::SUCCESS;
     }
     let mut alg = Algorithm::Kalman;
-    let (mut csv, mut svg_path, mut seed) = (None, None, None);
+    let (mut csv, mut svg_path, mut seed, mut record) = (None, None, None, None);
+    let mut offset = None;
     let mut it = args.iter().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -124,6 +134,8 @@ fn main() -> std::process::ExitCode {
             "--csv" => csv = it.next().cloned(),
             "--svg" => svg_path = it.next().cloned(),
             "--seed" => seed = it.next().and_then(|s| s.parse().ok()),
+            "--record" => record = it.next().and_then(|s| s.parse().ok()),
+            "--offset" => offset = it.next().and_then(|s| s.parse().ok()),
             other => {
                 eprintln!("unknown argument {other}");
                 return std::process::ExitCode::from(2);
@@ -137,10 +149,17 @@ fn main() -> std::process::ExitCode {
     if let Some(s) = seed {
         sc.seed = s;
     }
+    if let Some(r) = record {
+        sc.record_interval_s = r;
+    }
+    if let Some(o) = offset {
+        sc.client.offset_s = o;
+    }
     let mut records = Vec::new();
     let (s, secs) = run(&sc, |r| records.push(*r));
     println!("scenario {name}, estimator {alg:?}, seed {}", sc.seed);
     println!("simulated {:.0} s in {:.3} s", s.duration_s, secs);
+    println!("first |offset| < 1 ms: {}", fmt_time(s.first_below_1ms_s));
     println!("converged (|offset| < 1 ms for good): {}", fmt_conv(&s));
     println!(
         "RMS offset after {:.0} s: {:.1} µs",
@@ -153,6 +172,10 @@ fn main() -> std::process::ExitCode {
         s.max_offset_s * 1e6
     );
     println!("frequency error at end: {:+.4} ppm", s.freq_error_ppm);
+    println!(
+        "frequency error after {:.0} s: RMS {:.3} ppm, max {:.2} ppm",
+        sc.stats_from_s, s.rms_freq_error_ppm, s.max_freq_error_ppm
+    );
     println!("steps: {}, max rate {:.1} ppm", s.steps, s.max_rate_ppm);
     println!(
         "records as system peer per server: {:?}, without: {}",

@@ -18,8 +18,8 @@ fn measure() {
                 sim.run_until(sc.duration_s, &mut |_| {});
                 let s = sim.summary();
                 println!(
-                    "{name:22} {alg:?} seed {seed}: conv {:?} rms {:.1} µs max {:.1} µs f2h {:+.4} fend {:+.4} steps {} rate {:.0} sel {:?} ev {:?}",
-                    s.converged_s, s.rms_offset_s * 1e6, s.max_offset_s * 1e6, f2h, s.freq_error_ppm, s.steps, s.max_rate_ppm, &s.selected[..sc.servers.len()], sim.events()
+                    "{name:22} {alg:?} seed {seed}: first {:.1?} conv {:.1?} rms {:.1} µs max {:.1} µs frms {:.3} fmax {:.2} f2h {:+.4} fend {:+.4} steps {} rate {:.0} sel {:?} ev {:?}",
+                    s.first_below_1ms_s, s.converged_s, s.rms_offset_s * 1e6, s.max_offset_s * 1e6, s.rms_freq_error_ppm, s.max_freq_error_ppm, f2h, s.freq_error_ppm, s.steps, s.max_rate_ppm, &s.selected[..sc.servers.len()], sim.events()
                 );
             }
         }

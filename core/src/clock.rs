@@ -79,11 +79,20 @@ pub struct ClockStatus {
     pub est_error_s: f64,
 }
 
+/// The frequency range a clock offers unless it says otherwise, ±ppm: what the
+/// Linux kernel's `ADJ_FREQUENCY` accepts (its MAXFREQ) and RFC 5905's bound.
+pub const BASE_FREQUENCY_RANGE_PPM: f64 = 500.0;
+
 /// A clock that slew reads and disciplines.
 ///
-/// Call order: `now` at will; `step` only when the discipline asks for one; `slew` and
-/// `set_frequency_ppm` after each clock update; `set_status` when the synchronisation
-/// state changes.
+/// Call order: `now` at will; `step` only when the discipline asks for one;
+/// `set_frequency_ppm` after each clock update and whenever the node's slew schedule
+/// changes the rate; `set_status` when the synchronisation state changes.
+///
+/// The node never uses `slew`: it carries every correction out as a frequency offset
+/// for a duration of its choosing, within [`Clock::max_frequency_ppm`], so the same
+/// code gives the same smoothness on every port. `slew` remains for one-shot tools
+/// (`slewd -q`, `slewctl date`), which set the time the way ntpdate and adjtime do.
 pub trait Clock {
     /// The error type.
     type Error: Error;
@@ -97,10 +106,22 @@ pub trait Clock {
 
     /// Start a gradual correction of `offset`, replacing any correction in progress.
     /// The clock amortises it at its own rate; `slew` never makes time run backwards.
+    /// For one-shot tools only (see above).
     fn slew(&mut self, offset: NtpDuration) -> Result<(), Self::Error>;
 
-    /// Set the frequency correction, parts per million (positive: run faster).
+    /// Set the frequency correction, parts per million (positive: run faster). Any
+    /// value within ±[`Clock::max_frequency_ppm`] is applied as given; beyond it the
+    /// clock clamps.
     fn set_frequency_ppm(&mut self, ppm: f64) -> Result<(), Self::Error>;
+
+    /// The frequency range this clock applies exactly, ±ppm: the discipline's
+    /// frequency bound plus the fastest slew the node may add on top must fit
+    /// ([`NodeConfig::fit_to_clock`](crate::node::NodeConfig::fit_to_clock)). Must
+    /// stay below 10⁶ so time keeps running forward. Default
+    /// [`BASE_FREQUENCY_RANGE_PPM`].
+    fn max_frequency_ppm(&self) -> f64 {
+        BASE_FREQUENCY_RANGE_PPM
+    }
 
     /// The frequency correction in force, parts per million.
     fn frequency_ppm(&mut self) -> Result<f64, Self::Error>;
@@ -125,6 +146,9 @@ impl<C: Clock + ?Sized> Clock for &mut C {
     }
     fn frequency_ppm(&mut self) -> Result<f64, Self::Error> {
         C::frequency_ppm(self)
+    }
+    fn max_frequency_ppm(&self) -> f64 {
+        C::max_frequency_ppm(self)
     }
     fn set_status(&mut self, status: ClockStatus) -> Result<(), Self::Error> {
         C::set_status(self, status)

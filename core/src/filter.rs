@@ -100,6 +100,20 @@ impl ClockFilter {
         self.last.as_ref()
     }
 
+    /// Seconds between the two newest samples (two during an iburst, the poll
+    /// interval after), if there are two.
+    pub fn sample_interval_s(&self) -> Option<f64> {
+        let newest = self
+            .stages
+            .get((self.next + NSTAGE - 1) % NSTAGE)?
+            .as_ref()?;
+        let before = self
+            .stages
+            .get((self.next + NSTAGE - 2) % NSTAGE)?
+            .as_ref()?;
+        Some((newest.time_s - before.time_s).max(0.0))
+    }
+
     /// Number of stages that hold a sample.
     pub fn len(&self) -> usize {
         self.stages.iter().flatten().count()

@@ -20,7 +20,8 @@
 //! # Guarantees
 //!
 //! - Only [`Clock::step`] moves the clock backwards. The frequency correction is
-//!   bounded by [`SoftClock::max_frequency_ppm`] and the slew rate by
+//!   bounded by [`SoftClock::max_frequency_ppm`] (±100 000 ppm by default, the range
+//!   the node's frequency slews need) and the single-shot slew rate by
 //!   [`SoftClock::max_slew_rate_ppm`], both far below 10⁶ ppm, so the clock's rate
 //!   stays positive and successive reads never decrease.
 //! - A slew is amortised at exactly the bounded rate until it is done, then stops;
@@ -51,17 +52,20 @@ impl<T: TickSource + ?Sized> TickSource for &mut T {
     }
 }
 
-/// The slew rate the software clock uses unless told otherwise, ppm: the rate of
-/// Linux's `adjtime`, which ntpd's and slew's discipline assume.
+/// The rate of the clock's own single-shot [`Clock::slew`] unless told otherwise,
+/// ppm: Linux's `adjtime`, for the one-shot tools that use it. The node never does:
+/// it slews through the frequency.
 pub const DEFAULT_MAX_SLEW_RATE_PPM: f64 = 500.0;
-
-/// The bound on the frequency correction unless told otherwise, ppm (RFC 5905's
-/// MAXFREQ).
-pub const DEFAULT_MAX_FREQUENCY_PPM: f64 = 500.0;
 
 /// The largest rate any setter accepts, ppm: a tenth of real time. Keeps the clock's
 /// rate positive whatever the caller asks for.
 const RATE_CEILING_PPM: f64 = 100_000.0;
+
+/// The frequency range unless told otherwise, ±ppm ([`Clock::max_frequency_ppm`]):
+/// the whole ceiling, as the Linux kernel clock offers ±10 % through its tick, so
+/// the node's frequency slews (up to 83 333 ppm on top of the discipline's 500 ppm)
+/// run the same on a board as on a server.
+pub const DEFAULT_MAX_FREQUENCY_PPM: f64 = RATE_CEILING_PPM;
 
 /// A disciplined software clock over a [`TickSource`]; see the [module](self) docs.
 #[derive(Debug, Clone)]
@@ -109,7 +113,8 @@ impl<T: TickSource> SoftClock<T> {
         self
     }
 
-    /// Amortise slews at `rate_ppm` (default 500). Tell the node the same rate.
+    /// Amortise single-shot slews at `rate_ppm` (default 500): only one-shot tools
+    /// use them; the node slews through the frequency.
     #[must_use]
     pub fn with_max_slew_rate_ppm(mut self, rate_ppm: f64) -> Self {
         self.reanchor();
@@ -117,7 +122,8 @@ impl<T: TickSource> SoftClock<T> {
         self
     }
 
-    /// Bound the frequency correction to ±`bound_ppm` (default 500).
+    /// Bound the frequency correction to ±`bound_ppm` (default 100 000; at most
+    /// that). This is the clock's [`Clock::max_frequency_ppm`].
     #[must_use]
     pub fn with_max_frequency_ppm(mut self, bound_ppm: f64) -> Self {
         self.max_frequency_ppm = clamp_ppm(bound_ppm, RATE_CEILING_PPM).max(0.0);
@@ -254,6 +260,10 @@ impl<T: TickSource> Clock for SoftClock<T> {
 
     fn frequency_ppm(&mut self) -> Result<f64, Self::Error> {
         Ok(self.frequency_ppm)
+    }
+
+    fn max_frequency_ppm(&self) -> f64 {
+        self.max_frequency_ppm
     }
 
     fn set_status(&mut self, status: ClockStatus) -> Result<(), Self::Error> {

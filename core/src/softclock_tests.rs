@@ -74,7 +74,14 @@ fn frequency_correction_cancels_the_error() {
 fn frequency_correction_is_bounded() {
     let mut c = clock(MHZ);
     c.set_frequency_ppm(10_000.0).unwrap();
+    assert_eq!(
+        c.frequency_ppm().unwrap(),
+        10_000.0,
+        "frequency slews need it"
+    );
+    c.set_frequency_ppm(1e7).unwrap();
     assert_eq!(c.frequency_ppm().unwrap(), DEFAULT_MAX_FREQUENCY_PPM);
+    assert_eq!(Clock::max_frequency_ppm(&c), DEFAULT_MAX_FREQUENCY_PPM);
     c.set_frequency_ppm(f64::NAN).unwrap();
     assert_eq!(c.frequency_ppm().unwrap(), 0.0);
     let mut c = clock(MHZ).with_max_frequency_ppm(50.0);

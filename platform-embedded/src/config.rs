@@ -18,9 +18,8 @@ use core::net::SocketAddr;
 
 use heapless::Vec;
 use slew_core::discipline::StepMode;
-use slew_core::node::{Node, NodeConfig};
+use slew_core::node::{Node, NodeConfig, DEFAULT_MAX_SLEW_RATE_PPM};
 use slew_core::peer::SourceConfig;
-use slew_core::softclock::DEFAULT_MAX_SLEW_RATE_PPM;
 use slew_core::{Instant, PollInterval};
 
 /// When the clock may jump instead of slewing.
@@ -81,8 +80,9 @@ pub struct Builder<const N: usize> {
 }
 
 impl<const N: usize> Builder<N> {
-    /// No servers; polls 2^6..2^10 s with iburst; steps only at start; slews at
-    /// 500 ppm (the software clock's default rate).
+    /// No servers; polls 2^6..2^10 s with iburst; steps only at start; slews by
+    /// frequency at up to 83 333 ppm (the node's default, within the software
+    /// clock's ±100 000 ppm range).
     ///
     /// `seed` seeds the node's PRNG (the nonce in each request's transmit timestamp,
     /// poll jitter). Take it from the board: its hardware RNG, or its unique ID mixed
@@ -158,7 +158,10 @@ impl<const N: usize> Builder<N> {
         self
     }
 
-    /// The rate the clock slews at, ppm; give the software clock the same.
+    /// The fastest the node slews, ppm, on top of the discipline's frequency (chrony's
+    /// `maxslewrate`). [`Builder::build`] keeps it within the software clock's
+    /// default frequency range; a port with a narrower clock calls
+    /// [`NodeConfig::fit_to_clock`] on [`Builder::node_config`].
     #[must_use]
     pub fn max_slew_rate_ppm(mut self, ppm: f64) -> Self {
         self.max_slew_rate_ppm = ppm;
@@ -213,6 +216,7 @@ impl<const N: usize> Builder<N> {
         c.local_clock_stratum = self.local_clock_stratum;
         c.precision = self.precision;
         c.max_slew_rate_ppm = self.max_slew_rate_ppm;
+        c.fit_to_clock(slew_core::softclock::DEFAULT_MAX_FREQUENCY_PPM);
         c.seed = self.seed;
         c
     }

@@ -4,7 +4,9 @@
 //! simulators see every call: `socket(SOCK_DGRAM)` without flags, close-on-exec and
 //! `O_NONBLOCK` added afterwards with `fcntl`, receive timestamps through
 //! `SO_TIMESTAMPING`/`SCM_TIMESTAMPING` (software), falling back to the time read right
-//! after `recvmsg` when the kernel sends no stamp.
+//! after `recvmsg` when the kernel sends no stamp. Client sockets also ask for
+//! software transmit stamps ([`NtpSocket::enable_tx_timestamps`]), which the kernel
+//! loops back with the packet on the error queue ([`NtpSocket::recv_tx_stamp`]).
 
 use std::io;
 use std::io::{IoSlice, IoSliceMut};
@@ -33,6 +35,15 @@ pub struct Received {
     pub kernel_stamp: bool,
     /// True when the datagram was longer than the buffer (and was cut).
     pub truncated: bool,
+}
+
+/// A transmit stamp read from the error queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxStamp {
+    /// Bytes of the looped packet written into the caller's buffer.
+    pub len: usize,
+    /// The kernel's software transmit stamp (CLOCK_REALTIME), if the message had one.
+    pub tx_time: Option<NtpTimestamp>,
 }
 
 /// A non-blocking UDP socket for NTP.
@@ -134,6 +145,56 @@ impl NtpSocket {
     /// The address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// Ask the kernel for a software transmit stamp of every datagram sent (on top
+    /// of the receive stamps). For client sockets only: the stamps wait on the error
+    /// queue, charged to the receive buffer, until [`NtpSocket::recv_tx_stamp`]
+    /// reads them, so a server socket that never read them would starve. Returns
+    /// whether the kernel agreed.
+    pub fn enable_tx_timestamps(&self) -> bool {
+        let stamping = TimestampingFlag::SOF_TIMESTAMPING_RX_SOFTWARE
+            | TimestampingFlag::SOF_TIMESTAMPING_TX_SOFTWARE
+            | TimestampingFlag::SOF_TIMESTAMPING_SOFTWARE;
+        setsockopt(&self.fd, sockopt::Timestamping, &stamping).is_ok()
+    }
+
+    /// One transmit stamp from the error queue, with the looped packet (link, IP
+    /// and UDP headers, then the datagram as sent) in `buf`: the datagram is its
+    /// tail. `Ok(None)` when the queue is empty.
+    pub fn recv_tx_stamp(&self, buf: &mut [u8]) -> io::Result<Option<TxStamp>> {
+        let mut cmsg = nix::cmsg_space!(
+            nix::sys::socket::Timestamps,
+            libc::sock_extended_err,
+            libc::sockaddr_in6
+        );
+        let mut iov = [IoSliceMut::new(buf)];
+        let msg = match recvmsg::<SockaddrStorage>(
+            self.fd.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::MSG_ERRQUEUE,
+        ) {
+            Ok(m) => m,
+            Err(nix::Error::EAGAIN) => return Ok(None),
+            Err(nix::Error::EINTR) => return Ok(None),
+            Err(e) => return Err(io_err(e)),
+        };
+        let mut tx_time = None;
+        if let Ok(cmsgs) = msg.cmsgs() {
+            for c in cmsgs {
+                if let ControlMessageOwned::ScmTimestampsns(ts) = c {
+                    let t = ts.system;
+                    if t.tv_sec() != 0 || t.tv_nsec() != 0 {
+                        tx_time = Some(timespec_to_ntp(t.tv_sec(), t.tv_nsec()));
+                    }
+                }
+            }
+        }
+        Ok(Some(TxStamp {
+            len: msg.bytes,
+            tx_time,
+        }))
     }
 
     /// Receives one datagram into `buf`; `Ok(None)` when nothing is queued.
@@ -252,6 +313,56 @@ mod tests {
         );
         let e = bind_error(&one6, &err(libc::EADDRINUSE)).to_string();
         assert!(!e.contains("on this host"), "{e}");
+    }
+
+    #[test]
+    fn transmit_stamps_come_back_on_the_error_queue_with_the_packet() {
+        let a = NtpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let b = NtpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let mut looped = [0u8; 256];
+        // Without asking, there are none.
+        b.send_to(b"no stamp", a.local_addr()).unwrap();
+        assert!(b.recv_tx_stamp(&mut looped).unwrap().is_none());
+        assert!(b.enable_tx_timestamps());
+        let before = realtime_now();
+        b.send_to(b"request1", a.local_addr()).unwrap();
+        let after = realtime_now();
+        let mut got = None;
+        for _ in 0..100 {
+            if let Some(s) = b.recv_tx_stamp(&mut looped).unwrap() {
+                got = Some(s);
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let s = got.expect("a transmit stamp on loopback");
+        let looped = &looped[..s.len];
+        assert!(
+            looped.ends_with(b"request1"),
+            "the looped packet ends with the datagram"
+        );
+        let t = s.tx_time.expect("a software stamp");
+        assert!(
+            (t - before).to_seconds_f64() >= 0.0,
+            "stamped after the send began"
+        );
+        assert!(
+            (after - t).to_seconds_f64() >= 0.0,
+            "and before it returned"
+        );
+        // The receiver's queue is untouched: the datagrams arrive as usual.
+        let mut buf = [0u8; 16];
+        let mut n = 0;
+        for _ in 0..100 {
+            while a.recv(&mut buf).unwrap().is_some() {
+                n += 1;
+            }
+            if n == 2 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(n, 2);
     }
 
     #[test]

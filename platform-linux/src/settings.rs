@@ -311,6 +311,10 @@ pub fn settings_from(config: &Config, overrides: &Overrides) -> Settings {
         select,
         local_clock_stratum: local_clock.map(|l| l.stratum),
         orphan,
+        max_slew_rate_ppm: config
+            .tinker
+            .maxslewrate
+            .unwrap_or(slew_core::node::DEFAULT_MAX_SLEW_RATE_PPM),
         ..NodeConfig::default()
     };
     Settings {
@@ -486,6 +490,23 @@ mod tests {
         assert!(d.allow_big_first);
         let d = discipline_from(&parse("tinker step 0\n"), &Overrides::default());
         assert_eq!(d.step_mode, StepMode::SlewOnly, "tinker step 0 never steps");
+    }
+
+    #[test]
+    fn maxslewrate_sets_the_fastest_slew() {
+        let s = settings_from(&parse("tinker maxslewrate 500\n"), &Overrides::default());
+        assert_eq!(s.node.max_slew_rate_ppm, 500.0);
+        let s = settings_from(&parse(""), &Overrides::default());
+        assert_eq!(
+            s.node.max_slew_rate_ppm,
+            slew_core::node::DEFAULT_MAX_SLEW_RATE_PPM
+        );
+        // Out of range: refused at parse time, as every tinker typo is.
+        let err = crate::config::parse_str(
+            "tinker maxslewrate 500000\n",
+            std::path::Path::new("t.conf"),
+        );
+        assert!(err.is_err(), "{err:?}");
     }
 
     #[test]

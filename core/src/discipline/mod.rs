@@ -10,11 +10,13 @@
 //! faster and holds tighter, so it is the default.
 //!
 //! Offsets here are *effective* offsets: the node subtracts the part of its last slew
-//! that the clock has not yet amortised, so a long slew in progress is not mistaken
-//! for a frequency error.
+//! that the clock has not yet made, so a long slew in progress is not mistaken for a
+//! frequency error. The node carries each slew out as a frequency offset for a
+//! duration it chooses ([`slew`]), never as a kernel single-shot slew.
 
 pub mod kalman;
 pub mod pll;
+pub mod slew;
 
 use crate::time::PollInterval;
 use kalman::{Kalman, KalmanStep};
@@ -183,6 +185,9 @@ pub struct Discipline {
     last_update_s: Option<f64>,
     steps: u32,
 }
+
+/// The longest a Kalman correction is spread, in poll intervals.
+const KALMAN_SLEW_INTERVALS: f64 = 4.0;
 
 /// ntpd's poll-adjust limit (`CLOCK_LIMIT`).
 const POLL_LIMIT: i32 = 30;
@@ -480,6 +485,29 @@ impl Discipline {
     fn note_wander(&mut self, dppm: f64) {
         let w2 = self.wander_ppm * self.wander_ppm;
         self.wander_ppm = libm::sqrt(w2 + (dppm * dppm - w2) / pll::AVG);
+    }
+
+    /// The longest a slew may take, in poll intervals. The PLL's phase is the part
+    /// ntpd drains before the next update, so it must be made within one; the Kalman
+    /// filter sees what is still pending and may spread a correction further.
+    pub fn slew_intervals(&self) -> f64 {
+        match self.config.algorithm {
+            Algorithm::Kalman => KALMAN_SLEW_INTERVALS,
+            Algorithm::Rfc5905 => 1.0,
+        }
+    }
+
+    /// How well the frequency is known (1 σ), ppm: the Kalman filter's own figure;
+    /// for the PLL, the bound while it is still measuring (NSET, FREQ) and the clock
+    /// wander once synchronised.
+    pub fn frequency_sd_ppm(&self) -> f64 {
+        match (self.config.algorithm, self.state) {
+            (Algorithm::Kalman, _) => self.kalman.freq_sd() * 1e6,
+            (Algorithm::Rfc5905, State::Nset | State::Fset | State::Freq) => {
+                self.config.max_frequency_ppm
+            }
+            (Algorithm::Rfc5905, _) => self.wander_ppm,
+        }
     }
 
     /// Kalman offset uncertainty (1 σ), seconds; for the status the clock publishes.

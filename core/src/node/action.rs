@@ -4,7 +4,7 @@ use core::net::SocketAddr;
 
 use crate::clock::ClockStatus;
 use crate::peer::{Reason, SourceId};
-use crate::time::{NtpDuration, NtpTimestamp, WideDuration};
+use crate::time::{NtpTimestamp, WideDuration};
 
 /// Identifies a request on its way out, so the port can report when it left
 /// (T1) with [`Node::handle_tx_timestamp`](super::Node::handle_tx_timestamp).
@@ -18,6 +18,13 @@ impl TxId {
     /// The source the request is for.
     pub fn source(&self) -> SourceId {
         self.source
+    }
+
+    /// The request's transmit timestamp field as sent: a random nonce, unique per
+    /// request, by which a port matches a kernel transmit stamp (which comes back
+    /// with the packet) to its request.
+    pub fn nonce(&self) -> NtpTimestamp {
+        self.nonce
     }
 }
 
@@ -122,9 +129,9 @@ pub enum Action<'a> {
     },
     /// Step the clock ([`Clock::step`](crate::Clock::step)).
     Step(WideDuration),
-    /// Start a slew, replacing any in progress ([`Clock::slew`](crate::Clock::slew)).
-    Slew(NtpDuration),
-    /// Set the frequency correction ([`Clock::set_frequency_ppm`](crate::Clock::set_frequency_ppm)).
+    /// Set the frequency correction ([`Clock::set_frequency_ppm`](crate::Clock::set_frequency_ppm)):
+    /// the discipline's frequency plus the rate of the slew in progress. The node
+    /// slews only this way, never with [`Clock::slew`](crate::Clock::slew).
     SetFrequency(f64),
     /// Publish the synchronisation state ([`Clock::set_status`](crate::Clock::set_status)).
     SetStatus(ClockStatus),
@@ -136,7 +143,6 @@ pub enum Action<'a> {
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Queued {
     Step(WideDuration),
-    Slew(NtpDuration),
     SetFrequency(f64),
     SetStatus(ClockStatus),
     Event(Event),
@@ -146,7 +152,6 @@ impl Queued {
     pub(crate) fn into_action<'a>(self) -> Action<'a> {
         match self {
             Queued::Step(d) => Action::Step(d),
-            Queued::Slew(d) => Action::Slew(d),
             Queued::SetFrequency(f) => Action::SetFrequency(f),
             Queued::SetStatus(s) => Action::SetStatus(s),
             Queued::Event(e) => Action::Event(e),

@@ -4,7 +4,7 @@
 use crate::clock::{Clock, Error as _, ErrorKind};
 use crate::transport::Transport;
 
-use super::{Action, Event, Node};
+use super::{Action, Event, Node, TxId};
 
 /// What [`run_once_with`] hands the port besides the node's events.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -16,6 +16,10 @@ pub enum Report<'a> {
     ClockError(ErrorKind),
     /// A request could not be sent; it counts as lost.
     SendError(ErrorKind),
+    /// A request was sent, and its T1 taken from the clock right after `send`. A
+    /// port with kernel transmit stamps reports the better T1 later with
+    /// [`Node::handle_tx_timestamp`], which replaces this one.
+    Sent(TxId),
 }
 
 /// Drain the node's actions into `clock` and `transport`, dropping events and
@@ -53,7 +57,6 @@ pub fn run_once_with<const N: usize, C: Clock, T: Transport>(
                     Ok(())
                 }
                 Action::Step(d) => clock.step(d),
-                Action::Slew(d) => clock.slew(d),
                 Action::SetFrequency(ppm) => clock.set_frequency_ppm(ppm),
                 Action::SetStatus(s) => clock.set_status(s),
                 Action::Event(ev) => {
@@ -67,6 +70,7 @@ pub fn run_once_with<const N: usize, C: Clock, T: Transport>(
         }
         if let Some((tx, t1)) = sent {
             node.handle_tx_timestamp(tx, t1);
+            report(Report::Sent(tx));
         }
     }
 }

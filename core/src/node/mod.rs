@@ -11,6 +11,7 @@ use core::net::SocketAddr;
 
 use heapless::{Deque, Vec};
 
+use crate::discipline::slew::SlewSchedule;
 use crate::discipline::{Discipline, DisciplineConfig, State};
 use crate::peer::{Association, Reason, ReplyOutcome, SourceConfig, SourceId, SourceStatus};
 use crate::select::SelectConfig;
@@ -50,8 +51,10 @@ pub struct NodeConfig {
     pub orphan: Option<Orphan>,
     /// Our clock's precision, log2 seconds.
     pub precision: i8,
-    /// The rate at which the port's clock amortises a slew, ppm (Linux adjtime and
-    /// slew's software clock: 500). The node models the slew in progress with it.
+    /// The largest rate the node adds to the frequency correction to slew an
+    /// offset away, ppm (`tinker maxslewrate`; default
+    /// [`DEFAULT_MAX_SLEW_RATE_PPM`]). The clock must accept the discipline's
+    /// frequency bound plus this: [`NodeConfig::fit_to_clock`] makes sure.
     pub max_slew_rate_ppm: f64,
     /// Seed of the node's PRNG (request nonces, poll jitter).
     pub seed: u64,
@@ -65,9 +68,38 @@ impl Default for NodeConfig {
             local_clock_stratum: None,
             orphan: None,
             precision: -20,
-            max_slew_rate_ppm: 500.0,
+            max_slew_rate_ppm: DEFAULT_MAX_SLEW_RATE_PPM,
             seed: 0x5eed_5eed_5eed_5eed,
         }
+    }
+}
+
+/// The default maximum slew rate, ppm: chrony's `maxslewrate` (1/12 s per second).
+/// A 0.1 s start-up offset is gone in 1.2 s and a second (`-x`) in 12 s instead of
+/// ntpd's 200 s and 33 minutes at adjtime's 500 ppm, while the clock still runs
+/// forward at 92 % of real time at worst, within Linux's ±10 % tick range. Only
+/// corrections much larger than the noise run anywhere near it (see
+/// [`crate::discipline::slew`]): steady-state ones move the rate by fractions of a ppm.
+pub const DEFAULT_MAX_SLEW_RATE_PPM: f64 = 83_333.0;
+
+impl NodeConfig {
+    /// Limit the slew rate to what a clock whose frequency range is
+    /// ±`clock_max_frequency_ppm` ([`Clock::max_frequency_ppm`](crate::Clock::max_frequency_ppm))
+    /// can carry on top of the discipline's frequency bound; returns the rate kept.
+    ///
+    /// A clock with no room beyond that bound (one that keeps the trait's default
+    /// ±500 ppm) still gets slews of up to its whole range: the clock clamps the sum
+    /// when the frequency correction is large, and the next measurement sees what was
+    /// not made. Slewing must never be switched off by a narrow clock.
+    pub fn fit_to_clock(&mut self, clock_max_frequency_ppm: f64) -> f64 {
+        let room = clock_max_frequency_ppm - self.discipline.max_frequency_ppm;
+        let room = if room > 0.0 {
+            room
+        } else {
+            clock_max_frequency_ppm.max(0.0)
+        };
+        self.max_slew_rate_ppm = self.max_slew_rate_ppm.clamp(0.0, room);
+        self.max_slew_rate_ppm
     }
 }
 
@@ -179,8 +211,8 @@ pub struct Node<const N: usize> {
     sends: Deque<(SourceId, NtpTimestamp), N>,
     queue: Deque<Queued, ACTION_QUEUE>,
     buf: [u8; REQUEST_BUF_LEN],
-    slew_s: f64,
-    slew_start: Instant,
+    /// The correction in progress, carried out as an added frequency.
+    slew: SlewSchedule,
     sys: SystemVars,
     sys_peer: Option<SourceId>,
     sys_reason: Reason,
@@ -218,8 +250,7 @@ impl<const N: usize> Node<N> {
             sends: Deque::new(),
             queue: Deque::new(),
             buf: [0; REQUEST_BUF_LEN],
-            slew_s: 0.0,
-            slew_start: Instant::ZERO,
+            slew: SlewSchedule::IDLE,
             sys_peer: None,
             sys_reason: Reason::NoData,
             sys_offset_s: 0.0,
@@ -337,15 +368,22 @@ impl<const N: usize> Node<N> {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let fallback = self.config.local_clock_stratum.is_some() || self.config.orphan.is_some();
         let local = fallback.then_some(self.local_due);
+        let slew_end = self
+            .slew
+            .end_s()
+            .map(|s| Instant::from_nanos(libm::ceil(s.max(0.0) * 1e9) as u64));
         self.sources
             .iter()
             .map(|s| s.next_poll())
             .chain(local)
+            .chain(slew_end)
             .min()
     }
 
-    /// Timers: send the requests that are due.
+    /// Timers: end the slew in progress when it is done, send the requests that
+    /// are due.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.end_slew(now);
         let mut polled = false;
         for i in 0..self.sources.len() {
             let due = self.sources.get(i).is_some_and(|s| s.next_poll() <= now);
@@ -515,12 +553,50 @@ impl<const N: usize> Node<N> {
         let _ = self.queue.push_back(q);
     }
 
-    /// The part of the last slew the clock has not made yet at `now`, seconds.
+    /// The part of the last correction the clock has not made yet at `now`, seconds.
     fn pending_slew_s(&self, now: Instant) -> f64 {
-        let elapsed = now.saturating_since(self.slew_start).as_secs_f64();
-        let done = self.config.max_slew_rate_ppm * 1e-6 * elapsed;
-        let left = (libm::fabs(self.slew_s) - done).max(0.0);
-        libm::copysign(left, self.slew_s)
+        self.slew.remaining_s(now.as_seconds_f64())
+    }
+
+    /// The slew's end: take the added rate back, leaving the discipline's frequency.
+    fn end_slew(&mut self, now: Instant) {
+        if self
+            .slew
+            .end_s()
+            .is_some_and(|end| now.as_seconds_f64() >= end)
+        {
+            self.slew.stop(now.as_seconds_f64());
+            self.push(Queued::SetFrequency(self.discipline.frequency_ppm()));
+        }
+    }
+
+    /// Before the clock is first set, true while a configured upstream may still
+    /// become selectable: one that has not answered yet and has missed fewer than two
+    /// polls, or one that answers but whose samples are not yet good enough (no
+    /// filter output, too large a distance), within [`update::STARTUP_SETTLE_WAIT`]
+    /// of the first reply. The local clock is not served as synchronised meanwhile:
+    /// ntpd's start says "unsynchronised / time server re-starting", and a client
+    /// that took the local clock's time now would be moved again seconds later. A
+    /// node with no upstream at all serves its local clock at once.
+    fn upstream_settling(&self, now: Instant) -> bool {
+        if self.ever_synced {
+            return false;
+        }
+        if self
+            .first_reply
+            .is_some_and(|t| now.saturating_since(t) >= update::STARTUP_SETTLE_WAIT)
+        {
+            return false;
+        }
+        self.sources.iter().any(|s| {
+            s.warming_up()
+                || (s.reach() != 0
+                    && !s.config().noselect
+                    && matches!(
+                        s.unfit(now),
+                        Some(Reason::NoData) | Some(Reason::DistanceTooLarge)
+                    ))
+        })
     }
 
     fn wall_now(&self, now: Instant) -> NtpTimestamp {

@@ -204,3 +204,40 @@ fn orphan_mode_after_orphanwait_at_exactly_the_orphan_stratum() {
     assert!(vars.is_synchronized());
     assert!(saw_event);
 }
+
+#[test]
+fn the_slew_rate_fits_the_clock() {
+    let mut c = NodeConfig::default();
+    assert_eq!(c.max_slew_rate_ppm, DEFAULT_MAX_SLEW_RATE_PPM);
+    // The kernel's ±100 000 ppm carries the default on top of the 500 ppm bound.
+    assert_eq!(c.fit_to_clock(100_000.0), DEFAULT_MAX_SLEW_RATE_PPM);
+    // A narrower clock: what is left beyond the discipline's bound.
+    assert_eq!(c.fit_to_clock(10_500.0), 10_000.0);
+    // A clock with the trait's default ±500 ppm still slews, at up to 500 ppm.
+    assert_eq!(c.fit_to_clock(500.0), 500.0);
+}
+
+#[test]
+fn a_slew_is_a_frequency_for_a_duration_taken_back_at_its_end() {
+    use crate::discipline::slew::{SlewLimits, SlewSchedule};
+    let mut node: Node<2> = Node::new(NodeConfig::default());
+    // A correction of 10 ms in progress, planned at 1 s (as `apply` would).
+    node.slew = SlewSchedule::start(1.0, 0.01, &SlewLimits::chrony(1e-3, 64.0, 500.0));
+    let end = node.slew.end_s().unwrap();
+    assert!((end - 21.0).abs() < 1e-9, "10 ms at 500 ppm: 20 s");
+    // The node wants to be woken at the end.
+    let wake = node.poll_timeout().unwrap();
+    assert!((wake.as_seconds_f64() - end).abs() < 1e-6);
+    // Before the end nothing happens; at it, the added rate is taken back.
+    node.handle_timeout(Instant::from_nanos(10_000_000_000));
+    assert!(node.poll_action().is_none());
+    assert!((node.pending_slew_s(Instant::from_nanos(11_000_000_000)) - 0.005).abs() < 1e-9);
+    node.handle_timeout(wake);
+    match node.poll_action() {
+        Some(Action::SetFrequency(ppm)) => assert_eq!(ppm, node.frequency_ppm()),
+        other => panic!("expected the base frequency back, got {other:?}"),
+    }
+    assert!(node.slew.end_s().is_none());
+    assert!(node.pending_slew_s(wake).abs() < 1e-9);
+    assert!(node.poll_timeout().is_none(), "nothing else to wake for");
+}

@@ -2,12 +2,15 @@
 
 use super::{Event, Fresh, Node, Queued};
 use crate::clock::{ClockStatus, LeapIndicator};
+use crate::discipline::slew::{
+    SlewLimits, SlewSchedule, MIN_DURATION_S, SMOOTH_FROM_FREQUENCY_SD_PPM,
+};
 use crate::discipline::{Algorithm, Correction, IgnoreReason, Measurement, State};
 use crate::filter::PHI;
 use crate::peer::Reason;
 use crate::select::{self, Candidate, NoSelection, Tally};
 use crate::system::{SystemVars, MAXSTRAT};
-use crate::time::{Instant, NtpDuration, NtpShort, WideDuration};
+use crate::time::{Instant, NtpShort, WideDuration};
 use crate::wire::RefId;
 use heapless::Vec;
 
@@ -162,7 +165,9 @@ impl<const N: usize> Node<N> {
                     vars.ref_id = RefId::from_bytes([127, 0, 0, 1]);
                     vars.poll = self.discipline.poll();
                     self.sys = vars;
-                } else if let Some(stratum) = self.config.local_clock_stratum {
+                } else if let (Some(stratum), false) =
+                    (self.config.local_clock_stratum, self.upstream_settling(now))
+                {
                     if !self.local_active {
                         self.local_active = true;
                         self.push_event(Event::LocalClock {
@@ -311,15 +316,22 @@ impl<const N: usize> Node<N> {
                 }
             }
         };
+        // The slew schedule spreads a correction over this source's sample interval
+        // (chrony's update interval): two seconds during an iburst, the poll after.
+        let interval_s = self
+            .sources
+            .iter()
+            .find(|s| s.id == f.id)
+            .and_then(|s| s.filter.sample_interval_s());
         let correction = self.discipline.update(m);
-        self.apply(now, correction);
+        self.apply(now, correction, interval_s);
         let poll = self.discipline.poll();
         for s in self.sources.iter_mut() {
             s.set_system_poll(poll);
         }
     }
 
-    fn apply(&mut self, now: Instant, c: Correction) {
+    fn apply(&mut self, now: Instant, c: Correction, interval_s: Option<f64>) {
         let pending = self.pending_slew_s(now);
         match c {
             Correction::Ignore(IgnoreReason::Spike) => {
@@ -332,11 +344,29 @@ impl<const N: usize> Node<N> {
                 phase_s,
                 frequency_ppm,
             } => {
+                // The correction still to make, carried out as a rate added to the
+                // frequency for a duration the schedule chooses from the noise.
                 let total = pending + phase_s;
-                self.slew_s = total;
-                self.slew_start = now;
-                self.push(Queued::Slew(NtpDuration::from_seconds_f64(total)));
-                self.push(Queued::SetFrequency(frequency_ppm));
+                let poll_s = self.discipline.poll().as_seconds_f64();
+                let limits = SlewLimits {
+                    noise_s: self.discipline.offset_sd_s(),
+                    interval_s: interval_s.unwrap_or(poll_s).clamp(MIN_DURATION_S, poll_s),
+                    max_duration_s: poll_s * self.discipline.slew_intervals(),
+                    max_rate_ppm: self.config.max_slew_rate_ppm,
+                    // The smoothness bound holds once the frequency is known to a
+                    // ppm. Before (the first correction, which sets the clock where
+                    // ntpd would step, and the iburst that follows) the clock's rate
+                    // is tens of ppm off anyway: chrony's rule alone.
+                    free_rate_ppm: if self.ever_synced
+                        && self.discipline.frequency_sd_ppm() < SMOOTH_FROM_FREQUENCY_SD_PPM
+                    {
+                        0.0
+                    } else {
+                        self.config.max_slew_rate_ppm
+                    },
+                };
+                self.slew = SlewSchedule::start(now.as_seconds_f64(), total, &limits);
+                self.push(Queued::SetFrequency(frequency_ppm + self.slew.rate_ppm()));
                 self.shift_filters(-phase_s);
                 self.ever_synced = true;
                 self.clock_updates = self.clock_updates.wrapping_add(1);
@@ -346,12 +376,9 @@ impl<const N: usize> Node<N> {
                 offset_s,
                 frequency_ppm,
             } => {
+                // The step makes what the slew in progress had not: stop it.
                 let total = pending + offset_s;
-                if pending != 0.0 {
-                    self.push(Queued::Slew(NtpDuration::ZERO));
-                }
-                self.slew_s = 0.0;
-                self.slew_start = now;
+                self.slew = SlewSchedule::IDLE;
                 // Full width: an offset of decades is stepped whole.
                 let step = WideDuration::from_seconds_f64(total);
                 self.push(Queued::Step(step));

@@ -28,6 +28,10 @@ use crate::time::{Instant, NtpTimestamp};
 
 use net::InFlight;
 
+/// The rate of the simulated clock's single-shot slew (Linux adjtime's), ppm. The
+/// node never uses it; it is there for tools that do.
+pub const ADJTIME_RATE_PPM: f64 = 500.0;
+
 /// Most servers a simulation holds.
 pub const MAX_SERVERS: usize = 8;
 
@@ -55,7 +59,10 @@ pub struct Record {
 pub struct Summary {
     /// Simulated seconds.
     pub duration_s: f64,
-    /// First time after which |offset| stayed below 1 ms to the end, seconds.
+    /// First time |offset| was below 1 ms, seconds (exact, not sampled).
+    pub first_below_1ms_s: Option<f64>,
+    /// First time after which |offset| stayed below 1 ms to the end, seconds
+    /// (exact, not sampled).
     pub converged_s: Option<f64>,
     /// RMS of the offset over the records from `stats_from_s`, seconds.
     pub rms_offset_s: f64,
@@ -69,6 +76,11 @@ pub struct Summary {
     pub max_rate_ppm: f64,
     /// Largest frequency correction ever set, ppm.
     pub max_freq_corr_ppm: f64,
+    /// RMS of the clock's rate error (oscillator + correction + slew) from
+    /// `stats_from_s`, time-weighted, ppm: how evenly the clock ticks.
+    pub rms_freq_error_ppm: f64,
+    /// Largest |rate error| from `stats_from_s`, ppm.
+    pub max_freq_error_ppm: f64,
     /// Records in which each server was the system peer.
     pub selected: [u32; MAX_SERVERS],
     /// Requests each server received.
@@ -93,7 +105,6 @@ pub struct Simulator<const N: usize> {
     stats_from_s: f64,
     sum_sq: f64,
     n_stats: u32,
-    last_bad_s: Option<f64>,
     last_record: Option<(f64, f64, u32)>,
     summary: Summary,
     events: EventCounts,
@@ -129,15 +140,18 @@ impl<const N: usize> Simulator<N> {
     pub fn new(scenario: &Scenario) -> Self {
         let epoch = NtpTimestamp::from_unix(1_800_000_000, 0);
         let c = &scenario.client;
-        let clock = SimClock::new(
+        let mut clock = SimClock::new(
             epoch,
             c.offset_s,
             c.freq_ppm,
             c.wander_ppm_per_sqrt_s,
-            scenario.node.max_slew_rate_ppm,
+            ADJTIME_RATE_PPM,
             scenario.seed ^ 0xc10c,
         );
-        let mut node = Node::new(scenario.node.clone());
+        clock.set_stats_from_s(scenario.stats_from_s);
+        let mut config = scenario.node.clone();
+        config.fit_to_clock(crate::Clock::max_frequency_ppm(&clock));
+        let mut node = Node::new(config);
         let mut servers = Vec::new();
         for (i, spec) in scenario.servers.iter().enumerate() {
             let mut src = scenario.source;
@@ -159,7 +173,6 @@ impl<const N: usize> Simulator<N> {
             stats_from_s: scenario.stats_from_s,
             sum_sq: 0.0,
             n_stats: 0,
-            last_bad_s: None,
             last_record: None,
             summary: Summary::default(),
             events: EventCounts::default(),
@@ -190,13 +203,15 @@ impl<const N: usize> Simulator<N> {
         } else {
             0.0
         };
-        s.converged_s = match self.last_bad_s {
+        let m = self.clock.metrics();
+        s.first_below_1ms_s = m.first_below_1ms_s;
+        s.converged_s = match m.last_above_1ms_s {
             None => Some(0.0),
-            Some(t) if t + self.record_interval_s <= self.now_s() => {
-                Some(t + self.record_interval_s)
-            }
+            Some(t) if t < self.now_s() => Some(t),
             Some(_) => None,
         };
+        s.rms_freq_error_ppm = m.rms_freq_error_ppm();
+        s.max_freq_error_ppm = m.max_freq_error_ppm;
         s.freq_error_ppm = self.clock.frequency_error_ppm();
         s.steps = self.clock.steps();
         s.max_freq_corr_ppm = self.clock.max_freq_corr_ppm();
@@ -327,9 +342,6 @@ impl<const N: usize> Simulator<N> {
             }
         }
         self.last_record = Some((t, offset_s, steps));
-        if libm::fabs(offset_s) >= 1e-3 {
-            self.last_bad_s = Some(t);
-        }
         if t >= self.stats_from_s {
             self.sum_sq += offset_s * offset_s;
             self.n_stats += 1;

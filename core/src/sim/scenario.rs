@@ -49,6 +49,7 @@ pub struct Scenario {
 /// Names accepted by [`Scenario::by_name`].
 pub const NAMES: &[&str] = &[
     "reference",
+    "reference-iburst",
     "reference-falseticker",
     "slew-50ms",
     "step-2s",
@@ -107,6 +108,12 @@ impl Scenario {
         s.node.discipline.maxpoll = PollInterval::from_log2(6);
         match name {
             "reference" => {}
+            "reference-iburst" => {
+                // The same with iburst: the start-up figure chronyd is quoted at (6 s
+                // to |offset| < 1 ms).
+                s.name = "reference-iburst";
+                s.source.iburst = true;
+            }
             "reference-falseticker" => {
                 s.name = "reference-falseticker";
                 s.servers = servers(&[

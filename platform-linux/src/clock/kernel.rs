@@ -1,9 +1,16 @@
 //! The kernel's clock, steered through `clock_adjtime(CLOCK_REALTIME)`.
 //!
-//! - frequency: `ADJ_FREQUENCY` (ppm scaled by 2^16, the kernel's unit);
-//! - slew: `ADJ_OFFSET_SINGLESHOT`, the adjtime(2) mechanism: the kernel amortises the
-//!   offset at its fixed 500 ppm, so time never runs backwards and a slew can never
-//!   exceed the 500 ppm the discipline allows;
+//! - frequency: the whole ±[`KERNEL_MAX_TOTAL_PPM`] range the node's frequency slews
+//!   need. Within ±500 ppm through `ADJ_FREQUENCY` alone (ppm scaled by 2^16, the
+//!   kernel's unit) with the tick nominal; beyond, `ADJ_TICK` carries the bulk (one
+//!   µs of the 10 000 µs tick at USER_HZ 100 is 100 ppm; the kernel accepts ±10 %)
+//!   and `ADJ_FREQUENCY` the remainder, both in one call so they change together.
+//!   Every frequency call sets the tick, so coming back within ±500 ppm restores it;
+//!   dropping the clock restores it too (the daemon's exit, a panic's unwinding), and
+//!   a refused call changes neither;
+//! - slew (one-shot tools only; the node slews through the frequency):
+//!   `ADJ_OFFSET_SINGLESHOT`, the adjtime(2) mechanism, which the kernel amortises at
+//!   its fixed 500 ppm;
 //! - step: `ADJ_SETOFFSET | ADJ_NANO`, an atomic relative step;
 //! - status: `STA_UNSYNC` cleared only while synchronised (the kernel's 11-minute RTC
 //!   sync follows that bit), `maxerror`/`esterror` kept current, `STA_INS`/`STA_DEL`
@@ -25,6 +32,50 @@ const MAX_SINGLESHOT_US: f64 = 2_000_000_000.0;
 
 /// The kernel refuses frequencies beyond ±500 ppm (its MAXFREQ).
 pub const KERNEL_MAX_FREQ_PPM: f64 = 500.0;
+
+/// The frequency range the kernel clock offers with the tick, ±ppm: the kernel
+/// accepts a tick within ±10 % of nominal; with ADJ_FREQUENCY's ±500 ppm on top this
+/// keeps a margin.
+pub const KERNEL_MAX_TOTAL_PPM: f64 = 100_000.0;
+
+/// The kernel's USER_HZ (the unit of `timex.tick`): 100 on every Linux ABI slew runs
+/// on; asked of sysconf in case.
+fn user_hz() -> i64 {
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if hz > 0 {
+        hz as i64
+    } else {
+        100
+    }
+}
+
+/// The nominal tick, microseconds.
+pub fn nominal_tick_us() -> i64 {
+    1_000_000 / user_hz()
+}
+
+/// What one microsecond of tick changes the rate by, ppm (100 at USER_HZ 100).
+fn ppm_per_tick_us() -> f64 {
+    1e6 / nominal_tick_us() as f64
+}
+
+/// Splits a frequency into the tick (µs) and the `ADJ_FREQUENCY` part (ppm):
+/// the nominal tick within ±500 ppm, else the nearest tick and a remainder within
+/// half a tick step.
+pub fn split_frequency(ppm: f64) -> (i64, f64) {
+    let nominal = nominal_tick_us();
+    let ppm = if ppm.is_nan() { 0.0 } else { ppm };
+    let ppm = ppm.clamp(-KERNEL_MAX_TOTAL_PPM, KERNEL_MAX_TOTAL_PPM);
+    if ppm.abs() <= KERNEL_MAX_FREQ_PPM {
+        return (nominal, ppm);
+    }
+    let step = ppm_per_tick_us();
+    let max_delta = nominal / 10;
+    let delta = ((ppm / step).round() as i64).clamp(-max_delta, max_delta);
+    let rest = (ppm - delta as f64 * step).clamp(-KERNEL_MAX_FREQ_PPM, KERNEL_MAX_FREQ_PPM);
+    (nominal + delta, rest)
+}
 
 /// An OS error from `clock_adjtime`.
 #[derive(Debug)]
@@ -49,8 +100,10 @@ impl std::fmt::Display for KernelClockError {
 /// What `clock_adjtime` reports, in plain units.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct KernelState {
-    /// Frequency correction, ppm.
+    /// Frequency correction (`ADJ_FREQUENCY` alone), ppm.
     pub freq_ppm: f64,
+    /// The tick, microseconds ([`nominal_tick_us`] unless a fast slew is running).
+    pub tick_us: i64,
     /// Remaining single-shot slew, seconds (from `ADJ_OFFSET_SS_READ`).
     pub offset_s: f64,
     /// The status bits (`STA_*`).
@@ -88,6 +141,9 @@ pub fn read_state() -> Result<KernelState, KernelClockError> {
     adjtime(&mut plain)?;
     Ok(KernelState {
         freq_ppm: plain.freq as f64 / FREQ_SCALE,
+        // c_long is i64 here but i32 on 32-bit targets.
+        #[allow(clippy::unnecessary_cast)]
+        tick_us: plain.tick as i64,
         // With ADJ_OFFSET_SS_READ the offset is the remaining adjtime slew, in µs.
         offset_s: tx.offset as f64 * 1e-6,
         status: plain.status,
@@ -97,13 +153,43 @@ pub fn read_state() -> Result<KernelState, KernelClockError> {
     })
 }
 
-/// Sets the frequency correction, ppm (clamped to the kernel's ±500 ppm).
+/// Sets the frequency correction, ppm, over the whole ±[`KERNEL_MAX_TOTAL_PPM`]
+/// (see [`split_frequency`]); within ±500 ppm the tick is set back to nominal.
 pub fn set_frequency(ppm: f64) -> Result<(), KernelClockError> {
+    let (tick_us, freq_ppm) = split_frequency(ppm);
     let mut tx = zeroed_timex();
-    tx.modes = libc::ADJ_FREQUENCY;
-    tx.freq =
-        (ppm.clamp(-KERNEL_MAX_FREQ_PPM, KERNEL_MAX_FREQ_PPM) * FREQ_SCALE).round() as libc::c_long;
+    tx.modes = libc::ADJ_FREQUENCY | libc::ADJ_TICK;
+    tx.freq = (freq_ppm * FREQ_SCALE).round() as libc::c_long;
+    tx.tick = tick_us as libc::c_long;
     adjtime(&mut tx).map(|_| ())
+}
+
+/// The frequency in force, tick included, ppm.
+pub fn total_frequency_ppm() -> Result<f64, KernelClockError> {
+    let mut tx = zeroed_timex();
+    adjtime(&mut tx)?;
+    // c_long is i64 here but i32 on 32-bit targets.
+    #[allow(clippy::unnecessary_cast)]
+    let tick_us = tx.tick as i64;
+    let tick_part = (tick_us - nominal_tick_us()) as f64 * ppm_per_tick_us();
+    Ok(tick_part + tx.freq as f64 / FREQ_SCALE)
+}
+
+/// Sets the tick (µs) and the `ADJ_FREQUENCY` part (ppm) exactly as given, in one
+/// call: for putting back a state read with [`read_state`].
+pub fn set_tick_and_frequency(tick_us: i64, freq_ppm: f64) -> Result<(), KernelClockError> {
+    let mut tx = zeroed_timex();
+    tx.modes = libc::ADJ_FREQUENCY | libc::ADJ_TICK;
+    tx.freq = (freq_ppm.clamp(-KERNEL_MAX_FREQ_PPM, KERNEL_MAX_FREQ_PPM) * FREQ_SCALE).round()
+        as libc::c_long;
+    tx.tick = tick_us as libc::c_long;
+    adjtime(&mut tx).map(|_| ())
+}
+
+/// Puts the tick back to nominal, keeping `freq_ppm` (within ±500 ppm) as the
+/// frequency: for exits and error paths after a fast slew.
+pub fn restore_tick(freq_ppm: f64) -> Result<(), KernelClockError> {
+    set_frequency(freq_ppm.clamp(-KERNEL_MAX_FREQ_PPM, KERNEL_MAX_FREQ_PPM))
 }
 
 /// Replaces the status word (only the writable bits matter to the kernel) and the
@@ -122,15 +208,43 @@ pub fn set_status_bits(status: i32) -> Result<(), KernelClockError> {
 }
 
 /// The real clock of this machine. Needs CAP_SYS_TIME for anything but reading.
-#[derive(Debug, Default)]
+///
+/// Dropping it while a fast slew holds the tick off nominal puts the tick back and
+/// leaves the last frequency set within ±500 ppm (the discipline's, in practice).
+#[derive(Debug)]
 pub struct KernelClock {
-    _private: (),
+    /// True while this handle has the tick off nominal.
+    tick_moved: bool,
+    /// The last frequency set within ±500 ppm, for the restore.
+    last_plain_ppm: f64,
 }
 
 impl KernelClock {
     /// A handle on CLOCK_REALTIME.
     pub fn new() -> Self {
-        Self { _private: () }
+        Self {
+            tick_moved: false,
+            // What to leave behind if the first frequency set is a fast slew.
+            last_plain_ppm: total_frequency_ppm()
+                .unwrap_or(0.0)
+                .clamp(-KERNEL_MAX_FREQ_PPM, KERNEL_MAX_FREQ_PPM),
+        }
+    }
+}
+
+impl Default for KernelClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for KernelClock {
+    fn drop(&mut self) {
+        if self.tick_moved {
+            // Nothing more to do if it fails: the error has nowhere to go, and the
+            // next slewd (or ntpd, chronyd) sets the tick on its first update.
+            let _ = restore_tick(self.last_plain_ppm);
+        }
     }
 }
 
@@ -168,13 +282,23 @@ impl Clock for KernelClock {
     }
 
     fn set_frequency_ppm(&mut self, ppm: f64) -> Result<(), Self::Error> {
-        set_frequency(ppm)
+        // A refused call changed nothing (tick and frequency go in one call), so the
+        // flag follows successes only.
+        set_frequency(ppm)?;
+        let (tick_us, _) = split_frequency(ppm);
+        self.tick_moved = tick_us != nominal_tick_us();
+        if !self.tick_moved {
+            self.last_plain_ppm = ppm;
+        }
+        Ok(())
     }
 
     fn frequency_ppm(&mut self) -> Result<f64, Self::Error> {
-        let mut tx = zeroed_timex();
-        adjtime(&mut tx)?;
-        Ok(tx.freq as f64 / FREQ_SCALE)
+        total_frequency_ppm()
+    }
+
+    fn max_frequency_ppm(&self) -> f64 {
+        KERNEL_MAX_TOTAL_PPM
     }
 
     fn set_status(&mut self, status: ClockStatus) -> Result<(), Self::Error> {
@@ -195,5 +319,29 @@ impl Clock for KernelClock {
         tx.maxerror = (status.max_error_s * 1e6).clamp(0.0, 16e6) as libc::c_long;
         tx.esterror = (status.est_error_s * 1e6).clamp(0.0, 16e6) as libc::c_long;
         adjtime(&mut tx).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frequency_splits_into_tick_and_remainder() {
+        let nominal = nominal_tick_us();
+        assert_eq!(split_frequency(0.0), (nominal, 0.0));
+        assert_eq!(split_frequency(-500.0), (nominal, -500.0));
+        // 600 ppm at USER_HZ 100: one µs of tick (100 ppm) would leave 500; the
+        // nearest tick is +6 µs and nothing left.
+        let (tick, rest) = split_frequency(600.0);
+        let step = ppm_per_tick_us();
+        assert!((((tick - nominal) as f64) * step + rest - 600.0).abs() < 1e-9);
+        assert!(rest.abs() <= step / 2.0 + 1e-9);
+        let (tick, rest) = split_frequency(-83_333.0);
+        assert!((((tick - nominal) as f64) * step + rest + 83_333.0).abs() < 1e-9);
+        // Beyond the range: clamped, never past the kernel's ±10 % tick.
+        let (tick, _) = split_frequency(1e9);
+        assert!(tick <= nominal + nominal / 10);
+        assert_eq!(split_frequency(f64::NAN), (nominal, 0.0));
     }
 }

@@ -49,6 +49,11 @@ impl Clock for ObserveClock {
         Ok(self.frequency_ppm)
     }
 
+    /// The kernel clock's range: what the discipline would get to use.
+    fn max_frequency_ppm(&self) -> f64 {
+        super::kernel::KERNEL_MAX_TOTAL_PPM
+    }
+
     fn set_status(&mut self, status: ClockStatus) -> Result<(), Self::Error> {
         self.status = status;
         Ok(())

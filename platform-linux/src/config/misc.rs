@@ -29,6 +29,7 @@ const TINKER_WORDS: &[&str] = &[
     "dispersion",
     "freq",
     "huffpuff",
+    "maxslewrate",
     "panic",
     "step",
     "stepback",
@@ -252,6 +253,9 @@ impl Parser<'_> {
                 "dispersion" => (&mut t.dispersion, 0.0, 1000.0),
                 "freq" => (&mut t.freq, -500.0, 500.0),
                 "huffpuff" => (&mut t.huffpuff, 0.0, 86_400.0),
+                // slew's extension (chrony's `maxslewrate`): ppm, at least a ppm (a
+                // slew has to end) and at most the kernel's ±10 % tick range.
+                "maxslewrate" => (&mut t.maxslewrate, 1.0, 100_000.0),
                 "panic" => (&mut t.panic, 0.0, 1e9),
                 "step" => (&mut t.step, 0.0, 1e9),
                 "stepback" => (&mut t.stepback, 0.0, 1e9),

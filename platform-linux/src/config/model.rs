@@ -419,6 +419,9 @@ pub struct Tinker {
     pub freq: Option<f64>,
     /// `huffpuff`: huff-n'-puff filter span.
     pub huffpuff: Option<f64>,
+    /// `maxslewrate`: the fastest the clock is slewed on top of its frequency, PPM
+    /// (slew's extension, chrony's name; ntpd has none and slews at 500).
+    pub maxslewrate: Option<f64>,
     /// `panic`: panic threshold; 0 disables the panic check.
     pub panic: Option<f64>,
     /// `step`: step threshold; 0 disables stepping (slew always).

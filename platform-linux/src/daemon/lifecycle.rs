@@ -35,8 +35,23 @@ impl<C: DaemonClock> Daemon<C> {
     /// rule in force: a step beyond the step threshold, a slew below it, and beyond
     /// the panic threshold a step only with `-g` (without, its panic event ends the
     /// run with exit 1 before anything is asked).
+    ///
+    /// A step shows as the node's `Step` action. A slew does not show as an action
+    /// (the node slews by frequency over a schedule that a one-shot run does not
+    /// stay for): it is the first clock update without a step, and the correction is
+    /// the offset the node measured then, handed to the clock's own single slew as
+    /// `ntpd -q` hands it to adjtime.
     pub(super) fn finish_once(&mut self) -> Option<Exit> {
-        let mut asked = self.once_asked.take()?;
+        let mut asked = match self.once_asked.take() {
+            Some(asked) => asked,
+            None => {
+                let sys = self.node.system();
+                if sys.updates == 0 {
+                    return None;
+                }
+                OnceCorrection::Slew(slew_core::NtpDuration::from_seconds_f64(sys.offset_s))
+            }
+        };
         // A full-width clock whole NTP eras off: the node saw only the remainder.
         let d = match asked {
             OnceCorrection::Step(d) => d,
@@ -126,8 +141,21 @@ impl<C: DaemonClock> Daemon<C> {
         }
     }
 
-    /// At exit: counters and the driftfile.
+    /// At exit: counters and the driftfile, and the slew in progress taken back: the
+    /// clock keeps the discipline's frequency (within the kernel's ±500 ppm, so the
+    /// kernel clock's tick is nominal again), not a rate meant for seconds.
     pub fn shutdown(&mut self) {
+        // `-q` never let the node touch the clock.
+        if !self.settings.once && self.node.system().updates > 0 {
+            let ppm = self.node.frequency_ppm();
+            if let Err(e) = self.clock.set_frequency_ppm(ppm) {
+                log::warn!("cannot leave the clock at {ppm:+.3} ppm: {:?}", e.kind());
+            }
+        }
+        log::info!(
+            "T1 from kernel transmit stamps for {} requests",
+            self.tx_pending.used
+        );
         self.server.log_stats();
         self.monitor.log_stats();
         self.write_drift();

@@ -33,6 +33,7 @@ mod lifecycle;
 mod reload;
 mod seams;
 mod sources;
+mod txstamp;
 
 pub use reload::ReloadSource;
 pub use seams::SendError;
@@ -120,6 +121,8 @@ pub struct Daemon<C: DaemonClock> {
     once_asked: Option<OnceCorrection>,
     /// The era check made its one step (or refusal).
     era_checked: bool,
+    /// Requests waiting for their kernel transmit stamp.
+    tx_pending: txstamp::TxPending,
 }
 
 impl<C: DaemonClock> std::fmt::Debug for Daemon<C> {
@@ -157,6 +160,15 @@ impl<C: DaemonClock> Daemon<C> {
             client_missing.push((true, e.to_string()));
             None
         });
+        // T1 from the kernel's transmit stamp; without it, the clock read after send.
+        for s in client_v4.iter().chain(client_v6.iter()) {
+            if !s.enable_tx_timestamps() {
+                log::info!(
+                    "no kernel transmit stamps on {}: T1 is read after send",
+                    s.local_addr()
+                );
+            }
+        }
         settings.node.precision = measure_precision();
         if let Some(path) = &settings.driftfile {
             match drift::read(path) {
@@ -179,6 +191,16 @@ impl<C: DaemonClock> Daemon<C> {
         let seed = seed();
         settings.node.seed = seed;
         let leaps = settings.leapfile.as_deref().and_then(load_leapfile);
+        // The node slews through the clock's frequency: keep the fastest slew within
+        // what this clock applies on top of the discipline's bound.
+        let wanted = settings.node.max_slew_rate_ppm;
+        let kept = settings.node.fit_to_clock(clock.max_frequency_ppm());
+        if kept < wanted {
+            log::warn!(
+                "maxslewrate {wanted} ppm is beyond the {} clock's range: slewing at up to {kept} ppm",
+                clock.name()
+            );
+        }
         let node = Box::new(Node::new(settings.node.clone()));
         let now = monotonic_now();
         let stats = crate::stats::Recorder::new(&settings.stats);
@@ -206,6 +228,7 @@ impl<C: DaemonClock> Daemon<C> {
             reloader: reload::Reloader::default(),
             once_asked: None,
             era_checked: false,
+            tx_pending: txstamp::TxPending::default(),
         };
         d.resolve_pending(now);
         Ok(d)
@@ -252,10 +275,13 @@ impl<C: DaemonClock> Daemon<C> {
                 v4: self.client_v4.as_ref(),
                 v6: self.client_v6.as_ref(),
             };
+            let era_allowed = self.era_allowed();
+            let sent = &mut self.tx_pending;
             let mut report = |r: Report<'_>| match r {
                 Report::Event(e) => events.push(*e),
                 Report::ClockError(k) => clock_errors.push(k),
                 Report::SendError(k) => log::debug!("send failed: {k:?}"),
+                Report::Sent(tx) => sent.note(tx, now),
             };
             if self.settings.once {
                 let mut ro = ReadOnly {
@@ -270,7 +296,6 @@ impl<C: DaemonClock> Daemon<C> {
                     .map_or(slew_core::LeapIndicator::NoWarning, |t| {
                         t.arm(crate::time::unix_now_s())
                     });
-                let era_allowed = self.era_allowed();
                 let mut clock = LeapArmed {
                     inner: &mut self.clock,
                     pending,
@@ -279,6 +304,7 @@ impl<C: DaemonClock> Daemon<C> {
                 run_once_with(&mut self.node, &mut clock, &mut transport, &mut report);
             }
         }
+        self.collect_tx_stamps(now);
         for k in clock_errors {
             log::error!(
                 "the {} clock refused an adjustment: {k:?}",
@@ -294,7 +320,17 @@ impl<C: DaemonClock> Daemon<C> {
         }
     }
 
+    /// Kernel transmit stamps of the requests just sent (see [`txstamp`]).
+    fn collect_tx_stamps(&mut self, now: Instant) {
+        for socket in self.client_v4.iter().chain(self.client_v6.iter()) {
+            self.tx_pending
+                .collect(socket, &mut self.node, &mut self.clock, now);
+        }
+    }
+
     fn drain_clients(&mut self, now: Instant) {
+        // A stamp that came late wakes the loop (POLLERR) like a datagram does.
+        self.collect_tx_stamps(now);
         let mut buf = [0u8; 1024];
         for v6 in [false, true] {
             for _ in 0..DRAIN_BUDGET {

@@ -70,11 +70,9 @@ impl<C: Clock> Clock for ReadOnly<'_, C> {
         self.asked.get_or_insert(OnceCorrection::Step(d));
         Ok(())
     }
-    fn slew(&mut self, d: NtpDuration) -> Result<(), C::Error> {
-        // A zero slew only cancels one in progress (before a step): not a decision.
-        if d != NtpDuration::ZERO {
-            self.asked.get_or_insert(OnceCorrection::Slew(d));
-        }
+    fn slew(&mut self, _: NtpDuration) -> Result<(), C::Error> {
+        // The node slews by frequency, never through here; `-q` takes a slew from
+        // the node's first clock update instead (`Daemon::finish_once`).
         Ok(())
     }
     fn set_frequency_ppm(&mut self, _: f64) -> Result<(), C::Error> {
@@ -82,6 +80,9 @@ impl<C: Clock> Clock for ReadOnly<'_, C> {
     }
     fn frequency_ppm(&mut self) -> Result<f64, C::Error> {
         self.clock.frequency_ppm()
+    }
+    fn max_frequency_ppm(&self) -> f64 {
+        self.clock.max_frequency_ppm()
     }
     fn set_status(&mut self, _: slew_core::ClockStatus) -> Result<(), C::Error> {
         Ok(())
@@ -139,6 +140,9 @@ impl<C: DaemonClock> Clock for LeapArmed<'_, C> {
     }
     fn frequency_ppm(&mut self) -> Result<f64, C::Error> {
         self.inner.frequency_ppm()
+    }
+    fn max_frequency_ppm(&self) -> f64 {
+        self.inner.max_frequency_ppm()
     }
     fn set_status(&mut self, mut status: slew_core::ClockStatus) -> Result<(), C::Error> {
         if status.leap == slew_core::LeapIndicator::NoWarning {

@@ -298,7 +298,7 @@ fn statistics_and_filegen() {
 
 #[test]
 fn tinker_and_tos() {
-    let c = ok("tinker panic 0 step 0.128 stepout 900\n\
+    let c = ok("tinker panic 0 step 0.128 stepout 900 maxslewrate 500\n\
                 tinker allan 11 dispersion 15 freq -12.5 huffpuff 7200 stepback 1 stepfwd 2 tick 0.01\n\
                 tos minsane 2 orphan 10 orphanwait 300 minclock 3 maxclock 10\n\
                 tos maxdist 1.5 mindist 0.001 ceiling 15 floor 1 cohort 1 beacon 3600\n\
@@ -307,6 +307,7 @@ fn tinker_and_tos() {
     assert_eq!(t.panic, Some(0.0));
     assert_eq!(t.step, Some(0.128));
     assert_eq!(t.stepout, Some(900.0));
+    assert_eq!(t.maxslewrate, Some(500.0));
     assert_eq!(t.freq, Some(-12.5));
     assert_eq!(t.allan, Some(11.0));
     assert_eq!(t.dispersion, Some(15.0));
