@@ -223,10 +223,24 @@ fn gpsd_shm_and_our_nmea_driver_see_the_same_offset() {
         }
     }
     let log = gpsd_proc.log_text();
+    // gpsd goes away: the segment stays, nothing new comes, and after STALL_READS
+    // reads the writer is reported stalled (its last record is never used again).
     drop(gpsd_proc);
-    if let Some(r) = shm.as_ref() {
+    let mut after = Vec::new();
+    if let Some(r) = shm.as_mut() {
+        for _ in 0..slew_core::refclock::shm::STALL_READS {
+            after.push(r.read());
+        }
         r.segment().remove().expect("remove unit 0");
     }
+    assert!(after.iter().all(|r| r.is_err()), "{after:?}");
+    assert_eq!(
+        after.last(),
+        Some(&Err(ShmError::Stalled {
+            reads: slew_core::refclock::shm::STALL_READS
+        })),
+        "{after:?}"
+    );
     assert!(
         shm_errors.is_empty(),
         "{:?}\n--- gpsd log (tail) ---\n{}",
