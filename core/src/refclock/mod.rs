@@ -72,6 +72,13 @@ impl UnixTime {
         }
     }
 
+    /// The instant of an NTP timestamp, taking the era nearest `pivot_unix_s` (what
+    /// a port without a Unix clock, such as an appliance's software clock, has).
+    pub fn from_ntp(ts: NtpTimestamp, pivot_unix_s: i64) -> Self {
+        let (secs, nanos) = ts.to_unix(pivot_unix_s);
+        Self::new(secs, nanos)
+    }
+
     /// The NTP timestamp of this instant (era-wrapped, as on the wire).
     pub fn to_ntp(self) -> NtpTimestamp {
         NtpTimestamp::from_unix(self.secs, self.nanos)
@@ -120,5 +127,7 @@ mod tests {
             leap: LeapIndicator::NoWarning,
         };
         assert!((s.offset_s() - 0.040).abs() < 1e-9);
+        let u = UnixTime::new(1_796_083_200, 250_000_000);
+        assert_eq!(UnixTime::from_ntp(u.to_ntp(), 1_796_000_000), u);
     }
 }
