@@ -272,20 +272,27 @@ fn gpsd_shm_and_our_nmea_driver_see_the_same_offset() {
         n_min * 1e3,
         n_max * 1e3
     );
-    // The serial path (pty, gpsd's scheduling, a loaded 2-core machine) only makes
-    // the receive stamp later: the offset is at most +40 ms and not far below it.
+    // The path (pty or loopback TCP, gpsd's and our scheduling on a loaded 2-core
+    // machine) only ever makes the receive stamp later: no offset is above +40 ms
+    // (+1 ms of slack for the clock read), none is more than 40 ms late, and the
+    // medians are within 10 ms of +40 ms and of each other.
+    let median = |xs: &[f64]| {
+        let mut v = xs.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
     for (who, xs) in [("gpsd", &shm_offsets), ("nmea", &nmea_offsets)] {
         for o in xs.iter() {
             assert!(
-                *o <= OFFSET_S + 0.001 && *o > OFFSET_S - 0.020,
-                "{who}: {o} not within [+20 ms, +41 ms]: {xs:?}"
+                *o <= OFFSET_S + 0.001 && *o > 0.0,
+                "{who}: {o} not within (0, +41 ms]: {xs:?}"
             );
         }
+        let m = median(xs);
+        assert!((m - OFFSET_S).abs() < 0.010, "{who}: median {m}: {xs:?}");
     }
-    assert!(
-        (g_mean - n_mean).abs() < 0.010,
-        "gpsd {g_mean} vs ours {n_mean}"
-    );
+    let (gm, nm) = (median(&shm_offsets), median(&nmea_offsets));
+    assert!((gm - nm).abs() < 0.010, "gpsd median {gm} vs ours {nm}");
     // And through the refclock source: one poll's median filter output.
     let out = refclock.poll(Instant::from_nanos(16_000_000_000));
     let s = out.sample.expect("a poll with samples");

@@ -294,7 +294,9 @@ pub fn parse(line: &[u8]) -> Result<Sentence, NmeaError> {
     // Talker (2 letters) + sentence (3 letters). Proprietary `P…` tags and anything
     // else carry nothing we use.
     let (talker, kind) = match tag {
-        [t0, t1, s0, s1, s2] if t0.is_ascii_uppercase() && *t0 != b'P' => {
+        [t0, t1, s0, s1, s2]
+            if t0.is_ascii_uppercase() && *t0 != b'P' && t1.is_ascii_uppercase() =>
+        {
             let kind = match [*s0, *s1, *s2] {
                 [b'R', b'M', b'C'] => SentenceKind::Rmc,
                 [b'G', b'G', b'A'] => SentenceKind::Gga,

@@ -65,8 +65,8 @@ pub struct NmeaPort {
 }
 
 impl NmeaPort {
-    /// Open `path` non-blocking (no controlling terminal) and set the line up for
-    /// the `mode` word's baud rate.
+    /// Open `path` read-only and non-blocking (no controlling terminal) and set the
+    /// line up for the `mode` word's baud rate.
     pub fn open(path: &Path, mode: NmeaMode) -> io::Result<Self> {
         let baud = mode.baud().ok_or_else(|| {
             io::Error::new(
@@ -74,9 +74,9 @@ impl NmeaPort {
                 "mode's baud-rate bits name no speed",
             )
         })?;
+        // Read-only: slew never writes to the receiver (no configuration strings).
         let file = std::fs::OpenOptions::new()
             .read(true)
-            .write(true)
             .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK | libc::O_CLOEXEC)
             .open(path)?;
         set_raw(file.as_fd(), baud)?;

@@ -254,10 +254,15 @@ fn nmea_driver_on_a_pty_sees_the_sentence_offset() {
         std::thread::sleep(Duration::from_millis(1000));
     }
     assert_eq!(offsets.len(), 5, "{offsets:?}");
+    // The sentence says now + 40 ms, cut to the millisecond; the pty and the
+    // scheduler only ever make the stamp later, so no offset is above +40 ms, and
+    // on an idle machine they are within a few ms of it (a loaded one delays some
+    // reads by ten or more: the median is the figure).
     for o in &offsets {
-        // The sentence says now + 40 ms (to the millisecond); the pty adds microseconds.
-        assert!((o - 0.040).abs() < 0.005, "{offsets:?}");
+        assert!(*o <= 0.0401 && *o > 0.0, "{offsets:?}");
     }
+    offsets.sort_by(f64::total_cmp);
+    assert!((offsets[2] - 0.040).abs() < 0.005, "median: {offsets:?}");
 }
 
 #[test]
