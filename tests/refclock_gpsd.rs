@@ -192,6 +192,11 @@ fn gpsd_shm_and_our_nmea_driver_see_the_same_offset() {
     let mut shm_offsets = Vec::new();
     let mut shm_errors = Vec::new();
     let mut nmea_offsets = Vec::new();
+    // Our NMEA source with `fudge 127.127.20.0 time2 -0.040`: the sentence's known
+    // lateness taken out, its poll must say the clock is right.
+    let mut nmea_cfg = RefclockConfig::new(Driver::Nmea, 0);
+    nmea_cfg.fudge.time2_s = -OFFSET_S;
+    let mut nmea_src = RefclockSource::new(nmea_cfg, Instant::from_nanos(0));
     let mut refclock =
         RefclockSource::new(RefclockConfig::new(Driver::Shm, 0), Instant::from_nanos(0));
     let start = realtime_unix().secs + 1;
@@ -206,7 +211,10 @@ fn gpsd_shm_and_our_nmea_driver_see_the_same_offset() {
         let until = UnixTime::new(t, 700_000_000);
         while realtime_unix() < until {
             ours.read_available(|e| match e {
-                NmeaEvent::Sample(s, _) => nmea_offsets.push(s.offset_s()),
+                NmeaEvent::Sample(s, _) => {
+                    nmea_offsets.push(s.offset_s());
+                    nmea_src.add_sample(&s).expect("our sample accepted");
+                }
                 NmeaEvent::Rejected(e, l) => {
                     panic!("{e}: {}", String::from_utf8_lossy(l))
                 }
@@ -308,6 +316,10 @@ fn gpsd_shm_and_our_nmea_driver_see_the_same_offset() {
     let s = out.sample.expect("a poll with samples");
     assert!((s.offset_s - OFFSET_S).abs() < 0.020, "{s:?}");
     assert_eq!(s.delay_s, 0.0);
+    let ours = nmea_src.poll(Instant::from_nanos(16_000_000_000));
+    let s = ours.sample.expect("a poll with samples");
+    assert!(s.offset_s.abs() < 0.010, "time2 fudged: {s:?}");
+    assert_eq!(nmea_src.ref_id(), slew_core::wire::RefId::GPS);
 }
 
 #[test]
