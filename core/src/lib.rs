@@ -15,6 +15,7 @@
 //! | [`access`] | the `restrict` table |
 //! | `auth` (feature) | symmetric keys: MD5, SHA1, AES128CMAC MACs |
 //! | [`ratelimit`] | `limited`/`kod` with a fixed-size table |
+//! | [`refclock`] | reference clocks: NMEA and SHM decoding, median filter, the source |
 //! | [`softclock`] | the software clock over a tick counter (appliances, tests) |
 //! | [`clock`], [`transport`] | the seams a port implements |
 #![no_std]
@@ -34,6 +35,7 @@ pub mod filter;
 pub mod node;
 pub mod peer;
 pub mod ratelimit;
+pub mod refclock;
 pub mod select;
 pub mod server;
 pub mod softclock;

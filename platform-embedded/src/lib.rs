@@ -7,6 +7,7 @@
 //! | [`config`] | the builder: servers, poll bounds, step/slew policy |
 //! | [`ntp`] | the service: client node + clock + optional server, one `poll` per loop |
 //! | [`server`] | the LAN server and its fixed-table rate limiter |
+//! | [`gps`] | an NMEA GPS receiver on an `embedded-io` UART as a reference clock |
 //! | [`SoftClock`] | the software clock over a tick counter (re-exported from slew-core, the same one slew-linux's `virtual` clock uses) |
 //!
 //! The caller owns the smoltcp `Interface`, `SocketSet` and socket buffers; slew
@@ -22,6 +23,7 @@
 extern crate std;
 
 pub mod config;
+pub mod gps;
 mod log;
 pub mod ntp;
 pub mod server;

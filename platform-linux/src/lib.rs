@@ -24,6 +24,7 @@ pub mod notify;
 pub mod privdrop;
 pub mod query;
 pub mod ratelog;
+pub mod refclock;
 pub mod resolve;
 pub mod serve;
 pub mod serve_threads;

@@ -10,11 +10,13 @@
 //! record), so hours of simulated time take milliseconds. No std, no alloc.
 
 mod clock;
+pub mod gps;
 mod net;
 mod rng;
 pub mod scenario;
 
 pub use clock::SimClock;
+pub use gps::{GpsSpec, SimGps};
 pub use net::{server_addr, Behaviour, PathConfig, ServerSpec, SimNet};
 pub use rng::SimRng;
 pub use scenario::{ClientSpec, Scenario};
