@@ -1,6 +1,9 @@
 //! The files in dist/: the CentOS 6 SysV init script drives a real slewd through
 //! start, status, reload and stop; the systemd unit's command line is one slewd
-//! accepts.
+//! accepts; the RPM and the .deb that scripts/package builds (from the debug
+//! binaries `cargo test` has built) carry ntp's names, replace ntp's packages, keep
+//! an existing /etc/ntp.conf, and their slewd, started from a scratch root with the
+//! installed unit's command line, serves time to a real chronyd.
 
 // Test code: failing loudly is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -8,6 +11,7 @@
 mod common;
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -173,4 +177,324 @@ fn systemd_unit_capability_bounding_set_lets_slewd_drop_privileges() {
         "only cap_sys_time:\n{status}"
     );
     assert!(field("Uid:").starts_with("65534"), "{status}");
+}
+
+/// Builds one package with scripts/package from the debug binaries into `out`.
+fn build_package(out: &TempDir, which: &str) -> PathBuf {
+    let bins = slew_bin("slewd").parent().unwrap().to_path_buf();
+    slew_bin("slewctl");
+    require("rpmbuild", "rpm");
+    require("dpkg-deb", "dpkg");
+    let mut cmd = Command::new(root().join("scripts/package"));
+    cmd.arg("--bins")
+        .arg(&bins)
+        .arg("--out")
+        .arg(out.path())
+        .arg(which);
+    let o = run_with_timeout(cmd, Duration::from_secs(120));
+    assert!(o.status.success(), "scripts/package: {}", text(&o));
+    let path = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    let path = PathBuf::from(path);
+    assert!(path.exists(), "{}", path.display());
+    path
+}
+
+fn run_ok(program: &str, args: &[&str]) -> String {
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    let o = run_with_timeout(cmd, Duration::from_secs(60));
+    assert!(o.status.success(), "{program} {args:?}: {}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn rpm_q(pkg: &Path, args: &[&str]) -> String {
+    let mut all = vec!["-qp"];
+    all.extend_from_slice(args);
+    all.push(pkg.to_str().unwrap());
+    run_ok("rpm", &all)
+}
+
+/// The admin's /etc/ntp.conf from before the switch: the local clock at stratum 10,
+/// its driftfile inside the scratch root.
+fn admins_conf(root_dir: &Path) -> String {
+    format!(
+        "# the admin's own file\ndriftfile {}/var/lib/ntp/drift\nserver 127.127.1.0\nfudge 127.127.1.0 stratum 10\n",
+        root_dir.display()
+    )
+}
+
+/// Starts the slewd installed under `root_dir` with the installed unit's ExecStart,
+/// paths moved under the root, the ntp user (which this machine need not have)
+/// replaced by nobody, and `$OPTIONS` a loopback port and the observe clock; checks
+/// that a real chronyd gets time from it.
+fn installed_slewd_serves_chronyd(root_dir: &Path, log_dir: &TempDir) {
+    let unit = std::fs::read_to_string(root_dir.join("usr/lib/systemd/system/slewd.service"))
+        .expect("installed unit");
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("ExecStart");
+    let port = free_port();
+    let under_root = |a: &str| -> String {
+        if a.starts_with('/') {
+            format!("{}{a}", root_dir.display())
+        } else {
+            a.to_string()
+        }
+    };
+    let mut argv: Vec<String> = Vec::new();
+    for a in exec.split_whitespace() {
+        match a {
+            "$OPTIONS" => argv.extend(
+                [
+                    "--clock",
+                    "observe",
+                    "--listen",
+                    &format!("127.0.0.1:{port}"),
+                ]
+                .map(String::from),
+            ),
+            "ntp:ntp" => argv.push("nobody:nogroup".into()),
+            a => argv.push(under_root(a)),
+        }
+    }
+    assert!(argv[0].ends_with("/usr/sbin/slewd"), "{argv:?}");
+    std::fs::create_dir_all(root_dir.join("run")).unwrap();
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]);
+    let slewd = spawn_logged(cmd, "installed slewd", log_dir.join("slewd.log"));
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    wait_for_ntp(addr, Duration::from_secs(10), &slewd);
+    let (ok, out) = chronyd_query("127.0.0.1", port);
+    assert!(ok, "chronyd -Q: {out}\n{}", slewd.log_text());
+    let offset = chronyd_offset(&out).unwrap_or_else(|| panic!("{out}"));
+    assert!(offset.abs() < 0.01, "offset {offset}: {out}");
+    assert!(root_dir.join("run/slewd.pid").exists(), "-p from the unit");
+}
+
+#[test]
+fn rpm_provides_obsoletes_and_carries_ntps_names() {
+    let out = TempDir::new("rpmq");
+    let rpm = build_package(&out, "--rpm-only");
+    let files = rpm_q(&rpm, &["-l"]);
+    let files: Vec<&str> = files.lines().collect();
+    assert_eq!(
+        files,
+        [
+            "/etc/ntp.conf",
+            "/etc/rc.d/init.d/ntpd",
+            "/usr/bin/ntpstat",
+            "/usr/bin/slewctl",
+            "/usr/lib/systemd/system/ntpd.service",
+            "/usr/lib/systemd/system/slewd.service",
+            "/usr/sbin/ntpdate",
+            "/usr/sbin/ntpq",
+            "/usr/sbin/slewd",
+            "/usr/share/doc/slew/README.md",
+            "/var/lib/ntp",
+            "/var/lib/ntp/drift",
+            "/var/log/ntpstats",
+        ]
+    );
+    // Modes, owners, link targets and flags: ntp.conf is config(noreplace) (`cn`),
+    // the driftfile a ghost (`g`), the state directories the ntp user's.
+    let meta = rpm_q(
+        &rpm,
+        &["--qf", "[%{FILENAMES} %{FILEMODES:perms} %{FILEUSERNAME} %{FILEFLAGS:fflags} %{FILELINKTOS}\n]"],
+    );
+    for line in [
+        "/etc/ntp.conf -rw-r--r-- root cn ",
+        "/etc/rc.d/init.d/ntpd -rwxr-xr-x root  ",
+        "/usr/bin/ntpstat lrwxrwxrwx root  slewctl",
+        "/usr/sbin/ntpq lrwxrwxrwx root  ../bin/slewctl",
+        "/usr/sbin/ntpdate lrwxrwxrwx root  ../bin/slewctl",
+        "/usr/lib/systemd/system/ntpd.service lrwxrwxrwx root  slewd.service",
+        "/var/lib/ntp drwxr-xr-x ntp  ",
+        "/var/lib/ntp/drift -rw-r--r-- ntp g ",
+        "/var/log/ntpstats drwxr-xr-x ntp  ",
+        "/usr/share/doc/slew/README.md -rw-r--r-- root d ",
+    ] {
+        assert!(meta.lines().any(|l| l == line), "{line:?} not in\n{meta}");
+    }
+    let provides = rpm_q(&rpm, &["--provides"]);
+    for p in ["ntp = 4.2.8p99", "ntpdate = 4.2.8p99", "ntpstat = 4.2.8p99"] {
+        assert!(provides.lines().any(|l| l == p), "{p}: {provides}");
+    }
+    let obsoletes = rpm_q(&rpm, &["--obsoletes"]);
+    let conflicts = rpm_q(&rpm, &["--conflicts"]);
+    for o in [
+        "ntp < 4.2.8p99",
+        "ntpdate < 4.2.8p99",
+        "ntp-perl < 4.2.8p99",
+        "ntpstat < 4.2.8p99",
+    ] {
+        assert!(obsoletes.lines().any(|l| l == o), "{o}: {obsoletes}");
+        assert!(conflicts.lines().any(|l| l == o), "{o}: {conflicts}");
+    }
+    // Any ntp ever released sorts below what slew provides, so yum takes slew.
+    for old in ["4.2.6p5-29.el7", "4.2.6p5-15.el6", "4.2.8p18-1.fc40"] {
+        let cmp = run_ok(
+            "rpm",
+            &[
+                "--eval",
+                &format!("%{{lua: print(rpm.vercmp('{old}', '4.2.8p99'))}}"),
+            ],
+        );
+        assert_eq!(cmp.trim(), "-1", "{old}");
+    }
+    let requires = rpm_q(&rpm, &["--requires"]);
+    assert!(requires.lines().any(|l| l == "shadow-utils"), "{requires}");
+    assert!(!requires.contains("ntp"), "{requires}");
+    let scripts = rpm_q(&rpm, &["--scripts"]);
+    for needle in [
+        "preinstall scriptlet",
+        "getent passwd ntp >/dev/null",
+        "useradd -r $uid -g ntp -d /etc/ntp -s /sbin/nologin",
+        "/sbin/chkconfig --add ntpd",
+        "systemctl --no-reload disable --now slewd.service",
+        "systemctl daemon-reload",
+    ] {
+        assert!(scripts.contains(needle), "{needle}: {scripts}");
+    }
+    let triggers = rpm_q(&rpm, &["--triggers"]);
+    assert!(triggers.contains("triggerun scriptlet"), "{triggers}");
+    assert!(triggers.contains("ntp < 4.2.8p99"), "{triggers}");
+}
+
+#[test]
+fn rpm_installed_into_a_root_keeps_ntp_conf_and_its_slewd_serves_time() {
+    let out = TempDir::new("rpmi");
+    let rpm = build_package(&out, "--rpm-only");
+    let scratch = TempDir::new("rpmroot");
+    let root_dir = scratch.path();
+    std::fs::create_dir_all(root_dir.join("etc")).unwrap();
+    let conf = admins_conf(root_dir);
+    std::fs::write(root_dir.join("etc/ntp.conf"), &conf).unwrap();
+    run_ok("rpm", &["--root", root_dir.to_str().unwrap(), "--initdb"]);
+    // --noscripts: the scratch root has no shell for %pre; --nodeps: nor a libc.
+    run_ok(
+        "rpm",
+        &[
+            "--root",
+            root_dir.to_str().unwrap(),
+            "-i",
+            "--nodeps",
+            "--noscripts",
+            rpm.to_str().unwrap(),
+        ],
+    );
+    // noreplace: the admin's file stays, the package's lands beside it.
+    assert_eq!(
+        std::fs::read_to_string(root_dir.join("etc/ntp.conf")).unwrap(),
+        conf
+    );
+    let rpmnew = std::fs::read_to_string(root_dir.join("etc/ntp.conf.rpmnew")).unwrap();
+    assert!(rpmnew.contains("driftfile /var/lib/ntp/drift"), "{rpmnew}");
+    for (link, to) in [
+        ("usr/sbin/ntpq", "../bin/slewctl"),
+        ("usr/bin/ntpstat", "slewctl"),
+        ("usr/sbin/ntpdate", "../bin/slewctl"),
+        ("usr/lib/systemd/system/ntpd.service", "slewd.service"),
+    ] {
+        assert_eq!(
+            std::fs::read_link(root_dir.join(link)).unwrap(),
+            PathBuf::from(to),
+            "{link}"
+        );
+        assert!(root_dir.join(link).exists(), "{link} resolves");
+    }
+    let unit =
+        std::fs::read_to_string(root_dir.join("usr/lib/systemd/system/slewd.service")).unwrap();
+    assert!(unit.contains("\nAlias=ntpd.service\n"), "{unit}");
+    assert!(!unit.contains("Conflicts=ntpd.service"), "{unit}");
+    // `chkconfig ntpd on` reads this header; `service ntpd status` runs the script
+    // under its installed name.
+    let init = root_dir.join("etc/rc.d/init.d/ntpd");
+    let script = std::fs::read_to_string(&init).unwrap();
+    assert!(script.contains("\n# chkconfig:   - 58 74\n"), "{script}");
+    let mut cmd = Command::new(&init);
+    cmd.arg("status").env("PIDFILE", scratch.join("none.pid"));
+    let o = run_with_timeout(cmd, Duration::from_secs(10));
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert_eq!(text(&o), "ntpd is stopped\n");
+    let qa = run_ok(
+        "rpm",
+        &[
+            "--root",
+            root_dir.to_str().unwrap(),
+            "-q",
+            "--whatprovides",
+            "ntp",
+        ],
+    );
+    assert_eq!(qa.trim(), "slew-0.1.0-1.x86_64");
+    installed_slewd_serves_chronyd(root_dir, &scratch);
+}
+
+#[test]
+fn deb_replaces_ntp_keeps_its_conffile_and_its_slewd_serves_time() {
+    let out = TempDir::new("deb");
+    let deb = build_package(&out, "--deb-only");
+    let deb_s = deb.to_str().unwrap();
+    let listing = run_ok("dpkg-deb", &["-c", deb_s]);
+    for needle in [
+        " ./usr/sbin/slewd\n",
+        " ./usr/bin/slewctl\n",
+        " ./usr/bin/ntpq -> slewctl\n",
+        " ./usr/bin/ntpstat -> slewctl\n",
+        " ./usr/sbin/ntpdate -> ../bin/slewctl\n",
+        " ./usr/lib/systemd/system/slewd.service\n",
+        " ./usr/lib/systemd/system/ntpd.service -> slewd.service\n",
+        " ./usr/lib/systemd/system/ntp.service -> slewd.service\n",
+        " ./etc/ntp.conf\n",
+        " ./var/lib/ntp/\n",
+        " ./var/log/ntpstats/\n",
+    ] {
+        assert!(listing.contains(needle), "{needle:?} not in\n{listing}");
+    }
+    let field = |name: &str| run_ok("dpkg-deb", &["-f", deb_s, name]).trim().to_string();
+    assert_eq!(field("Package"), "slew");
+    assert_eq!(field("Version"), "0.1.0-1");
+    assert_eq!(field("Provides"), "ntp, ntpdate, ntpstat, time-daemon");
+    assert_eq!(
+        field("Conflicts"),
+        "ntp, ntpdate, ntpsec, ntpsec-ntpdate, ntpstat, time-daemon"
+    );
+    assert_eq!(
+        field("Replaces"),
+        "ntp, ntpdate, ntpsec, ntpsec-ntpdate, ntpstat"
+    );
+    assert!(
+        field("Depends").starts_with("libc6 (>= 2."),
+        "{}",
+        field("Depends")
+    );
+    let info = run_ok("dpkg-deb", &["-I", deb_s]);
+    for s in ["conffiles", "preinst", "postinst", "prerm", "postrm"] {
+        assert!(info.contains(&format!(" {s} ")), "{s}: {info}");
+    }
+    let ctl = TempDir::new("debctl");
+    run_ok("dpkg-deb", &["-e", deb_s, ctl.path().to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(ctl.join("conffiles")).unwrap(),
+        "/etc/ntp.conf\n"
+    );
+    let preinst = std::fs::read_to_string(ctl.join("preinst")).unwrap();
+    assert!(
+        preinst.contains("getent passwd ntp >/dev/null ||"),
+        "{preinst}"
+    );
+    assert!(preinst.contains("useradd -r -g ntp"), "{preinst}");
+    // Maintainer scripts need the target's shell and would add a user to this
+    // machine: the tree is unpacked, as dpkg would lay it, and run from there.
+    let scratch = TempDir::new("debroot");
+    let root_dir = scratch.path();
+    run_ok("dpkg-deb", &["-x", deb_s, root_dir.to_str().unwrap()]);
+    assert!(root_dir.join("usr/bin/ntpq").exists());
+    std::fs::write(root_dir.join("etc/ntp.conf"), admins_conf(root_dir)).unwrap();
+    installed_slewd_serves_chronyd(root_dir, &scratch);
 }
