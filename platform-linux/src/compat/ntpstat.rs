@@ -61,7 +61,8 @@ pub fn main(args: &[String]) -> u8 {
             exit_code(&st)
         }
         Err(_) => {
-            println!("Unable to talk to NTP daemon. Is it running?");
+            // On standard error, as ntpstat's die() writes it.
+            eprintln!("Unable to talk to NTP daemon. Is it running?");
             status::EXIT_NO_DAEMON
         }
     }
