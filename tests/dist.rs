@@ -231,7 +231,7 @@ fn admins_conf(root_dir: &Path) -> String {
 /// paths moved under the root, the ntp user (which this machine need not have)
 /// replaced by nobody, and `$OPTIONS` a loopback port and the observe clock; checks
 /// that a real chronyd gets time from it.
-fn installed_slewd_serves_chronyd(root_dir: &Path, log_dir: &TempDir) {
+fn installed_slewd_serves_chronyd(root_dir: &Path, log_dir: &TempDir, ntpq: &str) {
     let unit = std::fs::read_to_string(root_dir.join("usr/lib/systemd/system/slewd.service"))
         .expect("installed unit");
     let exec = unit
@@ -274,6 +274,34 @@ fn installed_slewd_serves_chronyd(root_dir: &Path, log_dir: &TempDir) {
     let offset = chronyd_offset(&out).unwrap_or_else(|| panic!("{out}"));
     assert!(offset.abs() < 0.01, "offset {offset}: {out}");
     assert!(root_dir.join("run/slewd.pid").exists(), "-p from the unit");
+    // The article's commands, as installed (links to the installed slewctl); the
+    // port is given since this slewd is not on 123.
+    let server = format!("127.0.0.1:{port}");
+    let mut cmd = Command::new(root_dir.join(ntpq));
+    cmd.args(["-p", &server]);
+    let o = run_with_timeout(cmd, Duration::from_secs(20));
+    assert!(o.status.success(), "{}", text(&o));
+    let peers = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        peers.starts_with(
+            "     remote           refid      st t when poll reach   delay   offset  jitter\n"
+        ),
+        "{peers}"
+    );
+    assert!(
+        peers.contains("\n*LOCAL(0)        .LOCL.          10 l "),
+        "{peers}"
+    );
+    let mut cmd = Command::new(root_dir.join("usr/sbin/ntpdate"));
+    cmd.args(["-u", "-q", &server]);
+    let o = run_with_timeout(cmd, Duration::from_secs(20));
+    assert!(o.status.success(), "{}", text(&o));
+    let date = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        date.starts_with("server 127.0.0.1, stratum 11, offset "),
+        "{date}"
+    );
+    assert!(date.contains(" ntpdate["), "{date}");
 }
 
 #[test]
@@ -432,7 +460,7 @@ fn rpm_installed_into_a_root_keeps_ntp_conf_and_its_slewd_serves_time() {
         ],
     );
     assert_eq!(qa.trim(), "slew-0.1.0-1.x86_64");
-    installed_slewd_serves_chronyd(root_dir, &scratch);
+    installed_slewd_serves_chronyd(root_dir, &scratch, "usr/sbin/ntpq");
 }
 
 #[test]
@@ -496,5 +524,5 @@ fn deb_replaces_ntp_keeps_its_conffile_and_its_slewd_serves_time() {
     run_ok("dpkg-deb", &["-x", deb_s, root_dir.to_str().unwrap()]);
     assert!(root_dir.join("usr/bin/ntpq").exists());
     std::fs::write(root_dir.join("etc/ntp.conf"), admins_conf(root_dir)).unwrap();
-    installed_slewd_serves_chronyd(root_dir, &scratch);
+    installed_slewd_serves_chronyd(root_dir, &scratch, "usr/bin/ntpq");
 }

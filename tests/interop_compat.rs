@@ -28,7 +28,7 @@ mod common;
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -46,7 +46,7 @@ fn slew_tool(dir: &TempDir, name: &str) -> PathBuf {
     link
 }
 
-fn run_in(ns: &NetNs, program: &PathBuf, args: &[&str]) -> Output {
+fn run_in(ns: &NetNs, program: &Path, args: &[&str]) -> Output {
     let mut cmd = ns.command(program.to_str().unwrap());
     cmd.args(args).env("TZ", "UTC");
     run_with_timeout(cmd, Duration::from_secs(30))
@@ -116,7 +116,7 @@ fn refid_as_428(refid: &str) -> String {
     }
 }
 
-fn compare_peers(ns: &NetNs, ntpq: &PathBuf, flags: &str) {
+fn compare_peers(ns: &NetNs, ntpq: &Path, flags: &str) {
     // Both within the same second or two; retried when a poll lands in between
     // (reach changes).
     for attempt in 0..3 {
@@ -233,7 +233,7 @@ fn same_value(name: &str, ours: &str, theirs: &str) -> bool {
     }
 }
 
-fn compare_rv(ns: &NetNs, ntpq: &PathBuf, command: &str, masked: &[&str]) {
+fn compare_rv(ns: &NetNs, ntpq: &Path, command: &str, masked: &[&str]) {
     let ours = run_in(ns, ntpq, &["-c", command, "127.0.0.1"]);
     let theirs = ntpsec_ntpq(ns, &["-c", command]);
     let (o, t) = (stdout(&ours), stdout(&theirs));

@@ -86,6 +86,9 @@ impl fmt::Display for Refused {
     }
 }
 
+/// Options in order (letter, value) and the operands after them.
+pub type Parsed = (Vec<(char, Option<String>)>, Vec<String>);
+
 /// Splits getopt-style arguments: clustered flags (`-pn`), values attached or next
 /// (`-c rv`, `-crv`), `--` ending options. `with_value` lists the letters that take
 /// a value. Returns the (letter, value) pairs in order and the operands.
@@ -93,7 +96,7 @@ pub fn getopt(
     args: &[String],
     flags: &str,
     with_value: &str,
-) -> Result<(Vec<(char, Option<String>)>, Vec<String>), Refused> {
+) -> Result<Parsed, Refused> {
     let mut opts = Vec::new();
     let mut operands = Vec::new();
     let mut it = args.iter();
