@@ -92,11 +92,7 @@ pub type Parsed = (Vec<(char, Option<String>)>, Vec<String>);
 /// Splits getopt-style arguments: clustered flags (`-pn`), values attached or next
 /// (`-c rv`, `-crv`), `--` ending options. `with_value` lists the letters that take
 /// a value. Returns the (letter, value) pairs in order and the operands.
-pub fn getopt(
-    args: &[String],
-    flags: &str,
-    with_value: &str,
-) -> Result<Parsed, Refused> {
+pub fn getopt(args: &[String], flags: &str, with_value: &str) -> Result<Parsed, Refused> {
     let mut opts = Vec::new();
     let mut operands = Vec::new();
     let mut it = args.iter();
