@@ -594,3 +594,90 @@ fn ntpq_p_matches_ntpsecs_ntpq_for_an_upstream_server() {
     // Without -n the address is looked up, as ntpq does (127.0.0.1 is localhost).
     compare_peers(&ns, &ntpq, "-p");
 }
+
+/// `ntpdate -s`: the summary line goes to syslog (facility daemon, notice, tag
+/// ntpdate[pid]) and not to standard output. The test listens on a socket that a
+/// private mount namespace puts at /dev/log for ntpdate alone.
+#[test]
+fn ntpdate_s_sends_its_line_to_syslog() {
+    let unshare = require("unshare", "util-linux");
+    let dir = TempDir::new("csys");
+    let devdir = dir.join("dev");
+    std::fs::create_dir_all(&devdir).unwrap();
+    let log = std::os::unix::net::UnixDatagram::bind(devdir.join("log")).unwrap();
+    log.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let port = free_port();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let _slewd = start_slewd(&dir, LOCAL_CLOCK_CONF, &[addr], &["--clock", "observe"]);
+    let ntpdate = slew_tool(&dir, "ntpdate");
+    let mut cmd = Command::new(unshare);
+    cmd.args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(format!(
+            "mount --bind {} /dev && exec {} -s -u -q 127.0.0.1:{port}",
+            devdir.display(),
+            ntpdate.display()
+        ));
+    let o = run_with_timeout(cmd, Duration::from_secs(30));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with("server 127.0.0.1, stratum 11, offset "),
+        "{out}"
+    );
+    assert!(!out.contains("adjust time server"), "{out}");
+    let mut buf = [0u8; 1024];
+    let n = log.recv(&mut buf).expect("a syslog datagram");
+    let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+    // <29>: daemon.notice.
+    assert!(line.starts_with("<29>"), "{line}");
+    let msg = line.split_once("ntpdate[").map(|(_, m)| m).unwrap_or("");
+    let (pid, rest) = msg.split_once("]: ").unwrap_or_else(|| panic!("{line}"));
+    assert!(pid.parse::<u32>().is_ok(), "{line}");
+    assert!(
+        rest.starts_with("adjust time server 127.0.0.1 offset ") && rest.ends_with(" sec"),
+        "{line}"
+    );
+}
+
+/// Several hosts: each command runs against each; tables get ntpq's `server
+/// (local)` column and rv answers a `server=` prefix.
+#[test]
+fn ntpq_asks_every_host_given() {
+    let ns = NetNs::new("cmh");
+    let dir = TempDir::new("cmh");
+    let listen = [
+        SocketAddr::from(([127, 0, 0, 1], 123)),
+        SocketAddr::from(([127, 0, 0, 2], 123)),
+    ];
+    let slewd = start_slewd_with(
+        &dir,
+        LOCAL_CLOCK_CONF,
+        &listen,
+        &["--clock", "observe"],
+        Some(&ns),
+    );
+    ns.wait_for_ntp(&slewd);
+    let ntpq = slew_tool(&dir, "ntpq");
+    let o = run_in(
+        &ns,
+        &ntpq,
+        &["-n", "-c", "rv 0 stratum", "-p", "127.0.0.1", "127.0.0.2"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let rule = "=".repeat(10 + 78);
+    let table = |host: &str| {
+        format!(
+            "server=127.0.0.{host} stratum=11\n\
+             server (l      remote           refid      st t when poll reach   delay   offset  jitter\n\
+             {rule}\n\
+             127.0.0.{host} *LOCAL(0)        .LOCL.          10 l "
+        )
+    };
+    let out = stdout(&o);
+    let masked: String = out
+        .lines()
+        .map(|l| if l.contains("LOCAL(0)") { &l[..48] } else { l })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_eq!(masked, format!("{}\n{}", table("1"), table("2")), "{out}");
+}

@@ -90,6 +90,8 @@ pub struct Session {
     numeric: bool,
     family: Option<u8>,
     hosts: usize,
+    /// ntpq's maxhostlen: the widest host name, for the `server (local)` column.
+    host_width: usize,
     host: String,
     client: Option<ControlClient>,
     /// The association list from the last READSTAT (for `&N` arguments).
@@ -99,10 +101,20 @@ pub struct Session {
 impl Session {
     /// A session with no host open yet.
     pub fn new(opts: &Options) -> Self {
+        let host_width = opts
+            .hosts
+            .iter()
+            .map(|h| match resolve(h, opts.family) {
+                Some(a) => format::host_name(&a.ip().to_string(), opts.numeric).len(),
+                None => h.len(),
+            })
+            .max()
+            .unwrap_or(0);
         Self {
             numeric: opts.numeric,
             family: opts.family,
             hosts: opts.hosts.len(),
+            host_width,
             host: String::new(),
             client: None,
             assoc_cache: Vec::new(),
@@ -185,6 +197,7 @@ impl Session {
     fn query(&mut self, name: &str, args: &[&str]) -> Result<String, String> {
         let numeric = self.numeric;
         let hosts = self.hosts;
+        let width = self.host_width;
         let host = self.host.clone();
         let Some(client) = self.client.as_mut() else {
             return Err("***No host open, use `host' command".into());
@@ -209,12 +222,12 @@ impl Session {
                 }
                 let mut out = String::new();
                 if hosts > 1 {
-                    out.push_str(&format!("{:<w$.w$} ", "server (local)", w = host.len()));
+                    out.push_str(&format!("{:<width$.width$} ", "server (local)"));
                 }
                 out.push_str(format::PEERS_HEADER.lines().next().unwrap_or(""));
                 out.push('\n');
                 if hosts > 1 {
-                    out.push_str(&"=".repeat(host.len() + 1));
+                    out.push_str(&"=".repeat(width + 1));
                 }
                 out.push_str(&"=".repeat(78));
                 out.push('\n');
@@ -236,7 +249,7 @@ impl Session {
                         }
                     }
                     if hosts > 1 {
-                        out.push_str(&format!("{host:<w$} ", w = host.len()));
+                        out.push_str(&format!("{host:<width$} "));
                     }
                     out.push_str(&format::peer_line(r.status, &vars, now_s, numeric));
                 }
