@@ -593,6 +593,28 @@ fn ntpq_p_matches_ntpsecs_ntpq_for_an_upstream_server() {
     compare_peers(&ns, &ntpq, "-pn");
     // Without -n the address is looked up, as ntpq does (127.0.0.1 is localhost).
     compare_peers(&ns, &ntpq, "-p");
+    // ntpstat names the server; "correct to within" grows between two reads, so
+    // the pair is read again when it changed in between.
+    let real = require("ntpstat", "ntpstat");
+    let ours_bin = slew_tool(&dir, "ntpstat");
+    let mut pair = (String::new(), String::new());
+    for _ in 0..3 {
+        let ours = run_in(&ns, &ours_bin, &[]);
+        let theirs = run_in(&ns, &real, &[]);
+        assert_eq!(ours.status.code(), Some(0), "{}", text(&ours));
+        assert_eq!(theirs.status.code(), Some(0), "{}", text(&theirs));
+        pair = (stdout(&ours), stdout(&theirs));
+        if pair.0 == pair.1 {
+            break;
+        }
+    }
+    assert_eq!(pair.0, pair.1);
+    assert!(
+        pair.0
+            .starts_with("synchronised to NTP server (127.0.0.1) at stratum 4 \n"),
+        "{}",
+        pair.0
+    );
 }
 
 /// `ntpdate -s`: the summary line goes to syslog (facility daemon, notice, tag
