@@ -703,3 +703,159 @@ fn ntpq_asks_every_host_given() {
         .join("\n");
     assert_eq!(masked, format!("{}\n{}", table("1"), table("2")), "{out}");
 }
+
+/// Labelled lines (`label:  value`) as (label, value), for ntpq outputs whose
+/// layout differs (ntpsec right-aligns values and adds rate columns).
+fn labelled_values(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter(|l| !l.starts_with("associd="))
+        .filter_map(|l| {
+            // 4.2.8 has one label without a colon.
+            let at = l
+                .find(":  ")
+                .or_else(|| l.find("interval ").map(|i| i + "interval".len()))?;
+            let (label, rest) = l.split_at(at);
+            let value = rest
+                .trim_start_matches(':')
+                .split_whitespace()
+                .next()
+                .unwrap_or("");
+            Some((label.trim().to_string(), value.to_string()))
+        })
+        .collect()
+}
+
+fn as_number(v: &str) -> Option<f64> {
+    match v.strip_prefix("0x") {
+        Some(h) => i64::from_str_radix(h, 16).ok().map(|i| i as f64),
+        None => v.parse().ok(),
+    }
+}
+
+/// ntpsec's ntpd answers every statistics command (slewd's responder is still
+/// gaining them): slew's ntpq prints the same values as ntpsec's ntpq for the
+/// counters that hold still between two reads, in 4.2.8's labelled lines.
+#[test]
+fn ntpq_statistics_commands_match_ntpsecs_ntpq_on_ntpsecs_ntpd() {
+    let ntpd = root().join("target/peers/ntpsec/usr/sbin/ntpd");
+    assert!(
+        ntpd.exists(),
+        "{} missing: run scripts/install-peers",
+        ntpd.display()
+    );
+    let ns = NetNs::new("cnsec");
+    let dir = TempDir::new("cnsec");
+    std::fs::write(
+        dir.join("ntp.conf"),
+        // Loopback unrestricted: ntpsec's default `limited` would drop this test's
+        // bursts of queries.
+        format!(
+            "driftfile {}\nrestrict default nomodify\nrestrict 127.0.0.1\n",
+            dir.join("ntpd.drift").display()
+        ),
+    )
+    .unwrap();
+    let mut cmd = ns.command("setpriv");
+    cmd.args(["--bounding-set=-sys_time"])
+        .arg(&ntpd)
+        .args(["-n", "-c"])
+        .arg(dir.join("ntp.conf"));
+    let ntpd_proc = spawn_logged(cmd, "ntpd", dir.join("ntpd.out"));
+    ns.wait_for_ntp(&ntpd_proc);
+    let ntpq = slew_tool(&dir, "ntpq");
+    let ours = |c: &str| {
+        let o = run_in(&ns, &ntpq, &["-c", c, "127.0.0.1"]);
+        assert!(o.status.success(), "{c}: {}", text(&o));
+        assert_eq!(stderr(&o), "", "{c}");
+        stdout(&o)
+    };
+    let theirs = |c: &str| stdout(&ntpsec_ntpq(&ns, &["-c", c]));
+    for (cmd, stable) in [
+        (
+            "kerninfo",
+            &[
+                "pll offset",
+                "pll frequency",
+                "kernel status",
+                "pll time constant",
+                "precision",
+                "frequency tolerance",
+                "calibration interval",
+                "calibration errors",
+            ][..],
+        ),
+        (
+            "monstats",
+            &[
+                "enabled",
+                "peak addresses",
+                "maximum addresses",
+                "reclaim above count",
+                "kilobytes",
+                "maximum kilobytes",
+            ][..],
+        ),
+        (
+            "iostats",
+            // (ntpsec's ntpq stops after "ignored packets" in the first second:
+            // its rate column divides by the uptime.)
+            &["receive buffers", "free receive buffers", "dropped packets"][..],
+        ),
+        (
+            "sysinfo",
+            &[
+                "leap indicator",
+                "stratum",
+                "log2 precision",
+                "reference ID",
+            ][..],
+        ),
+    ] {
+        let (o, t) = (ours(cmd), theirs(cmd));
+        // 4.2.8's labels, two blanks, the value as sent.
+        let first = o.lines().find(|l| !l.starts_with("associd=")).unwrap_or("");
+        assert!(
+            first.contains(":  ") || first.contains("interval  "),
+            "{cmd}:\n{o}"
+        );
+        let (lo, lt) = (labelled_values(&o), labelled_values(&t));
+        for label in stable {
+            let a = lo.iter().find(|(l, _)| l == label).map(|(_, v)| v.as_str());
+            // ntpsec leaves a line with an empty value out (4.2.8 prints it).
+            let b = lt
+                .iter()
+                .find(|(l, _)| l == label)
+                .map(|(_, v)| v.as_str())
+                .or(Some("").filter(|_| a == Some("")));
+            let (Some(a), Some(b)) = (a, b) else {
+                panic!("{cmd}: {label} missing\nours:\n{o}\nntpsec:\n{t}");
+            };
+            let same = a == b
+                || matches!((as_number(a), as_number(b)), (Some(x), Some(y)) if (x - y).abs() < 1e-9);
+            assert!(same, "{cmd} {label}: ours {a}, ntpsec {b}\n{o}\n{t}");
+        }
+    }
+    // kerninfo and sysinfo carry the status line, byte for byte.
+    let (o, t) = (ours("kerninfo"), theirs("kerninfo"));
+    assert_eq!(o.lines().next(), t.lines().next());
+    // mrulist: this test's own queries, from localhost, mode 6 version 2.
+    let mo = run_in(&ns, &ntpq, &["-c", "mrulist", "127.0.0.1"]);
+    // 4.2.8's progress lines, on standard error.
+    assert_eq!(
+        stderr(&mo),
+        "Ctrl-C will stop MRU retrieval and display partial results.\n\
+         Retrieved 1 unique MRU entries and 0 updates.\n"
+    );
+    let m = stdout(&mo);
+    let lines: Vec<&str> = m.lines().collect();
+    assert_eq!(
+        lines[0], "lstint avgint rstr r m v  count rport remote address",
+        "{m}"
+    );
+    assert_eq!(lines[1], "=".repeat(78));
+    let row: Vec<&str> = lines[2].split_whitespace().collect();
+    assert_eq!(&row[3..6], [".", "6", "2"], "{m}");
+    assert_eq!(row[8], "localhost", "{m}");
+    let t = theirs("mrulist");
+    assert!(t.contains(" . 6 2 ") && t.contains("localhost"), "{t}");
+}

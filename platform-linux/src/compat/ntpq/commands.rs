@@ -13,6 +13,9 @@ use crate::ctl::{ControlClient, CtlError};
 /// ntpq's wait for an answer.
 const TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The pause between the requests of a list asked one variable at a time.
+const ONE_AT_A_TIME_PAUSE: Duration = Duration::from_millis(60);
+
 /// Go on reading commands, or stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {
@@ -299,13 +302,10 @@ impl Session {
                     _ => (format::AUTHINFO, false),
                 };
                 let list: Vec<&str> = table.iter().map(|(v, _, _)| *v).collect();
-                let r = client
-                    .request(Opcode::ReadVar, 0, list.join(",").as_bytes())
-                    .map_err(|e| message(&e, 0))?;
-                let vars = split_vars(&r.data);
+                let (word, vars) = read_list(client, &list)?;
                 Ok(format::labelled(
                     table,
-                    status.then_some(r.status),
+                    status.then_some(word),
                     &vars,
                     numeric,
                 ))
@@ -336,6 +336,37 @@ impl Session {
         }
         arg.parse::<u16>()
             .map_err(|_| format!("***Illegal unsigned value {arg}"))
+    }
+}
+
+/// Reads the system variables `names` in one request. A server that lacks some of
+/// them refuses the whole list (UNKNOWNVAR: slewd and ntpsec's ntpd lack some of
+/// ntpd 4.2.8's names): then each is asked alone and the known ones are shown —
+/// where ntpq 4.2.8 would print only its error line. Nothing known: that error.
+fn read_list(client: &mut ControlClient, names: &[&str]) -> Result<(u16, format::Vars), String> {
+    match client.request(Opcode::ReadVar, 0, names.join(",").as_bytes()) {
+        Ok(r) => Ok((r.status, split_vars(&r.data))),
+        Err(CtlError::Server(ErrorCode::UnknownVariable)) => {
+            let mut word = None;
+            let mut vars = Vec::new();
+            for name in names {
+                // Paced under slewd's control rate limit (20 a second).
+                std::thread::sleep(ONE_AT_A_TIME_PAUSE);
+                match client.request(Opcode::ReadVar, 0, name.as_bytes()) {
+                    Ok(r) => {
+                        word = Some(r.status);
+                        vars.extend(split_vars(&r.data));
+                    }
+                    Err(CtlError::Server(ErrorCode::UnknownVariable)) => {}
+                    Err(e) => return Err(message(&e, 0)),
+                }
+            }
+            match word {
+                Some(w) => Ok((w, vars)),
+                None => Err(message(&CtlError::Server(ErrorCode::UnknownVariable), 0)),
+            }
+        }
+        Err(e) => Err(message(&e, 0)),
     }
 }
 

@@ -15,8 +15,11 @@ pub const PEERS_HEADER: &str =
 pub const ASSOC_HEADER: &str = "\nind assid status  conf reach auth condition  last_event cnt\n\
      ===========================================================\n";
 
+/// A response's variables: `name[=value]` in order, values with their quotes.
+pub type Vars = Vec<(String, Option<String>)>;
+
 /// One `name[=value]` of a response, as ntpq splits it: the value keeps its quotes.
-pub fn split_vars(data: &[u8]) -> Vec<(String, Option<String>)> {
+pub fn split_vars(data: &[u8]) -> Vars {
     let text = String::from_utf8_lossy(data);
     let bytes: Vec<char> = text.chars().collect();
     let mut out = Vec::new();
@@ -174,6 +177,22 @@ fn sockaddr_of(sa: &std::net::SocketAddr) -> (libc::sockaddr_storage, libc::sock
                 std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
             )
         }
+    }
+}
+
+/// ntpq's nntohostp: the host, and `:port` unless it is 123.
+pub fn address_and_port(v: &str, numeric: bool) -> String {
+    match v.parse::<std::net::SocketAddr>() {
+        Ok(sa) if sa.port() == 123 => host_name(&sa.ip().to_string(), numeric),
+        Ok(sa) => {
+            let host = host_name(&sa.ip().to_string(), numeric);
+            if sa.is_ipv6() {
+                format!("[{host}]:{}", sa.port())
+            } else {
+                format!("{host}:{}", sa.port())
+            }
+        }
+        Err(_) => host_name(v, numeric),
     }
 }
 
@@ -681,7 +700,7 @@ pub fn labelled(
                 Some(v) => v.to_string(),
                 None => continue,
             },
-            Shown::Address => host_name(v.unwrap_or("0.0.0.0"), numeric),
+            Shown::Address => address_and_port(v.unwrap_or("0.0.0.0"), numeric),
             Shown::Time => {
                 let (s, f) = v.and_then(names::parse_timestamp).unwrap_or((0, 0));
                 pretty_date(s, f)
