@@ -652,20 +652,35 @@ fn scriptlet_root(dir: &Path) {
     for d in ["bin", "sbin", "usr/bin", "etc", "var/lib", "dev"] {
         std::fs::create_dir_all(dir.join(d)).unwrap();
     }
+    dev_null(dir);
+    copy_with_libraries(dir, &["/bin/dash", "/bin/mkdir", "/bin/touch", "/bin/rm"]);
+    std::os::unix::fs::symlink("dash", dir.join("bin/sh")).unwrap();
+    exec_file(dir.join("sbin/chkconfig"), FAKE_CHKCONFIG);
+    for tool in ["getent", "groupadd", "useradd"] {
+        exec_file(
+            dir.join("usr/bin").join(tool),
+            &format!("#!/bin/sh\necho \"{tool} $*\" >> /calls\nexit 2\n"),
+        );
+    }
+}
+
+fn dev_null(dir: &Path) {
+    let null = dir.join("dev/null");
     run_ok(
         "mknod",
-        &[
-            "-m",
-            "666",
-            dir.join("dev/null").to_str().unwrap(),
-            "c",
-            "1",
-            "3",
-        ],
+        &["-m", "666", null.to_str().unwrap(), "c", "1", "3"],
     );
-    for bin in ["/bin/dash", "/bin/mkdir", "/bin/touch", "/bin/rm"] {
-        let to = dir.join(bin.trim_start_matches('/'));
-        std::fs::copy(bin, &to).unwrap();
+}
+
+fn exec_file(p: PathBuf, body: &str) {
+    std::fs::write(&p, body).unwrap();
+    std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+}
+
+/// Copies programs into a root with the libraries `ldd` names for them.
+fn copy_with_libraries(dir: &Path, bins: &[&str]) {
+    for bin in bins {
+        std::fs::copy(bin, dir.join(bin.trim_start_matches('/'))).unwrap();
         for lib in run_ok("ldd", &[bin]).split_whitespace() {
             if lib.starts_with('/') {
                 let at = dir.join(lib.trim_start_matches('/'));
@@ -675,18 +690,6 @@ fn scriptlet_root(dir: &Path) {
                 }
             }
         }
-    }
-    std::os::unix::fs::symlink("dash", dir.join("bin/sh")).unwrap();
-    let exec = |p: PathBuf, body: &str| {
-        std::fs::write(&p, body).unwrap();
-        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    };
-    exec(dir.join("sbin/chkconfig"), FAKE_CHKCONFIG);
-    for tool in ["getent", "groupadd", "useradd"] {
-        exec(
-            dir.join("usr/bin").join(tool),
-            &format!("#!/bin/sh\necho \"{tool} $*\" >> /calls\nexit 2\n"),
-        );
     }
 }
 
@@ -773,4 +776,127 @@ fn rpm_upgrade_replaces_an_installed_ntp_and_keeps_ntpd_enabled_as_it_was() {
         );
         assert_eq!(r.join("ntpd-on").exists(), enabled);
     }
+}
+
+/// The user tools as a Debian root has them, enough for the maintainer scripts:
+/// getent reads /etc/passwd and /etc/group, groupadd and useradd append to them.
+const DEB_GETENT: &str = r#"#!/bin/sh
+echo "getent $*" >> /calls
+while IFS=: read -r name rest; do [ "$name" = "$2" ] && exit 0; done < /etc/$1
+exit 2
+"#;
+
+/// `apt install ./slew.deb` on a Debian machine with ntp: dpkg (chrooted into a
+/// scratch root where the maintainer scripts run) removes ntp (Conflicts +
+/// Replaces), keeps the admin's /etc/ntp.conf (the package's beside it as
+/// ntp.conf.dpkg-dist; `--force-confold` answers the conffile question as `apt -o
+/// Dpkg::Options::=--force-confold` does), and creates the ntp user, which then
+/// owns /var/lib/ntp.
+#[test]
+fn deb_installed_by_dpkg_replaces_ntp_keeps_ntp_conf_and_creates_the_user() {
+    let out = TempDir::new("debup");
+    let slew = build_package(&out, "--deb-only");
+    // A stand-in for Debian's ntp: its conffile and its daemon.
+    let fake = out.join("ntp-tree");
+    for d in ["DEBIAN", "etc", "usr/sbin"] {
+        std::fs::create_dir_all(fake.join(d)).unwrap();
+    }
+    std::fs::write(
+        fake.join("DEBIAN/control"),
+        "Package: ntp\nVersion: 1:4.2.8p15+dfsg-1\nArchitecture: all\n\
+         Maintainer: slew tests <t@example.invalid>\nDescription: stand-in for ntp\n",
+    )
+    .unwrap();
+    std::fs::write(fake.join("DEBIAN/conffiles"), "/etc/ntp.conf\n").unwrap();
+    std::fs::write(fake.join("etc/ntp.conf"), "server 192.0.2.1 iburst\n").unwrap();
+    exec_file(fake.join("usr/sbin/ntpd"), "#!/bin/sh\nexit 0\n");
+    let ntp = out.join("ntp.deb");
+    run_ok(
+        "dpkg-deb",
+        &[
+            "--root-owner-group",
+            "--build",
+            fake.to_str().unwrap(),
+            ntp.to_str().unwrap(),
+        ],
+    );
+    let scratch = TempDir::new("debuproot");
+    let r = scratch.path();
+    for d in [
+        "bin",
+        "usr/bin",
+        "etc",
+        "var/lib/dpkg/info",
+        "var/lib/dpkg/updates",
+        "dev",
+        "tmp",
+    ] {
+        std::fs::create_dir_all(r.join(d)).unwrap();
+    }
+    for f in [
+        "var/lib/dpkg/status",
+        "var/lib/dpkg/available",
+        "etc/passwd",
+        "etc/group",
+    ] {
+        std::fs::write(r.join(f), "").unwrap();
+    }
+    dev_null(r);
+    copy_with_libraries(r, &["/bin/dash", "/bin/chown", "/bin/rm"]);
+    std::os::unix::fs::symlink("dash", r.join("bin/sh")).unwrap();
+    exec_file(r.join("usr/bin/getent"), DEB_GETENT);
+    exec_file(
+        r.join("usr/bin/groupadd"),
+        "#!/bin/sh\necho \"groupadd $*\" >> /calls\necho ntp:x:999: >> /etc/group\n",
+    );
+    exec_file(
+        r.join("usr/bin/useradd"),
+        "#!/bin/sh\necho \"useradd $*\" >> /calls\n\
+         echo ntp:x:999:999::/nonexistent:/usr/sbin/nologin >> /etc/passwd\n",
+    );
+    let root_arg = format!("--root={}", r.display());
+    // --force-depends: the scratch root has no libc6 package.
+    run_ok(
+        "dpkg",
+        &[&root_arg, "--force-depends", "-i", ntp.to_str().unwrap()],
+    );
+    let conf = "server 127.127.1.0 # the admin's\n";
+    std::fs::write(r.join("etc/ntp.conf"), conf).unwrap();
+    run_ok(
+        "dpkg",
+        &[
+            &root_arg,
+            "--force-depends",
+            "--force-confold",
+            "-i",
+            slew.to_str().unwrap(),
+        ],
+    );
+    let status = run_ok(
+        "dpkg-query",
+        &[&root_arg, "-W", "-f", "${Package} ${db:Status-Abbrev}\n"],
+    );
+    assert!(status.lines().any(|l| l.trim() == "slew ii"), "{status}");
+    assert!(
+        !status.lines().any(|l| l.trim() == "ntp ii"),
+        "ntp removed: {status}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(r.join("etc/ntp.conf")).unwrap(),
+        conf
+    );
+    assert!(r.join("etc/ntp.conf.dpkg-dist").exists());
+    assert!(!r.join("usr/sbin/ntpd").exists(), "ntp's files are gone");
+    assert_eq!(
+        std::fs::read_link(r.join("usr/bin/ntpq")).unwrap(),
+        PathBuf::from("slewctl")
+    );
+    assert_eq!(
+        std::fs::read_to_string(r.join("calls")).unwrap(),
+        "getent group ntp\ngroupadd -r ntp\ngetent passwd ntp\n\
+         useradd -r -g ntp -d /nonexistent -s /usr/sbin/nologin -c NTP daemon ntp\n"
+    );
+    // postinst gave /var/lib/ntp to the new user.
+    let meta = std::fs::metadata(r.join("var/lib/ntp")).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), 999);
 }
