@@ -483,6 +483,18 @@ fn ntpdate_d_explains_a_stratum_16_server_as_ntpdig_does() {
     );
     // slew says why beside ntpdate's output.
     assert!(stderr(&plain).contains("stratum 16"), "{}", stderr(&plain));
+    // -q lists the server, with what is known of it.
+    let q = run_in(&ns, &ntpdate, &["-q", "127.0.0.1"]);
+    assert_eq!(q.status.code(), Some(1));
+    assert_eq!(
+        stdout(&q).lines().map(mask_ntpdate).collect::<Vec<_>>(),
+        [
+            "server 127.0.0.1, stratum 16, offset X.dddddd, delay X.ddddd",
+            "DD Mon HH:MM:SS ntpdate[N]: no server suitable for synchronization found"
+        ],
+        "{}",
+        stdout(&q)
+    );
     let ours = run_in(&ns, &ntpdate, &["-d", "127.0.0.1"]);
     let theirs = run_in(&ns, &ntpdig, &["-d", "127.0.0.1"]);
     assert_eq!(ours.status.code(), Some(1), "{}", text(&ours));

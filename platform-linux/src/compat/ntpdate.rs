@@ -166,17 +166,32 @@ pub fn before_summary(args: &Args, reports: &[ServerReport]) -> (String, String)
         }
     } else if args.query_only {
         for r in reports {
-            // ntpdate skips servers it got nothing from (stratum 0).
-            let Some(s) = r.best() else { continue };
             let Some(a) = r.addr else { continue };
-            let _ = writeln!(
-                out,
-                "server {}, stratum {}, offset {:.6}, delay {:.5}",
-                a.ip(),
-                s.repr.stratum,
-                s.offset.to_seconds_f64(),
-                s.delay.to_seconds_f64()
-            );
+            match r.best() {
+                Some(s) => {
+                    let _ = writeln!(
+                        out,
+                        "server {}, stratum {}, offset {:.6}, delay {:.5}",
+                        a.ip(),
+                        s.repr.stratum,
+                        s.offset.to_seconds_f64(),
+                        s.delay.to_seconds_f64()
+                    );
+                }
+                // ntpdate prints every server, zeros for one it kept nothing of;
+                // a refused answer's stratum is known.
+                None => {
+                    let stratum = match &r.problem {
+                        Some(Unusable::NotSynchronized { stratum, .. }) => *stratum,
+                        _ => 0,
+                    };
+                    let _ = writeln!(
+                        out,
+                        "server {}, stratum {stratum}, offset 0.000000, delay 0.00000",
+                        a.ip()
+                    );
+                }
+            }
         }
     }
     (out, err)
