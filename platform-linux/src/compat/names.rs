@@ -257,3 +257,42 @@ mod tests {
         assert_eq!(refclock_name("127.0.0.1"), None);
     }
 }
+
+/// Text from a server made safe for the terminal as ntpq's makeascii does it (the
+/// `cat -v` way): control characters as `^X`, DEL as `^?`, bytes with the high bit
+/// as `M-` and the rest. Printable ASCII passes unchanged.
+pub fn visible(text: &str) -> String {
+    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for b in text.bytes() {
+        let mut c = b;
+        if c & 0x80 != 0 {
+            out.push_str("M-");
+            c &= 0x7f;
+        }
+        match c {
+            0..=0x1f => {
+                out.push('^');
+                out.push(char::from(c + b'@'));
+            }
+            0x7f => out.push_str("^?"),
+            _ => out.push(char::from(c)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod visible_tests {
+    use super::visible;
+
+    #[test]
+    fn control_bytes_are_shown_not_sent() {
+        assert_eq!(visible("LOCAL(0)"), "LOCAL(0)");
+        assert_eq!(visible("a\u{1b}[2Jb"), "a^[[2Jb");
+        assert_eq!(visible("x\ty\u{7f}"), "x^Iy^?");
+        assert_eq!(visible("é"), "M-CM-)");
+    }
+}

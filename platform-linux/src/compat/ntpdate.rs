@@ -115,9 +115,9 @@ pub fn dropped_because(u: &Unusable) -> &'static str {
         Unusable::NotSynchronized { stratum, .. } if *stratum >= 16 => "strata too high",
         Unusable::NotSynchronized { .. } => "Leap not in sync",
         Unusable::TooFar { .. } => "server too far away",
-        Unusable::Kiss(_) | Unusable::NoResponse | Unusable::Resolve(_) | Unusable::Send(_) => {
-            "no data"
-        }
+        // No answer, a kiss, a send or resolve error, an answer not to our request:
+        // ntpdate kept nothing of the server.
+        _ => "no data",
     }
 }
 
@@ -216,9 +216,9 @@ fn debug_server(args: &Args, r: &ServerReport) -> String {
         leap & 1
     );
     let refid = match best {
-        Some(s) if s.repr.stratum == 1 => String::from_utf8_lossy(&s.repr.ref_id.to_bytes())
-            .trim_end_matches('\0')
-            .to_string(),
+        Some(s) if s.repr.stratum == 1 => super::names::visible(
+            String::from_utf8_lossy(&s.repr.ref_id.to_bytes()).trim_end_matches('\0'),
+        ),
         _ => a.ip().to_string(),
     };
     let delay = best.map_or(0.0, |s| s.delay.to_seconds_f64());

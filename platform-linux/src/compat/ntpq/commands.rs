@@ -532,7 +532,7 @@ fn mrulist(client: &mut ControlClient, numeric: bool) -> Result<String, String> 
         };
         let (host, port) = match e.addr.parse::<SocketAddr>() {
             Ok(sa) => (format::host_name(&sa.ip().to_string(), numeric), sa.port()),
-            Err(_) => (e.addr.clone(), 0),
+            Err(_) => (crate::compat::names::visible(&e.addr), 0),
         };
         out.push_str(&format!(
             "{lstint:6} {avgint:6} {:4x} {flag} {} {} {:6} {port:5} {host}\n",

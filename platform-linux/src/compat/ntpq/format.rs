@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use crate::compat::names::{self, pretty_date};
+use crate::compat::names::{self, pretty_date, visible};
 
 /// ntpq -p's header and rule.
 pub const PEERS_HEADER: &str =
@@ -314,8 +314,8 @@ pub fn peer_line(
     format!(
         "{}{:<15.15} {:<15} {:>2} {} {:>4.4} {:>4.4}  {:>3o}  {:>7.7} {:>8.7} {:>7.7}\n",
         tally(status),
-        name,
-        refid,
+        visible(&name),
+        visible(&refid),
         stratum,
         kind,
         pretty_interval(when),
@@ -424,7 +424,8 @@ pub fn readvar(association: u16, status: u16, data: &[u8], quiet: bool, numeric:
             (None, Some(v)) => v,
             (None, None) => String::new(),
         };
-        line.push(&mut out, &name, &text);
+        // Server text reaches the terminal escaped, as ntpq's makeascii does.
+        line.push(&mut out, &visible(&name), &visible(&text));
     }
     if line.chars > 0 {
         out.push('\n');
@@ -717,7 +718,7 @@ pub fn labelled(
                 format!("{}{}", l >> 1, l & 1)
             }
         };
-        out.push_str(&format!("{label}  {text}\n"));
+        out.push_str(&format!("{label}  {}\n", visible(&text)));
     }
     out
 }
@@ -785,6 +786,16 @@ mod tests {
              log2 precision:     -24\n"
         );
         assert_eq!(labelled(SYSSTATS, None, &[], true), "");
+    }
+
+    #[test]
+    fn server_text_is_escaped() {
+        let v =
+            split_vars(b"srcadr=127.0.0.1, srchost=\"ev\x1bil\", refid=\x07AB, stratum=2, hmode=3");
+        let line = peer_line(0x9614, &v, 0, true);
+        assert!(line.starts_with("*ev^[il          .^GAB."), "{line:?}");
+        let rv = readvar(0, 0x0515, b"version=\"x\x1b[2J\"", true, true);
+        assert_eq!(rv, "version=\"x^[[2J\"\n");
     }
 
     #[test]
