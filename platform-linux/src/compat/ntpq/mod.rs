@@ -12,6 +12,8 @@
 
 pub mod commands;
 pub mod format;
+pub mod labels;
+pub mod mrulist;
 
 use std::io::{BufRead, IsTerminal, Write};
 
