@@ -427,11 +427,16 @@ pub fn message(e: &CtlError, association: u16) -> String {
 
 /// `HOST`, `ADDR:PORT`, `[V6]:PORT`; port 123; `-4`/`-6` pick the family.
 fn resolve(host: &str, family: Option<u8>) -> Option<SocketAddr> {
+    let of_family = |a: SocketAddr| match family {
+        Some(4) => a.is_ipv4().then_some(a),
+        Some(6) => a.is_ipv6().then_some(a),
+        _ => Some(a),
+    };
     if let Ok(a) = host.parse::<SocketAddr>() {
-        return Some(a);
+        return of_family(a);
     }
     if let Ok(ip) = host.parse::<std::net::IpAddr>() {
-        return Some(SocketAddr::new(ip, 123));
+        return of_family(SocketAddr::new(ip, 123));
     }
     let with_port = match host.rsplit_once(':') {
         Some((_, p)) if p.parse::<u16>().is_ok() && !host.starts_with('[') => host.to_string(),
@@ -449,6 +454,21 @@ fn resolve(host: &str, family: Option<u8>) -> Option<SocketAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hosts_resolve_in_the_family_asked() {
+        let v4: SocketAddr = "127.0.0.1:123".parse().unwrap();
+        assert_eq!(resolve("localhost", Some(4)), Some(v4));
+        assert_eq!(resolve("127.0.0.1", None), Some(v4));
+        assert_eq!(resolve("127.0.0.1", Some(6)), None);
+        assert_eq!(resolve("[::1]:12300", Some(4)), None);
+        assert_eq!(
+            resolve("[::1]:12300", Some(6)),
+            Some("[::1]:12300".parse().unwrap())
+        );
+        assert_eq!(resolve("127.0.0.1:5", None).map(|a| a.port()), Some(5));
+        assert_eq!(resolve("no-such-host.invalid", None), None);
+    }
 
     #[test]
     fn commands_by_unique_prefix() {
