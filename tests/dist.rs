@@ -625,7 +625,11 @@ printf '#!/bin/sh\nexit 0\n' > %{buildroot}/etc/rc.d/init.d/ntpd
 printf '#!/bin/sh\nexit 0\n' > %{buildroot}/usr/sbin/ntpd
 %preun
 if [ "$1" -eq 0 ]; then
-    /sbin/chkconfig --del ntpd
+    if [ -d /run/systemd/system ]; then
+        systemctl --no-reload disable ntpd.service
+    else
+        /sbin/chkconfig --del ntpd
+    fi
 fi
 %files
 %config(noreplace) /etc/ntp.conf
@@ -646,8 +650,19 @@ case "$*" in
 esac
 "#;
 
+/// systemctl as the scriptlets use it: `disable ntpd.service` removes ntp's
+/// WantedBy link, as systemd does; every call is logged to /calls.
+const FAKE_SYSTEMCTL: &str = r#"#!/bin/sh
+echo "systemctl $*" >> /calls
+case "$*" in
+  "--no-reload disable ntpd.service") rm -f /etc/systemd/system/multi-user.target.wants/ntpd.service ;;
+esac
+exit 0
+"#;
+
 /// A root where rpm can run scriptlets (chrooted): dash and the few tools they
-/// call, with their libraries; /dev/null; stand-ins for chkconfig and the user tools.
+/// call, with their libraries; /dev/null; stand-ins for chkconfig, systemctl and
+/// the user tools.
 fn scriptlet_root(dir: &Path) {
     for d in ["bin", "sbin", "usr/bin", "etc", "var/lib", "dev"] {
         std::fs::create_dir_all(dir.join(d)).unwrap();
@@ -656,6 +671,7 @@ fn scriptlet_root(dir: &Path) {
     copy_with_libraries(dir, &["/bin/dash", "/bin/mkdir", "/bin/touch", "/bin/rm"]);
     std::os::unix::fs::symlink("dash", dir.join("bin/sh")).unwrap();
     exec_file(dir.join("sbin/chkconfig"), FAKE_CHKCONFIG);
+    exec_file(dir.join("usr/bin/systemctl"), FAKE_SYSTEMCTL);
     for tool in ["getent", "groupadd", "useradd"] {
         exec_file(
             dir.join("usr/bin").join(tool),
@@ -693,12 +709,13 @@ fn copy_with_libraries(dir: &Path, bins: &[&str]) {
     }
 }
 
-/// What `yum install slew` does to a CentOS 6 machine running ntp: `rpm -U`
-/// (Obsoletes) installs slew and erases ntp, its scriptlets and triggers run
-/// (chrooted into a scratch root, SysV side): the ntp user is made, the admin's
-/// ntp.conf stays, and ntpd stays enabled — or disabled — as it was.
+/// What `yum install slew` does to a machine running ntp — CentOS 6 (SysV) or
+/// RHEL 7 (systemd): `rpm -U` (Obsoletes) installs slew and erases ntp, its
+/// scriptlets and triggers run (chrooted into a scratch root): the ntp user is made,
+/// the admin's ntp.conf stays, and the service stays enabled — or disabled — as ntpd
+/// was.
 #[test]
-fn rpm_upgrade_replaces_an_installed_ntp_and_keeps_ntpd_enabled_as_it_was() {
+fn rpm_upgrade_replaces_an_installed_ntp_and_keeps_it_enabled_as_it_was_sysv_and_systemd() {
     let out = TempDir::new("rpmup");
     let slew = build_package(&out, "--rpm-only");
     std::fs::write(out.join("ntp.spec"), FAKE_NTP_SPEC).unwrap();
@@ -713,10 +730,16 @@ fn rpm_upgrade_replaces_an_installed_ntp_and_keeps_ntpd_enabled_as_it_was() {
     let o = run_with_timeout(cmd, Duration::from_secs(60));
     assert!(o.status.success(), "{}", text(&o));
     let ntp = out.join("ntp.rpm");
-    for enabled in [true, false] {
+    for (systemd, enabled) in [(false, true), (false, false), (true, true), (true, false)] {
         let scratch = TempDir::new("rpmuproot");
         let r = scratch.path();
         scriptlet_root(r);
+        let wants = r.join("etc/systemd/system/multi-user.target.wants");
+        if systemd {
+            // What the scriptlets test for a running systemd.
+            std::fs::create_dir_all(r.join("run/systemd/system")).unwrap();
+            std::fs::create_dir_all(&wants).unwrap();
+        }
         let root_s = r.to_str().unwrap();
         run_ok("rpm", &["--root", root_s, "--initdb"]);
         run_ok(
@@ -725,7 +748,14 @@ fn rpm_upgrade_replaces_an_installed_ntp_and_keeps_ntpd_enabled_as_it_was() {
         );
         let conf = "server 127.127.1.0 # the admin's\n";
         std::fs::write(r.join("etc/ntp.conf"), conf).unwrap();
-        if enabled {
+        if enabled && systemd {
+            // `systemctl enable ntpd` of ntp's own unit.
+            std::os::unix::fs::symlink(
+                "/usr/lib/systemd/system/ntpd.service",
+                wants.join("ntpd.service"),
+            )
+            .unwrap();
+        } else if enabled {
             std::fs::write(r.join("ntpd-on"), "").unwrap();
         }
         run_ok(
@@ -749,32 +779,47 @@ fn rpm_upgrade_replaces_an_installed_ntp_and_keeps_ntpd_enabled_as_it_was() {
         assert!(!r.join("usr/sbin/ntpd").exists(), "ntp's files are gone");
         assert!(!r.join("var/lib/ntp/.slew-enable").exists());
         let calls = std::fs::read_to_string(r.join("calls")).unwrap();
-        let expected = [
-            // slew's %pre: no ntp user yet.
+        // slew's %pre: no ntp user yet.
+        let mut expected = vec![
             "getent group ntp",
             "groupadd -r ntp",
             "getent passwd ntp",
             "getent passwd 38",
             "useradd -r -u 38 -g ntp -d /etc/ntp -s /sbin/nologin -c NTP daemon ntp",
-            // slew's %post.
-            "chkconfig --add ntpd",
-            // slew's %triggerun: was ntpd on?
-            "chkconfig ntpd",
-            // ntp's %preun.
-            "chkconfig --del ntpd",
-            // slew's %triggerpostun.
-            "chkconfig --add ntpd",
         ];
-        let mut expected: Vec<&str> = expected.to_vec();
-        if enabled {
-            expected.push("chkconfig ntpd on");
+        if systemd {
+            expected.extend([
+                // slew's %post; its %triggerun only looks at ntp's link.
+                "systemctl daemon-reload",
+                // ntp's %preun.
+                "systemctl --no-reload disable ntpd.service",
+                // slew's %triggerpostun.
+                "systemctl daemon-reload",
+            ]);
+            if enabled {
+                expected.push("systemctl enable slewd.service");
+            }
+        } else {
+            expected.extend([
+                // slew's %post.
+                "chkconfig --add ntpd",
+                // slew's %triggerun: was ntpd on?
+                "chkconfig ntpd",
+                // ntp's %preun.
+                "chkconfig --del ntpd",
+                // slew's %triggerpostun.
+                "chkconfig --add ntpd",
+            ]);
+            if enabled {
+                expected.push("chkconfig ntpd on");
+            }
+            assert_eq!(r.join("ntpd-on").exists(), enabled);
         }
         assert_eq!(
             calls.lines().collect::<Vec<_>>(),
             expected,
-            "enabled {enabled}"
+            "systemd {systemd}, enabled {enabled}"
         );
-        assert_eq!(r.join("ntpd-on").exists(), enabled);
     }
 }
 
