@@ -7,6 +7,7 @@
 pub mod access;
 pub mod batch;
 pub mod clock;
+pub mod compat;
 pub mod config;
 pub mod ctl;
 pub mod daemon;

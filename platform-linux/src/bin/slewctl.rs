@@ -8,12 +8,16 @@
 //! is not selected; `slewctl [-s HOST[:PORT]] status` is `ntpstat` (same lines, same
 //! exit codes 0/1/2) plus the frequency and the discipline state. Both talk NTP
 //! control messages (mode 6) to slewd or any ntpd. `--json` on each for scripts.
+//!
+//! Started as `ntpq`, `ntpstat` or `ntpdate` (the packages install those names as
+//! links to slewctl) it is that tool: see `slew_linux::compat`.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use slew_core::WideDuration;
+use slew_linux::compat::{self, Personality};
 use slew_linux::ctl::{self, json, peers, status, ControlClient};
 use slew_linux::logger::{civil_from_days, format_utc};
 use slew_linux::query::{self, QueryOptions};
@@ -54,7 +58,7 @@ enum Command {
     Status,
 }
 
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 struct DateArgs {
     /// Query only; never touch the clock.
     #[arg(short = 'q')]
@@ -83,9 +87,46 @@ struct DateArgs {
     /// Servers: HOST, HOST:PORT, [IPv6]:PORT (default: the -s server).
     #[arg(value_name = "HOST[:PORT]")]
     servers: Vec<String>,
+    /// Set when slewctl runs as `ntpdate`: its options, lines and syslog.
+    #[arg(skip)]
+    ntpdate: Option<compat::ntpdate::Args>,
+}
+
+impl DateArgs {
+    /// The name in the summary lines: `slewctl[pid]` or `ntpdate[pid]`.
+    fn prog(&self) -> &'static str {
+        if self.ntpdate.is_some() {
+            "ntpdate"
+        } else {
+            "slewctl"
+        }
+    }
+
+    /// Prints a summary line (`tag: message`), or sends it to syslog (ntpdate -s).
+    fn say(&self, tag: &str, message: &str, error: bool) {
+        match &self.ntpdate {
+            Some(n) if n.syslog => compat::ntpdate::syslog(message, error),
+            _ => println!("{tag}: {message}"),
+        }
+    }
 }
 
 fn main() -> ExitCode {
+    let personality = std::env::args_os()
+        .next()
+        .map_or(Personality::Slewctl, |a0| Personality::from_argv0(&a0));
+    let rest = || -> Vec<String> {
+        std::env::args_os()
+            .skip(1)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    };
+    match personality {
+        Personality::Ntpq => return ExitCode::from(compat::ntpq::main(&rest())),
+        Personality::Ntpstat => return ExitCode::from(compat::ntpstat::main(&rest())),
+        Personality::Ntpdate => return ntpdate(&rest()),
+        Personality::Slewctl => {}
+    }
     let cli = Cli::parse();
     match &cli.command {
         Command::Date(args) => date(&cli, args),
@@ -164,10 +205,11 @@ fn ntpdate_stamp(unix_s: i64) -> String {
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
     let (_, month, day) = civil_from_days(unix_s.div_euclid(86_400));
+    // ntp's log time: the day right-aligned in two columns (` 1 Dec`).
     let hms = format_utc(unix_s);
     let time = hms.get(11..).unwrap_or("");
     let mon = MONTHS.get(month as usize - 1).copied().unwrap_or("???");
-    format!("{day} {mon} {time}")
+    format!("{day:>2} {mon} {time}")
 }
 
 /// ntpdate steps when the offset is larger than this, and slews otherwise.
@@ -207,7 +249,12 @@ fn date(cli: &Cli, args: &DateArgs) -> ExitCode {
     if cli.json {
         return date_json(&reports);
     }
-    for r in &reports {
+    if let Some(n) = &args.ntpdate {
+        let (out, err) = compat::ntpdate::before_summary(n, &reports);
+        eprint!("{err}");
+        print!("{out}");
+    }
+    for r in reports.iter().filter(|_| args.ntpdate.is_none()) {
         let shown = r
             .addr
             .map(|a| a.ip().to_string())
@@ -224,6 +271,7 @@ fn date(cli: &Cli, args: &DateArgs) -> ExitCode {
     }
     let pid = std::process::id();
     let stamp = ntpdate_stamp(unix_now_s());
+    let tag = format!("{stamp} {}[{pid}]", args.prog());
     match query::choose(&reports) {
         Some(i) => {
             let Some((r, s)) = reports.get(i).and_then(|r| r.best().map(|s| (r, s))) else {
@@ -237,7 +285,11 @@ fn date(cli: &Cli, args: &DateArgs) -> ExitCode {
             let verb = if step { "step" } else { "adjust" };
             let offset_text = seconds6(s.offset);
             let offset_text = offset_text.trim_start_matches('+');
-            println!("{stamp} slewctl[{pid}]: {verb} time server {shown} offset {offset_text} sec");
+            args.say(
+                &tag,
+                &format!("{verb} time server {shown} offset {offset_text} sec"),
+                false,
+            );
             if args.query_only || args.dry_run {
                 return ExitCode::SUCCESS;
             }
@@ -250,7 +302,7 @@ fn date(cli: &Cli, args: &DateArgs) -> ExitCode {
             }
         }
         None => {
-            println!("{stamp} slewctl[{pid}]: no server suitable for synchronization found");
+            args.say(&tag, "no server suitable for synchronization found", true);
             for r in &reports {
                 let shown = r
                     .addr
@@ -260,7 +312,12 @@ fn date(cli: &Cli, args: &DateArgs) -> ExitCode {
                     .unusable()
                     .map(|u| u.to_string())
                     .unwrap_or_else(|| "not chosen".into());
-                println!("  {shown}: {why}");
+                if args.ntpdate.is_some() {
+                    // ntpdate's standard output stays ntpdate's; the reasons go beside.
+                    eprintln!("ntpdate: {shown}: {why}");
+                } else {
+                    println!("  {shown}: {why}");
+                }
             }
             ExitCode::FAILURE
         }
@@ -303,6 +360,48 @@ fn date_json(reports: &[query::ServerReport]) -> ExitCode {
     }
 }
 
+/// slewctl started as `ntpdate`: its options become `slewctl date`'s.
+fn ntpdate(args: &[String]) -> ExitCode {
+    let n = match compat::ntpdate::parse_args(args) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("ntpdate: {e}");
+            eprintln!("{}", compat::ntpdate::USAGE);
+            return ExitCode::FAILURE;
+        }
+    };
+    let date_args = DateArgs {
+        // -d goes through every step but never sets the clock.
+        query_only: n.query_only || n.debug,
+        step: n.step,
+        slew: n.slew,
+        dry_run: false,
+        samples: n.samples,
+        timeout_s: n.timeout_s,
+        version: n.version,
+        unprivileged: n.unprivileged,
+        servers: n.servers.clone(),
+        ntpdate: Some(n.clone()),
+    };
+    if n.debug {
+        let pid = std::process::id();
+        let tag = format!("{} ntpdate[{pid}]", ntpdate_stamp(unix_now_s()));
+        date_args.say(
+            &tag,
+            &format!("ntpdate (slew {})", env!("CARGO_PKG_VERSION")),
+            false,
+        );
+    }
+    // Only the servers given are asked (date() would fall back on -s otherwise).
+    let cli = Cli {
+        server: "127.0.0.1:123".into(),
+        json: false,
+        timeout_s: n.timeout_s,
+        command: Command::Status,
+    };
+    date(&cli, &date_args)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,5 +410,7 @@ mod tests {
     fn ntpdate_stamp_layout() {
         // 2026-11-30 07:50:01 UTC
         assert_eq!(ntpdate_stamp(1_796_025_001), "30 Nov 07:50:01");
+        // 2026-12-01 21:23:19 UTC: ntp pads the day.
+        assert_eq!(ntpdate_stamp(1_796_160_199), " 1 Dec 21:23:19");
     }
 }
