@@ -158,7 +158,7 @@ fn every_header_is_rearmed_with_full_lengths_before_a_call() {
             std::mem::size_of::<libc::sockaddr_storage>(),
             "header {i}"
         );
-        assert_eq!(h.msg_controllen, CMSG_ROOM as _, "header {i}");
+        assert_eq!(h.msg_controllen, CMSG_ROOM, "header {i}");
         assert_eq!(h.msg_flags, 0);
         assert_eq!(h.msg_iovlen, 1);
     }

@@ -182,12 +182,19 @@ fn show_status(cli: &Cli) -> ExitCode {
         }
         Err(e) => {
             if cli.json {
-                let j = json::Object::new()
-                    .str("server", &cli.server)
-                    .bool("synchronised", false)
-                    .int("exit", i64::from(status::EXIT_NO_DAEMON))
-                    .str("error", &e)
-                    .end();
+                #[derive(serde::Serialize)]
+                struct NoDaemon<'a> {
+                    server: &'a str,
+                    synchronised: bool,
+                    exit: u8,
+                    error: &'a str,
+                }
+                let j = json::to_string(&NoDaemon {
+                    server: &cli.server,
+                    synchronised: false,
+                    exit: status::EXIT_NO_DAEMON,
+                    error: &e.to_string(),
+                });
                 println!("{j}");
             } else {
                 // ntpstat's words, then what went wrong.
@@ -327,31 +334,45 @@ fn date(cli: &Cli, args: &DateArgs) -> ExitCode {
 /// `date --json`: each server's best sample or why it cannot be used, and the choice.
 fn date_json(reports: &[query::ServerReport]) -> ExitCode {
     let chosen = query::choose(reports);
-    let items: Vec<String> = reports
+    /// One server of `slewctl date --json`; the sample fields only when it answered.
+    #[derive(serde::Serialize)]
+    struct ServerJson {
+        server: String,
+        address: String,
+        chosen: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        stratum: Option<u8>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        offset_s: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        delay_s: Option<f64>,
+        unusable: String,
+    }
+    #[derive(serde::Serialize)]
+    struct DateJson {
+        servers: Vec<ServerJson>,
+        usable: bool,
+    }
+    let servers = reports
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            let mut o = json::Object::new()
-                .str("server", &r.name)
-                .str(
-                    "address",
-                    &r.addr.map(|a| a.to_string()).unwrap_or_default(),
-                )
-                .bool("chosen", chosen == Some(i));
-            if let Some(s) = r.best() {
-                o = o
-                    .int("stratum", i64::from(s.repr.stratum))
-                    .num("offset_s", s.offset.to_seconds_f64())
-                    .num("delay_s", s.delay.to_seconds_f64());
+            let best = r.best();
+            ServerJson {
+                server: r.name.clone(),
+                address: r.addr.map(|a| a.to_string()).unwrap_or_default(),
+                chosen: chosen == Some(i),
+                stratum: best.map(|s| s.repr.stratum),
+                offset_s: best.map(|s| s.offset.to_seconds_f64()),
+                delay_s: best.map(|s| s.delay.to_seconds_f64()),
+                unusable: r.unusable().map(|u| u.to_string()).unwrap_or_default(),
             }
-            let why = r.unusable().map(|u| u.to_string()).unwrap_or_default();
-            o.str("unusable", &why).end()
         })
         .collect();
-    let j = json::Object::new()
-        .raw("servers", &json::array(&items))
-        .bool("usable", chosen.is_some())
-        .end();
+    let j = json::to_string(&DateJson {
+        servers,
+        usable: chosen.is_some(),
+    });
     println!("{j}");
     if chosen.is_some() {
         ExitCode::SUCCESS

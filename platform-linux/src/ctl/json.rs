@@ -1,136 +1,122 @@
-//! Just enough JSON for `--json`: objects of strings, numbers, booleans and nulls,
-//! written in order, without a dependency.
+//! `--json` output: serde's derive and serde_json's writer, with a [`Formatter`]
+//! that keeps the layout slewctl has always printed, so scripts written against it
+//! keep working:
+//!
+//! - a space after each colon and comma, as Python's `json.dumps` writes
+//!   (`{"a": 1, "b": "x"}`);
+//! - numbers rounded to the nanosecond and written without an exponent or a
+//!   needless `.0` (`0.000000001`, `10`, not `1e-9`, `10.0`); serde_json writes a
+//!   non-finite value as `null` before a formatter sees it.
+//!
+//! [`Formatter`]: serde_json::ser::Formatter
 
-use std::fmt::Write;
+use std::io;
 
-/// A JSON string literal.
-pub fn string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
+use serde::Serialize;
+
+/// `value` as one line of JSON in slewctl's layout.
+pub fn to_string<T: Serialize + ?Sized>(value: &T) -> String {
+    let mut out = Vec::with_capacity(256);
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, Layout);
+    // Serializing plain structs of strings and numbers into memory cannot fail;
+    // if it ever did, the output says so instead of being half a document.
+    if let Err(e) = value.serialize(&mut ser) {
+        return format!(
+            "{{\"error\": {}}}",
+            serde_json::Value::String(e.to_string())
+        );
     }
-    out.push('"');
-    out
+    String::from_utf8(out).unwrap_or_default()
 }
 
-/// A JSON number; non-finite values become `null`.
+/// A number as slewctl writes it (see the module docs).
 pub fn number(v: f64) -> String {
-    if v.is_finite() {
-        // Enough digits for nanoseconds in seconds, without float noise.
-        let s = format!("{v:.9}");
-        let s = s.trim_end_matches('0').trim_end_matches('.');
-        if s.is_empty() || s == "-" || s == "-0" {
-            "0".into()
-        } else {
-            s.to_string()
-        }
+    // Enough digits for nanoseconds in seconds, without float noise.
+    let s = format!("{v:.9}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s.is_empty() || s == "-" || s == "-0" {
+        "0".into()
     } else {
-        "null".into()
+        s.to_string()
     }
 }
 
-/// An object under construction: `Object::new().str("a", "b").num("n", 1.0).end()`.
-#[derive(Debug, Default)]
-pub struct Object {
-    out: String,
-}
+struct Layout;
 
-impl Object {
-    /// `{`
-    pub fn new() -> Self {
-        Self { out: "{".into() }
-    }
-
-    fn key(&mut self, k: &str) {
-        if self.out.len() > 1 {
-            self.out.push_str(", ");
+impl serde_json::ser::Formatter for Layout {
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            w.write_all(b", ")
         }
-        self.out.push_str(&string(k));
-        self.out.push_str(": ");
     }
 
-    /// A string member.
-    pub fn str(mut self, k: &str, v: &str) -> Self {
-        self.key(k);
-        self.out.push_str(&string(v));
-        self
+    fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        w.write_all(b": ")
     }
 
-    /// A number member.
-    pub fn num(mut self, k: &str, v: f64) -> Self {
-        self.key(k);
-        self.out.push_str(&number(v));
-        self
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            w.write_all(b", ")
+        }
     }
 
-    /// An integer member.
-    pub fn int(mut self, k: &str, v: i64) -> Self {
-        self.key(k);
-        let _ = write!(self.out, "{v}");
-        self
+    fn write_f64<W: ?Sized + io::Write>(&mut self, w: &mut W, v: f64) -> io::Result<()> {
+        w.write_all(number(v).as_bytes())
     }
 
-    /// An optional number: `null` when absent.
-    pub fn opt(mut self, k: &str, v: Option<f64>) -> Self {
-        self.key(k);
-        self.out.push_str(&v.map_or_else(|| "null".into(), number));
-        self
+    fn write_f32<W: ?Sized + io::Write>(&mut self, w: &mut W, v: f32) -> io::Result<()> {
+        self.write_f64(w, f64::from(v))
     }
-
-    /// A boolean member.
-    pub fn bool(mut self, k: &str, v: bool) -> Self {
-        self.key(k);
-        self.out.push_str(if v { "true" } else { "false" });
-        self
-    }
-
-    /// A member whose value is already JSON.
-    pub fn raw(mut self, k: &str, json: &str) -> Self {
-        self.key(k);
-        self.out.push_str(json);
-        self
-    }
-
-    /// `}`
-    pub fn end(mut self) -> String {
-        self.out.push('}');
-        self.out
-    }
-}
-
-/// A JSON array of already-encoded values.
-pub fn array(items: &[String]) -> String {
-    format!("[{}]", items.join(", "))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    #[derive(Serialize)]
+    struct Sample<'a> {
+        a: &'a str,
+        n: i64,
+        b: bool,
+        z: Option<f64>,
+        x: f64,
+        tiny: f64,
+        nan: f64,
+        list: [u8; 2],
+    }
+
     #[test]
-    fn escapes_and_numbers() {
-        assert_eq!(string("a\"b\\c\n\u{1}"), "\"a\\\"b\\\\c\\n\\u0001\"");
+    fn layout_escapes_and_numbers() {
+        let j = to_string(&Sample {
+            a: "q\"b\\c\n\u{1}",
+            n: 3,
+            b: true,
+            z: None,
+            x: 10.0,
+            tiny: -0.000000001,
+            nan: f64::NAN,
+            list: [1, 2],
+        });
+        assert_eq!(
+            j,
+            "{\"a\": \"q\\\"b\\\\c\\n\\u0001\", \"n\": 3, \"b\": true, \"z\": null, \"x\": 10, \"tiny\": -0.000000001, \"nan\": null, \"list\": [1, 2]}"
+        );
+        // Still JSON: any parser reads it back.
+        let v: serde_json::Value = serde_json::from_str(&j).unwrap();
+        assert_eq!(v["x"], 10);
         assert_eq!(number(1.5), "1.5");
-        assert_eq!(number(-0.000000001), "-0.000000001");
         assert_eq!(number(0.0), "0");
-        assert_eq!(number(f64::NAN), "null");
-        let o = Object::new()
-            .str("a", "x")
-            .int("n", 3)
-            .bool("b", true)
-            .opt("z", None)
-            .end();
-        assert_eq!(o, "{\"a\": \"x\", \"n\": 3, \"b\": true, \"z\": null}");
     }
 }

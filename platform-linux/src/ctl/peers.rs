@@ -7,7 +7,10 @@
 
 use std::net::Ipv4Addr;
 
+use serde::Serialize;
+
 use super::client::{var, var_f64, var_i64, var_ntp_seconds, ControlClient, CtlError};
+
 use super::json;
 
 /// ntpq -p's header, then slewctl's column.
@@ -173,27 +176,55 @@ impl PeerRow {
 
     /// The row as a JSON object.
     pub fn json(&self) -> String {
-        json::Object::new()
-            .int("association", i64::from(self.association_id))
-            .str("tally", &self.tally().to_string())
-            .bool("selected", self.tally() == '*')
-            .str("remote", &self.remote)
-            .str("address", &self.address)
-            .int("port", i64::from(self.port))
-            .str("refid", &self.refid)
-            .int("stratum", self.stratum)
-            .str("type", &self.kind.to_string())
-            .opt("when_s", self.when_s.map(|w| w as f64))
-            .int("poll_s", self.poll_s as i64)
-            .int("reach", i64::from(self.reach))
-            .str("reach_octal", &format!("{:o}", self.reach))
-            .num("delay_ms", self.delay_ms)
-            .num("offset_ms", self.offset_ms)
-            .num("jitter_ms", self.jitter_ms)
-            .num("dispersion_ms", self.dispersion_ms)
-            .str("reason", &self.reason)
-            .end()
+        json::to_string(&self.json_view())
     }
+
+    fn json_view(&self) -> RowJson<'_> {
+        RowJson {
+            association: self.association_id,
+            tally: self.tally().to_string(),
+            selected: self.tally() == '*',
+            remote: &self.remote,
+            address: &self.address,
+            port: self.port,
+            refid: &self.refid,
+            stratum: self.stratum,
+            kind: self.kind.to_string(),
+            when_s: self.when_s,
+            poll_s: self.poll_s,
+            reach: self.reach,
+            reach_octal: format!("{:o}", self.reach),
+            delay_ms: self.delay_ms,
+            offset_ms: self.offset_ms,
+            jitter_ms: self.jitter_ms,
+            dispersion_ms: self.dispersion_ms,
+            reason: &self.reason,
+        }
+    }
+}
+
+/// One row of `slewctl peers --json`, in its field order.
+#[derive(Serialize)]
+struct RowJson<'a> {
+    association: u16,
+    tally: String,
+    selected: bool,
+    remote: &'a str,
+    address: &'a str,
+    port: u16,
+    refid: &'a str,
+    stratum: i64,
+    #[serde(rename = "type")]
+    kind: String,
+    when_s: Option<i64>,
+    poll_s: u64,
+    reach: u8,
+    reach_octal: String,
+    delay_ms: f64,
+    offset_ms: f64,
+    jitter_ms: f64,
+    dispersion_ms: f64,
+    reason: &'a str,
 }
 
 /// ntpq's refid column: addresses as they are, codes between dots.
@@ -233,11 +264,15 @@ pub fn table(rows: &[PeerRow]) -> String {
 
 /// The rows as a JSON document.
 pub fn table_json(server: &str, rows: &[PeerRow]) -> String {
-    let items: Vec<String> = rows.iter().map(PeerRow::json).collect();
-    json::Object::new()
-        .str("server", server)
-        .raw("peers", &json::array(&items))
-        .end()
+    #[derive(Serialize)]
+    struct Table<'a> {
+        server: &'a str,
+        peers: Vec<RowJson<'a>>,
+    }
+    json::to_string(&Table {
+        server,
+        peers: rows.iter().map(PeerRow::json_view).collect(),
+    })
 }
 
 /// Asks the server for every association's row.

@@ -8,6 +8,8 @@
 //! 0), "time correct to within" rootdisp + rootdelay/2 ms; "polling server every"
 //! 2^tc s in both cases. No answer: exit 2.
 
+use serde::Serialize;
+
 use super::client::{var, var_f64, var_i64, ControlClient, CtlError};
 use super::json;
 
@@ -178,24 +180,42 @@ impl Status {
 
     /// As JSON.
     pub fn json(&self, server: &str) -> String {
-        let state = self.state_text();
-        json::Object::new()
-            .str("server", server)
-            .bool("synchronised", self.synchronised())
-            .int("exit", i64::from(self.exit_code()))
-            .int("leap", i64::from(self.leap()))
-            .str("source", &self.source_text())
-            .opt("stratum", self.stratum.map(|s| s as f64))
-            .str("refid", &self.refid)
-            .num("correct_within_ms", self.correct_within_ms())
-            .num("root_delay_ms", self.root_delay_ms)
-            .num("root_dispersion_ms", self.root_disp_ms)
-            .int("poll_s", self.poll_s() as i64)
-            .opt("offset_ms", self.offset_ms)
-            .opt("frequency_ppm", self.frequency_ppm)
-            .opt("sys_jitter_ms", self.sys_jitter_ms)
-            .str("discipline", state.map_or("", |s| s.0))
-            .end()
+        /// `slewctl status --json`, in its field order.
+        #[derive(Serialize)]
+        struct StatusJson<'a> {
+            server: &'a str,
+            synchronised: bool,
+            exit: u8,
+            leap: u8,
+            source: String,
+            stratum: Option<i64>,
+            refid: &'a str,
+            correct_within_ms: f64,
+            root_delay_ms: f64,
+            root_dispersion_ms: f64,
+            poll_s: u64,
+            offset_ms: Option<f64>,
+            frequency_ppm: Option<f64>,
+            sys_jitter_ms: Option<f64>,
+            discipline: &'a str,
+        }
+        json::to_string(&StatusJson {
+            server,
+            synchronised: self.synchronised(),
+            exit: self.exit_code(),
+            leap: self.leap(),
+            source: self.source_text(),
+            stratum: self.stratum,
+            refid: &self.refid,
+            correct_within_ms: self.correct_within_ms(),
+            root_delay_ms: self.root_delay_ms,
+            root_dispersion_ms: self.root_disp_ms,
+            poll_s: self.poll_s(),
+            offset_ms: self.offset_ms,
+            frequency_ppm: self.frequency_ppm,
+            sys_jitter_ms: self.sys_jitter_ms,
+            discipline: self.state_text().map_or("", |s| s.0),
+        })
     }
 }
 
