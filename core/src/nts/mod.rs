@@ -26,6 +26,8 @@ pub mod ext;
 pub mod jar;
 pub mod ke;
 pub mod ke_msg;
+#[cfg(test)]
+mod proptests;
 pub mod server;
 #[cfg(test)]
 mod tests;
