@@ -448,3 +448,20 @@ fn ke_records_parse_as_a_whole_too() {
     }
     assert_eq!(count, 3);
 }
+
+/// The state a port keeps, in bytes (docs/nts.md quotes these).
+#[test]
+fn state_sizes() {
+    use core::mem::size_of;
+    let sizes = [
+        ("CookieJar", size_of::<CookieJar>()),
+        ("RecordDecoder", size_of::<RecordDecoder>()),
+        ("ResponseReader", size_of::<ResponseReader>()),
+        ("RequestReader", size_of::<RequestReader>()),
+        ("CookieKeys", size_of::<CookieKeys>()),
+    ];
+    std::println!("{sizes:?}");
+    // A jar is eight cookies of up to 256 bytes plus the keys and the waiting id.
+    assert!(sizes[0].1 <= 8 * (256 + 8) + 2 * 32 + 64, "{sizes:?}");
+    assert!(sizes[1].1 <= 1024 + 32, "{sizes:?}");
+}
