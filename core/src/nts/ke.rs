@@ -185,7 +185,12 @@ pub enum Record<'a> {
         critical: bool,
     },
     /// New Cookie for NTPv4.
-    NewCookie(&'a [u8]),
+    NewCookie {
+        /// The cookie.
+        cookie: &'a [u8],
+        /// The critical bit (RFC 8915 §4.1.6: SHOULD NOT be set, but may be).
+        critical: bool,
+    },
     /// NTPv4 Server Negotiation: a host name or address in ASCII.
     Server {
         /// The name.
@@ -264,7 +269,10 @@ impl<'a> Record<'a> {
                 critical,
             },
             NEW_COOKIE if body.is_empty() => return Err(bad_len(record_type, body)),
-            NEW_COOKIE => Record::NewCookie(body),
+            NEW_COOKIE => Record::NewCookie {
+                cookie: body,
+                critical,
+            },
             SERVER => {
                 if body.is_empty() || !body.iter().all(|&b| is_host_char(b)) {
                     return Err(KeError::BadServerName);
@@ -293,7 +301,7 @@ impl<'a> Record<'a> {
             Record::Error(_) => (ERROR, true),
             Record::Warning(_) => (WARNING, true),
             Record::Aead { critical, .. } => (AEAD_ALGORITHM, critical),
-            Record::NewCookie(_) => (NEW_COOKIE, false),
+            Record::NewCookie { critical, .. } => (NEW_COOKIE, critical),
             Record::Server { critical, .. } => (SERVER, critical),
             Record::Port { critical, .. } => (PORT, critical),
             Record::Unknown {
@@ -327,7 +335,7 @@ impl<'a> Record<'a> {
                 two = port.to_be_bytes();
                 &two
             }
-            Record::NewCookie(body) | Record::Unknown { body, .. } => body,
+            Record::NewCookie { cookie: body, .. } | Record::Unknown { body, .. } => body,
             Record::Server { name, .. } => name.as_bytes(),
         };
         emit_raw(self.type_word(), body, out)
@@ -549,7 +557,20 @@ mod tests {
         let cases: &[(Record<'_>, &[u8])] = &[
             (Record::Error(ErrorCode::BadRequest), &[0x80, 2, 0, 2, 0, 1]),
             (Record::Warning(7), &[0x80, 3, 0, 2, 0, 7]),
-            (Record::NewCookie(&[9, 8, 7]), &[0, 5, 0, 3, 9, 8, 7]),
+            (
+                Record::NewCookie {
+                    cookie: &[9, 8, 7],
+                    critical: false,
+                },
+                &[0, 5, 0, 3, 9, 8, 7],
+            ),
+            (
+                Record::NewCookie {
+                    cookie: &[9],
+                    critical: true,
+                },
+                &[0x80, 5, 0, 1, 9],
+            ),
             (
                 Record::Server {
                     name: "ntp.example",
@@ -657,7 +678,7 @@ mod tests {
         big[1] = 5;
         big[2..4].copy_from_slice(&(MAX_RECORD_BODY as u16).to_be_bytes());
         assert!(
-            matches!(parse_record(&big), Ok((Record::NewCookie(c), [])) if c.len() == MAX_RECORD_BODY)
+            matches!(parse_record(&big), Ok((Record::NewCookie { cookie: c, .. }, [])) if c.len() == MAX_RECORD_BODY)
         );
     }
 
@@ -701,8 +722,14 @@ mod tests {
                 ids: IdList(&[0, 15]),
                 critical: true,
             },
-            Record::NewCookie(&[0x42; 100]),
-            Record::NewCookie(&[0x43; 100]),
+            Record::NewCookie {
+                cookie: &[0x42; 100],
+                critical: false,
+            },
+            Record::NewCookie {
+                cookie: &[0x43; 100],
+                critical: true,
+            },
             Record::Server {
                 name: "127.0.0.1",
                 critical: true,

@@ -184,7 +184,7 @@ impl ResponseReader {
             }
             Record::Error(code) => return Err(NegotiationError::ServerError(code)),
             Record::Warning(code) => return Err(NegotiationError::Warning(code)),
-            Record::NewCookie(body) => {
+            Record::NewCookie { cookie: body, .. } => {
                 // Oversized cookies and the ninth and later are skipped, as chrony does.
                 if let Ok(cookie) = Cookie::from_slice(body) {
                     let _ = self.outcome.cookies.push(cookie);
@@ -319,7 +319,7 @@ impl RequestReader {
                 }
                 self.siv |= ids.contains(AEAD_AES_SIV_CMAC_256);
             }
-            Record::Error(_) | Record::Warning(_) | Record::NewCookie(_) => {
+            Record::Error(_) | Record::Warning(_) | Record::NewCookie { .. } => {
                 self.error = Some(ErrorCode::BadRequest);
             }
             Record::Server { .. } | Record::Port { .. } => {}
@@ -406,7 +406,10 @@ pub fn write_accept<'c>(
         &[AEAD_AES_SIV_CMAC_256],
     )?;
     for cookie in cookies.into_iter().take(MAX_COOKIES) {
-        o.put(Record::NewCookie(cookie))?;
+        o.put(Record::NewCookie {
+            cookie,
+            critical: false,
+        })?;
     }
     if let Some(name) = server {
         o.put(Record::Server {

@@ -22,7 +22,11 @@ fn record_strategy() -> impl Strategy<Value = (u16, Vec<u8>)> {
         any::<u16>().prop_map(|c| (CRITICAL | 2, c.to_be_bytes().to_vec())),
         any::<u16>().prop_map(|c| (CRITICAL | 3, c.to_be_bytes().to_vec())),
         (ids, any::<bool>()).prop_map(|(v, c)| (if c { CRITICAL | 4 } else { 4 }, v)),
-        proptest::collection::vec(any::<u8>(), 1..300).prop_map(|v| (5, v)),
+        (
+            proptest::collection::vec(any::<u8>(), 1..300),
+            any::<bool>()
+        )
+            .prop_map(|(v, c)| (if c { CRITICAL | 5 } else { 5 }, v)),
         (host, any::<bool>()).prop_map(|(v, c)| (if c { CRITICAL | 6 } else { 6 }, v)),
         (any::<u16>(), any::<bool>())
             .prop_map(|(p, c)| (if c { CRITICAL | 7 } else { 7 }, p.to_be_bytes().to_vec())),
