@@ -1,0 +1,317 @@
+//! slew-core's NTS client building blocks against a real chronyd NTS server, on
+//! loopback, before any of it is wired into slewd:
+//!
+//! - NTS-KE: `openssl s_client` (TLS 1.3, ALPN `ntske/1`) carries the request that
+//!   `ke_msg::write_request` wrote, and the response goes through the incremental
+//!   `RecordDecoder` + `ResponseReader` in small chunks;
+//! - keys: the TLS exporter (RFC 8446 §7.5) computed from the session's
+//!   `EXPORTER_SECRET` (openssl's `-keylogfile`) with the RFC 8915 §5.1 label and
+//!   context, HKDF-SHA256 done by python3's hashlib (the workspace has no SHA-256);
+//! - NTP: `CookieJar` requests that chronyd must authenticate, answers that the jar
+//!   must verify and refill from, and a request with a damaged cookie that chronyd
+//!   must NAK (and the jar must take as "re-key").
+//!
+//! A missing chronyd, openssl or python3 fails the test; every wait is bounded.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::Write;
+use std::net::{SocketAddr, UdpSocket};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use slew_core::nts::ext::{NtsFields, NTS_COOKIE};
+use slew_core::nts::jar::{CookieJar, RekeyReason, ResponseError};
+use slew_core::nts::ke::RecordDecoder;
+use slew_core::nts::ke_msg::{
+    exporter_context, write_request, Direction, KeOutcome, ResponseReader, EXPORTER_LABEL,
+    MAX_COOKIES,
+};
+use slew_core::nts::SessionKeys;
+use slew_core::wire::{Mode, Packet, Repr, HEADER_LEN};
+use slew_core::NtpTimestamp;
+
+/// A self-signed certificate for 127.0.0.1 and its key, in `dir`.
+fn make_cert(dir: &TempDir) {
+    let openssl = require("openssl", "openssl");
+    let out = run_with_timeout(
+        {
+            let mut c = Command::new(openssl);
+            c.args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-subj",
+                "/CN=localhost",
+                "-addext",
+                "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                "-days",
+                "2",
+                "-keyout",
+            ])
+            .arg(dir.join("key.pem"))
+            .arg("-out")
+            .arg(dir.join("cert.pem"));
+            c
+        },
+        Duration::from_secs(20),
+    );
+    assert!(out.status.success(), "openssl req: {}", text(&out));
+}
+
+/// chronyd serving NTP on `ntp_port` and NTS-KE on `ke_port`, never touching the
+/// clock. It runs as the current user so that it can read the key in `dir`.
+fn start_chronyd_nts(dir: &TempDir, ntp_port: u16, ke_port: u16) -> Proc {
+    let chronyd = require("chronyd", "chrony");
+    let user = text(&run_with_timeout(
+        {
+            let mut c = Command::new("id");
+            c.arg("-un");
+            c
+        },
+        Duration::from_secs(5),
+    ));
+    let conf = dir.join("chrony.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "port {ntp_port}\nbindaddress 127.0.0.1\nlocal stratum 10\nallow 127.0.0.0/8\n\
+             cmdport 0\npidfile {d}/chronyd.pid\ndriftfile {d}/chrony.drift\n\
+             ntsserverkey {d}/key.pem\nntsservercert {d}/cert.pem\nntsport {ke_port}\n\
+             ntsdumpdir {d}\n",
+            d = dir.path().display()
+        ),
+    )
+    .expect("write chrony.conf");
+    let mut cmd = Command::new(chronyd);
+    cmd.args(["-x", "-d", "-u", user.trim(), "-f"]).arg(&conf);
+    let p = spawn_logged(cmd, "chronyd", dir.join("chronyd.log"));
+    wait_for_ntp(
+        SocketAddr::from(([127, 0, 0, 1], ntp_port)),
+        Duration::from_secs(10),
+        &p,
+    );
+    p
+}
+
+/// One NTS-KE exchange through `openssl s_client`: (response bytes, the session's
+/// exporter secret in hex).
+fn ke_over_tls(dir: &TempDir, ke_port: u16, request: &[u8]) -> (Vec<u8>, String) {
+    let openssl = require("openssl", "openssl");
+    let keylog = dir.join("keylog");
+    let _ = std::fs::remove_file(&keylog);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut child = Command::new(&openssl)
+            .args(["s_client", "-connect"])
+            .arg(format!("127.0.0.1:{ke_port}"))
+            .args([
+                "-alpn",
+                "ntske/1",
+                "-tls1_3",
+                "-ciphersuites",
+                "TLS_AES_128_GCM_SHA256",
+                "-quiet",
+                "-keylogfile",
+            ])
+            .arg(&keylog)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start openssl s_client");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(request)
+            .expect("write the KE request");
+        // chronyd closes the connection after End of Message; s_client then exits.
+        let started = Instant::now();
+        while child.try_wait().expect("wait").is_none() {
+            if started.elapsed() > Duration::from_secs(10) {
+                let _ = child.kill();
+                panic!("openssl s_client did not finish");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().expect("s_client output");
+        let secret = std::fs::read_to_string(&keylog)
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("EXPORTER_SECRET "))
+            .and_then(|rest| rest.split_whitespace().nth(1))
+            .map(str::to_owned);
+        match secret {
+            Some(s) if !out.stdout.is_empty() => return (out.stdout, s),
+            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
+            _ => panic!(
+                "NTS-KE over TLS failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        }
+    }
+}
+
+/// TLS 1.3 exporter (RFC 8446 §7.5) with SHA-256: HKDF-Expand-Label of the exporter
+/// secret, computed by python3.
+fn export_key(secret_hex: &str, context: &[u8]) -> [u8; 32] {
+    let python = require("python3", "python3");
+    let script = r#"
+import hashlib, hmac, sys
+def expand_label(secret, label, ctx, n):
+    full = b"tls13 " + label
+    info = n.to_bytes(2, "big") + bytes([len(full)]) + full + bytes([len(ctx)]) + ctx
+    out, t, i = b"", b"", 1
+    while len(out) < n:
+        t = hmac.new(secret, t + info + bytes([i]), hashlib.sha256).digest()
+        out, i = out + t, i + 1
+    return out[:n]
+secret = bytes.fromhex(sys.argv[1])
+label = sys.argv[2].encode()
+ctx = bytes.fromhex(sys.argv[3])
+derived = expand_label(secret, label, hashlib.sha256(b"").digest(), 32)
+print(expand_label(derived, b"exporter", hashlib.sha256(ctx).digest(), 32).hex())
+"#;
+    let ctx_hex: String = context.iter().map(|b| format!("{b:02x}")).collect();
+    let out = run_with_timeout(
+        {
+            let mut c = Command::new(python);
+            c.args(["-c", script, secret_hex, EXPORTER_LABEL, &ctx_hex]);
+            c
+        },
+        Duration::from_secs(10),
+    );
+    assert!(out.status.success(), "python3 exporter: {}", text(&out));
+    let hex = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let mut key = [0u8; 32];
+    for (i, b) in key.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex");
+    }
+    key
+}
+
+/// Runs NTS-KE against chronyd; returns the outcome and the exported keys.
+fn key_exchange(dir: &TempDir, ke_port: u16) -> (KeOutcome, SessionKeys) {
+    let mut request = [0u8; 64];
+    let n = write_request(&mut request).unwrap();
+    let (response, secret) = ke_over_tls(dir, ke_port, &request[..n]);
+    // Through the incremental decoder in 7-byte pieces: records straddle the pieces.
+    let mut decoder = RecordDecoder::new();
+    let mut reader = ResponseReader::new();
+    let mut ended = false;
+    for piece in response.chunks(7) {
+        ended = reader
+            .feed(&mut decoder, piece)
+            .expect("chronyd's KE response");
+    }
+    assert!(ended, "End of Message");
+    let outcome = reader.finish().expect("a usable KE response");
+    let c2s = export_key(&secret, &exporter_context(Direction::ClientToServer));
+    let s2c = export_key(&secret, &exporter_context(Direction::ServerToClient));
+    (outcome, SessionKeys::from_slices(&c2s, &s2c))
+}
+
+/// Sends `request`, returns the first answer within 2 s (three tries).
+fn exchange(socket: &UdpSocket, server: SocketAddr, request: &[u8]) -> Vec<u8> {
+    let mut buf = [0u8; 2048];
+    for _ in 0..3 {
+        socket.send_to(request, server).expect("send");
+        if let Ok((n, _)) = socket.recv_from(&mut buf) {
+            return buf[..n].to_vec();
+        }
+    }
+    panic!("no answer from {server}");
+}
+
+fn nts_request(jar: &mut CookieJar, seq: u8) -> (Vec<u8>, NtpTimestamp) {
+    let mut buf = [0u8; 1500];
+    let transmit = NtpTimestamp::from_unix(1_800_000_000 + i64::from(seq), 0);
+    Repr::client_request(transmit, 6).emit(&mut Packet::new_unchecked(&mut buf[..]));
+    let uid = [seq.wrapping_mul(37) ^ 0x5a; 32];
+    let nonce = [seq ^ 0xa5; 16];
+    let n = jar.write_request(&mut buf, uid, nonce).unwrap();
+    (buf[..n].to_vec(), transmit)
+}
+
+#[test]
+fn chronyd_nts_server_accepts_slew_core_nts_requests() {
+    let dir = TempDir::new("nts-chronyd");
+    make_cert(&dir);
+    let (ntp_port, ke_port) = (free_port(), free_port());
+    let chronyd = start_chronyd_nts(&dir, ntp_port, ke_port);
+
+    let (outcome, keys) = key_exchange(&dir, ke_port);
+    assert_eq!(
+        outcome.cookies.len(),
+        MAX_COOKIES,
+        "chronyd sends eight cookies"
+    );
+    // chronyd names its NTP port; no other server.
+    assert_eq!(outcome.port, Some(ntp_port));
+    assert_eq!(outcome.server, None);
+    let server = SocketAddr::from(([127, 0, 0, 1], outcome.port.unwrap()));
+    let mut jar = CookieJar::new(keys, &outcome);
+
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+
+    // Three requests; each answer authenticates and refills the jar to eight.
+    for seq in 0..3u8 {
+        let (request, transmit) = nts_request(&mut jar, seq);
+        let answer = exchange(&socket, server, &request);
+        let p = Packet::new_checked(&answer[..]).expect("an NTP packet");
+        assert_eq!(p.mode(), Mode::Server);
+        assert_eq!(p.origin_timestamp(), transmit);
+        assert_ne!(p.stratum(), 0, "not a kiss; log:\n{}", chronyd.log_text());
+        assert!(answer.len() <= request.len(), "no amplification");
+        assert_eq!(jar.read_response(&answer), Ok(1), "request {seq}");
+        assert_eq!(jar.cookies(), MAX_COOKIES);
+        // A replay of the same answer is refused.
+        assert_eq!(jar.read_response(&answer), Err(ResponseError::NotWaiting));
+    }
+
+    // Three lost answers: the next request carries three placeholders and gets four
+    // cookies back.
+    for seq in 3..6u8 {
+        let _ = nts_request(&mut jar, seq);
+    }
+    let (request, _) = nts_request(&mut jar, 6);
+    assert_eq!(NtsFields::parse(&request).unwrap().placeholders, 3);
+    let answer = exchange(&socket, server, &request);
+    assert_eq!(jar.read_response(&answer), Ok(4));
+    assert_eq!(jar.cookies(), MAX_COOKIES);
+
+    // A damaged cookie: chronyd cannot open it and sends an NTS NAK, which the jar
+    // takes as "re-key".
+    let (mut request, _) = nts_request(&mut jar, 7);
+    let fields = NtsFields::parse(&request).unwrap();
+    let cookie = fields.cookie.unwrap();
+    let cookie_at = cookie.as_ptr() as usize - request.as_ptr() as usize;
+    assert_eq!(
+        u16::from_be_bytes([request[cookie_at - 4], request[cookie_at - 3]]),
+        NTS_COOKIE
+    );
+    request[cookie_at + 40] ^= 0x01;
+    let answer = exchange(&socket, server, &request);
+    let p = Packet::new_checked(&answer[..]).unwrap();
+    assert_eq!((p.stratum(), &p.ref_id().to_bytes()), (0, b"NTSN"));
+    assert!(answer.len() > HEADER_LEN, "the unique id is echoed");
+    assert_eq!(jar.read_response(&answer), Err(ResponseError::Nak));
+    assert_eq!(jar.needs_key_exchange(), Some(RekeyReason::Nak));
+
+    // A fresh NTS-KE gives a working jar again.
+    let (outcome, keys) = key_exchange(&dir, ke_port);
+    let mut jar = CookieJar::new(keys, &outcome);
+    let (request, _) = nts_request(&mut jar, 8);
+    let answer = exchange(&socket, server, &request);
+    assert_eq!(jar.read_response(&answer), Ok(1));
+}
