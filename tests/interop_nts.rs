@@ -1,5 +1,5 @@
-//! slew-core's NTS client building blocks against a real chronyd NTS server, on
-//! loopback, before any of it is wired into slewd:
+//! slew-core's NTS building blocks against a real chronyd, on loopback, before any of
+//! it is wired into slewd. As a client, against chronyd's NTS server:
 //!
 //! - NTS-KE: `openssl s_client` (TLS 1.3, ALPN `ntske/1`) carries the request that
 //!   `ke_msg::write_request` wrote, and the response goes through the incremental
@@ -10,6 +10,11 @@
 //! - NTP: `CookieJar` requests that chronyd must authenticate, answers that the jar
 //!   must verify and refill from, and a request with a damaged cookie that chronyd
 //!   must NAK (and the jar must take as "re-key").
+//!
+//! As a server, for a real `chronyd -Q` NTS client: `openssl s_server` terminates TLS,
+//! `RecordDecoder` + `RequestReader` read chronyd's request, `write_accept` answers
+//! with eight cookies sealed by `CookieKeys` over the exported keys, and
+//! `check_request` + `write_response` answer the NTS requests; chronyd must measure.
 //!
 //! A missing chronyd, openssl or python3 fails the test; every wait is bounded.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -314,4 +319,203 @@ fn chronyd_nts_server_accepts_slew_core_nts_requests() {
     let (request, _) = nts_request(&mut jar, 8);
     let answer = exchange(&socket, server, &request);
     assert_eq!(jar.read_response(&answer), Ok(1));
+}
+
+/// The wall clock as an NTP timestamp (the test's server reads it, never sets it).
+fn now() -> NtpTimestamp {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    NtpTimestamp::from_unix(d.as_secs() as i64, d.subsec_nanos())
+}
+
+/// The header of a stratum 1 answer to `request`.
+fn server_header(request: &[u8], received: NtpTimestamp) -> Repr {
+    let mut repr = Repr::parse(&Packet::new_checked(request).unwrap()).unwrap();
+    repr.mode = Mode::Server;
+    repr.stratum = 1;
+    repr.precision = -20;
+    repr.root_delay = slew_core::NtpShort::from_bits(0);
+    repr.root_dispersion = slew_core::NtpShort::from_bits(0x10);
+    repr.ref_id = slew_core::wire::RefId::from_ascii(b"GPS\0");
+    repr.origin_timestamp = repr.transmit_timestamp;
+    repr.reference_timestamp = received;
+    repr.receive_timestamp = received;
+    repr.transmit_timestamp = now();
+    repr
+}
+
+/// `openssl s_server` on 127.0.0.1:`port` (TLS 1.3, ALPN `ntske/1`), relaying the
+/// plaintext over its stdin/stdout, logging its secrets to `keylog`; returns once it
+/// accepts connections (probes that send nothing do not disturb it).
+fn start_s_server(dir: &TempDir, port: u16, keylog: &std::path::Path) -> std::process::Child {
+    let mut tls = Command::new(require("openssl", "openssl"))
+        .args(["s_server", "-accept"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-cert")
+        .arg(dir.join("cert.pem"))
+        .arg("-key")
+        .arg(dir.join("key.pem"))
+        .args([
+            "-alpn",
+            "ntske/1",
+            "-tls1_3",
+            "-ciphersuites",
+            "TLS_AES_128_GCM_SHA256",
+            "-quiet",
+            "-keylogfile",
+        ])
+        .arg(keylog)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start openssl s_server");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            let _ = tls.kill();
+            panic!("openssl s_server does not listen on {port}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    tls
+}
+
+#[test]
+fn chronyd_nts_client_accepts_slew_core_nts_server() {
+    use slew_core::nts::aead::AeadKey;
+    use slew_core::nts::cookie::{CookieKeys, MasterKey, COOKIE_LEN};
+    use slew_core::nts::ke::Feed;
+    use slew_core::nts::ke_msg::{write_accept, RequestOutcome, RequestReader};
+    use slew_core::nts::server::check_request;
+    use std::io::Read;
+
+    let dir = TempDir::new("nts-chronyd-client");
+    make_cert(&dir);
+    let (ntp_port, ke_port) = (free_port(), free_port());
+    let ntp = UdpSocket::bind(("127.0.0.1", ntp_port)).unwrap();
+    ntp.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+
+    // The TLS side of our NTS-KE server: openssl s_server relays the plaintext.
+    let keylog = dir.join("keylog");
+    let mut tls = start_s_server(&dir, ke_port, &keylog);
+    let mut tls_in = tls.stdin.take().unwrap();
+    let mut tls_out = tls.stdout.take().unwrap();
+
+    // A real chronyd client: measure us once, with NTS, without touching the clock.
+    std::fs::create_dir_all(dir.join("dump")).unwrap();
+    let conf = dir.join("client.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "server 127.0.0.1 port {ntp_port} nts ntsport {ke_port} iburst minpoll -6 maxpoll -6\n\
+             ntstrustedcerts {d}/cert.pem\nntsdumpdir {d}/dump\ncmdport 0\npidfile {d}/client.pid\n",
+            d = dir.path().display()
+        ),
+    )
+    .unwrap();
+    let user = text(&run_with_timeout(
+        {
+            let mut c = Command::new("id");
+            c.arg("-un");
+            c
+        },
+        Duration::from_secs(5),
+    ));
+    let mut cmd = Command::new(require("chronyd", "chrony"));
+    cmd.args(["-Q", "-d", "-t", "15", "-u", user.trim(), "-f"])
+        .arg(&conf);
+    let mut client = spawn_logged(cmd, "chronyd -Q", dir.join("client.log"));
+
+    // NTS-KE: read chronyd's request through the decoder, answer with eight cookies
+    // sealing the keys exported from this TLS session.
+    let mut decoder = RecordDecoder::new();
+    let mut reader = RequestReader::new();
+    let mut buf = [0u8; 256];
+    while !reader.ended() {
+        let n = tls_out.read(&mut buf).expect("read the KE request");
+        assert!(n > 0, "TLS closed early; chronyd: {}", client.log_text());
+        let mut piece = &buf[..n];
+        while let Feed::Ready { consumed } = decoder.feed(piece).expect("chronyd's request") {
+            reader.record(decoder.record().unwrap());
+            piece = &piece[consumed..];
+        }
+    }
+    assert_eq!(reader.finish(), RequestOutcome::Accept);
+    let secret = std::fs::read_to_string(&keylog)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("EXPORTER_SECRET "))
+        .and_then(|rest| rest.split_whitespace().nth(1))
+        .map(str::to_owned)
+        .expect("EXPORTER_SECRET in the keylog");
+    let session = SessionKeys::from_slices(
+        &export_key(&secret, &exporter_context(Direction::ClientToServer)),
+        &export_key(&secret, &exporter_context(Direction::ServerToClient)),
+    );
+    let master = CookieKeys::new(MasterKey {
+        id: 0x51e3,
+        key: AeadKey::new([0x6b; 32]),
+    });
+    let cookies: Vec<[u8; COOKIE_LEN]> = (0..MAX_COOKIES as u8)
+        .map(|i| {
+            let mut c = [0u8; COOKIE_LEN];
+            master.seal(&session, &[i; 16], &mut c).unwrap();
+            c
+        })
+        .collect();
+    let mut response = [0u8; 2048];
+    let n = write_accept(
+        &mut response,
+        cookies.iter().map(|c| &c[..]),
+        None,
+        Some(ntp_port),
+    )
+    .unwrap();
+    tls_in.write_all(&response[..n]).unwrap();
+    tls_in.flush().unwrap();
+
+    // NTP: answer chronyd's NTS requests until it has its measurement.
+    let (mut verified, mut refused) = (0, Vec::new());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut rng = 1u8;
+    while Instant::now() < deadline {
+        if client.child.try_wait().unwrap().is_some() {
+            break;
+        }
+        let mut req = [0u8; 2048];
+        let Ok((len, from)) = ntp.recv_from(&mut req) else {
+            continue;
+        };
+        let received = now();
+        let req = &req[..len];
+        match check_request(req, &master) {
+            Ok(v) => {
+                verified += 1;
+                let mut out = [0u8; 2048];
+                server_header(req, received).emit(&mut Packet::new_unchecked(&mut out[..]));
+                let n = v
+                    .write_response(req, &mut out, &master, &mut |b| {
+                        for x in b {
+                            rng = rng.wrapping_mul(29).wrapping_add(7);
+                            *x = rng;
+                        }
+                    })
+                    .unwrap();
+                assert!(n <= len);
+                ntp.send_to(&out[..n], from).unwrap();
+            }
+            Err(e) => refused.push(e),
+        }
+    }
+    let status = client.child.wait().unwrap();
+    let _ = tls.kill();
+    let _ = tls.wait();
+    let log = client.log_text();
+    assert!(refused.is_empty(), "refused {refused:?}; chronyd:\n{log}");
+    assert!(verified >= 1, "no NTS request verified; chronyd:\n{log}");
+    assert!(status.success(), "chronyd -Q failed:\n{log}");
+    assert!(log.contains("System clock wrong by"), "chronyd:\n{log}");
 }
