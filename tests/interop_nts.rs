@@ -11,6 +11,10 @@
 //!   must verify and refill from, and a request with a damaged cookie that chronyd
 //!   must NAK (and the jar must take as "re-key").
 //!
+//! The same client checks against ntpsec's ntpd as NTS server (ports 123 and 4460
+//! fixed, so in a network namespace); ntpsec 1.2.2 drops a request with a damaged
+//! cookie instead of NAKing it, which the test allows (an answer must be a NAK).
+//!
 //! As a server, for a real `chronyd -Q` NTS client: `openssl s_server` terminates TLS,
 //! `RecordDecoder` + `RequestReader` read chronyd's request, `write_accept` answers
 //! with eight cookies sealed by `CookieKeys` over the exported keys, and
@@ -518,4 +522,131 @@ fn chronyd_nts_client_accepts_slew_core_nts_server() {
     assert!(verified >= 1, "no NTS request verified; chronyd:\n{log}");
     assert!(status.success(), "chronyd -Q failed:\n{log}");
     assert!(log.contains("System clock wrong by"), "chronyd:\n{log}");
+}
+
+/// ntpsec's ntpd, from `scripts/install-peers`.
+fn ntpsec_ntpd() -> std::path::PathBuf {
+    let ntpd = root().join("target/peers/ntpsec/usr/sbin/ntpd");
+    assert!(
+        ntpd.exists(),
+        "ntpsec's ntpd is missing at {}: run scripts/install-peers",
+        ntpd.display()
+    );
+    ntpd
+}
+
+/// Waits until something accepts TCP connections on 127.0.0.1:`port` (in the
+/// calling thread's namespace); `log` is the listener's log, for the failure message.
+fn wait_for_tcp(port: u16, log: &std::path::Path) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "nothing listens on {port}; log:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn ntpsec_nts_server_accepts_slew_core_nts_requests() {
+    let ntpd = ntpsec_ntpd();
+    let ns = NetNs::new("nts-ntpsec");
+    let dir = TempDir::new("nts-ntpsec");
+    make_cert(&dir);
+    // ntpsec serves NTP on 123 and NTS-KE on 4460 only: in our namespace, without
+    // CAP_SYS_TIME, in orphan mode (it answers from its own clock).
+    std::fs::write(
+        dir.join("ntp.conf"),
+        format!(
+            "tos orphan 10 orphanwait 1\ndriftfile {d}/ntpd.drift\nstatsdir {d}/\n\
+             nts enable\nnts cert {d}/cert.pem\nnts key {d}/key.pem\nnts cookie {d}/nts-keys\n",
+            d = dir.path().display()
+        ),
+    )
+    .unwrap();
+    let mut cmd = ns.command("setpriv");
+    cmd.args(["--bounding-set=-sys_time"])
+        .arg(&ntpd)
+        .args(["-n", "-c"])
+        .arg(dir.join("ntp.conf"))
+        .arg("-l")
+        .arg(dir.join("ntpd.log"));
+    let ntpd = spawn_logged(cmd, "ntpd", dir.join("ntpd.out"));
+
+    // Sockets and the TLS client must live in the namespace: do it all in a thread
+    // that entered it.
+    let log = dir.join("ntpd.log");
+    let (cookies, cookie_len, results, nak) = std::thread::scope(|scope| {
+        scope
+            .spawn(|| in_namespace(&ns, &log))
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e))
+    });
+    let log = std::fs::read_to_string(dir.join("ntpd.log")).unwrap_or_default();
+    assert_eq!(cookies, MAX_COOKIES, "ntpd log:\n{log}");
+    eprintln!("ntpsec cookies: {cookies} of {cookie_len} bytes");
+    for (i, r) in results.iter().enumerate() {
+        assert_eq!(*r, Ok(1), "request {i}; ntpd log:\n{log}");
+    }
+    // ntpsec 1.2.2 drops a request whose cookie does not open rather than NAK it
+    // (RFC 8915 §5.7 says SHOULD NAK); if it answers, the answer must be a NAK the
+    // jar takes as "re-key".
+    if let Some((nak, verdict)) = nak {
+        let p = Packet::new_checked(&nak[..]).unwrap();
+        assert_eq!((p.stratum(), &p.ref_id().to_bytes()), (0, b"NTSN"));
+        assert_eq!(verdict, Err(ResponseError::Nak));
+    }
+    drop(ntpd);
+}
+
+/// What [`ntpsec_nts_server_accepts_slew_core_nts_requests`] measures: (cookies, first
+/// cookie's length, the verdicts on three answers, the answer to a damaged cookie).
+type NtpsecRun = (
+    usize,
+    usize,
+    Vec<Result<usize, ResponseError>>,
+    Option<(Vec<u8>, Result<usize, ResponseError>)>,
+);
+
+/// The client side of the ntpsec test, run in a thread that entered `ns`.
+fn in_namespace(ns: &NetNs, log: &std::path::Path) -> NtpsecRun {
+    ns.enter_this_thread();
+    wait_for_tcp(4460, log);
+    let tmp = TempDir::new("nts-ntpsec-ke");
+    let (outcome, keys) = key_exchange(&tmp, 4460);
+    assert!(!outcome.cookies.is_empty());
+    let server = SocketAddr::from(([127, 0, 0, 1], outcome.port.unwrap_or(123)));
+    let mut jar = CookieJar::new(keys, &outcome);
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut results = Vec::new();
+    for seq in 0..3u8 {
+        let (request, transmit) = nts_request(&mut jar, seq);
+        let answer = exchange(&socket, server, &request);
+        let p = Packet::new_checked(&answer[..]).expect("an NTP packet");
+        assert_eq!(p.mode(), Mode::Server);
+        assert_eq!(p.origin_timestamp(), transmit);
+        results.push(jar.read_response(&answer));
+    }
+    // A damaged cookie.
+    let (mut request, _) = nts_request(&mut jar, 9);
+    let cookie = NtsFields::parse(&request).unwrap().cookie.unwrap();
+    let cookie_at = cookie.as_ptr() as usize - request.as_ptr() as usize;
+    request[cookie_at + 40] ^= 0x01;
+    let mut buf = [0u8; 2048];
+    socket.send_to(&request, server).unwrap();
+    let nak = socket
+        .recv_from(&mut buf)
+        .ok()
+        .map(|(n, _)| (buf[..n].to_vec(), jar.read_response(&buf[..n])));
+    (
+        outcome.cookies.len(),
+        outcome.cookies[0].len(),
+        results,
+        nak,
+    )
 }
