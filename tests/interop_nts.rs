@@ -20,7 +20,11 @@
 //! with eight cookies sealed by `CookieKeys` over the exported keys, and
 //! `check_request` + `write_response` answer the NTS requests; chronyd must measure.
 //!
-//! A missing chronyd, openssl or python3 fails the test; every wait is bounded.
+//! And for ntpsec's ntpd as NTS client (in a namespace): it must take our NTS-KE
+//! answer and then send a cookie that came from one of our NTP answers, which it only
+//! has if it verified and decrypted that answer.
+//!
+//! A missing chronyd, ntpsec, openssl or python3 fails the test; every wait is bounded.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -649,4 +653,153 @@ fn in_namespace(ns: &NetNs, log: &std::path::Path) -> NtpsecRun {
         results,
         nak,
     )
+}
+
+#[test]
+fn ntpsec_nts_client_accepts_slew_core_nts_server() {
+    let ntpd = ntpsec_ntpd();
+    let ns = NetNs::new("nts-ntpsec-client");
+    let dir = TempDir::new("nts-ntpsec-client");
+    make_cert(&dir);
+    let outcome = std::thread::scope(|scope| {
+        scope
+            .spawn(|| serve_ntpsec_client(&ns, &dir, &ntpd))
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e))
+    });
+    let (verified, refused, renewed) = outcome;
+    let log = std::fs::read_to_string(dir.join("ntpd.log")).unwrap_or_default();
+    assert!(refused.is_empty(), "refused {refused:?}; ntpd log:\n{log}");
+    assert!(verified >= 1, "no NTS request verified; ntpd log:\n{log}");
+    // ntpsec only has cookies from our NTP answers if it decrypted and accepted them.
+    assert!(
+        renewed,
+        "ntpsec never sent a cookie from our answers ({verified} requests); ntpd log:\n{log}"
+    );
+}
+
+/// Our NTS-KE (through s_server) and NTS-NTP server for an ntpsec client, all in
+/// `ns`. Returns (requests verified, requests refused, whether a verified request
+/// carried a cookie from one of our NTP answers rather than from NTS-KE).
+fn serve_ntpsec_client(
+    ns: &NetNs,
+    dir: &TempDir,
+    ntpd: &std::path::Path,
+) -> (usize, Vec<slew_core::nts::server::RequestError>, bool) {
+    use slew_core::nts::aead::AeadKey;
+    use slew_core::nts::cookie::{CookieKeys, MasterKey, COOKIE_LEN};
+    use slew_core::nts::ke::Feed;
+    use slew_core::nts::ke_msg::{write_accept, RequestOutcome, RequestReader};
+    use slew_core::nts::server::check_request;
+    use std::io::Read;
+
+    ns.enter_this_thread();
+    let ntp_port = 12300;
+    let ntp = UdpSocket::bind(("127.0.0.1", ntp_port)).unwrap();
+    ntp.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let keylog = dir.join("keylog");
+    let mut tls = start_s_server(dir, 4460, &keylog);
+    let mut tls_in = tls.stdin.take().unwrap();
+    let mut tls_out = tls.stdout.take().unwrap();
+
+    std::fs::write(
+        dir.join("ntp.conf"),
+        format!(
+            "server 127.0.0.1 nts ca {d}/cert.pem iburst minpoll 3 maxpoll 3\n\
+             driftfile {d}/ntpd.drift\nstatsdir {d}/\n",
+            d = dir.path().display()
+        ),
+    )
+    .unwrap();
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--bounding-set=-sys_time"])
+        .arg(ntpd)
+        .args(["-n", "-c"])
+        .arg(dir.join("ntp.conf"))
+        .arg("-l")
+        .arg(dir.join("ntpd.log"));
+    let _ntpd = spawn_logged(cmd, "ntpd", dir.join("ntpd.out"));
+
+    let mut decoder = RecordDecoder::new();
+    let mut reader = RequestReader::new();
+    let mut buf = [0u8; 256];
+    while !reader.ended() {
+        let n = tls_out.read(&mut buf).expect("read the KE request");
+        assert!(n > 0, "TLS closed early");
+        let mut piece = &buf[..n];
+        while let Feed::Ready { consumed } = decoder.feed(piece).expect("ntpsec's request") {
+            reader.record(decoder.record().unwrap());
+            piece = &piece[consumed..];
+        }
+    }
+    assert_eq!(reader.finish(), RequestOutcome::Accept);
+    let secret = std::fs::read_to_string(&keylog)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("EXPORTER_SECRET "))
+        .and_then(|rest| rest.split_whitespace().nth(1))
+        .map(str::to_owned)
+        .expect("EXPORTER_SECRET in the keylog");
+    let session = SessionKeys::from_slices(
+        &export_key(&secret, &exporter_context(Direction::ClientToServer)),
+        &export_key(&secret, &exporter_context(Direction::ServerToClient)),
+    );
+    let master = CookieKeys::new(MasterKey {
+        id: 7,
+        key: AeadKey::new([0x3c; 32]),
+    });
+    let cookies: Vec<[u8; COOKIE_LEN]> = (0..MAX_COOKIES as u8)
+        .map(|i| {
+            let mut c = [0u8; COOKIE_LEN];
+            master.seal(&session, &[i; 16], &mut c).unwrap();
+            c
+        })
+        .collect();
+    let mut response = [0u8; 2048];
+    let n = write_accept(
+        &mut response,
+        cookies.iter().map(|c| &c[..]),
+        None,
+        Some(ntp_port),
+    )
+    .unwrap();
+    tls_in.write_all(&response[..n]).unwrap();
+    tls_in.flush().unwrap();
+    // ntpsec closes its side after End of Message; so do we.
+    drop(tls_in);
+
+    let (mut verified, mut refused, mut renewed) = (0, Vec::new(), false);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut rng = 3u8;
+    while Instant::now() < deadline && !renewed {
+        let mut req = [0u8; 2048];
+        if let Ok((len, from)) = ntp.recv_from(&mut req) {
+            let received = now();
+            let req = &req[..len];
+            match check_request(req, &master) {
+                Ok(v) => {
+                    verified += 1;
+                    // The KE cookies have nonces [i; 16]; ours in answers are random.
+                    let cookie = NtsFields::parse(req).unwrap().cookie.unwrap();
+                    renewed |= !(0..MAX_COOKIES as u8).any(|i| cookie[4..20] == [i; 16]);
+                    let mut out = [0u8; 2048];
+                    server_header(req, received).emit(&mut Packet::new_unchecked(&mut out[..]));
+                    let n = v
+                        .write_response(req, &mut out, &master, &mut |b| {
+                            for x in b {
+                                rng = rng.wrapping_mul(29).wrapping_add(11);
+                                *x = rng;
+                            }
+                        })
+                        .unwrap();
+                    ntp.send_to(&out[..n], from).unwrap();
+                }
+                Err(e) => refused.push(e),
+            }
+        }
+    }
+    let _ = tls.kill();
+    let _ = tls.wait();
+    (verified, refused, renewed)
 }
