@@ -12,7 +12,7 @@
 //!   Cookie records (§4.1.6: "SHOULD" send eight), optional Server and Port records,
 //!   End of Message. No acceptable protocol: an empty Next Protocol record; no
 //!   acceptable AEAD: an empty AEAD record (§4.1.2, §4.1.5); no cookies either way.
-//! - The client accepts a response only with Next Protocol [0], AEAD [15] and at least
+//! - The client accepts a response only with Next Protocol \[0\], AEAD \[15\] and at least
 //!   one cookie, and refuses it on any Error or Warning record (no warning codes are
 //!   defined, so every one is unrecognised) or unknown critical record.
 
@@ -72,9 +72,9 @@ pub enum NegotiationError {
     Warning(u16),
     /// An unknown record with the critical bit.
     UnrecognizedCritical(u16),
-    /// The response's Next Protocol is not exactly [NTPv4] (or is missing).
+    /// The response's Next Protocol is not exactly \[NTPv4\] (or is missing).
     NextProtocol,
-    /// The response's AEAD is not exactly [AES-SIV-CMAC-256] (or is missing).
+    /// The response's AEAD is not exactly \[AES-SIV-CMAC-256\] (or is missing).
     Aead,
     /// The same record type twice where once is the rule.
     Duplicate(u16),
@@ -90,7 +90,7 @@ impl From<KeError> for NegotiationError {
     }
 }
 
-/// Writes the client's request: Next Protocol [NTPv4], AEAD [AES-SIV-CMAC-256] (both
+/// Writes the client's request: Next Protocol \[NTPv4\], AEAD \[AES-SIV-CMAC-256\] (both
 /// critical, as chrony and ntpsec send them), End of Message.
 pub fn write_request(out: &mut [u8]) -> Result<usize, KeError> {
     let mut n = emit_ids(
@@ -390,7 +390,7 @@ impl Out<'_> {
     }
 }
 
-/// Writes the server's acceptance: Next Protocol [NTPv4], AEAD [AES-SIV-CMAC-256],
+/// Writes the server's acceptance: Next Protocol \[NTPv4\], AEAD \[AES-SIV-CMAC-256\],
 /// one New Cookie per cookie (at most [`MAX_COOKIES`] are written), the optional
 /// Server and Port records, End of Message.
 pub fn write_accept<'c>(
@@ -435,7 +435,7 @@ pub fn write_no_protocol(out: &mut [u8]) -> Result<usize, KeError> {
     Ok(o.len)
 }
 
-/// Writes "NTPv4, but no AEAD in common": Next Protocol [NTPv4], an empty AEAD record,
+/// Writes "NTPv4, but no AEAD in common": Next Protocol \[NTPv4\], an empty AEAD record,
 /// End of Message.
 pub fn write_no_aead(out: &mut [u8]) -> Result<usize, KeError> {
     let mut o = Out { buf: out, len: 0 };
