@@ -380,7 +380,15 @@ fn more_placeholders_than_allowed_get_eight_cookies_and_no_amplification() {
     assert_eq!(v.cookies_wanted(), MAX_COOKIES);
     let resp = serve(&big, &keys, &mut rng).unwrap();
     assert_eq!(resp.len(), big.len());
-    // Eight cookies in the response; the jar had seven left and takes one.
+    // Exactly eight cookies inside the encryption.
+    let (at, auth) = NtsFields::parse(&resp[..]).unwrap().authenticator.unwrap();
+    let mut plain = [0u8; 2048];
+    let inner = auth.open(&exported().s2c, &resp[..at], &mut plain).unwrap();
+    let cookies = super::ext::InnerFields::new(inner)
+        .filter(|f| matches!(f, Ok((super::ext::NTS_COOKIE, c)) if c.len() == COOKIE_LEN))
+        .count();
+    assert_eq!(cookies, MAX_COOKIES);
+    // The jar had seven left and takes one.
     assert_eq!(
         jar.read_response(&resp),
         Ok(1),
