@@ -23,12 +23,22 @@ fn session() -> SessionKeys {
 }
 
 fn setup() -> (CookieKeys, CookieJar) {
-    let keys = CookieKeys::new(MasterKey { id: 9, key: AeadKey::new([3; 32]) });
-    let mut outcome = KeOutcome { cookies: heapless::Vec::new(), server: None, port: None };
+    let keys = CookieKeys::new(MasterKey {
+        id: 9,
+        key: AeadKey::new([3; 32]),
+    });
+    let mut outcome = KeOutcome {
+        cookies: heapless::Vec::new(),
+        server: None,
+        port: None,
+    };
     for n in 0..8u8 {
         let mut c = [0u8; COOKIE_LEN];
         keys.seal(&session(), &[n; 16], &mut c).expect("seal");
-        outcome.cookies.push(Cookie::from_slice(&c).expect("fits")).expect("room");
+        outcome
+            .cookies
+            .push(Cookie::from_slice(&c).expect("fits"))
+            .expect("room");
     }
     (keys, CookieJar::new(session(), &outcome))
 }
@@ -48,14 +58,22 @@ fn serve(request: &[u8], keys: &CookieKeys) -> Option<Vec<u8>> {
                     }
                 })
                 .ok()?;
-            assert!(len <= request.len(), "response {len} > request {}", request.len());
+            assert!(
+                len <= request.len(),
+                "response {len} > request {}",
+                request.len()
+            );
             response.truncate(len);
             Some(response)
         }
         Err(e) => {
             if e.wants_nak() {
                 if let Some(len) = write_nak(request, &mut response) {
-                    assert!(len <= request.len(), "NAK {len} > request {}", request.len());
+                    assert!(
+                        len <= request.len(),
+                        "NAK {len} > request {}",
+                        request.len()
+                    );
                 }
             }
             None
