@@ -185,24 +185,29 @@ impl CookieJar {
         let plaintext = auth
             .open(&self.keys.s2c, ad, &mut inner)
             .map_err(|_| ResponseError::Forged)?;
-        // Collect first, commit only if there is at least one good cookie.
-        let mut fresh: heapless::Vec<Cookie, MAX_COOKIES> = heapless::Vec::new();
+        // Two walks over the plaintext rather than a second 2 KiB buffer: the first
+        // checks every field and counts usable cookies, the second stores them.
+        let usable = |body: &[u8]| body.len() <= super::ke_msg::MAX_COOKIE_LEN;
+        let mut found = 0usize;
         for item in InnerFields::new(plaintext) {
             let (field_type, body) = item?;
-            if field_type == NTS_COOKIE {
-                if let Ok(c) = Cookie::from_slice(body) {
-                    let _ = fresh.push(c);
-                }
+            if field_type == NTS_COOKIE && usable(body) {
+                found += 1;
             }
         }
-        if fresh.is_empty() {
+        if found == 0 {
             return Err(ResponseError::NoCookies);
         }
         self.waiting = None;
         let mut added = 0;
-        for c in fresh {
-            if self.cookies.push_back(c).is_ok() {
-                added += 1;
+        for (_, body) in InnerFields::new(plaintext)
+            .flatten()
+            .filter(|(t, b)| *t == NTS_COOKIE && usable(b))
+        {
+            if let Ok(c) = Cookie::from_slice(body) {
+                if self.cookies.push_back(c).is_ok() {
+                    added += 1;
+                }
             }
         }
         Ok(added)
