@@ -14,6 +14,7 @@
 //! | [`control`] | answering mode 6 control queries (`ntpq`, `ntpstat`) from snapshots |
 //! | [`access`] | the `restrict` table |
 //! | `auth` (feature) | symmetric keys: MD5, SHA1, AES128CMAC MACs |
+//! | `nts` (feature) | Network Time Security (RFC 8915) building blocks |
 //! | [`ratelimit`] | `limited`/`kod` with a fixed-size table |
 //! | [`refclock`] | reference clocks: NMEA and SHM decoding, median filter, the source |
 //! | [`softclock`] | the software clock over a tick counter (appliances, tests) |
@@ -33,6 +34,8 @@ pub mod control;
 pub mod discipline;
 pub mod filter;
 pub mod node;
+#[cfg(feature = "nts")]
+pub mod nts;
 pub mod peer;
 pub mod ratelimit;
 pub mod refclock;
