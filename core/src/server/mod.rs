@@ -155,6 +155,20 @@ pub enum ResponseKind {
     CryptoNak,
 }
 
+impl ResponseKind {
+    /// True for a crypto-NAK, with or without the `auth` feature's reason.
+    pub const fn is_crypto_nak(&self) -> bool {
+        #[cfg(feature = "auth")]
+        {
+            matches!(self, Self::CryptoNak(_))
+        }
+        #[cfg(not(feature = "auth"))]
+        {
+            matches!(self, Self::CryptoNak)
+        }
+    }
+}
+
 /// A response whose every field but the transmit timestamp is written.
 #[derive(Debug)]
 #[must_use = "a pending response must be finished with the transmit time and sent"]
@@ -198,7 +212,7 @@ impl PendingResponse {
     /// [`Server::respond_to`]. A crypto-NAK carries no time: its transmit timestamp
     /// stays zero.
     pub fn finish(self, buf: &mut [u8], transmit: NtpTimestamp) -> &[u8] {
-        if !matches!(self.kind, ResponseKind::CryptoNak { .. }) {
+        if !self.kind.is_crypto_nak() {
             if let Some(header) = buf.get_mut(..HEADER_LEN) {
                 Packet::new_unchecked(header).set_transmit_timestamp(transmit);
             }
@@ -293,7 +307,8 @@ impl Server {
                     ResponseKind::Time => {}
                     ResponseKind::Authenticated(_) => self.stats.authenticated += 1,
                     ResponseKind::RateKiss => self.stats.rate_kisses += 1,
-                    ResponseKind::CryptoNak { .. } => self.stats.crypto_naks += 1,
+                    k if k.is_crypto_nak() => self.stats.crypto_naks += 1,
+                    _ => {}
                 }
             }
             Err(reason) => self.count_drop(*reason),
