@@ -65,18 +65,97 @@ pub struct Target {
 
 /// Why privileges could not be dropped. The daemon must not run on as root then.
 #[derive(Debug)]
-pub struct PrivDropError(String);
+#[non_exhaustive]
+pub enum PrivDropError {
+    /// `-u` is not `USER` or `USER:GROUP`.
+    BadSpec {
+        /// What `-u` said.
+        spec: String,
+    },
+    /// The user or group database could not be read.
+    Lookup {
+        /// What `-u` said.
+        spec: String,
+        /// `user NAME` or `group NAME`.
+        what: String,
+        /// The lookup's error.
+        source: nix::Error,
+    },
+    /// No such user.
+    NoSuchUser {
+        /// What `-u` said.
+        spec: String,
+        /// The user asked for.
+        user: String,
+    },
+    /// No such group.
+    NoSuchGroup {
+        /// What `-u` said.
+        spec: String,
+        /// The group asked for.
+        group: String,
+    },
+    /// Only root can change user.
+    NotRoot {
+        /// The user asked for.
+        user: String,
+    },
+    /// `-u` named uid 0.
+    TargetIsRoot,
+    /// One step of the drop failed.
+    Syscall {
+        /// The call, with its argument (`setresuid(38)`).
+        call: String,
+        /// What the kernel said.
+        source: std::io::Error,
+    },
+    /// The check after the drop found more than was kept.
+    StillPrivileged {
+        /// What the check saw.
+        detail: String,
+    },
+}
 
 impl fmt::Display for PrivDropError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            Self::BadSpec { spec } => write!(f, "-u {spec}: expected USER or USER:GROUP"),
+            Self::Lookup { spec, what, source } => {
+                write!(f, "-u {spec}: cannot look up {what}: {source}")
+            }
+            Self::NoSuchUser { spec, user } => write!(
+                f,
+                "-u {spec}: no user named {user} on this system; create it (useradd -r -s /sbin/nologin {user}) or name an existing one"
+            ),
+            Self::NoSuchGroup { spec, group } => {
+                write!(f, "-u {spec}: no group named {group} on this system")
+            }
+            Self::NotRoot { user } => {
+                write!(f, "-u {user}: slewd must be started as root to change user")
+            }
+            Self::TargetIsRoot => f.write_str(
+                "-u: refusing to \"drop\" to uid 0; name an unprivileged user",
+            ),
+            Self::Syscall { call, source } => write!(f, "{call}: {source}"),
+            Self::StillPrivileged { detail } => f.write_str(detail),
+        }
     }
 }
 
-impl std::error::Error for PrivDropError {}
+impl std::error::Error for PrivDropError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Lookup { source, .. } => Some(source),
+            Self::Syscall { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
 
-fn err(what: impl Into<String>) -> PrivDropError {
-    PrivDropError(what.into())
+/// A failed step of the drop: `call` names it.
+fn syscall(call: impl Into<String>) -> impl FnOnce(std::io::Error) -> PrivDropError {
+    let call = call.into();
+    move |source| PrivDropError::Syscall { call, source }
 }
 
 impl Target {
@@ -87,17 +166,22 @@ impl Target {
             None => (spec, None),
         };
         if user.is_empty() || group.is_some_and(str::is_empty) {
-            return Err(err(format!("-u {spec}: expected USER or USER:GROUP")));
+            return Err(PrivDropError::BadSpec { spec: spec.into() });
         }
         let found = match user.parse::<u32>() {
             Ok(n) => User::from_uid(Uid::from_raw(n)),
             Err(_) => User::from_name(user),
         }
-        .map_err(|e| err(format!("-u {spec}: cannot look up user {user}: {e}")))?;
+        .map_err(|source| PrivDropError::Lookup {
+            spec: spec.into(),
+            what: format!("user {user}"),
+            source,
+        })?;
         let Some(found) = found else {
-            return Err(err(format!(
-                "-u {spec}: no user named {user} on this system; create it (useradd -r -s /sbin/nologin {user}) or name an existing one"
-            )));
+            return Err(PrivDropError::NoSuchUser {
+                spec: spec.into(),
+                user: user.into(),
+            });
         };
         let gid = match group {
             None => found.gid,
@@ -106,9 +190,16 @@ impl Target {
                     Ok(n) => Group::from_gid(Gid::from_raw(n)),
                     Err(_) => Group::from_name(g),
                 }
-                .map_err(|e| err(format!("-u {spec}: cannot look up group {g}: {e}")))?;
-                grp.ok_or_else(|| err(format!("-u {spec}: no group named {g} on this system")))?
-                    .gid
+                .map_err(|source| PrivDropError::Lookup {
+                    spec: spec.into(),
+                    what: format!("group {g}"),
+                    source,
+                })?;
+                grp.ok_or_else(|| PrivDropError::NoSuchGroup {
+                    spec: spec.into(),
+                    group: g.into(),
+                })?
+                .gid
             }
         };
         Ok(Self {
@@ -194,15 +285,12 @@ fn set_caps(mask: u64) -> std::io::Result<()> {
 /// Needs root. Returns the capability mask kept.
 pub fn drop_privileges(target: &Target, keep_sys_time: bool) -> Result<u64, PrivDropError> {
     if !Uid::effective().is_root() {
-        return Err(err(format!(
-            "-u {}: slewd must be started as root to change user",
-            target.user
-        )));
+        return Err(PrivDropError::NotRoot {
+            user: target.user.clone(),
+        });
     }
     if target.uid.is_root() {
-        return Err(err(
-            "-u: refusing to \"drop\" to uid 0; name an unprivileged user",
-        ));
+        return Err(PrivDropError::TargetIsRoot);
     }
     let keep: u64 = if keep_sys_time { 1 << CAP_SYS_TIME } else { 0 };
     // 1. Bounding set (needs CAP_SETPCAP, so while root), ambient set, keepcaps.
@@ -230,9 +318,10 @@ pub fn drop_privileges(target: &Target, keep_sys_time: bool) -> Result<u64, Priv
                     break;
                 }
                 _ => {
-                    return Err(err(format!(
-                        "cannot drop capability {cap} from the bounding set: {e}"
-                    )))
+                    return Err(PrivDropError::Syscall {
+                        call: format!("prctl(PR_CAPBSET_DROP, {cap})"),
+                        source: e,
+                    })
                 }
             }
         }
@@ -240,36 +329,41 @@ pub fn drop_privileges(target: &Target, keep_sys_time: bool) -> Result<u64, Priv
     if let Err(e) = prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as _) {
         // Kernels before 4.3 have no ambient set, so nothing to clear.
         if e.raw_os_error() != Some(libc::EINVAL) {
-            return Err(err(format!("cannot clear the ambient capabilities: {e}")));
+            return Err(syscall("prctl(PR_CAP_AMBIENT_CLEAR_ALL)")(e));
         }
     }
     if keep != 0 {
-        prctl(libc::PR_SET_KEEPCAPS, 1).map_err(|e| err(format!("prctl(PR_SET_KEEPCAPS): {e}")))?;
+        prctl(libc::PR_SET_KEEPCAPS, 1).map_err(syscall("prctl(PR_SET_KEEPCAPS, 1)"))?;
     }
     // 2. Groups, then group, then user (after setuid nothing else may change).
     nix::unistd::setgroups(&[target.gid])
-        .map_err(|e| err(format!("setgroups({}): {e}", target.gid)))?;
+        .map_err(std::io::Error::from)
+        .map_err(syscall(format!("setgroups({})", target.gid)))?;
     nix::unistd::setresgid(target.gid, target.gid, target.gid)
-        .map_err(|e| err(format!("setresgid({}): {e}", target.gid)))?;
+        .map_err(std::io::Error::from)
+        .map_err(syscall(format!("setresgid({})", target.gid)))?;
     nix::unistd::setresuid(target.uid, target.uid, target.uid)
-        .map_err(|e| err(format!("setresuid({}): {e}", target.uid)))?;
+        .map_err(std::io::Error::from)
+        .map_err(syscall(format!("setresuid({})", target.uid)))?;
     // 3. Exactly the capabilities kept; no way back.
-    set_caps(keep).map_err(|e| err(format!("capset: {e}")))?;
+    set_caps(keep).map_err(syscall("capset"))?;
     if keep != 0 {
-        prctl(libc::PR_SET_KEEPCAPS, 0)
-            .map_err(|e| err(format!("prctl(PR_SET_KEEPCAPS, 0): {e}")))?;
+        prctl(libc::PR_SET_KEEPCAPS, 0).map_err(syscall("prctl(PR_SET_KEEPCAPS, 0)"))?;
     }
-    prctl(libc::PR_SET_NO_NEW_PRIVS, 1)
-        .map_err(|e| err(format!("prctl(PR_SET_NO_NEW_PRIVS): {e}")))?;
+    prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map_err(syscall("prctl(PR_SET_NO_NEW_PRIVS, 1)"))?;
     // 4. Check.
-    let (eff, prm, inh) = current_caps().map_err(|e| err(format!("capget: {e}")))?;
+    let (eff, prm, inh) = current_caps().map_err(syscall("capget"))?;
     if eff != keep || prm != keep || inh != 0 {
-        return Err(err(format!(
-            "capabilities after the drop are effective {eff:#x}, permitted {prm:#x}, inheritable {inh:#x}; expected {keep:#x}"
-        )));
+        return Err(PrivDropError::StillPrivileged {
+            detail: format!(
+                "capabilities after the drop are effective {eff:#x}, permitted {prm:#x}, inheritable {inh:#x}; expected {keep:#x}"
+            ),
+        });
     }
     if nix::unistd::setuid(Uid::from_raw(0)).is_ok() {
-        return Err(err("setuid(0) still succeeds after dropping privileges"));
+        return Err(PrivDropError::StillPrivileged {
+            detail: "setuid(0) still succeeds after dropping privileges".into(),
+        });
     }
     Ok(keep)
 }
@@ -304,13 +398,52 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("no group named no-such-group-slew"), "{e}");
-        assert!(Target::lookup(":x").is_err());
-        assert!(Target::lookup("root:").is_err());
+        assert!(matches!(
+            Target::lookup("no-such-user-slew"),
+            Err(PrivDropError::NoSuchUser { user, .. }) if user == "no-such-user-slew"
+        ));
+        assert!(matches!(
+            Target::lookup("root:no-such-group-slew"),
+            Err(PrivDropError::NoSuchGroup { .. })
+        ));
+        assert!(matches!(
+            Target::lookup(":x"),
+            Err(PrivDropError::BadSpec { .. })
+        ));
+        assert!(matches!(
+            Target::lookup("root:"),
+            Err(PrivDropError::BadSpec { .. })
+        ));
     }
 
     #[test]
     fn refuses_uid_zero_as_target() {
         let t = Target::lookup("root").unwrap();
-        assert!(drop_privileges(&t, true).is_err());
+        let e = drop_privileges(&t, true).unwrap_err();
+        // As root: refused for naming uid 0; as anyone else: refused for not being root.
+        assert!(
+            matches!(
+                e,
+                PrivDropError::TargetIsRoot | PrivDropError::NotRoot { .. }
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_failed_step_keeps_the_kernels_error_as_its_source() {
+        let e = syscall("setresuid(38)")(std::io::Error::from_raw_os_error(libc::EPERM));
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "setresuid(38): {}",
+                std::io::Error::from_raw_os_error(libc::EPERM)
+            )
+        );
+        let source = std::error::Error::source(&e).map(ToString::to_string);
+        assert_eq!(
+            source,
+            Some(std::io::Error::from_raw_os_error(libc::EPERM).to_string())
+        );
     }
 }
