@@ -154,41 +154,100 @@ pub struct Loaded {
     pub warnings: Vec<ConfigWarning>,
 }
 
-/// Everything that stops the daemon from starting, printable as-is.
+/// Everything that stops the daemon from starting. Each kind keeps the lines it is
+/// about; `Display` prints them as the admin reads them (`file:line:col: error: …`
+/// and a hint).
 #[derive(Debug)]
-pub struct LoadError(String);
+#[non_exhaustive]
+pub enum LoadError {
+    /// The file could not be read, or does not parse.
+    Rejected(config::Rejected),
+    /// Directives slewd cannot honour yet.
+    NotHonoured(Vec<(Location, String)>),
+    /// `restrict` or keys entries it cannot honour.
+    Hardening(Vec<(Location, String)>),
+    /// `server … key N` with a key that is not in the keys file or not trusted.
+    UnusableKeys(Vec<UnusableKey>),
+}
+
+/// One `server … key N` that would have every answer refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnusableKey {
+    /// The `server` line.
+    pub at: Location,
+    /// The key id.
+    pub id: u32,
+    /// Why: not in the keys file, or not named by `trustedkey`.
+    pub problem: KeyProblem,
+}
+
+/// Why a source's key cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyProblem {
+    /// Not in the keys file (`keys FILE`).
+    NotInKeysFile,
+    /// In it, but not named by `trustedkey`.
+    NotTrusted,
+}
 
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0.trim_end())
+        let mut text = String::new();
+        match self {
+            Self::Rejected(r) => text = r.to_string(),
+            Self::NotHonoured(lines) => {
+                for (at, what) in lines {
+                    text.push_str(&format!(
+                        "{at}: error: slewd cannot honour {what} yet\n  hint: remove or comment out the line; README.md's status table says what works today\n"
+                    ));
+                }
+            }
+            Self::Hardening(lines) => {
+                for (at, what) in lines {
+                    text.push_str(&format!(
+                        "{at}: error: slewd cannot honour {what}\n  hint: remove it; README.md's Hardening section says what is supported\n"
+                    ));
+                }
+            }
+            Self::UnusableKeys(keys) => {
+                for k in keys {
+                    let (id, problem) = (
+                        k.id,
+                        match k.problem {
+                            KeyProblem::NotInKeysFile => "is not in the keys file (`keys FILE`)",
+                            KeyProblem::NotTrusted => "is not named by `trustedkey`",
+                        },
+                    );
+                    text.push_str(&format!(
+                        "{}: error: `key {id}`: key {id} {problem}\n  hint: add it to the keys file and to `trustedkey`, as on the server\n",
+                        k.at
+                    ));
+                }
+            }
+        }
+        f.write_str(text.trim_end())
     }
 }
 
-impl std::error::Error for LoadError {}
+impl std::error::Error for LoadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Rejected(r) => Some(r),
+            _ => None,
+        }
+    }
+}
 
 /// Parses `path` and distils the settings.
 pub fn load(path: &Path, overrides: &Overrides) -> Result<Loaded, LoadError> {
-    let parsed = config::parse_file(path).map_err(|rejected| LoadError(rejected.to_string()))?;
+    let parsed = config::parse_file(path).map_err(LoadError::Rejected)?;
     let not_yet = not_honoured(&parsed.config);
     if !not_yet.is_empty() {
-        let mut text = String::new();
-        for (at, what) in not_yet {
-            text.push_str(&format!(
-                "{at}: error: slewd cannot honour {what} yet\n  hint: remove or comment out the line; README.md's status table says what works today\n"
-            ));
-        }
-        return Err(LoadError(text));
+        return Err(LoadError::NotHonoured(not_yet));
     }
     let mut settings = settings_from(&parsed.config, overrides);
-    settings.hardening = crate::access::hardening_from(&parsed.config).map_err(|errors| {
-        let mut text = String::new();
-        for (at, what) in errors {
-            text.push_str(&format!(
-                "{at}: error: slewd cannot honour {what}\n  hint: remove it; README.md's Hardening section says what is supported\n"
-            ));
-        }
-        LoadError(text)
-    })?;
+    settings.hardening =
+        crate::access::hardening_from(&parsed.config).map_err(LoadError::Hardening)?;
     source_keys_usable(&settings)?;
     Ok(Loaded {
         settings,
@@ -199,23 +258,24 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<Loaded, LoadError> {
 /// `server … key N`: key N must be in the keys file and named by `trustedkey`, or
 /// every answer would be refused.
 fn source_keys_usable(settings: &Settings) -> Result<(), LoadError> {
-    let mut text = String::new();
+    let mut unusable = Vec::new();
     for s in &settings.sources {
         let Some(id) = s.options.key else { continue };
         let problem = match settings.hardening.keys.iter().find(|k| k.id() == id) {
-            None => "is not in the keys file (`keys FILE`)",
-            Some(k) if !k.is_trusted() => "is not named by `trustedkey`",
+            None => KeyProblem::NotInKeysFile,
+            Some(k) if !k.is_trusted() => KeyProblem::NotTrusted,
             Some(_) => continue,
         };
-        text.push_str(&format!(
-            "{}: error: `key {id}`: key {id} {problem}\n  hint: add it to the keys file and to `trustedkey`, as on the server\n",
-            s.at
-        ));
+        unusable.push(UnusableKey {
+            at: s.at.clone(),
+            id,
+            problem,
+        });
     }
-    if text.is_empty() {
+    if unusable.is_empty() {
         Ok(())
     } else {
-        Err(LoadError(text))
+        Err(LoadError::UnusableKeys(unusable))
     }
 }
 
@@ -564,5 +624,34 @@ mod tests {
         let n = not_honoured(&parse("server 127.127.1.0\nenable monitor\n"));
         assert_eq!((n.len(), n[0].0.line), (1, 2));
         assert_eq!(n[0].1, "`enable monitor`");
+    }
+
+    #[test]
+    fn load_errors_are_typed_and_keep_their_lines() {
+        let dir = std::env::temp_dir().join(format!("slew-load-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = dir.join("ntp.conf");
+        let load_text = |text: &str| {
+            std::fs::write(&conf, text).unwrap();
+            load(&conf, &Overrides::default())
+        };
+        match load_text("server 127.0.0.1 key 7\n") {
+            Err(LoadError::UnusableKeys(keys)) => {
+                assert_eq!(keys.len(), 1);
+                assert_eq!((keys[0].id, keys[0].at.line), (7, 1));
+                assert_eq!(keys[0].problem, KeyProblem::NotInKeysFile);
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = load_text("server 127.0.0.1\nenable kernel\n").unwrap_err();
+        assert!(
+            matches!(&e, LoadError::NotHonoured(l) if l[0].0.line == 2),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains(":2:"), "{e}");
+        let e = load_text("servr 127.0.0.1\n").unwrap_err();
+        assert!(matches!(e, LoadError::Rejected(_)), "{e:?}");
+        assert!(std::error::Error::source(&e).is_some());
+        std::fs::remove_dir_all(&dir).ok();
     }
 }
