@@ -212,6 +212,8 @@ pub struct RateLimiter<const N: usize> {
     stats: RateStats,
     /// Slots in use.
     in_use: usize,
+    /// Record sources that are not `limited` too (`enable monitor`, the default).
+    monitor_all: bool,
 }
 
 impl<const N: usize> RateLimiter<N> {
@@ -239,8 +241,22 @@ impl<const N: usize> RateLimiter<N> {
                 peak: 0,
             },
             in_use: 0,
+            monitor_all: true,
         }
     }
+
+    /// `disable monitor` (`false`): only `limited` sources are recorded.
+    pub fn set_monitor_all(&mut self, on: bool) {
+        self.monitor_all = on;
+    }
+
+    /// Whether every source is recorded, not only `limited` ones.
+    pub fn monitors_all(&self) -> bool {
+        self.monitor_all
+    }
+
+    /// Bytes one slot takes (64: the table is `N` × this, whatever the traffic).
+    pub const SLOT_BYTES: usize = core::mem::size_of::<Slot>();
 
     /// The `discard` parameters in force.
     pub fn params(&self) -> DiscardParams {

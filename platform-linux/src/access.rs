@@ -15,8 +15,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use slew_core::access::{Access, AccessFlags, AccessTable, Family};
 use slew_core::auth::{KeyTable, MacAlgorithm, SymmetricKey};
-use slew_core::ratelimit::{DiscardParams, RateLimiter, RateStats};
+use slew_core::control::{MonitorCounters, MruEntry};
+use slew_core::ratelimit::{DiscardParams, RateLimiter, RateStats, WAYS};
 use slew_core::server::Policy;
+use slew_core::{Instant, NtpDuration, NtpTimestamp};
 
 use crate::config::{
     AddressFamily, Config, KeyType, Location, RestrictFlag, RestrictFlags, RestrictTarget,
@@ -44,7 +46,7 @@ pub struct AccessRule {
 }
 
 /// What the daemon enforces, distilled from the configuration.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Hardening {
     /// `restrict` lines, resolved, `default` split per family.
     pub rules: Vec<AccessRule>,
@@ -58,6 +60,9 @@ pub struct Hardening {
     pub control_key: Option<u32>,
     /// `requestkey` (mode 7, never answered: carried so the line is not an error).
     pub request_key: Option<u32>,
+    /// `enable monitor` (ntpd's default) or `disable monitor`: whether the monitor
+    /// list (`ntpq -c mrulist`) records every client or only `limited` ones.
+    pub monitor: bool,
     /// `restrict HOSTNAME` lines that did not resolve at start: skipped, as ntpd
     /// skips them, and logged so the admin sees it (a dead DNS server at boot must
     /// not keep a time server from starting).
@@ -98,6 +103,21 @@ impl Hardening {
              `restrict default kod limited nomodify notrap nopeer noquery`",
             open.join(", ")
         ))
+    }
+}
+
+impl Default for Hardening {
+    fn default() -> Self {
+        Self {
+            rules: Vec::new(),
+            source_flags: None,
+            discard: DiscardParams::default(),
+            keys: Vec::new(),
+            control_key: None,
+            request_key: None,
+            monitor: true,
+            unresolved: Vec::new(),
+        }
     }
 }
 
@@ -172,6 +192,9 @@ pub fn hardening_from(config: &Config) -> Result<Hardening, Vec<(Location, Strin
         },
         control_key: config.control_key.as_ref().map(|k| u32::from(k.value)),
         request_key: config.request_key.as_ref().map(|k| u32::from(k.value)),
+        monitor: config
+            .system_flag(crate::config::SystemFlag::Monitor)
+            .unwrap_or(true),
         ..Hardening::default()
     };
     for r in &config.restricts {
@@ -357,9 +380,11 @@ impl Guard {
                 log::warn!("key {} not loaded", k.id());
             }
         }
+        let mut limiter = Box::new(RateLimiter::new(h.discard, seed));
+        limiter.set_monitor_all(h.monitor);
         Self {
             access,
-            limiter: Mutex::new(Box::new(RateLimiter::new(h.discard, seed))),
+            limiter: Mutex::new(limiter),
             keys,
             control_key: h.control_key,
         }
@@ -404,6 +429,57 @@ impl Guard {
     /// The rate limiter's counters (all threads together).
     pub fn rate_stats(&self) -> RateStats {
         *self.lock().limiter.stats()
+    }
+
+    /// ntpq's `monstats` figures, `mono_now` being the monotonic time now.
+    pub fn monitor_counters(&self, mono_now: Instant) -> MonitorCounters {
+        let lock = self.lock();
+        let l = &**lock.limiter;
+        let s = l.stats();
+        let oldest = l.entries().map(|e| e.last).min();
+        MonitorCounters {
+            // ntpd's bits: 1 every client recorded (`enable monitor`), 2 the table
+            // kept for `limited` (always: slew's rate limiter is that table).
+            // ntpsec 1.2.2 answers 3 with its defaults, as slew does.
+            enabled: u32::from(l.monitors_all()) | 2,
+            hash_slots: (l.capacity() / WAYS) as u64,
+            depth: l.occupied() as u64,
+            deepest: s.peak,
+            max_depth: l.capacity() as u64,
+            min_depth: 0,
+            max_age_s: 0,
+            min_age_s: 0,
+            entry_bytes: RateLimiter::<RATE_SLOTS>::SLOT_BYTES as u64,
+            exists: s.exists,
+            new: s.inserted,
+            recycle_old: 0,
+            recycle_full: s.evicted,
+            none: 0,
+            oldest_age_s: oldest.map_or(0, |t| mono_now.saturating_since(t).as_secs()),
+        }
+    }
+
+    /// The monitor list for `mrulist`, least recently seen first, in the daemon
+    /// clock's wall time (`wall_now` read at `mono_now`).
+    pub fn monitor_entries(&self, mono_now: Instant, wall_now: NtpTimestamp) -> Vec<MruEntry> {
+        let lock = self.lock();
+        let mut slots: Vec<_> = lock.limiter.entries().collect();
+        drop(lock);
+        slots.sort_by_key(|e| e.last);
+        let wall = |t: Instant| wall_now - NtpDuration::from_core(mono_now.saturating_since(t));
+        slots
+            .into_iter()
+            .map(|e| MruEntry {
+                addr: SocketAddr::new(e.addr, e.port),
+                first: wall(e.first),
+                last: wall(e.last),
+                count: e.count,
+                mode_version: e.mode_version,
+                restrict: e.flags,
+                score: e.score,
+                dropped: e.dropped,
+            })
+            .collect()
     }
 }
 

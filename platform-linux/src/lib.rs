@@ -11,6 +11,7 @@ pub mod config;
 pub mod ctl;
 pub mod daemon;
 pub mod drift;
+pub mod kernel_state;
 pub mod leapfile;
 pub mod listen;
 pub mod load;

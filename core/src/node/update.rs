@@ -7,7 +7,7 @@ use crate::filter::PHI;
 use crate::peer::Reason;
 use crate::select::{self, Candidate, NoSelection, Tally};
 use crate::system::{SystemVars, MAXSTRAT};
-use crate::time::{Instant, NtpDuration, NtpShort};
+use crate::time::{Instant, NtpDuration, NtpShort, PollInterval};
 use crate::wire::RefId;
 use heapless::Vec;
 
@@ -146,10 +146,13 @@ impl<const N: usize> Node<N> {
                         self.orphan_active = true;
                         self.push_event(Event::Orphan { stratum: o.stratum });
                     }
+                    // ntpsec's orphan mode keeps the reference time of the last
+                    // real update (zero if there never was one); only the local
+                    // clock (ntpd 4.2.8's LOCAL(0)) refreshes it at each update.
                     let mut vars = SystemVars::local_clock(
                         self.config.precision,
                         o.stratum,
-                        self.wall_now(now),
+                        self.sys.reference_time,
                     );
                     // ntpd serves orphan mode at exactly the orphan stratum, with the
                     // loopback address as refid.
@@ -423,8 +426,23 @@ impl<const N: usize> Node<N> {
             root_dispersion: NtpShort::from_seconds_f64(root_disp_s).to_duration(),
             ref_id,
             reference_time: self.wall_now(now),
-            poll: self.discipline.poll(),
+            // ntpd bounds its system poll (`tc`, ntpstat's "polling server every")
+            // by the system peer's minpoll and maxpoll: the interval the server is
+            // actually polled at.
+            poll: bounded_poll(
+                self.discipline.poll(),
+                p.config().minpoll,
+                p.config().maxpoll,
+            ),
         };
         true
     }
+}
+
+/// `poll` within `[minpoll, maxpoll]` (a `maxpoll` below `minpoll` counts as
+/// `minpoll`).
+fn bounded_poll(poll: PollInterval, minpoll: PollInterval, maxpoll: PollInterval) -> PollInterval {
+    let lo = minpoll.log2();
+    let hi = maxpoll.log2().max(lo);
+    PollInterval::from_log2(poll.log2().clamp(lo, hi))
 }

@@ -98,6 +98,10 @@ impl<const N: usize> RateCheck for RateLimiter<N> {
     fn record(&mut self, addr: IpAddr, now: Instant, seen: Seen, limit: Option<bool>) -> Verdict {
         RateLimiter::record(self, addr, now, seen, limit)
     }
+
+    fn monitors_all(&self) -> bool {
+        RateLimiter::monitors_all(self)
+    }
 }
 
 /// The key table, as the server asks it.
@@ -302,7 +306,9 @@ impl Server {
         sys: &SystemVars,
         out: &mut [u8],
     ) -> Result<PendingResponse, DropReason> {
-        if let Some(&first) = request.first() {
+        // Versions of time traffic only: ntpd counts mode 6 (ntpq speaks version 2)
+        // in neither "current" nor "older version".
+        if let Some(&first) = request.first().filter(|&&b| b & 0b111 != 6) {
             let version = usize::from((first >> 3) & 0b111);
             let mode = usize::from(first & 0b111);
             if let Some(c) = self.stats.by_version.get_mut(version) {

@@ -123,9 +123,9 @@ pub struct ServerStats {
     pub crypto_naks: u64,
     /// Datagrams dropped, indexed by [`DropReason::index`].
     pub dropped: [u64; DropReason::COUNT],
-    /// Every datagram that reached the server path, by the version bits of its
-    /// first byte (0–7), whatever became of it: ntpq's `sysstats` "current version"
-    /// (4), "older version" (1–3) and "NTPv1 total" (1).
+    /// Every datagram but mode 6 that reached the server path, by the version bits
+    /// of its first byte (0–7), whatever became of it: ntpq's `sysstats` "current
+    /// version" (4), "older version" (1–3) and "NTPv1 total" (1).
     pub by_version: [u64; 8],
     /// Version 1 datagrams by mode: 0 (ntpq's "NTPv1 mode0"), 1 ("symm act"),
     /// 3 ("clients"); the other modes are counted at their index too.
