@@ -634,6 +634,43 @@ mod tests {
     }
 
     #[test]
+    fn a_slot_is_64_bytes_and_monitoring_never_limits() {
+        assert!(core::mem::size_of::<Slot>() <= 64);
+        assert_eq!(RateLimiter::<64>::SLOT_BYTES, core::mem::size_of::<Slot>());
+        let mut r: RateLimiter<64> = RateLimiter::new(DiscardParams::NTPD, SEED);
+        let seen = Seen {
+            port: 123,
+            mode_version: 0x23,
+            flags: 0,
+        };
+        // A flood from an unlimited client is recorded and always served.
+        for i in 0..100 {
+            assert_eq!(
+                r.record(ip(1), at(f64::from(i) * 0.01), seen, None),
+                Verdict::Serve
+            );
+        }
+        let e: std::vec::Vec<MonitorSlot> = r.entries().collect();
+        assert_eq!(e.len(), 1);
+        assert_eq!((e[0].count, e[0].dropped, e[0].port), (100, 0, 123));
+        assert_eq!(e[0].first, at(0.0));
+        assert_eq!(e[0].last, at(0.99));
+        assert_eq!(r.stats().limited, 0);
+        assert_eq!(
+            (r.stats().inserted, r.stats().exists, r.stats().peak),
+            (1, 99, 1)
+        );
+        // Evictions keep the occupancy and the peak honest.
+        let mut small: RateLimiter<WAYS> = RateLimiter::new(DiscardParams::NTPD, SEED);
+        for i in 0..10 {
+            small.record(ip(i), at(f64::from(i)), seen, None);
+        }
+        assert_eq!(small.occupied(), WAYS);
+        assert_eq!(small.stats().peak, WAYS as u64);
+        assert_eq!(small.stats().evicted, 10 - WAYS as u64);
+    }
+
+    #[test]
     fn least_recently_seen_is_evicted() {
         // One bucket: WAYS slots.
         let mut r: RateLimiter<WAYS> = RateLimiter::new(DiscardParams::NTPD, SEED);

@@ -296,7 +296,7 @@ impl<'a> Responder<'a> {
             }
             Body::Mru(plan) => {
                 if let Some(ctx) = &self.extras.mru {
-                    render_mru(&plan, ctx, &mut packer);
+                    render_mru(&plan, self.requested, ctx, &mut packer);
                 }
             }
             Body::AssociationList => {
@@ -353,7 +353,7 @@ impl<'a> Responder<'a> {
 
 /// The READ_MRU answer (see [`mru`]), whose entries stop where `frags` datagrams
 /// would be exceeded.
-fn render_mru(plan: &MruPlan, ctx: &MruContext<'_>, packer: &mut Packer<'_>) {
+fn render_mru(plan: &MruPlan, requested: &[u8], ctx: &MruContext<'_>, packer: &mut Packer<'_>) {
     let now = ctx.received;
     let frags = usize::from(plan.request.frags.max(1));
     let mut text = TextList::new(packer);
@@ -373,8 +373,8 @@ fn render_mru(plan: &MruPlan, ctx: &MruContext<'_>, packer: &mut Packer<'_>) {
     let mut newest = None;
     let mut done = true;
     if plan.named {
-        for i in 0..mru::MRU_PRIORS {
-            if let Some(e) = plan.named_entry(i, ctx.entries) {
+        for (i, a) in mru::named_addrs(requested) {
+            if let Some(e) = ctx.entries.iter().find(|e| e.addr.ip() == a) {
                 mru_entry(&mut text, e, i);
             }
         }

@@ -49,7 +49,10 @@ pub fn nonce(key: &[u8; 16], client: SocketAddr, at: NtpTimestamp) -> [u8; 24] {
         for j in 0..8 {
             let nibble = (word >> (28 - 4 * j)) & 0xf;
             if let Some(b) = out.get_mut(i * 8 + j) {
-                *b = b"0123456789abcdef"[nibble as usize & 0xf];
+                *b = b"0123456789abcdef"
+                    .get(nibble as usize)
+                    .copied()
+                    .unwrap_or(b'0');
             }
         }
     }
@@ -145,8 +148,6 @@ pub struct MruRequest {
     max_lstint_s: u32,
     min_lstint_s: u32,
     recent: u32,
-    priors_addr: [Option<IpAddr>; MRU_PRIORS],
-    priors_last: [Option<NtpTimestamp>; MRU_PRIORS],
 }
 
 /// How a READ_MRU request is answered.
@@ -190,9 +191,9 @@ pub fn decide(data: &[u8], ctx: &MruContext<'_>) -> MruDecision {
         max_lstint_s: 0,
         min_lstint_s: 0,
         recent: 0,
-        priors_addr: [None; MRU_PRIORS],
-        priors_last: [None; MRU_PRIORS],
     };
+    let mut priors_addr: [Option<IpAddr>; MRU_PRIORS] = [None; MRU_PRIORS];
+    let mut priors_last: [Option<NtpTimestamp>; MRU_PRIORS] = [None; MRU_PRIORS];
     let mut nonce_ok = false;
     for item in data.split(|&b| b == b',') {
         let mut kv = item.splitn(2, |&b| b == b'=');
@@ -227,7 +228,7 @@ pub fn decide(data: &[u8], ctx: &MruContext<'_>) -> MruDecision {
             b"laddr" => parse_addr(value).is_some(),
             _ => {
                 if let Some(i) = indexed(name, b"addr.") {
-                    match (parse_addr(value), r.priors_addr.get_mut(i)) {
+                    match (parse_addr(value), priors_addr.get_mut(i)) {
                         (Some(a), Some(slot)) => {
                             *slot = Some(a);
                             true
@@ -235,7 +236,7 @@ pub fn decide(data: &[u8], ctx: &MruContext<'_>) -> MruDecision {
                         _ => false,
                     }
                 } else if let Some(i) = indexed(name, b"last.") {
-                    match (parse_lfp(value), r.priors_last.get_mut(i)) {
+                    match (parse_lfp(value), priors_last.get_mut(i)) {
                         (Some(t), Some(slot)) => {
                             *slot = Some(t);
                             true
@@ -271,10 +272,9 @@ pub fn decide(data: &[u8], ctx: &MruContext<'_>) -> MruDecision {
             named: true,
         });
     }
-    let priors = r
-        .priors_addr
+    let priors = priors_addr
         .iter()
-        .zip(r.priors_last.iter())
+        .zip(priors_last.iter())
         .take_while(|(a, l)| a.is_some() && l.is_some())
         .count();
     if priors == 0 {
@@ -290,10 +290,9 @@ pub fn decide(data: &[u8], ctx: &MruContext<'_>) -> MruDecision {
             named: false,
         });
     }
-    let found = r
-        .priors_addr
+    let found = priors_addr
         .iter()
-        .zip(r.priors_last.iter())
+        .zip(priors_last.iter())
         .take(priors)
         .find_map(|(a, l)| {
             ctx.entries
@@ -330,10 +329,14 @@ impl MruPlan {
             && (r.max_lstint_s == 0 || lstint_s <= f64::from(r.max_lstint_s))
             && (r.min_lstint_s == 0 || lstint_s >= f64::from(r.min_lstint_s))
     }
+}
 
-    /// For `limit=1`: the entries the request names, by position in its list.
-    pub fn named_entry<'e>(&self, i: usize, entries: &'e [MruEntry]) -> Option<&'e MruEntry> {
-        let a = (*self.request.priors_addr.get(i)?)?;
-        entries.iter().find(|e| e.addr.ip() == a)
-    }
+/// For `limit=1`: the `addr.I` of the request (`data`), as (I, address).
+pub fn named_addrs(data: &[u8]) -> impl Iterator<Item = (usize, IpAddr)> + '_ {
+    data.split(|&b| b == b',').filter_map(|item| {
+        let mut kv = item.splitn(2, |&b| b == b'=');
+        let name = super::trim(kv.next().unwrap_or(&[]));
+        let value = super::trim(kv.next().unwrap_or(&[]));
+        Some((indexed(name, b"addr.")?, parse_addr(value)?))
+    })
 }
