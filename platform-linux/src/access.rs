@@ -587,6 +587,49 @@ mod tests {
     }
 
     #[test]
+    fn the_monitor_list_in_wall_time_least_recent_first() {
+        let g = Guard::new(&Hardening::default(), [3; 16]);
+        let t = |s: u64| Instant::from_nanos(s * 1_000_000_000);
+        {
+            let mut lock = g.lock();
+            let mut p = lock.policy();
+            let l = p.limiter.as_deref_mut().unwrap();
+            let seen = slew_core::ratelimit::Seen {
+                port: 5000,
+                mode_version: 0x23,
+                flags: 0,
+            };
+            l.record("10.0.0.2".parse().unwrap(), t(20), seen, None);
+            l.record("10.0.0.1".parse().unwrap(), t(10), seen, None);
+            l.record("10.0.0.1".parse().unwrap(), t(15), seen, None);
+        }
+        let wall_now = NtpTimestamp::from_parts(1000, 0);
+        let e = g.monitor_entries(t(30), wall_now);
+        assert_eq!(e.len(), 2);
+        assert_eq!(
+            e[0].addr,
+            "10.0.0.1:5000".parse().unwrap(),
+            "least recent first"
+        );
+        assert_eq!((e[0].first.seconds(), e[0].last.seconds()), (980, 985));
+        assert_eq!(e[0].count, 2);
+        assert_eq!(e[1].last.seconds(), 990);
+        let m = g.monitor_counters(t(30));
+        assert_eq!((m.enabled, m.depth, m.max_depth), (3, 2, RATE_SLOTS as u64));
+        assert_eq!((m.new, m.exists, m.oldest_age_s), (2, 1, 15));
+        assert_eq!(m.entry_bytes, 64);
+        // `disable monitor`: ntpd's bit 1 off.
+        let off = Guard::new(
+            &Hardening {
+                monitor: false,
+                ..Hardening::default()
+            },
+            [3; 16],
+        );
+        assert_eq!(off.monitor_counters(t(30)).enabled, 2);
+    }
+
+    #[test]
     fn host_names_resolve_once() {
         let h = hardening_from(&parse("restrict localhost noquery\n")).unwrap();
         assert!(h

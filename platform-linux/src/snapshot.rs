@@ -297,6 +297,31 @@ mod tests {
     }
 
     #[test]
+    fn sysinfo_peer_and_refid_of_the_local_clock_and_orphan_mode() {
+        let mut v = view();
+        // Nothing at all: no peer.
+        assert_eq!(v.system_peer(), (None, 0));
+        // The local clock: ntpd's LOCAL(0) has no socket, mode 3.
+        v.system = slew_core::node::SystemStatus {
+            vars: slew_core::system::SystemVars::local_clock(-20, 10, v.wall_now),
+            ..v.system
+        };
+        v.local = Some(LocalClockStatus {
+            stratum: 10,
+            active: true,
+        });
+        assert_eq!(v.system_peer(), (None, host_mode::CLIENT));
+        assert!((v.root_distance_s() - LOCAL_CLOCK_DISPERSION_S).abs() < 1e-9);
+        assert_eq!(own_refid_kind(RefId::LOCL, 11), RefIdKind::Code);
+        assert_eq!(own_refid_kind(RefId::INIT, 16), RefIdKind::Code);
+        // Orphan mode's loopback refid shows as ntpd's `127.0.0.1`.
+        assert_eq!(
+            own_refid_kind(RefId::from_bytes([127, 0, 0, 1]), 10),
+            RefIdKind::Address
+        );
+    }
+
+    #[test]
     fn keyed_sources_carry_ntpds_auth_bits() {
         let v = view();
         let addr = "127.0.0.1:123".parse().unwrap();

@@ -314,7 +314,7 @@ impl<'a> Responder<'a> {
                         if let Some(v) = SysVar::from_name(name) {
                             text.item(|w| v.write(self.sys, w));
                         } else if let Some((n, v)) = stat_vars::lookup(name) {
-                            text.item(|w| stat_vars::write(n, v, self.sys, self.extras, w));
+                            text.item(|w| stat_vars::write(n, v, self.extras, w));
                         }
                     }
                 } else {

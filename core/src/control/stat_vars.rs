@@ -17,7 +17,6 @@
 use core::fmt::{self, Write};
 
 use super::extra::{Extras, KernelState, STA_WORDS};
-use super::snapshot::SystemSnapshot;
 use super::vars::Fixed;
 use crate::server::{DropReason, ServerStats};
 
@@ -253,14 +252,7 @@ pub fn lookup(name: &[u8]) -> Option<(&'static str, StatVar)> {
 }
 
 /// Writes `name=value`.
-pub fn write(
-    name: &str,
-    var: StatVar,
-    s: &SystemSnapshot<'_>,
-    x: &Extras<'_>,
-    w: &mut dyn Write,
-) -> fmt::Result {
-    let _ = s;
+pub fn write(name: &str, var: StatVar, x: &Extras<'_>, w: &mut dyn Write) -> fmt::Result {
     match var {
         StatVar::PeerAdr => match x.sys_peer {
             Some(a) => write!(w, "{name}={a}"),

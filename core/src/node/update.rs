@@ -446,3 +446,26 @@ fn bounded_poll(poll: PollInterval, minpoll: PollInterval, maxpoll: PollInterval
     let hi = maxpoll.log2().max(lo);
     PollInterval::from_log2(poll.log2().clamp(lo, hi))
 }
+
+#[cfg(test)]
+mod poll_tests {
+    use super::*;
+
+    #[test]
+    fn the_system_poll_stays_within_the_peers_bounds() {
+        let p = PollInterval::from_log2;
+        assert_eq!(
+            bounded_poll(p(6), p(3), p(3)).log2(),
+            3,
+            "minpoll 3 maxpoll 3"
+        );
+        assert_eq!(bounded_poll(p(4), p(6), p(10)).log2(), 6);
+        assert_eq!(bounded_poll(p(8), p(6), p(10)).log2(), 8);
+        assert_eq!(bounded_poll(p(12), p(6), p(10)).log2(), 10);
+        assert_eq!(
+            bounded_poll(p(8), p(6), p(4)).log2(),
+            6,
+            "maxpoll < minpoll"
+        );
+    }
+}
