@@ -326,8 +326,8 @@ impl<C: DaemonClock> Daemon<C> {
         while !signals::terminate_requested() {
             let now = monotonic_now();
             if self.node.poll_timeout().is_some_and(|t| t <= now) {
-                // The node's wall time, for the reference time of the local clock
-                // and orphan mode (which no reply brings).
+                // The node's wall time, for the local clock's reference time (which
+                // no reply brings).
                 if let Ok(wall) = self.clock.now() {
                     self.node.handle_wall_time(now, wall);
                 }
