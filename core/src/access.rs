@@ -115,6 +115,30 @@ impl AccessFlags {
         self.0 == 0
     }
 
+    /// The same flags as ntpd's `RES_*` bits, which ntpq's `mrulist` prints in its
+    /// `rstr` column (ntpsec's `ntp/magic.py`: ignore 0x1, noserve 0x2, notrust 0x4,
+    /// version 0x8, nopeer 0x10, limited 0x20, noquery 0x40, nomodify 0x80, notrap
+    /// 0x100, lowpriotrap 0x200, kod 0x400, nomrulist 0x2000).
+    pub fn ntpd_bits(self) -> u16 {
+        const MAP: [(AccessFlags, u16); 12] = [
+            (AccessFlags::IGNORE, 0x0001),
+            (AccessFlags::NOSERVE, 0x0002),
+            (AccessFlags::NOTRUST, 0x0004),
+            (AccessFlags::VERSION, 0x0008),
+            (AccessFlags::NOPEER, 0x0010),
+            (AccessFlags::LIMITED, 0x0020),
+            (AccessFlags::NOQUERY, 0x0040),
+            (AccessFlags::NOMODIFY, 0x0080),
+            (AccessFlags::NOTRAP, 0x0100),
+            (AccessFlags::LOWPRIOTRAP, 0x0200),
+            (AccessFlags::KOD, 0x0400),
+            (AccessFlags::NOMRULIST, 0x2000),
+        ];
+        MAP.iter()
+            .filter(|(f, _)| self.contains(*f))
+            .fold(0, |out, (_, b)| out | b)
+    }
+
     /// The flag a ntp.conf word names.
     pub fn from_name(word: &str) -> Option<AccessFlags> {
         Self::NAMED

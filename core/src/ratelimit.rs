@@ -31,6 +31,15 @@
 //! fails open: a flood of new addresses can make the limiter forget a client, which
 //! is then served again — never refused for somebody else's traffic.
 //!
+//! # The monitor list (ntpq's `mrulist`)
+//!
+//! The same table is ntpd's MRU list: the server path records every client it sees
+//! ([`RateLimiter::record`]), limited or not, unless monitoring is off (`disable
+//! monitor`) and the client is not `limited`. Each slot keeps what `ntpq -c mrulist`
+//! shows: address and port, first and last packet, count, mode and version, the
+//! restrict flags, packets dropped; [`RateLimiter::entries`] hands them out as plain
+//! data. A slot is 64 bytes whatever it holds.
+//!
 //! Time is a monotonic [`Instant`] passed in by the caller; the limiter reads no clock.
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
@@ -92,27 +101,84 @@ pub enum Verdict {
     Kiss,
 }
 
+/// `last_kiss_ns` of a client never kissed.
+const NEVER: u64 = u64::MAX;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Slot {
     /// 0 = empty, 4 = IPv4, 6 = IPv6.
     family: u8,
+    /// Mode and version of its last packet, ntpd's `mv` (version << 3 | mode).
+    mode_version: u8,
+    /// Its last source port.
+    port: u16,
+    /// The restrict flags its last packet met, ntpd's `RES_*` bits.
+    flags: u16,
     addr: u128,
     /// Monotonic nanoseconds of the last packet.
     last_ns: u64,
+    /// Monotonic nanoseconds of the first packet.
+    first_ns: u64,
     /// Bucket level at `last_ns`, nanoseconds of credit used.
     level_ns: u64,
-    /// Monotonic nanoseconds of the last kiss, `None` if none yet.
-    last_kiss_ns: Option<u64>,
+    /// Monotonic nanoseconds of the last kiss, [`NEVER`] if none yet.
+    last_kiss_ns: u64,
+    /// Packets seen (saturating).
+    count: u32,
+    /// Packets over the limit (saturating).
+    dropped: u32,
 }
 
 impl Slot {
     const EMPTY: Slot = Slot {
         family: 0,
+        mode_version: 0,
+        port: 0,
+        flags: 0,
         addr: 0,
         last_ns: 0,
+        first_ns: 0,
         level_ns: 0,
-        last_kiss_ns: None,
+        last_kiss_ns: NEVER,
+        count: 0,
+        dropped: 0,
     };
+}
+
+/// What the server path knows of a packet besides its source address and time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Seen {
+    /// Source port.
+    pub port: u16,
+    /// Mode and version, as ntpd's `mv`: `version << 3 | mode`.
+    pub mode_version: u8,
+    /// The restrict flags that applied, as ntpd's `RES_*` bits
+    /// ([`AccessFlags::ntpd_bits`](crate::access::AccessFlags::ntpd_bits)).
+    pub flags: u16,
+}
+
+/// One client in the table, as `ntpq -c mrulist` shows it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MonitorSlot {
+    /// Its address (IPv4-mapped addresses appear as IPv4).
+    pub addr: IpAddr,
+    /// Its last source port.
+    pub port: u16,
+    /// Monotonic time of its first packet.
+    pub first: Instant,
+    /// Monotonic time of its last packet.
+    pub last: Instant,
+    /// Packets seen.
+    pub count: u32,
+    /// Packets over the limit.
+    pub dropped: u32,
+    /// Mode and version of the last packet (`version << 3 | mode`).
+    pub mode_version: u8,
+    /// Restrict flags (`RES_*` bits) its last packet met.
+    pub flags: u16,
+    /// How full its bucket is, in packets of `2^average` s, as of `last`: 8 is the
+    /// limit ([`BURST_PACKETS`]). ntpq prints it as `score`.
+    pub score: f64,
 }
 
 /// Counters of the limiter, for logs and monitoring.
@@ -128,6 +194,10 @@ pub struct RateStats {
     pub kisses: u64,
     /// RATE kisses suppressed by the per-client or global kiss limit.
     pub kisses_suppressed: u64,
+    /// Packets from clients already in the table (ntpd's `mru_exists`).
+    pub exists: u64,
+    /// Most slots ever in use (ntpd's `mru_deepest`).
+    pub peak: u64,
 }
 
 /// The rate limiter: `N` slots (rounded down to a multiple of [`WAYS`]).
@@ -140,6 +210,10 @@ pub struct RateLimiter<const N: usize> {
     kiss_tokens: u64,
     kiss_refill_ns: u64,
     stats: RateStats,
+    /// Slots in use.
+    in_use: usize,
+    /// Record sources that are not `limited` too (`enable monitor`, the default).
+    monitor_all: bool,
 }
 
 impl<const N: usize> RateLimiter<N> {
@@ -163,9 +237,26 @@ impl<const N: usize> RateLimiter<N> {
                 limited: 0,
                 kisses: 0,
                 kisses_suppressed: 0,
+                exists: 0,
+                peak: 0,
             },
+            in_use: 0,
+            monitor_all: true,
         }
     }
+
+    /// `disable monitor` (`false`): only `limited` sources are recorded.
+    pub fn set_monitor_all(&mut self, on: bool) {
+        self.monitor_all = on;
+    }
+
+    /// Whether every source is recorded, not only `limited` ones.
+    pub fn monitors_all(&self) -> bool {
+        self.monitor_all
+    }
+
+    /// Bytes one slot takes (64: the table is `N` × this, whatever the traffic).
+    pub const SLOT_BYTES: usize = core::mem::size_of::<Slot>();
 
     /// The `discard` parameters in force.
     pub fn params(&self) -> DiscardParams {
@@ -184,7 +275,30 @@ impl<const N: usize> RateLimiter<N> {
 
     /// Slots in use.
     pub fn occupied(&self) -> usize {
-        self.slots.iter().filter(|s| s.family != 0).count()
+        self.in_use
+    }
+
+    /// Every client in the table, in slot order (not sorted), as plain data.
+    pub fn entries(&self) -> impl Iterator<Item = MonitorSlot> + '_ {
+        let head = self.params.head_ns().max(1);
+        self.slots
+            .iter()
+            .filter(|s| s.family != 0)
+            .map(move |s| MonitorSlot {
+                addr: if s.family == 4 {
+                    IpAddr::V4(core::net::Ipv4Addr::from(s.addr as u32))
+                } else {
+                    IpAddr::V6(core::net::Ipv6Addr::from(s.addr))
+                },
+                port: s.port,
+                first: Instant::from_nanos(s.first_ns),
+                last: Instant::from_nanos(s.last_ns),
+                count: s.count,
+                dropped: s.dropped,
+                mode_version: s.mode_version,
+                flags: s.flags,
+                score: s.level_ns as f64 / head as f64,
+            })
     }
 
     /// The capacity, in clients.
@@ -195,6 +309,20 @@ impl<const N: usize> RateLimiter<N> {
     /// Records a packet from `addr` at `now` and says whether to serve it. `kod`: the
     /// source's restrict entry has `kod`, so an over-limit packet may get a kiss.
     pub fn check(&mut self, addr: IpAddr, now: Instant, kod: bool) -> Verdict {
+        self.record(addr, now, Seen::default(), Some(kod))
+    }
+
+    /// Records a packet from `addr` at `now` with what else is known of it, and, when
+    /// `limit` is given (the source is `limited`; `Some(kod)`), says whether to serve
+    /// it. Without `limit` the verdict is always [`Verdict::Serve`]: the packet is
+    /// only monitored.
+    pub fn record(
+        &mut self,
+        addr: IpAddr,
+        now: Instant,
+        seen: Seen,
+        limit: Option<bool>,
+    ) -> Verdict {
         let now_ns = now.as_nanos();
         let params = self.params;
         let (family, bits) = match addr {
@@ -205,45 +333,61 @@ impl<const N: usize> RateLimiter<N> {
             },
         };
         let head = params.head_ns();
+        let before = self.stats.inserted;
         // What the client's own slot says; the borrow ends before the counters.
-        let (over, client_may_kiss) = {
+        let (over, client_may_kiss, known) = {
             let Some(slot) = self.slot_for(family, bits) else {
                 // N < WAYS: no table at all; serve (fail open).
                 return Verdict::Serve;
             };
+            slot.port = seen.port;
+            slot.mode_version = seen.mode_version;
+            slot.flags = seen.flags;
             if slot.family != family || slot.addr != bits {
                 *slot = Slot {
                     family,
                     addr: bits,
                     last_ns: now_ns,
+                    first_ns: now_ns,
                     level_ns: head,
-                    last_kiss_ns: None,
+                    count: 1,
+                    ..*slot
                 };
-                return Verdict::Serve;
+                (false, false, false)
+            } else {
+                let interval = now_ns.saturating_sub(slot.last_ns);
+                slot.last_ns = now_ns;
+                slot.count = slot.count.saturating_add(1);
+                let drained = slot.level_ns.saturating_sub(interval);
+                let filled = drained.saturating_add(head);
+                let over =
+                    interval < params.minimum_ns() || filled > head.saturating_mul(BURST_PACKETS);
+                let over = over && limit.is_some();
+                slot.level_ns = if over { drained } else { filled };
+                if over {
+                    slot.dropped = slot.dropped.saturating_add(1);
+                }
+                let may_kiss =
+                    slot.last_kiss_ns == NEVER || now_ns.saturating_sub(slot.last_kiss_ns) >= head;
+                (over, may_kiss, true)
             }
-            let interval = now_ns.saturating_sub(slot.last_ns);
-            slot.last_ns = now_ns;
-            let drained = slot.level_ns.saturating_sub(interval);
-            let filled = drained.saturating_add(head);
-            let over =
-                interval < params.minimum_ns() || filled > head.saturating_mul(BURST_PACKETS);
-            slot.level_ns = if over { drained } else { filled };
-            let may_kiss = match slot.last_kiss_ns {
-                None => true,
-                Some(t) => now_ns.saturating_sub(t) >= head,
-            };
-            (over, may_kiss)
         };
+        if known {
+            self.stats.exists += 1;
+        } else if self.stats.inserted > before {
+            self.in_use = self.in_use.saturating_add(1);
+            self.stats.peak = self.stats.peak.max(self.in_use as u64);
+        }
         if !over {
             return Verdict::Serve;
         }
         self.stats.limited += 1;
-        if !kod {
+        if limit != Some(true) {
             return Verdict::Drop;
         }
         if client_may_kiss && self.take_kiss_token(now_ns) {
             if let Some(s) = self.slot_for(family, bits) {
-                s.last_kiss_ns = Some(now_ns);
+                s.last_kiss_ns = now_ns;
             }
             self.stats.kisses += 1;
             Verdict::Kiss
@@ -324,7 +468,7 @@ impl<const N: usize> RateLimiter<N> {
 
 /// SipHash-1-3 of three 64-bit words (family, address high, address low). A keyed
 /// PRF: without the key, collisions cannot be aimed.
-fn sip13(key: (u64, u64), m0: u64, m1: u64, m2: u64) -> u64 {
+pub(crate) fn sip13(key: (u64, u64), m0: u64, m1: u64, m2: u64) -> u64 {
     let mut v = [
         key.0 ^ 0x736f_6d65_7073_6575,
         key.1 ^ 0x646f_7261_6e64_6f6d,
@@ -487,6 +631,43 @@ mod tests {
         assert_eq!(r.capacity(), 64);
         assert_eq!(r.stats().inserted, 64);
         assert_eq!(r.stats().evicted, 100_000 - 64);
+    }
+
+    #[test]
+    fn a_slot_is_64_bytes_and_monitoring_never_limits() {
+        assert!(core::mem::size_of::<Slot>() <= 64);
+        assert_eq!(RateLimiter::<64>::SLOT_BYTES, core::mem::size_of::<Slot>());
+        let mut r: RateLimiter<64> = RateLimiter::new(DiscardParams::NTPD, SEED);
+        let seen = Seen {
+            port: 123,
+            mode_version: 0x23,
+            flags: 0,
+        };
+        // A flood from an unlimited client is recorded and always served.
+        for i in 0..100 {
+            assert_eq!(
+                r.record(ip(1), at(f64::from(i) * 0.01), seen, None),
+                Verdict::Serve
+            );
+        }
+        let e: std::vec::Vec<MonitorSlot> = r.entries().collect();
+        assert_eq!(e.len(), 1);
+        assert_eq!((e[0].count, e[0].dropped, e[0].port), (100, 0, 123));
+        assert_eq!(e[0].first, at(0.0));
+        assert_eq!(e[0].last, at(0.99));
+        assert_eq!(r.stats().limited, 0);
+        assert_eq!(
+            (r.stats().inserted, r.stats().exists, r.stats().peak),
+            (1, 99, 1)
+        );
+        // Evictions keep the occupancy and the peak honest.
+        let mut small: RateLimiter<WAYS> = RateLimiter::new(DiscardParams::NTPD, SEED);
+        for i in 0..10 {
+            small.record(ip(i), at(f64::from(i)), seen, None);
+        }
+        assert_eq!(small.occupied(), WAYS);
+        assert_eq!(small.stats().peak, WAYS as u64);
+        assert_eq!(small.stats().evicted, 10 - WAYS as u64);
     }
 
     #[test]

@@ -1,14 +1,17 @@
 //! Hostile mode 6 requests through the control responder (what ntpq and ntpstat
 //! talk to): no panic, every fragment a well-formed control response of at most
-//! one maximum packet, and a bounded number of them.
+//! one maximum packet, and a bounded number of them. With the counters, kernel
+//! state and a monitor list of 300 clients (READ_MRU, REQ_NONCE): the two bytes
+//! `@N` in the input are replaced by a nonce valid for the fuzzer's client, so that
+//! READ_MRU gets past the nonce check and its parameters are fuzzed too.
 #![no_main]
 
-use core::net::{IpAddr, Ipv4Addr};
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use libfuzzer_sys::fuzz_target;
 use slew_core::control::{
-    host_mode, peer_event, sys_event, ClockSource, PeerSnapshot, PeerStatus, RefIdKind, Responder,
-    SystemSnapshot, CONTROL_MAX_PACKET,
+    host_mode, mru, peer_event, sys_event, ClockSource, Extras, KernelState, MruContext, MruEntry,
+    PeerSnapshot, PeerStatus, RefIdKind, Responder, SystemSnapshot, CONTROL_MAX_PACKET,
 };
 use slew_core::wire::control::ControlPacket;
 use slew_core::wire::RefId;
@@ -74,7 +77,71 @@ fuzz_target!(|data: &[u8]| {
         reason: "outlier",
     };
     let peers = [peer(1, Some("LOCAL(0)")), peer(2, None), peer(3, Some("ntp.example"))];
-    let Some(mut responder) = Responder::new(data, &sys, &peers) else {
+    respond(data, Responder::new(data, &sys, &peers));
+
+    // The same request with the extras, a monitor list and a valid nonce for `@N`.
+    let client = SocketAddr::from(([127, 0, 0, 9], 40000));
+    let now = NtpTimestamp::from_parts(0xe9a0_0100, 0);
+    let key = [7u8; 16];
+    let nonce = mru::nonce(&key, client, now);
+    let mut req = [0u8; 2048];
+    let mut len = 0;
+    let mut i = 0;
+    while i < data.len() && len + 24 <= req.len() {
+        if data[i..].starts_with(b"@N") {
+            req[len..len + 24].copy_from_slice(&nonce);
+            len += 24;
+            i += 2;
+        } else {
+            req[len] = data[i];
+            len += 1;
+            i += 1;
+        }
+    }
+    let entries: Vec<MruEntry> = (0..300u32)
+        .map(|n| MruEntry {
+            addr: if n % 3 == 0 {
+                SocketAddr::from(([0x2001, 0xdb8, 0, 0, 0, 0, 0, n as u16], 123))
+            } else {
+                SocketAddr::from(([10, 0, (n >> 8) as u8, n as u8], 50000))
+            },
+            first: NtpTimestamp::from_parts(0xe9a0_0000 + n, 0),
+            last: NtpTimestamp::from_parts(0xe9a0_0000 + n, 0xffff_ffff),
+            count: u32::MAX - n,
+            mode_version: 0x23,
+            restrict: 0x2460,
+            score: f64::from(n) * 1.5,
+            dropped: u32::MAX,
+        })
+        .collect();
+    let extras = Extras {
+        sys_peer: Some(client),
+        sys_peer_mode: 3,
+        root_distance_s: 0.03,
+        kernel: KernelState {
+            status: -1,
+            shift: 99,
+            offset: i64::MIN,
+            freq: i64::MAX,
+            maxerror: i64::MAX,
+            jitter: i64::MIN,
+            ..KernelState::default()
+        },
+        mru: Some(MruContext {
+            entries: &entries,
+            nonce_key: key,
+            client,
+            received: now,
+            allowed: data.first() != Some(&0xff),
+        }),
+        ..Extras::NONE
+    };
+    let req = &req[..len];
+    respond(req, Responder::with_extras(req, &sys, &peers, &extras));
+});
+
+fn respond(_request: &[u8], responder: Option<Responder<'_>>) {
+    let Some(mut responder) = responder else {
         return;
     };
     let mut buf = [0u8; CONTROL_MAX_PACKET];
@@ -85,6 +152,8 @@ fuzz_target!(|data: &[u8]| {
         let packet = ControlPacket::new_checked(bytes).expect("our own fragment parses");
         assert!(packet.is_response());
         fragments += 1;
-        assert!(fragments <= 64, "unbounded response");
+        // READ_MRU may be asked for up to 128 datagrams (ntpd's limit), plus the
+        // one that may carry its closing `now=`.
+        assert!(fragments <= 130, "unbounded response");
     }
-});
+}

@@ -107,6 +107,9 @@ impl<T: TickSource, const N: usize> Ntp<T, N> {
         }
         let now = self.clock.instant();
         if self.node.poll_timeout().is_some_and(|t| t <= now) {
+            // The wall time, for the local clock's reference time (no reply brings it).
+            let Ok(wall) = slew_core::Clock::now(&mut self.clock);
+            self.node.handle_wall_time(now, wall);
             self.node.handle_timeout(now);
             run_once_with(
                 &mut self.node,

@@ -13,8 +13,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use slew_core::access::{Access, AccessFlags, AccessTable, Family};
 use slew_core::auth::{KeyTable, MacAlgorithm, SymmetricKey};
-use slew_core::ratelimit::{DiscardParams, RateLimiter, RateStats};
+use slew_core::control::{MonitorCounters, MruEntry};
+use slew_core::ratelimit::{DiscardParams, RateLimiter, RateStats, WAYS};
 use slew_core::server::Policy;
+use slew_core::{Instant, NtpDuration, NtpTimestamp};
 
 use crate::config::{
     AddressFamily, Config, KeyType, Location, RestrictFlag, RestrictFlags, RestrictTarget,
@@ -42,7 +44,7 @@ pub struct AccessRule {
 }
 
 /// What the daemon enforces, distilled from the configuration.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Hardening {
     /// `restrict` lines, resolved, `default` split per family.
     pub rules: Vec<AccessRule>,
@@ -56,6 +58,9 @@ pub struct Hardening {
     pub control_key: Option<u32>,
     /// `requestkey` (mode 7, never answered: carried so the line is not an error).
     pub request_key: Option<u32>,
+    /// `enable monitor` (ntpd's default) or `disable monitor`: whether the monitor
+    /// list (`ntpq -c mrulist`) records every client or only `limited` ones.
+    pub monitor: bool,
     /// `restrict HOSTNAME` lines that did not resolve at start: skipped, as ntpd
     /// skips them, and logged so the admin sees it (a dead DNS server at boot must
     /// not keep a time server from starting).
@@ -96,6 +101,21 @@ impl Hardening {
              `restrict default kod limited nomodify notrap nopeer noquery`",
             open.join(", ")
         ))
+    }
+}
+
+impl Default for Hardening {
+    fn default() -> Self {
+        Self {
+            rules: Vec::new(),
+            source_flags: None,
+            discard: DiscardParams::default(),
+            keys: Vec::new(),
+            control_key: None,
+            request_key: None,
+            monitor: true,
+            unresolved: Vec::new(),
+        }
     }
 }
 
@@ -170,6 +190,9 @@ pub fn hardening_from(config: &Config) -> Result<Hardening, Vec<(Location, Strin
         },
         control_key: config.control_key.as_ref().map(|k| u32::from(k.value)),
         request_key: config.request_key.as_ref().map(|k| u32::from(k.value)),
+        monitor: config
+            .system_flag(crate::config::SystemFlag::Monitor)
+            .unwrap_or(true),
         ..Hardening::default()
     };
     for r in &config.restricts {
@@ -341,9 +364,11 @@ impl Guard {
                 log::warn!("key {} not loaded", k.id());
             }
         }
+        let mut limiter = Box::new(RateLimiter::new(h.discard, seed));
+        limiter.set_monitor_all(h.monitor);
         Self {
             access,
-            limiter: Mutex::new(Box::new(RateLimiter::new(h.discard, seed))),
+            limiter: Mutex::new(limiter),
             keys,
             control_key: h.control_key,
         }
@@ -388,6 +413,57 @@ impl Guard {
     /// The rate limiter's counters (all threads together).
     pub fn rate_stats(&self) -> RateStats {
         *self.lock().limiter.stats()
+    }
+
+    /// ntpq's `monstats` figures, `mono_now` being the monotonic time now.
+    pub fn monitor_counters(&self, mono_now: Instant) -> MonitorCounters {
+        let lock = self.lock();
+        let l = &**lock.limiter;
+        let s = l.stats();
+        let oldest = l.entries().map(|e| e.last).min();
+        MonitorCounters {
+            // ntpd's bits: 1 every client recorded (`enable monitor`), 2 the table
+            // kept for `limited` (always: slew's rate limiter is that table).
+            // ntpsec 1.2.2 answers 3 with its defaults, as slew does.
+            enabled: u32::from(l.monitors_all()) | 2,
+            hash_slots: (l.capacity() / WAYS) as u64,
+            depth: l.occupied() as u64,
+            deepest: s.peak,
+            max_depth: l.capacity() as u64,
+            min_depth: 0,
+            max_age_s: 0,
+            min_age_s: 0,
+            entry_bytes: RateLimiter::<RATE_SLOTS>::SLOT_BYTES as u64,
+            exists: s.exists,
+            new: s.inserted,
+            recycle_old: 0,
+            recycle_full: s.evicted,
+            none: 0,
+            oldest_age_s: oldest.map_or(0, |t| mono_now.saturating_since(t).as_secs()),
+        }
+    }
+
+    /// The monitor list for `mrulist`, least recently seen first, in the daemon
+    /// clock's wall time (`wall_now` read at `mono_now`).
+    pub fn monitor_entries(&self, mono_now: Instant, wall_now: NtpTimestamp) -> Vec<MruEntry> {
+        let lock = self.lock();
+        let mut slots: Vec<_> = lock.limiter.entries().collect();
+        drop(lock);
+        slots.sort_by_key(|e| e.last);
+        let wall = |t: Instant| wall_now - NtpDuration::from_core(mono_now.saturating_since(t));
+        slots
+            .into_iter()
+            .map(|e| MruEntry {
+                addr: SocketAddr::new(e.addr, e.port),
+                first: wall(e.first),
+                last: wall(e.last),
+                count: e.count,
+                mode_version: e.mode_version,
+                restrict: e.flags,
+                score: e.score,
+                dropped: e.dropped,
+            })
+            .collect()
     }
 }
 
@@ -492,6 +568,49 @@ mod tests {
         .unwrap();
         assert!(h.rules[0].ntp_port_only);
         assert_eq!(h.source_flags, Some(AccessFlags::NOPEER));
+    }
+
+    #[test]
+    fn the_monitor_list_in_wall_time_least_recent_first() {
+        let g = Guard::new(&Hardening::default(), [3; 16]);
+        let t = |s: u64| Instant::from_nanos(s * 1_000_000_000);
+        {
+            let mut lock = g.lock();
+            let mut p = lock.policy();
+            let l = p.limiter.as_deref_mut().unwrap();
+            let seen = slew_core::ratelimit::Seen {
+                port: 5000,
+                mode_version: 0x23,
+                flags: 0,
+            };
+            l.record("10.0.0.2".parse().unwrap(), t(20), seen, None);
+            l.record("10.0.0.1".parse().unwrap(), t(10), seen, None);
+            l.record("10.0.0.1".parse().unwrap(), t(15), seen, None);
+        }
+        let wall_now = NtpTimestamp::from_parts(1000, 0);
+        let e = g.monitor_entries(t(30), wall_now);
+        assert_eq!(e.len(), 2);
+        assert_eq!(
+            e[0].addr,
+            "10.0.0.1:5000".parse().unwrap(),
+            "least recent first"
+        );
+        assert_eq!((e[0].first.seconds(), e[0].last.seconds()), (980, 985));
+        assert_eq!(e[0].count, 2);
+        assert_eq!(e[1].last.seconds(), 990);
+        let m = g.monitor_counters(t(30));
+        assert_eq!((m.enabled, m.depth, m.max_depth), (3, 2, RATE_SLOTS as u64));
+        assert_eq!((m.new, m.exists, m.oldest_age_s), (2, 1, 15));
+        assert_eq!(m.entry_bytes, 64);
+        // `disable monitor`: ntpd's bit 1 off.
+        let off = Guard::new(
+            &Hardening {
+                monitor: false,
+                ..Hardening::default()
+            },
+            [3; 16],
+        );
+        assert_eq!(off.monitor_counters(t(30)).enabled, 2);
     }
 
     #[test]

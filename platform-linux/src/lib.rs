@@ -14,6 +14,7 @@ pub mod daemon;
 pub mod drift;
 pub mod entropy;
 pub mod escape;
+pub mod kernel_state;
 pub mod leapfile;
 pub mod listen;
 pub mod load;

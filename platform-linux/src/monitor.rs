@@ -14,8 +14,15 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use slew_core::control::{PeerSnapshot, Responder, SystemSnapshot, CONTROL_MAX_PACKET};
-use slew_core::Instant;
+use slew_core::control::{
+    Extras, IoCounters, KeyCounters, MruContext, PeerSnapshot, Responder, SystemSnapshot,
+    CONTROL_MAX_PACKET,
+};
+use slew_core::server::ServerStats;
+use slew_core::wire::control::Opcode;
+use slew_core::{Instant, NtpTimestamp};
+
+use crate::access::{Guard, MAX_KEYS};
 
 use crate::net::NtpSocket;
 use crate::ratelog::RateLimitedLog;
@@ -62,6 +69,40 @@ pub trait SnapshotSource {
         identity: &Identity,
         answer: &mut dyn FnMut(&SystemSnapshot<'_>, &[PeerSnapshot<'_>]),
     );
+
+    /// The system peer's address and our mode towards it, for `sysinfo`'s
+    /// `peeradr`/`peermode` (`None`: no system peer; the local clock answers
+    /// `0.0.0.0:0` with mode 3, as ntpd's LOCAL(0), which has no socket).
+    fn system_peer(&self) -> (Option<SocketAddr>, u8) {
+        (None, 0)
+    }
+
+    /// Root distance, seconds (`rootdist`).
+    fn root_distance_s(&self) -> f64 {
+        0.0
+    }
+
+    /// Seconds since the daemon started.
+    fn uptime_s(&self) -> u64 {
+        0
+    }
+
+    /// The daemon clock's wall time for this query (nonces, `mrulist` times).
+    fn wall_now(&self) -> NtpTimestamp {
+        NtpTimestamp::ZERO
+    }
+}
+
+/// What the server path knows, for `sysstats`, `iostats`, `authinfo`, `monstats`
+/// and `mrulist`: copied when a query is handled.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeState<'a> {
+    /// The server counters, all threads together.
+    pub server: ServerStats,
+    /// Input and output counters (the control path's own are added here).
+    pub io: IoCounters,
+    /// The restrict table, rate limiter (the monitor list) and keys.
+    pub guard: &'a Guard,
 }
 
 /// Counters of the control path.
@@ -75,6 +116,13 @@ pub struct MonitorStats {
     pub malformed: u64,
 }
 
+/// The control path's datagrams out, for `iostats`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct SendStats {
+    sent: u64,
+    failed: u64,
+}
+
 /// The control handler of `slewd`.
 #[derive(Debug)]
 pub struct Monitor {
@@ -84,6 +132,10 @@ pub struct Monitor {
     stats: MonitorStats,
     log: RateLimitedLog,
     tx: Box<[u8; CONTROL_MAX_PACKET]>,
+    /// The secret `mrulist` nonces are keyed with (random, for the daemon's life).
+    nonce_key: [u8; 16],
+    started: Instant,
+    out: SendStats,
 }
 
 impl Monitor {
@@ -96,6 +148,9 @@ impl Monitor {
             stats: MonitorStats::default(),
             log: RateLimitedLog::new(5, 60),
             tx: Box::new([0; CONTROL_MAX_PACKET]),
+            nonce_key: crate::access::random_seed(),
+            started: now,
+            out: SendStats::default(),
         }
     }
 
@@ -107,6 +162,12 @@ impl Monitor {
     /// When the next such summary is due; `None` when none is pending.
     pub fn log_due(&self) -> Option<std::time::Instant> {
         self.log.next_flush()
+    }
+
+    /// Control requests received (`ss_numctlreq`): answered or not.
+    pub fn requests(&self) -> u64 {
+        let m = self.stats;
+        m.answered + m.rate_limited + m.malformed
     }
 
     /// The counters.
@@ -151,7 +212,8 @@ impl Monitor {
         }
     }
 
-    /// Handles one mode 6 datagram that arrived on `socket` from `from`.
+    /// Handles one mode 6 datagram that arrived on `socket` from `from`; `serve` is
+    /// what the server path counted and guards.
     pub fn handle(
         &mut self,
         socket: &NtpSocket,
@@ -159,6 +221,7 @@ impl Monitor {
         request: &[u8],
         now: Instant,
         source: &dyn SnapshotSource,
+        serve: &ServeState<'_>,
     ) {
         // Who may query is decided before (serve.rs: loopback, or a source a
         // restrict line names without noquery); here only the rate.
@@ -166,15 +229,56 @@ impl Monitor {
             self.stats.rate_limited += 1;
             return;
         }
+        let wall_now = source.wall_now();
+        let opcode = request.get(1).map(|&b| Opcode::from_bits(b));
+        // The monitor list is copied only for the request that reads it.
+        let entries = if opcode == Some(Opcode::ReadMru) {
+            serve.guard.monitor_entries(now, wall_now)
+        } else {
+            Vec::new()
+        };
+        let (sys_peer, sys_peer_mode) = source.system_peer();
+        let uptime_s = source.uptime_s();
+        let keys = serve.guard.keys().len() as u64;
+        // The server path counted every datagram in, mode 6 included; what went out
+        // on the control path is counted here.
+        let mut io = serve.io;
+        io.sent += self.out.sent;
+        io.send_failed += self.out.failed;
+        let extras = Extras {
+            sys_peer,
+            sys_peer_mode,
+            root_distance_s: source.root_distance_s(),
+            uptime_s,
+            stats_since_s: uptime_s,
+            control_requests: self.requests() + 1,
+            server: serve.server,
+            io,
+            keys: KeyCounters {
+                since_reset_s: now.saturating_since(self.started).as_secs(),
+                keys,
+                free: (MAX_KEYS as u64).saturating_sub(keys),
+            },
+            monitor: serve.guard.monitor_counters(now),
+            kernel: crate::kernel_state::read().unwrap_or_default(),
+            mru: Some(MruContext {
+                entries: &entries,
+                nonce_key: self.nonce_key,
+                client: from,
+                received: wall_now,
+                allowed: serve.guard.access(from).may_read_mru(),
+            }),
+        };
         let Self {
             identity,
             tx,
             stats,
             log,
+            out,
             ..
         } = self;
         source.with_snapshots(identity, &mut |sys, peers| {
-            let Some(mut responder) = Responder::new(request, sys, peers) else {
+            let Some(mut responder) = Responder::with_extras(request, sys, peers, &extras) else {
                 stats.malformed += 1;
                 return;
             };
@@ -182,9 +286,11 @@ impl Monitor {
             while let Some(len) = responder.next_fragment(&mut tx[..]) {
                 let bytes = tx.get(..len).unwrap_or_default();
                 if let Err(e) = socket.send_to(bytes, from) {
+                    out.failed += 1;
                     log.warn("control-send", format_args!("cannot answer {from}: {e}"));
                     break;
                 }
+                out.sent += 1;
             }
         });
     }

@@ -114,6 +114,10 @@ pub struct TimeServer {
     threads: Option<ServerThreads>,
     /// Bound, not yet running.
     pending: Vec<TimeServer>,
+    /// Reads of a readable socket (ntpq's `io_wakeups`), and those that found
+    /// datagrams (`io_goodwakeups`): this thread's.
+    wakeups: u64,
+    good_wakeups: u64,
 }
 
 impl TimeServer {
@@ -181,6 +185,8 @@ impl TimeServer {
             lead: TxLead::default(),
             threads: None,
             pending: Vec::new(),
+            wakeups: 0,
+            good_wakeups: 0,
         })
     }
 
@@ -282,6 +288,31 @@ impl TimeServer {
         s
     }
 
+    /// ntpq's `iostats` as far as the server path knows them (all threads; wake-ups
+    /// of this thread only). The daemon adds its client sockets' and the control
+    /// path's traffic.
+    pub fn io_counters(&self) -> slew_core::control::IoCounters {
+        let s = self.merged_stats();
+        let mut send_errors = self.send_errors;
+        if let Some(t) = &self.threads {
+            send_errors += t.merged().send_errors;
+        }
+        let rbufs = (BATCH * (1 + self.thread_count())) as u64;
+        // Answers and drops both came in; the control path's answers are its own.
+        slew_core::control::IoCounters {
+            since_reset_s: 0,
+            total_rbuf: rbufs,
+            free_rbuf: rbufs,
+            dropped: s.dropped_for(DropReason::NoBuffer),
+            ignored: 0,
+            received: s.received(),
+            sent: s.answered.saturating_sub(send_errors),
+            send_failed: send_errors,
+            wakeups: self.wakeups,
+            good_wakeups: self.good_wakeups,
+        }
+    }
+
     /// How answers are sent: `sendmmsg` until it fails with ENOSYS/EINVAL.
     pub fn send_mode(&self) -> SendMode {
         self.tx.mode()
@@ -367,6 +398,7 @@ impl TimeServer {
         let Some(socket) = self.sockets.get(index) else {
             return 0;
         };
+        self.wakeups += 1;
         let mut handled = 0;
         while handled < budget {
             let n = match self.rx.recv(socket) {
@@ -479,6 +511,9 @@ impl TimeServer {
                 // The queue is empty: no need for another (empty) recvmmsg.
                 break;
             }
+        }
+        if handled > 0 {
+            self.good_wakeups += 1;
         }
         handled
     }

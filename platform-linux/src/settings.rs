@@ -424,12 +424,14 @@ pub fn not_honoured(config: &Config) -> Vec<(Location, String)> {
     }
     for s in &config.system_flags {
         use crate::config::SystemFlag;
-        // What slew does anyway, so the line is honoured as written: it keeps no
-        // MRU list, never answers mode 7, never hands its discipline to the
-        // kernel's PLL, and always checks MACs where keys are configured.
+        // Honoured as written: `monitor` switches the MRU list (`ntpq -c mrulist`)
+        // between every client and `limited` ones only (access.rs); the rest is
+        // what slew does anyway: it never answers mode 7, never hands its
+        // discipline to the kernel's PLL, and always checks MACs where keys are
+        // configured.
         let already = matches!(
             (s.flag, s.enabled),
-            (SystemFlag::Monitor, false)
+            (SystemFlag::Monitor, _)
                 | (SystemFlag::Mode7, false)
                 | (SystemFlag::Kernel, false)
                 | (SystemFlag::Auth, true)
@@ -617,13 +619,18 @@ mod tests {
             settings_from(&c, &Overrides::default()).leapfile,
             Some(PathBuf::from("/etc/ntp.leapseconds"))
         );
-        // RHEL 7's stock `disable monitor` (and what slew does anyway) is honoured;
-        // what slew cannot do is refused at its line.
+        // RHEL 7's stock `disable monitor` and `enable monitor` (the MRU list) are
+        // honoured, as is what slew does anyway; what slew cannot do is refused at
+        // its line.
         let c = parse("disable monitor\ndisable kernel\nenable auth\ndisable mode7\n");
         assert!(not_honoured(&c).is_empty(), "{:?}", not_honoured(&c));
-        let n = not_honoured(&parse("server 127.127.1.0\nenable monitor\n"));
+        assert!(!crate::access::hardening_from(&c).unwrap().monitor);
+        let c = parse("server 127.127.1.0\nenable monitor\n");
+        assert!(not_honoured(&c).is_empty());
+        assert!(crate::access::hardening_from(&c).unwrap().monitor);
+        let n = not_honoured(&parse("server 127.127.1.0\nenable kernel\n"));
         assert_eq!((n.len(), n[0].0.line), (1, 2));
-        assert_eq!(n[0].1, "`enable monitor`");
+        assert_eq!(n[0].1, "`enable kernel`");
     }
 
     #[test]

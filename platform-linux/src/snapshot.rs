@@ -67,6 +67,21 @@ pub struct NodeView {
     pub uptime_s: u64,
 }
 
+/// How to show a refid slewd made up itself: `LOCL` and `INIT` as codes; orphan
+/// mode's loopback address (ntpd's `127.0.0.1`) as an address, as ntpd shows any
+/// refid at strata 2 to 15.
+fn own_refid_kind(refid: RefId, stratum: u8) -> RefIdKind {
+    let printable = refid
+        .to_bytes()
+        .iter()
+        .all(|&b| b == 0 || b.is_ascii_graphic());
+    if printable {
+        RefIdKind::Code
+    } else {
+        RefIdKind::for_stratum(stratum)
+    }
+}
+
 impl NodeView {
     fn wall_at(&self, t: Option<Instant>) -> NtpTimestamp {
         match t {
@@ -110,7 +125,7 @@ impl NodeView {
             refid_kind: if clock_source == ClockSource::Ntp {
                 RefIdKind::for_stratum(vars.stratum)
             } else {
-                RefIdKind::Code
+                own_refid_kind(vars.ref_id, vars.stratum)
             },
             reference_time: vars.reference_time,
             clock: self.wall_now,
@@ -203,7 +218,49 @@ impl NodeView {
     }
 }
 
+impl NodeView {
+    /// The system peer's address and mode (`sysinfo`): an upstream source's
+    /// address, or for the local clock none with mode 3 (ntpd's LOCAL(0) has no
+    /// socket, so ntpd sends `0.0.0.0:0`); orphan mode and no peer: none, mode 0.
+    pub fn system_peer(&self) -> (Option<std::net::SocketAddr>, u8) {
+        let synced = self.system.vars.is_synchronized();
+        match (synced, self.system.system_peer) {
+            (true, Some(id)) => (
+                self.sources
+                    .iter()
+                    .find(|(s, _)| s.id == id)
+                    .map(|(s, _)| s.addr),
+                host_mode::CLIENT,
+            ),
+            (true, None) if self.local.is_some_and(|l| l.active) => (None, host_mode::CLIENT),
+            _ => (None, 0),
+        }
+    }
+
+    /// Root distance as ntpd's `rootdist`: root delay / 2 + root dispersion.
+    pub fn root_distance_s(&self) -> f64 {
+        let v = &self.system.vars;
+        v.root_delay.to_seconds_f64() / 2.0 + v.root_dispersion_at(self.wall_now).to_seconds_f64()
+    }
+}
+
 impl SnapshotSource for NodeView {
+    fn system_peer(&self) -> (Option<std::net::SocketAddr>, u8) {
+        NodeView::system_peer(self)
+    }
+
+    fn root_distance_s(&self) -> f64 {
+        NodeView::root_distance_s(self)
+    }
+
+    fn uptime_s(&self) -> u64 {
+        self.uptime_s
+    }
+
+    fn wall_now(&self) -> NtpTimestamp {
+        self.wall_now
+    }
+
     fn with_snapshots(
         &self,
         identity: &Identity,
@@ -237,6 +294,31 @@ mod tests {
             wall_now: NtpTimestamp::from_unix(1_800_000_000, 0),
             uptime_s: 1,
         }
+    }
+
+    #[test]
+    fn sysinfo_peer_and_refid_of_the_local_clock_and_orphan_mode() {
+        let mut v = view();
+        // Nothing at all: no peer.
+        assert_eq!(v.system_peer(), (None, 0));
+        // The local clock: ntpd's LOCAL(0) has no socket, mode 3.
+        v.system = slew_core::node::SystemStatus {
+            vars: slew_core::system::SystemVars::local_clock(-20, 10, v.wall_now),
+            ..v.system
+        };
+        v.local = Some(LocalClockStatus {
+            stratum: 10,
+            active: true,
+        });
+        assert_eq!(v.system_peer(), (None, host_mode::CLIENT));
+        assert!((v.root_distance_s() - LOCAL_CLOCK_DISPERSION_S).abs() < 1e-9);
+        assert_eq!(own_refid_kind(RefId::LOCL, 11), RefIdKind::Code);
+        assert_eq!(own_refid_kind(RefId::INIT, 16), RefIdKind::Code);
+        // Orphan mode's loopback refid shows as ntpd's `127.0.0.1`.
+        assert_eq!(
+            own_refid_kind(RefId::from_bytes([127, 0, 0, 1]), 10),
+            RefIdKind::Address
+        );
     }
 
     #[test]

@@ -20,8 +20,15 @@
 //! | READVAR, association 0 | system status word; the system variables (all, or those requested) |
 //! | an unknown association | error BADASSOC |
 //! | an unknown variable name | error UNKNOWNVAR |
+//! | REQ_NONCE | `nonce=…` for READ_MRU ([`mru`]); BADOP without a monitor list |
+//! | READ_MRU | the monitor list, as ntpsec answers `ntpq -c mrulist` ([`mru`]); BADOP without one |
 //! | WRITEVAR, WRITECLOCK, CONFIGURE, SAVECONFIG, SETTRAP, UNSETTRAP | error PERMISSION: slew is never modified remotely |
-//! | READCLOCK, READ_MRU, READ_ORDLIST_A, REQ_NONCE, anything else | error BADOP |
+//! | READCLOCK, READ_ORDLIST_A, anything else | error BADOP |
+//!
+//! Besides `rv`'s variables, association 0 answers by name every variable ntpsec's
+//! ntpq asks in `sysinfo`, `kerninfo`, `sysstats`, `iostats`, `monstats` and
+//! `authinfo` ([`stat_vars`]), from the [`Extras`] given to
+//! [`Responder::with_extras`].
 //!
 //! Responses echo the request's version, sequence and association id and carry the
 //! system leap indicator in their first byte. Text responses are ntpd's: `name=value`
@@ -35,7 +42,10 @@
 //! whole response.
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
+mod extra;
+pub mod mru;
 mod snapshot;
+pub mod stat_vars;
 mod vars;
 
 #[cfg(test)]
@@ -43,11 +53,17 @@ mod tests;
 
 use core::fmt;
 
+pub use extra::{
+    Extras, IoCounters, KernelState, KeyCounters, MonitorCounters, MruContext, MruEntry, STA_NANO,
+    STA_WORDS,
+};
 pub use snapshot::{
     host_mode, peer_event, sys_event, ClockSource, PeerSnapshot, PeerStatus, RefIdKind,
     SystemSnapshot,
 };
 pub use vars::{PeerVar, SysVar, PEER_DEFAULT, SYS_DEFAULT};
+
+use mru::{MruDecision, MruPlan};
 
 pub use crate::wire::control::CONTROL_MAX_PACKET;
 use crate::wire::control::{
@@ -62,8 +78,14 @@ const MAX_LINE_LEN: usize = 72;
 const MAX_ITEM_LEN: usize = 192;
 
 /// What the response carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Body {
+    /// No answer at all (a READ_MRU without a valid nonce).
+    Silent,
+    /// `nonce=…`.
+    Nonce,
+    /// Monitor list entries.
+    Mru(MruPlan),
     /// Header only, with the error code in the status word.
     Error(ErrorCode),
     /// The association list.
@@ -86,16 +108,31 @@ pub struct Responder<'a> {
     body: Body,
     sys: &'a SystemSnapshot<'a>,
     peers: &'a [PeerSnapshot<'a>],
+    extras: &'a Extras<'a>,
     next: usize,
     finished: bool,
 }
 
+/// What [`Responder::new`] answers the extra variables with.
+static NO_EXTRAS: Extras<'static> = Extras::NONE;
+
 impl<'a> Responder<'a> {
-    /// Parses `request`; `None` when it deserves no answer at all.
+    /// Parses `request`; `None` when it deserves no answer at all. The variables of
+    /// [`Extras`] answer zero, and READ_MRU and REQ_NONCE get BADOP.
     pub fn new(
         request: &'a [u8],
         sys: &'a SystemSnapshot<'a>,
         peers: &'a [PeerSnapshot<'a>],
+    ) -> Option<Self> {
+        Self::with_extras(request, sys, peers, &NO_EXTRAS)
+    }
+
+    /// [`Responder::new`] with the counters, kernel state and monitor list too.
+    pub fn with_extras(
+        request: &'a [u8],
+        sys: &'a SystemSnapshot<'a>,
+        peers: &'a [PeerSnapshot<'a>],
+        extras: &'a Extras<'a>,
     ) -> Option<Self> {
         let packet = ControlPacket::new_checked(request).ok()?;
         if packet.is_response() {
@@ -116,11 +153,12 @@ impl<'a> Responder<'a> {
             body: Body::Error(ErrorCode::Unspecified),
             sys,
             peers,
+            extras,
             next: 0,
             finished: false,
         };
         r.body = r.decide();
-        Some(r)
+        (r.body != Body::Silent).then_some(r)
     }
 
     fn decide(&self) -> Body {
@@ -145,6 +183,15 @@ impl<'a> Responder<'a> {
                 }
                 body
             }
+            Opcode::ReqNonce if self.extras.mru.is_some() => Body::Nonce,
+            Opcode::ReadMru => match &self.extras.mru {
+                Some(ctx) => match mru::decide(self.requested, ctx) {
+                    MruDecision::Silent => Body::Silent,
+                    MruDecision::Error(e) => Body::Error(e),
+                    MruDecision::Answer(plan) => Body::Mru(plan),
+                },
+                None => Body::Error(ErrorCode::BadOpcode),
+            },
             Opcode::WriteVar
             | Opcode::WriteClock
             | Opcode::Configure
@@ -158,7 +205,7 @@ impl<'a> Responder<'a> {
     /// Whether every requested name is a variable of this kind.
     fn names_known(&self, body: Body) -> bool {
         requested_names(self.requested).all(|n| match body {
-            Body::System => SysVar::from_name(n).is_some(),
+            Body::System => SysVar::from_name(n).is_some() || stat_vars::lookup(n).is_some(),
             _ => PeerVar::from_name(n).is_some(),
         })
     }
@@ -177,6 +224,7 @@ impl<'a> Responder<'a> {
             Body::Error(e) => u16::from(e.to_bits()) << 8,
             Body::AssociationList | Body::System => self.sys.status_word(),
             Body::Peer(i) => self.peers.get(i).map_or(0, |p| p.status.word()),
+            Body::Silent | Body::Nonce | Body::Mru(_) => 0,
         }
     }
 
@@ -189,6 +237,10 @@ impl<'a> Responder<'a> {
         }
         let mut data = [0u8; CONTROL_MAX_DATA];
         let frag = match self.body {
+            Body::Silent => {
+                self.finished = true;
+                return None;
+            }
             Body::Error(_) => {
                 self.finished = true;
                 Fragment::default()
@@ -230,7 +282,23 @@ impl<'a> Responder<'a> {
     fn render(&self, index: usize, out: &mut [u8; CONTROL_MAX_DATA]) -> Fragment {
         let mut packer = Packer::new(index, out);
         match self.body {
-            Body::Error(_) => {}
+            Body::Error(_) | Body::Silent => {}
+            Body::Nonce => {
+                if let Some(ctx) = &self.extras.mru {
+                    let n = mru::nonce(&ctx.nonce_key, ctx.client, ctx.received);
+                    let mut text = TextList::new(&mut packer);
+                    text.item(|w| {
+                        w.write_str("nonce=")?;
+                        w.write_str(core::str::from_utf8(&n).unwrap_or(""))
+                    });
+                    text.finish();
+                }
+            }
+            Body::Mru(plan) => {
+                if let Some(ctx) = &self.extras.mru {
+                    render_mru(&plan, self.requested, ctx, &mut packer);
+                }
+            }
             Body::AssociationList => {
                 for p in self.peers {
                     let [a, b] = p.association_id.to_be_bytes();
@@ -245,6 +313,8 @@ impl<'a> Responder<'a> {
                     for name in requested_names(self.requested) {
                         if let Some(v) = SysVar::from_name(name) {
                             text.item(|w| v.write(self.sys, w));
+                        } else if let Some((n, v)) = stat_vars::lookup(name) {
+                            text.item(|w| stat_vars::write(n, v, self.extras, w));
                         }
                     }
                 } else {
@@ -280,6 +350,77 @@ impl<'a> Responder<'a> {
         requested_names(self.requested).next().is_some()
     }
 }
+
+/// The READ_MRU answer (see [`mru`]), whose entries stop where `frags` datagrams
+/// would be exceeded.
+fn render_mru(plan: &MruPlan, requested: &[u8], ctx: &MruContext<'_>, packer: &mut Packer<'_>) {
+    let now = ctx.received;
+    let frags = usize::from(plan.request.frags.max(1));
+    let mut text = TextList::new(packer);
+    let ts = |t: crate::time::NtpTimestamp| (t.seconds(), t.fraction());
+    if let Some(e) = plan.older.and_then(|i| ctx.entries.get(i)) {
+        let (s, f) = ts(e.last);
+        text.item(|w| write!(w, "last.older=0x{s:08x}.{f:08x}"));
+        let a = e.addr;
+        text.item(|w| write!(w, "addr.older={a}"));
+    }
+    let n = mru::nonce(&ctx.nonce_key, ctx.client, ctx.received);
+    text.item(|w| {
+        w.write_str("nonce=")?;
+        w.write_str(core::str::from_utf8(&n).unwrap_or(""))
+    });
+    let mut count: u32 = 0;
+    let mut newest = None;
+    let mut done = true;
+    if plan.named {
+        for (i, a) in mru::named_addrs(requested) {
+            if let Some(e) = ctx.entries.iter().find(|e| e.addr.ip() == a) {
+                mru_entry(&mut text, e, i);
+            }
+        }
+    } else {
+        for e in ctx.entries.iter().skip(plan.start) {
+            if count >= plan.request.limit || !text.room_for_entry(frags) {
+                done = false;
+                break;
+            }
+            if !plan.selects(e, now) {
+                continue;
+            }
+            mru_entry(&mut text, e, count as usize);
+            count += 1;
+            newest = Some(e.last);
+        }
+    }
+    if done {
+        let (s, f) = ts(now);
+        text.item(|w| write!(w, "now=0x{s:08x}.{f:08x}"));
+        if let Some(t) = newest {
+            let (s, f) = ts(t);
+            text.item(|w| write!(w, "last.newest=0x{s:08x}.{f:08x}"));
+        }
+    }
+    text.finish();
+}
+
+/// One monitor list row, as ntpd's `send_mru_entry` (in a fixed order).
+fn mru_entry(text: &mut TextList<'_, '_>, e: &MruEntry, i: usize) {
+    let (ls, lf) = (e.last.seconds(), e.last.fraction());
+    let (fs, ff) = (e.first.seconds(), e.first.fraction());
+    let a = e.addr;
+    text.item(|w| write!(w, "addr.{i}={a}"));
+    text.item(|w| write!(w, "last.{i}=0x{ls:08x}.{lf:08x}"));
+    text.item(|w| write!(w, "first.{i}=0x{fs:08x}.{ff:08x}"));
+    text.item(|w| write!(w, "ct.{i}={}", e.count));
+    text.item(|w| write!(w, "mv.{i}={}", e.mode_version));
+    text.item(|w| write!(w, "rs.{i}={:#x}", e.restrict));
+    text.item(|w| write!(w, "sc.{i}={}", vars::Fixed(e.score, 3)));
+    text.item(|w| write!(w, "dr.{i}={}", e.dropped));
+}
+
+/// The longest a monitor list row gets on the wire (IPv6 address, every number at
+/// its widest), with separators.
+const MRU_ENTRY_MAX_LEN: usize = 300;
 
 /// The names in a request's variable list: comma-separated, whitespace trimmed, any
 /// `=value` dropped, empty entries skipped, NUL padding ignored.
@@ -369,6 +510,12 @@ impl<'o> Packer<'o> {
         self.fill = self.fill.saturating_add(item.len());
     }
 
+    /// Whether an item of `len` bytes still fits in the first `frags` fragments.
+    fn fits_within(&self, frags: usize, len: usize) -> bool {
+        self.current.saturating_add(1) < frags
+            || (self.current < frags && self.fill.saturating_add(len) <= CONTROL_MAX_DATA)
+    }
+
     fn done(self) -> Fragment {
         Fragment {
             offset: if self.current < self.want {
@@ -436,6 +583,12 @@ impl<'p, 'o> TextList<'p, 'o> {
 
     fn finish(self) {
         self.packer.push(b"\r\n");
+    }
+
+    /// Whether a whole monitor list row still fits in the first `frags` fragments
+    /// (an item never straddles two, but a row's items may).
+    fn room_for_entry(&self, frags: usize) -> bool {
+        self.packer.fits_within(frags, MRU_ENTRY_MAX_LEN)
     }
 }
 

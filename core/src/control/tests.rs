@@ -1,8 +1,9 @@
 //! Responder tests: golden requests captured from the real tools (see
 //! `capture-requests.py`), fragment boundaries, errors.
 
+use std::format;
 use std::net::{IpAddr, Ipv4Addr};
-use std::string::String;
+use std::string::{String, ToString};
 use std::vec::Vec;
 
 use super::*;
@@ -455,4 +456,617 @@ fn never_panics_on_arbitrary_requests() {
     for cut in 0..NTPQ_RV_NAMES.len() {
         let _ = Responder::new(&NTPQ_RV_NAMES[..cut], &sys, &peers);
     }
+}
+
+// ---- The variables of ntpq's summaries, and mrulist -------------------------------
+
+use crate::server::{DropReason, ServerStats};
+use core::net::SocketAddr;
+
+/// A request: header (version 2, sequence 7, association 0), data padded to 4.
+fn request(opcode: u8, data: &[u8]) -> Vec<u8> {
+    let mut r = std::vec![0x16, opcode, 0, 7, 0, 0, 0, 0, 0, 0];
+    r.extend_from_slice(&(data.len() as u16).to_be_bytes());
+    r.extend_from_slice(data);
+    while r.len() % 4 != 0 {
+        r.push(0);
+    }
+    r
+}
+
+fn respond_x(req: &[u8], x: &Extras<'_>) -> Option<Vec<Vec<u8>>> {
+    let sys = sys();
+    let peers = [local_peer()];
+    let mut r = Responder::with_extras(req, &sys, &peers, x)?;
+    let mut out = Vec::new();
+    let mut buf = [0u8; CONTROL_MAX_PACKET];
+    while let Some(n) = r.next_fragment(&mut buf) {
+        out.push(buf[..n].to_vec());
+        assert!(out.len() <= 130, "runaway fragments");
+    }
+    Some(out)
+}
+
+/// `name=value` pairs of a text response, in order.
+fn pairs(frags: &[Vec<u8>]) -> Vec<(String, String)> {
+    text(frags)
+        .split(',')
+        .filter_map(|i| {
+            let (k, v) = i.trim().split_once('=')?;
+            Some((k.trim().into(), v.trim().into()))
+        })
+        .collect()
+}
+
+fn rv_x(names: &[&str], x: &Extras<'_>) -> Vec<(String, String)> {
+    let frags = respond_x(&request(2, names.join(",").as_bytes()), x).expect("answered");
+    assert_eq!(frags[0][1] & 0x40, 0, "no error: {:?}", frags[0]);
+    pairs(&frags)
+}
+
+fn value(p: &[(String, String)], name: &str) -> String {
+    p.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| panic!("{name} missing in {p:?}"))
+}
+
+/// Every name ntpsec's ntpq asks in `sysinfo` (plus ntpd 4.2.8's `bcastdelay`),
+/// `kerninfo`, `sysstats` (with the `_r` twins), `iostats`, `monstats`, `authinfo`.
+const NTPQ_SUMMARY_NAMES: &[&str] = &[
+    "peeradr",
+    "peermode",
+    "leap",
+    "stratum",
+    "precision",
+    "rootdelay",
+    "rootdisp",
+    "rootdist",
+    "refid",
+    "reftime",
+    "sys_jitter",
+    "clk_jitter",
+    "clk_wander",
+    "authdelay",
+    "bcastdelay",
+    "koffset",
+    "kfreq",
+    "kmaxerr",
+    "kesterr",
+    "kstflags",
+    "ktimeconst",
+    "kprecis",
+    "kfreqtol",
+    "kppsfreq",
+    "kppsstab",
+    "kppsjitter",
+    "kppscalibdur",
+    "kppscalibs",
+    "kppsjitexc",
+    "kppsstbexc",
+    "kppscaliberrs",
+    "ss_uptime",
+    "ss_numctlreq",
+    "ss_reset",
+    "ss_received",
+    "ss_thisver",
+    "ss_oldver",
+    "ss_ver1",
+    "ss_ver1client",
+    "ss_ver1zero",
+    "ss_ver1symm",
+    "ss_badformat",
+    "ss_badauth",
+    "ss_declined",
+    "ss_restricted",
+    "ss_limited",
+    "ss_kodsent",
+    "ss_processed",
+    "ss_reset_r",
+    "ss_received_r",
+    "ss_thisver_r",
+    "ss_oldver_r",
+    "ss_ver1_r",
+    "ss_ver1client_r",
+    "ss_ver1zero_r",
+    "ss_ver1symm_r",
+    "ss_badformat_r",
+    "ss_badauth_r",
+    "ss_declined_r",
+    "ss_restricted_r",
+    "ss_limited_r",
+    "ss_kodsent_r",
+    "ss_processed_r",
+    "iostats_reset",
+    "total_rbuf",
+    "free_rbuf",
+    "used_rbuf",
+    "rbuf_lowater",
+    "io_dropped",
+    "io_ignored",
+    "io_received",
+    "io_sent",
+    "io_sendfailed",
+    "io_wakeups",
+    "io_goodwakeups",
+    "mru_enabled",
+    "mru_hashslots",
+    "mru_depth",
+    "mru_deepest",
+    "mru_maxdepth",
+    "mru_mindepth",
+    "mru_maxage",
+    "mru_minage",
+    "mru_mem",
+    "mru_maxmem",
+    "mru_exists",
+    "mru_new",
+    "mru_recycleold",
+    "mru_recyclefull",
+    "mru_none",
+    "mru_oldest_age",
+    "authreset",
+    "authkeys",
+    "authfreek",
+    "authklookups",
+    "authknotfound",
+    "authencrypts",
+    "authdigestencrypts",
+    "authcmacencrypts",
+    "authdecrypts",
+    "authdigestdecrypts",
+    "authdigestfails",
+    "authcmacdecrypts",
+    "authcmacfails",
+];
+
+#[test]
+fn every_variable_of_ntpqs_summaries_is_answered_once_by_name() {
+    for chunk in NTPQ_SUMMARY_NAMES.chunks(20) {
+        let p = rv_x(chunk, &Extras::NONE);
+        let names: Vec<&str> = p.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, chunk, "in the order asked");
+        assert!(p.iter().all(|(_, v)| !v.is_empty()), "{p:?}");
+    }
+    // Plain `rv` keeps ntpd's default list: none of them.
+    let all = text(&respond(&NTPQ_RV, &sys(), &[local_peer()]));
+    assert!(!all.contains("ss_") && !all.contains("kmaxerr"), "{all}");
+    // ntpsec 1.2.2 dropped these two: UNKNOWNVAR, as from it.
+    for gone in ["authkuncached", "authkexpired"] {
+        let frags = respond_x(&request(2, gone.as_bytes()), &Extras::NONE).unwrap();
+        assert_eq!(error_of(&frags), (0xc2, 5), "{gone}");
+    }
+}
+
+#[test]
+fn kerninfo_converts_the_kernels_units() {
+    // What an unsynchronised Linux kernel reports (see the interop test).
+    let mut x = Extras::NONE;
+    x.kernel = KernelState {
+        maxerror: 16_000_000,
+        esterror: 16_000_000,
+        status: 0x40,
+        constant: 2,
+        precision: 1,
+        tolerance: 32_768_000,
+        freq: -12 * 65536,
+        offset: 1500,
+        ..KernelState::default()
+    };
+    let p = rv_x(
+        &[
+            "kmaxerr",
+            "kesterr",
+            "kstflags",
+            "ktimeconst",
+            "kprecis",
+            "kfreqtol",
+            "kfreq",
+            "koffset",
+        ],
+        &x,
+    );
+    // µs → ms (ntpsec 1.2.2 says 16: it reads them as ns).
+    assert_eq!(value(&p, "kmaxerr"), "16000.000");
+    assert_eq!(value(&p, "kesterr"), "16000.000");
+    assert_eq!(value(&p, "kstflags"), "\"unsync\"");
+    assert_eq!(value(&p, "ktimeconst"), "2");
+    assert_eq!(value(&p, "kprecis"), "0.001000");
+    assert_eq!(value(&p, "kfreqtol"), "500.000");
+    assert_eq!(value(&p, "kfreq"), "-12.000");
+    assert_eq!(value(&p, "koffset"), "1.500000", "1500 µs");
+    // STA_NANO: offset and jitter in ns; several words, space-separated.
+    x.kernel.status = STA_NANO | 0x41;
+    x.kernel.shift = 2;
+    x.kernel.jitter = 2_000_000;
+    x.kernel.calcnt = 5;
+    let p = rv_x(
+        &[
+            "koffset",
+            "kstflags",
+            "kppsjitter",
+            "kppscalibdur",
+            "kppscalibs",
+        ],
+        &x,
+    );
+    assert_eq!(value(&p, "koffset"), "0.001500", "1500 ns");
+    assert_eq!(value(&p, "kstflags"), "\"pll unsync nano\"");
+    assert_eq!(value(&p, "kppsjitter"), "2.000000");
+    assert_eq!(value(&p, "kppscalibdur"), "4");
+    assert_eq!(value(&p, "kppscalibs"), "5");
+    // Without a PPS signal (shift 0) ntpd reports the PPS figures as 0.
+    x.kernel.shift = 0;
+    let p = rv_x(&["kppsjitter", "kppscalibdur", "kppscalibs"], &x);
+    assert!(p.iter().all(|(_, v)| v == "0"), "{p:?}");
+    // Every bit has its word.
+    x.kernel.status = 0xffff;
+    let p = rv_x(&["kstflags"], &x);
+    assert_eq!(
+        value(&p, "kstflags"),
+        "\"pll ppsfreq ppstime fll ins del unsync freqhold ppssignal ppsjitter ppswander ppserror clockerr nano mode=fll src=B\""
+    );
+}
+
+#[test]
+fn sysinfo_names_the_system_peer() {
+    let mut x = Extras::NONE;
+    let p = rv_x(
+        &["peeradr", "peermode", "rootdist", "authdelay", "bcastdelay"],
+        &x,
+    );
+    assert_eq!(value(&p, "peeradr"), "0.0.0.0:0");
+    assert_eq!(value(&p, "peermode"), "0");
+    assert_eq!(value(&p, "authdelay"), "0.000");
+    x.sys_peer = Some("192.0.2.1:123".parse().unwrap());
+    x.sys_peer_mode = 3;
+    x.root_distance_s = 0.0125;
+    let p = rv_x(&["peeradr", "peermode", "rootdist"], &x);
+    assert_eq!(value(&p, "peeradr"), "192.0.2.1:123");
+    assert_eq!(value(&p, "peermode"), "3");
+    assert_eq!(value(&p, "rootdist"), "12.500");
+    x.sys_peer = Some("[2001:db8::1]:123".parse().unwrap());
+    assert_eq!(
+        value(&rv_x(&["peeradr"], &x), "peeradr"),
+        "[2001:db8::1]:123"
+    );
+}
+
+#[test]
+fn sysstats_iostats_authinfo_monstats_from_the_counters() {
+    let mut s = ServerStats::ZERO;
+    s.answered = 20;
+    s.rate_kisses = 2;
+    s.crypto_naks = 1;
+    s.by_version = [0, 3, 1, 2, 30, 0, 0, 0];
+    s.v1_by_mode = [1, 1, 0, 1, 0, 0, 0, 0];
+    s.dropped[DropReason::Truncated.index()] = 4;
+    s.dropped[DropReason::Malformed.index()] = 1;
+    s.dropped[DropReason::NoServe.index()] = 5;
+    s.dropped[DropReason::RateLimited.index()] = 7;
+    s.dropped[DropReason::ModeServer.index()] = 2;
+    s.mac.lookups = 6;
+    s.mac.not_found = 1;
+    s.mac.digest_checked = 3;
+    s.mac.digest_failed = 1;
+    s.mac.digest_signed = 2;
+    s.mac.cmac_checked = 2;
+    s.mac.cmac_signed = 2;
+    let mut x = Extras::NONE;
+    x.server = s;
+    x.uptime_s = 3600;
+    x.stats_since_s = 3600;
+    x.control_requests = 9;
+    x.io.received = 40;
+    x.io.total_rbuf = 32;
+    x.io.free_rbuf = 30;
+    x.keys.keys = 3;
+    x.keys.free = 1021;
+    x.monitor.depth = 10;
+    x.monitor.max_depth = 4096;
+    x.monitor.entry_bytes = 64;
+    let p = rv_x(
+        &[
+            "ss_uptime",
+            "ss_numctlreq",
+            "ss_received",
+            "ss_received_r",
+            "ss_thisver",
+            "ss_oldver",
+            "ss_ver1",
+            "ss_ver1client",
+            "ss_ver1zero",
+            "ss_ver1symm",
+            "ss_badformat",
+            "ss_badauth",
+            "ss_declined",
+            "ss_restricted",
+            "ss_limited",
+        ],
+        &x,
+    );
+    let expect = [
+        ("ss_uptime", "3600"),
+        ("ss_numctlreq", "9"),
+        ("ss_received", "39"), // 20 answered + 19 dropped
+        ("ss_received_r", "39"),
+        ("ss_thisver", "30"),
+        ("ss_oldver", "6"),
+        ("ss_ver1", "3"),
+        ("ss_ver1client", "1"),
+        ("ss_ver1zero", "1"),
+        ("ss_ver1symm", "1"),
+        ("ss_badformat", "5"),
+        ("ss_badauth", "1"),
+        ("ss_declined", "2"),
+        ("ss_restricted", "5"),
+        ("ss_limited", "9"), // 7 dropped + 2 kissed
+    ];
+    for (k, v) in expect {
+        assert_eq!(value(&p, k), v, "{k}");
+    }
+    let p = rv_x(
+        &[
+            "ss_kodsent",
+            "ss_processed",
+            "io_received",
+            "used_rbuf",
+            "authkeys",
+            "authfreek",
+            "authklookups",
+            "authknotfound",
+            "authencrypts",
+            "authdecrypts",
+            "authdigestfails",
+            "authcmacdecrypts",
+            "authcmacfails",
+            "mru_mem",
+            "mru_maxmem",
+        ],
+        &x,
+    );
+    let expect = [
+        ("ss_kodsent", "2"),
+        ("ss_processed", "17"),
+        ("io_received", "40"),
+        ("used_rbuf", "2"),
+        ("authkeys", "3"),
+        ("authfreek", "1021"),
+        ("authklookups", "6"),
+        ("authknotfound", "1"),
+        ("authencrypts", "4"),
+        ("authdecrypts", "5"),
+        ("authdigestfails", "1"),
+        ("authcmacdecrypts", "2"),
+        ("authcmacfails", "0"),
+        ("mru_mem", "1"),      // 640 bytes, rounded as ntpd: (640 + 512) / 1024
+        ("mru_maxmem", "256"), // 4096 × 64 bytes
+    ];
+    for (k, v) in expect {
+        assert_eq!(value(&p, k), v, "{k}");
+    }
+}
+
+const CLIENT: &str = "127.0.0.9:40000";
+const KEY: [u8; 16] = *b"nonce secret key";
+
+fn mru_list(n: u32) -> Vec<MruEntry> {
+    (0..n)
+        .map(|i| MruEntry {
+            addr: SocketAddr::from(([10, 0, (i >> 8) as u8, i as u8], 50000 + i as u16)),
+            first: NtpTimestamp::from_parts(0xe9a0_0000 + i, 0),
+            last: NtpTimestamp::from_parts(0xe9a0_0100 + i, 0x8000_0000),
+            count: 10 + i,
+            mode_version: 0x23,
+            restrict: if i % 2 == 0 { 0x20 } else { 0 },
+            score: 1.5,
+            dropped: i % 3,
+        })
+        .collect()
+}
+
+fn mru_extras(entries: &[MruEntry], now: NtpTimestamp) -> Extras<'_> {
+    let mut x = Extras::NONE;
+    x.mru = Some(MruContext {
+        entries,
+        nonce_key: KEY,
+        client: CLIENT.parse().unwrap(),
+        received: now,
+        allowed: true,
+    });
+    x
+}
+
+fn now0() -> NtpTimestamp {
+    NtpTimestamp::from_parts(0xe9a0_1000, 0)
+}
+
+/// REQ_NONCE, as ntpq's first step.
+fn fetch_nonce(x: &Extras<'_>) -> String {
+    let frags = respond_x(&NTPQ_REQ_NONCE, x).expect("answered");
+    assert_eq!(frags.len(), 1);
+    let t = text(&frags);
+    assert!(t.starts_with("nonce=") && t.ends_with("\r\n"), "{t:?}");
+    let n = t.trim_end().trim_start_matches("nonce=").to_string();
+    assert_eq!(n.len(), 24);
+    assert!(n.chars().all(|c| c.is_ascii_hexdigit()));
+    assert!(n.starts_with("e9a01000"), "the time it was issued: {n}");
+    n
+}
+
+#[test]
+fn mrulist_nonce_then_every_entry_oldest_first() {
+    let entries = mru_list(3);
+    let x = mru_extras(&entries, now0());
+    let nonce = fetch_nonce(&x);
+    let frags = respond_x(
+        &request(10, format!("nonce={nonce}, frags=32").as_bytes()),
+        &x,
+    )
+    .expect("answered");
+    let p = pairs(&frags);
+    assert_eq!(p[0].0, "nonce", "a fresh nonce first: {p:?}");
+    assert_eq!(value(&p, "addr.0"), "10.0.0.0:50000");
+    assert_eq!(value(&p, "addr.2"), "10.0.0.2:50002");
+    assert_eq!(value(&p, "last.1"), "0xe9a00101.80000000");
+    assert_eq!(value(&p, "first.1"), "0xe9a00001.00000000");
+    assert_eq!(value(&p, "ct.1"), "11");
+    assert_eq!(value(&p, "mv.1"), "35");
+    assert_eq!(value(&p, "rs.0"), "0x20");
+    assert_eq!(value(&p, "sc.0"), "1.500");
+    assert_eq!(value(&p, "dr.2"), "2");
+    // The end: now and the newest entry's time.
+    assert_eq!(value(&p, "now"), "0xe9a01000.00000000");
+    assert_eq!(value(&p, "last.newest"), "0xe9a00102.80000000");
+    // Filters: `mincount`, `resany`.
+    let frags = respond_x(
+        &request(
+            10,
+            format!("nonce={nonce}, frags=32, mincount=11, resany=0x20").as_bytes(),
+        ),
+        &x,
+    )
+    .unwrap();
+    let p = pairs(&frags);
+    assert_eq!(value(&p, "addr.0"), "10.0.0.2:50002", "{p:?}");
+    assert!(p.iter().all(|(k, _)| k != "addr.1"));
+}
+
+#[test]
+fn mrulist_refuses_forged_foreign_and_expired_nonces() {
+    let entries = mru_list(3);
+    let x = mru_extras(&entries, now0());
+    let nonce = fetch_nonce(&x);
+    let ask = |n: &str, x: &Extras<'_>| {
+        respond_x(&request(10, format!("nonce={n}, frags=32").as_bytes()), x)
+    };
+    assert!(ask(&nonce, &x).is_some(), "the genuine one works");
+    // A wrong tag, a wrong time, a short or non-hex nonce: silence, as ntpd.
+    let mut forged = nonce.clone();
+    let last = if forged.ends_with('0') { "1" } else { "0" };
+    forged.replace_range(23.., last);
+    assert!(ask(&forged, &x).is_none());
+    let mut retimed = nonce.clone();
+    retimed.replace_range(7..8, if &nonce[7..8] == "0" { "1" } else { "0" });
+    assert!(ask(&retimed, &x).is_none());
+    assert!(ask(&nonce[..23], &x).is_none());
+    assert!(ask("zzzzzzzzzzzzzzzzzzzzzzzz", &x).is_none());
+    assert!(ask("", &x).is_none());
+    assert!(
+        respond_x(&request(10, b"frags=32"), &x).is_none(),
+        "no nonce"
+    );
+    // Another client (port or address) cannot use it.
+    let mut other = x;
+    if let Some(ctx) = other.mru.as_mut() {
+        ctx.client = "127.0.0.9:40001".parse().unwrap();
+    }
+    assert!(ask(&nonce, &other).is_none());
+    // 15 s later it still works; 16 s later it has expired; before it was issued too.
+    let later = |s: i64| mru_extras(&entries, now0() + crate::time::NtpDuration::from_seconds(s));
+    assert!(ask(&nonce, &later(15)).is_some());
+    assert!(ask(&nonce, &later(16)).is_none());
+    assert!(ask(&nonce, &later(-1)).is_none());
+}
+
+#[test]
+fn mrulist_hostile_parameters() {
+    let entries = mru_list(3);
+    let x = mru_extras(&entries, now0());
+    let nonce = fetch_nonce(&x);
+    let ask = |rest: &str| respond_x(&request(10, format!("nonce={nonce}{rest}").as_bytes()), &x);
+    // Huge frags, or neither frags nor a sane limit: BADVALUE.
+    assert_eq!(error_of(&ask(", frags=129").unwrap()), (0xca, 6));
+    assert!(ask(", frags=65536").is_none());
+    assert_eq!(error_of(&ask("").unwrap()), (0xca, 6));
+    assert_eq!(error_of(&ask(", limit=257").unwrap()), (0xca, 6));
+    assert!(ask(", limit=256").is_some());
+    // A bad laddr (or any value that does not parse): silence; a good one is fine.
+    assert!(ask(", frags=4, laddr=not-an-address").is_none());
+    assert!(ask(", frags=4, last.0=0xnope").is_none());
+    assert!(ask(", frags=4, mincount=-1").is_none());
+    assert!(ask(", frags=4, minscore=nan").is_none());
+    assert!(ask(", frags=4, laddr=127.0.0.1").is_some());
+    assert!(
+        ask(", frags=4, addr.99=10.0.0.1, bogus=1").is_some(),
+        "unknown names ignored"
+    );
+    // `nomrulist`: PERMISSION.
+    let mut denied = x;
+    if let Some(ctx) = denied.mru.as_mut() {
+        ctx.allowed = false;
+    }
+    let frags = respond_x(
+        &request(10, format!("nonce={nonce}, frags=4").as_bytes()),
+        &denied,
+    );
+    assert_eq!(error_of(&frags.unwrap()), (0xca, 1));
+    // Garbage of every length: no panic.
+    let junk: Vec<u8> = (0..468u32).map(|i| (i * 37 % 251) as u8).collect();
+    for cut in 0..junk.len() {
+        let _ = respond_x(&request(10, &junk[..cut]), &x);
+    }
+}
+
+#[test]
+fn mrulist_in_rounds_as_ntpq_fetches_it() {
+    // 300 clients, at most 2 datagrams per answer: ntpq comes back with the newest
+    // entry it has as starting point until `now=` says the list is done.
+    let entries = mru_list(300);
+    let x = mru_extras(&entries, now0());
+    let nonce = fetch_nonce(&x);
+    let mut seen: Vec<String> = Vec::new();
+    let mut prior: Option<(String, String)> = None;
+    for round in 0..200 {
+        let mut q = format!("nonce={nonce}, frags=2");
+        if let Some((a, l)) = &prior {
+            q.push_str(&format!(", addr.0={a}, last.0={l}"));
+        }
+        let frags = respond_x(&request(10, q.as_bytes()), &x).expect("answered");
+        assert!(frags.len() <= 2, "round {round}: {} datagrams", frags.len());
+        let p = pairs(&frags);
+        if prior.is_some() {
+            assert_eq!(p[0].0, "last.older", "the starting point is confirmed");
+        }
+        let mut i = 0;
+        while let Some((_, a)) = p.iter().find(|(k, _)| *k == format!("addr.{i}")) {
+            let l = value(&p, &format!("last.{i}"));
+            seen.push(a.clone());
+            prior = Some((a.clone(), l));
+            i += 1;
+        }
+        assert!(
+            i > 0 || p.iter().any(|(k, _)| k == "now"),
+            "progress in round {round}"
+        );
+        if p.iter().any(|(k, _)| k == "now") {
+            assert_eq!(seen.len(), 300, "every client once");
+            let mut unique = seen.clone();
+            unique.dedup();
+            assert_eq!(unique.len(), 300);
+            return;
+        }
+    }
+    panic!("mrulist never completed: {} entries", seen.len());
+}
+
+#[test]
+fn mrulist_starting_points_that_changed_get_unknownvar() {
+    let entries = mru_list(3);
+    let x = mru_extras(&entries, now0());
+    let nonce = fetch_nonce(&x);
+    let q = format!("nonce={nonce}, frags=4, addr.0=10.0.0.1:50001, last.0=0xe9a00101.00000000");
+    assert_eq!(
+        error_of(&respond_x(&request(10, q.as_bytes()), &x).unwrap()),
+        (0xca, 5)
+    );
+    // `limit=1`: the entries named, whatever their time.
+    let q = format!("nonce={nonce}, limit=1, addr.0=10.0.0.1, addr.1=10.0.0.9");
+    let p = pairs(&respond_x(&request(10, q.as_bytes()), &x).unwrap());
+    assert_eq!(value(&p, "addr.0"), "10.0.0.1:50001");
+    assert!(
+        p.iter().all(|(k, _)| k != "addr.1"),
+        "10.0.0.9 is not known"
+    );
+    assert!(p.iter().any(|(k, _)| k == "now"));
 }

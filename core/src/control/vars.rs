@@ -302,7 +302,7 @@ impl fmt::Display for Ms {
 }
 
 /// A plain decimal with this many decimals; non-finite values as 0.
-struct Fixed(f64, usize);
+pub(super) struct Fixed(pub(super) f64, pub(super) usize);
 
 impl fmt::Display for Fixed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -425,6 +425,18 @@ impl<const N: usize> Node<N> {
         }
     }
 
+    /// The port reports the wall time `wall` its clock read at `now`. The node knows
+    /// wall time otherwise only from replies (their receive stamps), so a node with
+    /// only the local clock needs this for the reference time it serves, which ntpd's
+    /// LOCAL(0) sets to the time of its last update. (Orphan mode keeps the last real
+    /// update's, zero if none, as ntpsec.) Call it before
+    /// [`Node::handle_timeout`]; calling it more often does no harm.
+    pub fn handle_wall_time(&mut self, now: Instant, wall: NtpTimestamp) {
+        if !wall.is_zero() {
+            self.wall_anchor = Some((now, wall));
+        }
+    }
+
     /// The port reports the wall time a request left at (T1).
     pub fn handle_tx_timestamp(&mut self, tx: TxId, t1: NtpTimestamp) {
         if let Some(s) = self.sources.iter_mut().find(|s| s.id == tx.source) {

@@ -241,3 +241,53 @@ fn a_slew_is_a_frequency_for_a_duration_taken_back_at_its_end() {
     assert!(node.pending_slew_s(wake).abs() < 1e-9);
     assert!(node.poll_timeout().is_none(), "nothing else to wake for");
 }
+
+#[test]
+fn the_local_clock_reference_time_is_its_last_update_and_orphan_keeps_ntpsecs() {
+    let wall0 = NtpTimestamp::from_unix(1_800_000_000, 0);
+    let mut node: Node<4> = Node::new(NodeConfig {
+        local_clock_stratum: Some(10),
+        ..NodeConfig::default()
+    });
+    let t0 = Instant::from_nanos(1_000_000_000);
+    node.handle_wall_time(t0, wall0);
+    node.handle_timeout(t0);
+    while node.poll_action().is_some() {}
+    assert_eq!(node.system_vars().reference_time, wall0, "ntpd's LOCAL(0)");
+    // At its next 64-s poll the reference time moves with it.
+    let t1 = node.poll_timeout().unwrap();
+    let wall1 = wall0 + NtpDuration::from_seconds(64);
+    node.handle_wall_time(t1, wall1);
+    node.handle_timeout(t1);
+    while node.poll_action().is_some() {}
+    assert_eq!(node.system_vars().reference_time, wall1);
+    // What a server answers with.
+    let mut out = [0u8; 48];
+    let mut req = [0u8; 48];
+    req[0] = 0x23;
+    let len = Server::new()
+        .respond(&req, wall1, &node.system_vars(), &mut out)
+        .unwrap()
+        .finish(&mut out, wall1)
+        .len();
+    let p = crate::wire::Packet::new_checked(&out[..len]).unwrap();
+    assert_eq!(p.reference_timestamp(), wall1);
+
+    // Orphan mode never updated the clock: zero, as ntpsec 1.2.2 answers.
+    let mut node: Node<4> = Node::new(NodeConfig {
+        orphan: Some(Orphan {
+            stratum: 10,
+            wait: core::time::Duration::from_secs(1),
+        }),
+        ..NodeConfig::default()
+    });
+    let mut t = t0;
+    for _ in 0..4 {
+        node.handle_wall_time(t, wall0);
+        node.handle_timeout(t);
+        while node.poll_action().is_some() {}
+        t = node.poll_timeout().unwrap();
+    }
+    assert_eq!(node.system_vars().stratum, 10);
+    assert!(node.system_vars().reference_time.is_zero());
+}

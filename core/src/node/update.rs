@@ -10,7 +10,7 @@ use crate::filter::PHI;
 use crate::peer::Reason;
 use crate::select::{self, Candidate, NoSelection, Tally};
 use crate::system::{SystemVars, MAXSTRAT};
-use crate::time::{Instant, NtpShort, WideDuration};
+use crate::time::{Instant, NtpShort, PollInterval, WideDuration};
 use crate::wire::RefId;
 use heapless::Vec;
 
@@ -154,10 +154,13 @@ impl<const N: usize> Node<N> {
                         self.orphan_active = true;
                         self.push_event(Event::Orphan { stratum: o.stratum });
                     }
+                    // ntpsec's orphan mode keeps the reference time of the last
+                    // real update (zero if there never was one); only the local
+                    // clock (ntpd 4.2.8's LOCAL(0)) refreshes it at each update.
                     let mut vars = SystemVars::local_clock(
                         self.config.precision,
                         o.stratum,
-                        self.wall_now(now),
+                        self.sys.reference_time,
                     );
                     // ntpd serves orphan mode at exactly the orphan stratum, with the
                     // loopback address as refid.
@@ -456,8 +459,46 @@ impl<const N: usize> Node<N> {
             root_dispersion: NtpShort::from_seconds_f64(root_disp_s).to_duration(),
             ref_id,
             reference_time: self.wall_now(now),
-            poll: self.discipline.poll(),
+            // ntpd bounds its system poll (`tc`, ntpstat's "polling server every")
+            // by the system peer's minpoll and maxpoll: the interval the server is
+            // actually polled at.
+            poll: bounded_poll(
+                self.discipline.poll(),
+                p.config().minpoll,
+                p.config().maxpoll,
+            ),
         };
         true
+    }
+}
+
+/// `poll` within `[minpoll, maxpoll]` (a `maxpoll` below `minpoll` counts as
+/// `minpoll`).
+fn bounded_poll(poll: PollInterval, minpoll: PollInterval, maxpoll: PollInterval) -> PollInterval {
+    let lo = minpoll.log2();
+    let hi = maxpoll.log2().max(lo);
+    PollInterval::from_log2(poll.log2().clamp(lo, hi))
+}
+
+#[cfg(test)]
+mod poll_tests {
+    use super::*;
+
+    #[test]
+    fn the_system_poll_stays_within_the_peers_bounds() {
+        let p = PollInterval::from_log2;
+        assert_eq!(
+            bounded_poll(p(6), p(3), p(3)).log2(),
+            3,
+            "minpoll 3 maxpoll 3"
+        );
+        assert_eq!(bounded_poll(p(4), p(6), p(10)).log2(), 6);
+        assert_eq!(bounded_poll(p(8), p(6), p(10)).log2(), 8);
+        assert_eq!(bounded_poll(p(12), p(6), p(10)).log2(), 10);
+        assert_eq!(
+            bounded_poll(p(8), p(6), p(4)).log2(),
+            6,
+            "maxpoll < minpoll"
+        );
     }
 }

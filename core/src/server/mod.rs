@@ -47,13 +47,13 @@ mod tests;
 
 use core::net::IpAddr;
 
-pub use stats::{DropReason, ServerStats};
+pub use stats::{DropReason, MacStats, ServerStats};
 
 use crate::access::{Access, AccessTable};
 #[cfg(feature = "auth")]
 use crate::auth::{AuthFailure, AuthStatus, KeyTable, SymmetricKey};
 use crate::clock::LeapIndicator;
-use crate::ratelimit::{RateLimiter, Verdict};
+use crate::ratelimit::{RateLimiter, Seen, Verdict};
 use crate::system::SystemVars;
 use crate::time::{Instant, NtpShort, NtpTimestamp};
 use crate::wire::{self, Mode, Packet, RefId, Repr, HEADER_LEN};
@@ -83,13 +83,24 @@ impl<const N: usize> AccessLookup for AccessTable<N> {
 
 /// The rate limiter, as the server asks it.
 pub trait RateCheck {
-    /// Records a request and says what to do with it (see [`RateLimiter::check`]).
-    fn check(&mut self, addr: IpAddr, now: Instant, kod: bool) -> Verdict;
+    /// Records a request and says what to do with it (see [`RateLimiter::record`]):
+    /// `limit` is `Some(kod)` for a `limited` source, `None` to only monitor it.
+    fn record(&mut self, addr: IpAddr, now: Instant, seen: Seen, limit: Option<bool>) -> Verdict;
+
+    /// Whether sources that are not `limited` are recorded too (ntpd's `enable
+    /// monitor`, its default); `false` after `disable monitor`.
+    fn monitors_all(&self) -> bool {
+        true
+    }
 }
 
 impl<const N: usize> RateCheck for RateLimiter<N> {
-    fn check(&mut self, addr: IpAddr, now: Instant, kod: bool) -> Verdict {
-        RateLimiter::check(self, addr, now, kod)
+    fn record(&mut self, addr: IpAddr, now: Instant, seen: Seen, limit: Option<bool>) -> Verdict {
+        RateLimiter::record(self, addr, now, seen, limit)
+    }
+
+    fn monitors_all(&self) -> bool {
+        RateLimiter::monitors_all(self)
     }
 }
 
@@ -98,12 +109,22 @@ impl<const N: usize> RateCheck for RateLimiter<N> {
 pub trait KeyLookup {
     /// Reads the trailer of a received packet (see [`KeyTable::check`]).
     fn check_mac(&self, packet: &[u8]) -> AuthStatus<'_>;
+
+    /// The algorithm of key `id`, if it is known (for the counters).
+    fn algorithm_of(&self, id: u32) -> Option<crate::auth::MacAlgorithm> {
+        let _ = id;
+        None
+    }
 }
 
 #[cfg(feature = "auth")]
 impl<const N: usize> KeyLookup for KeyTable<N> {
     fn check_mac(&self, packet: &[u8]) -> AuthStatus<'_> {
         self.check(packet)
+    }
+
+    fn algorithm_of(&self, id: u32) -> Option<crate::auth::MacAlgorithm> {
+        self.get(id).map(SymmetricKey::algorithm)
     }
 }
 
@@ -299,6 +320,20 @@ impl Server {
         sys: &SystemVars,
         out: &mut [u8],
     ) -> Result<PendingResponse, DropReason> {
+        // Versions of time traffic only: ntpd counts mode 6 (ntpq speaks version 2)
+        // in neither "current" nor "older version".
+        if let Some(&first) = request.first().filter(|&&b| b & 0b111 != 6) {
+            let version = usize::from((first >> 3) & 0b111);
+            let mode = usize::from(first & 0b111);
+            if let Some(c) = self.stats.by_version.get_mut(version) {
+                *c += 1;
+            }
+            if version == 1 {
+                if let Some(c) = self.stats.v1_by_mode.get_mut(mode) {
+                    *c += 1;
+                }
+            }
+        }
         let result = Self::build(policy, client, request, rx_time, sys, out);
         match &result {
             Ok(p) => {
@@ -313,7 +348,47 @@ impl Server {
             }
             Err(reason) => self.count_drop(*reason),
         }
+        #[cfg(feature = "auth")]
+        self.count_mac(policy, &result);
         result
+    }
+
+    /// The MAC counters for one request (a second, cheap look at its trailer: the
+    /// MAC itself is not computed again).
+    #[cfg(feature = "auth")]
+    fn count_mac(&mut self, policy: &Policy<'_>, result: &Result<PendingResponse, DropReason>) {
+        use crate::auth::MacAlgorithm;
+        let judged = match result {
+            Ok(p) => match p.kind {
+                ResponseKind::Authenticated(id) => Some((id, true)),
+                ResponseKind::CryptoNak(why) => Some((why.key_id(), false)),
+                _ => None,
+            },
+            Err(_) => None,
+        };
+        let Some((id, ok)) = judged else { return };
+        let mac = &mut self.stats.mac;
+        mac.lookups += 1;
+        let algorithm = policy.keys.and_then(|k| k.algorithm_of(id));
+        match algorithm {
+            None => mac.not_found += 1,
+            Some(MacAlgorithm::Aes128Cmac) => {
+                mac.cmac_checked += 1;
+                if ok {
+                    mac.cmac_signed += 1;
+                } else {
+                    mac.cmac_failed += 1;
+                }
+            }
+            Some(_) => {
+                mac.digest_checked += 1;
+                if ok {
+                    mac.digest_signed += 1;
+                } else {
+                    mac.digest_failed += 1;
+                }
+            }
+        }
     }
 
     fn build(
@@ -333,7 +408,17 @@ impl Server {
         }
         // Control (mode 6) messages have a 12-byte header of their own: dispatch on
         // the first byte before the 48-byte check would call them truncated.
+        let seen = Seen {
+            port: client.port,
+            mode_version: request.first().map_or(0, |&b| b & 0x3f),
+            flags: access.flags.ntpd_bits(),
+        };
         if request.first().map(|&b| Mode::from_bits(b)) == Some(Mode::Control) {
+            if let Some(limiter) = policy.limiter.as_deref_mut() {
+                if limiter.monitors_all() {
+                    limiter.record(client.addr, client.now, seen, None);
+                }
+            }
             return Err(if access.may_query() {
                 DropReason::Control
             } else {
@@ -362,9 +447,10 @@ impl Server {
         if access.requires_v4() && version != 4 {
             return Err(DropReason::VersionRestricted);
         }
-        if access.is_limited() {
-            if let Some(limiter) = policy.limiter.as_deref_mut() {
-                match limiter.check(client.addr, client.now, access.sends_kod()) {
+        if let Some(limiter) = policy.limiter.as_deref_mut() {
+            let limit = access.is_limited().then_some(access.sends_kod());
+            if limit.is_some() || limiter.monitors_all() {
+                match limiter.record(client.addr, client.now, seen, limit) {
                     Verdict::Serve => {}
                     Verdict::Drop => return Err(DropReason::RateLimited),
                     Verdict::Kiss => return rate_kiss(&packet, rx_time, sys, out),

@@ -362,3 +362,115 @@ fn small_buffers_are_drops_not_panics() {
     }
     let _ = Family::V4;
 }
+
+#[test]
+fn the_monitor_list_records_every_client_limited_or_not() {
+    let mut r = Rig::new(&[(4, AccessFlags::LIMITED.union(AccessFlags::KOD))]);
+    for i in 0..3 {
+        assert!(r.ask(from(3, f64::from(i) * 0.1), &request(4, 3)).is_ok());
+    }
+    // A mode 6 query is recorded too (ntpq's own row in ntpd's mrulist).
+    assert_eq!(
+        r.ask(from(3, 0.5), &request(2, 6)).unwrap_err(),
+        DropReason::Control
+    );
+    assert!(r.ask(from(4, 0.0), &request(3, 3)).is_ok());
+    let (kind, _) = r.ask(from(4, 0.1), &request(3, 3)).unwrap();
+    assert_eq!(kind, ResponseKind::RateKiss);
+    let rows: std::vec::Vec<_> = r.limiter.entries().collect();
+    assert_eq!(rows.len(), 2);
+    let row = |last: u8| {
+        *rows
+            .iter()
+            .find(|e| e.addr == IpAddr::V4(Ipv4Addr::new(127, 0, 0, last)))
+            .unwrap()
+    };
+    let a = row(3);
+    assert_eq!((a.count, a.dropped, a.port), (4, 0, 40000));
+    assert_eq!(a.mode_version, (2 << 3) | 6, "its last packet: ntpq's");
+    assert_eq!(a.flags, 0, "unrestricted");
+    assert_eq!(a.first, Instant::ZERO);
+    assert_eq!(a.last, Instant::from_nanos(500_000_000));
+    // 100 ms apart are fast for a client polling every 2^3 s: the bucket fills.
+    assert!(a.score > 1.0, "{}", a.score);
+    let b = row(4);
+    assert_eq!(
+        (b.count, b.dropped),
+        (2, 1),
+        "the kissed one was over the limit"
+    );
+    assert_eq!(b.mode_version, (3 << 3) | 3);
+    assert_eq!(b.flags, 0x20 | 0x400, "ntpd's RES_LIMITED | RES_KOD");
+    let s = r.limiter.stats();
+    assert_eq!((s.inserted, s.exists, s.peak), (2, 4, 2));
+}
+
+#[test]
+fn disable_monitor_records_only_limited_clients() {
+    let mut r = Rig::new(&[(4, AccessFlags::LIMITED)]);
+    r.limiter.set_monitor_all(false);
+    assert!(r.ask(from(3, 0.0), &request(4, 3)).is_ok());
+    assert_eq!(
+        r.ask(from(3, 0.5), &request(2, 6)).unwrap_err(),
+        DropReason::Control
+    );
+    assert_eq!(
+        r.limiter.occupied(),
+        0,
+        "unrestricted clients are not recorded"
+    );
+    assert!(r.ask(from(4, 0.0), &request(4, 3)).is_ok());
+    assert_eq!(
+        r.ask(from(4, 0.5), &request(4, 3)).unwrap_err(),
+        DropReason::RateLimited,
+        "the limit still holds"
+    );
+    assert_eq!(r.limiter.occupied(), 1);
+}
+
+#[test]
+fn versions_and_macs_are_counted_for_sysstats_and_authinfo() {
+    let mut r = Rig::new(&[]);
+    let ks = keys();
+    for (v, m) in [
+        (4, 3),
+        (4, 3),
+        (3, 3),
+        (2, 3),
+        (1, 0),
+        (1, 3),
+        (1, 1),
+        (2, 6),
+        (4, 6),
+    ] {
+        let _ = r.ask(from(2, 0.0), &request(v, m));
+    }
+    let s = *r.server.stats();
+    assert_eq!(s.by_version, [0, 3, 1, 1, 2, 0, 0, 0], "mode 6 not counted");
+    assert_eq!(s.v1_by_mode[..4], [1, 1, 0, 1]);
+    assert_eq!(s.received(), 9);
+    let mut bad = signed(1, 16, &ks);
+    bad[60] ^= 1;
+    let mut unknown = signed(1, 16, &ks);
+    unknown[48..52].copy_from_slice(&77u32.to_be_bytes());
+    let mut bad_cmac = signed(3, 16, &ks);
+    bad_cmac[60] ^= 1;
+    for req in [
+        signed(1, 16, &ks),
+        signed(2, 20, &ks),
+        signed(3, 16, &ks),
+        bad,
+        unknown,
+        bad_cmac,
+    ] {
+        r.ask(from(2, 0.0), &req).unwrap();
+    }
+    let m = r.server.stats().mac;
+    assert_eq!(m.lookups, 6);
+    assert_eq!(m.not_found, 1);
+    assert_eq!(
+        (m.digest_checked, m.digest_failed, m.digest_signed),
+        (3, 1, 2)
+    );
+    assert_eq!((m.cmac_checked, m.cmac_failed, m.cmac_signed), (2, 1, 1));
+}

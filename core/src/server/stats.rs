@@ -123,6 +123,50 @@ pub struct ServerStats {
     pub crypto_naks: u64,
     /// Datagrams dropped, indexed by [`DropReason::index`].
     pub dropped: [u64; DropReason::COUNT],
+    /// Every datagram but mode 6 that reached the server path, by the version bits
+    /// of its first byte (0–7), whatever became of it: ntpq's `sysstats` "current
+    /// version" (4), "older version" (1–3) and "NTPv1 total" (1).
+    pub by_version: [u64; 8],
+    /// Version 1 datagrams by mode: 0 (ntpq's "NTPv1 mode0"), 1 ("symm act"),
+    /// 3 ("clients"); the other modes are counted at their index too.
+    pub v1_by_mode: [u64; 8],
+    /// MAC checks of requests, by outcome (ntpq's `authinfo`).
+    pub mac: MacStats,
+}
+
+/// What became of the MACs the server path checked and made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MacStats {
+    /// Requests whose key was looked up (every MAC but a crypto-NAK).
+    pub lookups: u64,
+    /// Of those, key ids not in the keys file.
+    pub not_found: u64,
+    /// Requests verified under a digest key (MD5, SHA1), and how many failed.
+    pub digest_checked: u64,
+    /// Of `digest_checked`, failed (wrong digest or length, untrusted key).
+    pub digest_failed: u64,
+    /// Requests verified under an AES-CMAC key.
+    pub cmac_checked: u64,
+    /// Of `cmac_checked`, failed.
+    pub cmac_failed: u64,
+    /// Answers signed with a digest key.
+    pub digest_signed: u64,
+    /// Answers signed with an AES-CMAC key.
+    pub cmac_signed: u64,
+}
+
+impl MacStats {
+    /// Adds another thread's counters.
+    pub fn merge(&mut self, o: &MacStats) {
+        self.lookups += o.lookups;
+        self.not_found += o.not_found;
+        self.digest_checked += o.digest_checked;
+        self.digest_failed += o.digest_failed;
+        self.cmac_checked += o.cmac_checked;
+        self.cmac_failed += o.cmac_failed;
+        self.digest_signed += o.digest_signed;
+        self.cmac_signed += o.cmac_signed;
+    }
 }
 
 impl ServerStats {
@@ -133,7 +177,24 @@ impl ServerStats {
         rate_kisses: 0,
         crypto_naks: 0,
         dropped: [0; DropReason::COUNT],
+        by_version: [0; 8],
+        v1_by_mode: [0; 8],
+        mac: MacStats {
+            lookups: 0,
+            not_found: 0,
+            digest_checked: 0,
+            digest_failed: 0,
+            cmac_checked: 0,
+            cmac_failed: 0,
+            digest_signed: 0,
+            cmac_signed: 0,
+        },
     };
+
+    /// Datagrams that reached the server path: answered or dropped.
+    pub fn received(&self) -> u64 {
+        self.answered + self.dropped_total()
+    }
 
     /// Drops of one reason.
     pub fn dropped_for(&self, reason: DropReason) -> u64 {
@@ -154,6 +215,13 @@ impl ServerStats {
         for (a, b) in self.dropped.iter_mut().zip(other.dropped.iter()) {
             *a += *b;
         }
+        for (a, b) in self.by_version.iter_mut().zip(other.by_version.iter()) {
+            *a += *b;
+        }
+        for (a, b) in self.v1_by_mode.iter_mut().zip(other.v1_by_mode.iter()) {
+            *a += *b;
+        }
+        self.mac.merge(&other.mac);
     }
 }
 

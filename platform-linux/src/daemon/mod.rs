@@ -21,7 +21,7 @@ use slew_core::Instant;
 use crate::clock::DaemonClock;
 use crate::config::Host;
 use crate::drift;
-use crate::monitor::{Identity, Monitor};
+use crate::monitor::{Identity, Monitor, ServeState};
 use crate::net::{bind_error, family_missing, family_name, NtpSocket};
 use crate::serve::TimeServer;
 use crate::settings::{Settings, SourceSpec};
@@ -123,6 +123,8 @@ pub struct Daemon<C: DaemonClock> {
     era_checked: bool,
     /// Requests waiting for their kernel transmit stamp.
     tx_pending: txstamp::TxPending,
+    /// Replies received on the client sockets (ntpq's `io_received` adds them).
+    client_rx: u64,
 }
 
 impl<C: DaemonClock> std::fmt::Debug for Daemon<C> {
@@ -229,6 +231,7 @@ impl<C: DaemonClock> Daemon<C> {
             once_asked: None,
             era_checked: false,
             tx_pending: txstamp::TxPending::default(),
+            client_rx: 0,
         };
         d.resolve_pending(now);
         Ok(d)
@@ -348,6 +351,7 @@ impl<C: DaemonClock> Daemon<C> {
                         break;
                     }
                 };
+                self.client_rx += 1;
                 let rx = self.clock.reading_at_realtime(received.rx_time);
                 let bytes = buf.get(..received.len).unwrap_or_default();
                 let verdict = self.node.handle_packet(now, received.from, bytes, rx);
@@ -400,6 +404,11 @@ impl<C: DaemonClock> Daemon<C> {
         while !signals::terminate_requested() {
             let now = monotonic_now();
             if self.node.poll_timeout().is_some_and(|t| t <= now) {
+                // The node's wall time, for the local clock's reference time (which
+                // no reply brings).
+                if let Ok(wall) = self.clock.now() {
+                    self.node.handle_wall_time(now, wall);
+                }
                 self.node.handle_timeout(now);
                 self.drive(now);
             }
@@ -518,21 +527,49 @@ impl<C: DaemonClock> Daemon<C> {
                     self.started,
                 );
                 let monitor = &mut self.monitor;
+                let client_rx = self.client_rx;
+                let serve_state = |server: &TimeServer| {
+                    let mut io = server.io_counters();
+                    io.received += client_rx;
+                    io.since_reset_s = view.uptime_s;
+                    io
+                };
                 if control_waiting {
-                    self.server.take_control(&mut |socket, from, request| {
-                        monitor.handle(socket, from, request, monotonic_now(), &view);
+                    let server = &self.server;
+                    let io = serve_state(server);
+                    let state = ServeState {
+                        server: server.merged_stats(),
+                        io,
+                        guard: server.guard(),
+                    };
+                    server.take_control(&mut |socket, from, request| {
+                        monitor.handle(socket, from, request, monotonic_now(), &view, &state);
                     });
                 }
+                // Queries met while draining are answered once the batch is done, with
+                // the server's counters and monitor list as they then stand.
+                let mut queries: Vec<(usize, SocketAddr, Vec<u8>)> = Vec::new();
                 for i in readable {
                     self.server.drain(
                         i,
                         &sys,
                         DRAIN_BUDGET,
                         &mut self.clock,
-                        &mut |socket, from, request| {
-                            monitor.handle(socket, from, request, monotonic_now(), &view);
-                        },
+                        &mut |_socket, from, request| queries.push((i, from, request.to_vec())),
                     );
+                }
+                if !queries.is_empty() {
+                    let server = &self.server;
+                    let state = ServeState {
+                        server: server.merged_stats(),
+                        io: serve_state(server),
+                        guard: server.guard(),
+                    };
+                    for (i, from, request) in &queries {
+                        if let Some(socket) = server.sockets().get(*i) {
+                            monitor.handle(socket, *from, request, monotonic_now(), &view, &state);
+                        }
+                    }
                 }
             }
             if signals::take_dump() {
@@ -707,6 +744,22 @@ impl<'a> LazyView<'a> {
 }
 
 impl crate::monitor::SnapshotSource for LazyView<'_> {
+    fn system_peer(&self) -> (Option<SocketAddr>, u8) {
+        self.build().system_peer()
+    }
+
+    fn root_distance_s(&self) -> f64 {
+        self.build().root_distance_s()
+    }
+
+    fn uptime_s(&self) -> u64 {
+        self.uptime_s
+    }
+
+    fn wall_now(&self) -> slew_core::NtpTimestamp {
+        self.wall_now
+    }
+
     fn with_snapshots(
         &self,
         identity: &crate::monitor::Identity,
