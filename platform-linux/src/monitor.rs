@@ -12,7 +12,7 @@
 //! The daemon hands over its state through [`SnapshotSource`], only when a query is
 //! to be answered, so the time-serving path pays nothing for monitoring.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use slew_core::control::{
     Extras, IoCounters, KeyCounters, MruContext, PeerSnapshot, Responder, SystemSnapshot,
@@ -188,17 +188,6 @@ impl Monitor {
         }
     }
 
-    /// Loopback, including IPv4-mapped loopback on an IPv6 socket: always allowed to
-    /// query (unless `restrict … noquery` says otherwise).
-    pub fn allowed(from: &SocketAddr) -> bool {
-        match from.ip() {
-            IpAddr::V4(a) => a.is_loopback(),
-            IpAddr::V6(a) => {
-                a.is_loopback() || a.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-            }
-        }
-    }
-
     /// Takes one token if there is one.
     fn admit(&mut self, now: Instant) -> bool {
         let elapsed_s = now.saturating_since(self.last_refill).as_secs_f64();
@@ -301,23 +290,52 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    /// The rule the daemon follows, as the core decides it for the server path:
+    /// loopback and sources a restrict line names may query; `noquery` refuses
+    /// both; everyone else is refused.
     #[test]
-    fn only_loopback_may_query() {
-        for ok in [
-            "127.0.0.1:5000",
-            "127.1.2.3:1",
-            "[::1]:5000",
-            "[::ffff:127.0.0.1]:9",
+    fn who_may_query_is_loopback_or_a_named_restrict_line() {
+        let h = crate::access::hardening_from(&crate::config::test_config(
+            "restrict default nomodify\nrestrict 192.0.2.0 mask 255.255.255.0 nomodify\nrestrict 127.0.0.2 noquery\nrestrict -6 2001:db8::7\n",
+        ))
+        .unwrap();
+        let guard = crate::access::Guard::new(&h, [7; 16]);
+        let verdict = |from: &str| {
+            let from: SocketAddr = from.parse().unwrap();
+            let mut server = slew_core::server::Server::new();
+            let sys = slew_core::system::SystemVars::unsynchronized(-20);
+            let request = [0x16u8, 0x01, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0];
+            let client = slew_core::server::Client {
+                addr: from.ip(),
+                port: from.port(),
+                now: Instant::ZERO,
+            };
+            let mut tables = guard.lock();
+            let mut out = [0u8; 64];
+            server
+                .respond_to(
+                    &mut tables.policy(),
+                    client,
+                    &request,
+                    slew_core::NtpTimestamp::ZERO,
+                    &sys,
+                    &mut out,
+                )
+                .unwrap_err()
+        };
+        use slew_core::server::DropReason::{Control, NoQuery};
+        for (from, want) in [
+            ("127.0.0.1:5000", Control),
+            ("[::1]:5000", Control),
+            ("[::ffff:127.0.0.1]:9", Control),
+            ("192.0.2.1:123", Control),
+            ("[2001:db8::7]:40000", Control),
+            ("127.0.0.2:5000", NoQuery),
+            ("198.51.100.1:123", NoQuery),
+            ("[2001:db8::1]:123", NoQuery),
+            ("0.0.0.0:1", NoQuery),
         ] {
-            assert!(Monitor::allowed(&ok.parse().unwrap()), "{ok}");
-        }
-        for no in [
-            "192.0.2.1:123",
-            "[2001:db8::1]:123",
-            "[::ffff:192.0.2.1]:9",
-            "0.0.0.0:1",
-        ] {
-            assert!(!Monitor::allowed(&no.parse().unwrap()), "{no}");
+            assert_eq!(verdict(from), want, "{from}");
         }
     }
 

@@ -454,17 +454,10 @@ impl TimeServer {
                         first_stamp.get_or_insert(tx_time);
                         self.tx.push(len, received.from);
                     }
-                    // Mode 6 where `restrict` allows queries: from loopback, or from
-                    // a source a restrict line more specific than `default` names
-                    // without `noquery` (issue 5's "by default from localhost").
-                    Err(DropReason::Control)
-                        if crate::monitor::Monitor::allowed(&received.from)
-                            || guard.matches_specific(received.from) =>
-                    {
-                        control(socket, received.from, request)
-                    }
-                    Err(DropReason::Control) => {
-                        self.server.count_drop(DropReason::NoQuery);
+                    // Mode 6 the core admitted (see slew_core::server: loopback,
+                    // or a source a restrict line names, never under noquery).
+                    Err(DropReason::Control) => control(socket, received.from, request),
+                    Err(DropReason::NoQuery) => {
                         self.log.info(
                             "control-refused",
                             format_args!(

@@ -20,8 +20,9 @@
 //!
 //! 1. `restrict … ignore` for the source: drop, before the packet is even parsed.
 //! 2. The packet must parse ([`Packet::new_checked`]); mode 3 (or version 1 mode 0)
-//!    is a time request; mode 6 goes to the control path only where `noquery` does
-//!    not forbid it ([`DropReason::Control`] tells the caller to hand it over); every
+//!    is a time request; mode 6 goes to the control path only from loopback or a
+//!    source a `restrict` line more specific than `default` names, and never under
+//!    `noquery` ([`DropReason::Control`] tells the caller to hand it over); every
 //!    other mode, mode 7 included, is dropped.
 //! 3. `noserve`: drop; `version`: drop unless version 4.
 //! 4. `limited`: the [`RateLimiter`](crate::ratelimit::RateLimiter) decides: serve,
@@ -73,11 +74,51 @@ pub struct Client {
 pub trait AccessLookup {
     /// The flags for a source address and port.
     fn access(&self, addr: IpAddr, port: u16) -> Access;
+
+    /// Whether a `restrict` line more specific than `default` names this source
+    /// (mode 6 from beyond loopback is handed on only for such sources). A table
+    /// that cannot tell names none.
+    fn names_specifically(&self, addr: IpAddr, port: u16) -> bool {
+        let _ = (addr, port);
+        false
+    }
 }
 
 impl<const N: usize> AccessLookup for AccessTable<N> {
     fn access(&self, addr: IpAddr, port: u16) -> Access {
         self.lookup(addr, port)
+    }
+
+    fn names_specifically(&self, addr: IpAddr, port: u16) -> bool {
+        self.matches_specific(addr, port)
+    }
+}
+
+/// Who may send mode 6 queries, decided here once for every port: `noquery`
+/// refuses; otherwise loopback may, and beyond it only a source that a `restrict`
+/// line more specific than `default` names (ntpd answers any source its `restrict
+/// default` lets through; slew answers remote `ntpq` only where the admin wrote a
+/// line for it, issue 5). Without a restrict table ([`Policy::OPEN`]) nothing is
+/// restricted.
+fn control_verdict(
+    table: Option<&dyn AccessLookup>,
+    client: &Client,
+    access: Access,
+) -> DropReason {
+    if !access.may_query() {
+        return DropReason::NoQuery;
+    }
+    let Some(table) = table else {
+        return DropReason::Control;
+    };
+    let loopback = match client.addr {
+        IpAddr::V4(a) => a.is_loopback(),
+        IpAddr::V6(a) => a.is_loopback() || a.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+    };
+    if loopback || table.names_specifically(client.addr, client.port) {
+        DropReason::Control
+    } else {
+        DropReason::NoQuery
     }
 }
 
@@ -419,11 +460,7 @@ impl Server {
                     limiter.record(client.addr, client.now, seen, None);
                 }
             }
-            return Err(if access.may_query() {
-                DropReason::Control
-            } else {
-                DropReason::NoQuery
-            });
+            return Err(control_verdict(policy.access, &client, access));
         }
         let packet = Packet::new_checked(request).map_err(|e| match e {
             wire::Error::Truncated => DropReason::Truncated,
@@ -437,8 +474,7 @@ impl Server {
             Mode::Reserved => return Err(DropReason::ModeReserved),
             Mode::Server if packet.is_kiss() => return Err(DropReason::KissOfDeath),
             Mode::Server => return Err(DropReason::ModeServer),
-            Mode::Control if access.may_query() => return Err(DropReason::Control),
-            Mode::Control => return Err(DropReason::NoQuery),
+            Mode::Control => return Err(control_verdict(policy.access, &client, access)),
             _ => return Err(DropReason::ModeUnsupported),
         }
         if !access.may_serve() {
