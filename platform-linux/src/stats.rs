@@ -420,9 +420,9 @@ impl Recorder {
 
     /// Compares the node with the last call and records the differences; `wall` is
     /// the daemon clock's time now.
-    pub fn after_drive<const N: usize>(
+    pub fn after_drive<const N: usize, const R: usize>(
         &mut self,
-        node: &Node<N>,
+        node: &Node<N, R>,
         now: Instant,
         wall: NtpTimestamp,
     ) {
