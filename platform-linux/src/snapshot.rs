@@ -158,10 +158,11 @@ impl NodeView {
             delay_s: s.delay_s,
             dispersion_s: s.dispersion_s,
             jitter_s: s.jitter_s,
-            // A refclock not selected says why its driver refuses what it reads.
+            // A refclock whose driver refuses what it reads says why (the row may
+            // still be the system peer on its earlier samples for a few polls).
             reason: match self.refclock_reasons.iter().find(|(id, _)| *id == s.id) {
-                Some((_, r)) if s.reason != slew_core::peer::Reason::None => r,
-                _ => s.reason.code(),
+                Some((_, r)) => r,
+                None => s.reason.code(),
             },
         }
     }

@@ -340,10 +340,15 @@ impl<C: DaemonClock> Daemon<C> {
 
     /// Reads the refclocks that are due, and the ttys in `readable`.
     fn service_refclocks(&mut self, now: Instant, readable: &[usize]) {
+        let clock = &mut self.clock;
+        let mut to_clock = |t: slew_core::refclock::UnixTime| {
+            let at = clock.reading_at_realtime(t.to_ntp());
+            slew_core::refclock::UnixTime::from_ntp(at, t.secs)
+        };
         for (k, d) in self.refclocks.iter_mut().enumerate() {
             let ready = readable.contains(&k);
             if ready || d.deadline().is_some_and(|t| t <= now) {
-                d.service(&mut self.node, now, ready);
+                d.service(&mut self.node, now, ready, &mut to_clock);
             }
         }
     }

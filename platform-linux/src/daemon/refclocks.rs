@@ -14,7 +14,7 @@ use slew_core::peer::SourceId;
 use slew_core::refclock::nmea_mode::{NmeaEvent, NmeaMode};
 use slew_core::refclock::shm::ShmError;
 use slew_core::refclock::source::{Driver, RefclockConfig};
-use slew_core::refclock::RefSample;
+use slew_core::refclock::{RefSample, UnixTime};
 use slew_core::Instant;
 
 use crate::refclock::nmea::{device_path, NmeaPort};
@@ -123,8 +123,15 @@ impl RefDriver {
         node: &mut Node<N, R>,
         now: Instant,
         sample: &RefSample,
+        clock: &mut dyn FnMut(UnixTime) -> UnixTime,
     ) {
-        match node.handle_refclock_sample(now, self.id, sample) {
+        // The receive stamp is CLOCK_REALTIME's: the disciplined clock's reading
+        // at that moment is what the offset is of (they differ for `--clock virtual`).
+        let sample = RefSample {
+            receive: clock(sample.receive),
+            ..*sample
+        };
+        match node.handle_refclock_sample(now, self.id, &sample) {
             Ok(()) => {
                 if self.reason.take().is_some() {
                     log::info!("{}: samples accepted again", self.name);
@@ -143,6 +150,7 @@ impl RefDriver {
         node: &mut Node<N, R>,
         now: Instant,
         readable: bool,
+        clock: &mut dyn FnMut(UnixTime) -> UnixTime,
     ) {
         match &mut self.input {
             Input::Shm(reader) => {
@@ -180,7 +188,7 @@ impl RefDriver {
                         }
                         self.last_code = Some(shm_code(&sample));
                         self.code_fresh = true;
-                        self.take(node, now, &sample);
+                        self.take(node, now, &sample, clock);
                     }
                     Err(ShmError::NotReady) => {}
                     Err(e) => {
@@ -240,7 +248,7 @@ impl RefDriver {
                     self.refuse(reason, &detail, now);
                 }
                 for s in &samples {
-                    self.take(node, now, s);
+                    self.take(node, now, s, clock);
                 }
                 if code.is_some() {
                     self.last_code = code;
