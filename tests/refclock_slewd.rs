@@ -226,6 +226,18 @@ fn measure_in(ns: &NetNs) -> Option<(f64, u8, [u8; 4])> {
     .unwrap()
 }
 
+/// reference − receive of one clockstats line `MJD SOD 127.127.28.0 YYYY-MM-DDTHH:MM:SS.nZ`.
+fn clockstats_offset(l: &str) -> Option<f64> {
+    let f: Vec<&str> = l.split_whitespace().collect();
+    let rx_sod: f64 = f.get(1)?.parse().ok()?;
+    assert_eq!(f.get(2), Some(&"127.127.28.0"), "{l}");
+    let hms = f.get(3)?.split('T').nth(1)?.trim_end_matches('Z');
+    let p: Vec<f64> = hms.split(':').filter_map(|x| x.parse().ok()).collect();
+    let ref_sod = p.first()? * 3600.0 + p.get(1)? * 60.0 + p.get(2)?;
+    let d = ref_sod - rx_sod;
+    Some(if d < -43_200.0 { d + 86_400.0 } else { d })
+}
+
 /// The `ntpq -p` row of `name`: (refid, st, t, offset ms).
 fn row<'a>(peers: &'a str, name: &str) -> Option<(&'a str, &'a str, &'a str, f64)> {
     let l = peers.lines().find(|l| l.contains(name))?;
@@ -271,13 +283,34 @@ fn slewd_follows_gpsd_shm_and_ntpq_shows_the_row() {
     let (mut gpsd, feed) = start_gpsd(&dir);
     let feeder = Feeder::start(Box::new(feed));
     let ns = NetNs::new("refshm");
-    let slewd = start_slewd(
-        &ns,
-        &dir,
-        "server 127.127.28.0 minpoll 3 maxpoll 3\nfudge 127.127.28.0 refid GPS\n",
-        "observe",
+    let conf = format!(
+        "server 127.127.28.0 minpoll 3 maxpoll 3\nfudge 127.127.28.0 refid GPS\n\
+         statsdir {}/\nstatistics clockstats\nfilegen clockstats type none\n",
+        dir.path().display()
     );
+    let slewd = start_slewd(&ns, &dir, &conf, "observe");
     let peers = wait_synced(&ns, &slewd, "SHM(0)");
+    // clockstats: each reading, receive time and gpsd's reference time: the known
+    // offset, within the serial jitter (the path only delays).
+    let lines = std::fs::read_to_string(dir.join("clockstats")).expect("clockstats written");
+    let offsets: Vec<f64> = lines.lines().filter_map(clockstats_offset).collect();
+    println!(
+        "clockstats: {} lines, e.g. {:?}",
+        offsets.len(),
+        lines.lines().next()
+    );
+    assert!(offsets.len() >= 6, "{lines}");
+    for o in &offsets {
+        assert!(*o > 0.0 && *o <= OFFSET_S + 0.002, "{o} in:\n{lines}");
+    }
+    let mut sorted = offsets.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    println!("SHM(0) median offset {:+.3} ms", median * 1e3);
+    assert!(
+        (median - OFFSET_S).abs() < 0.010,
+        "median {median}: {lines}"
+    );
     // The observe clock never makes the corrections the node books, so the filter's
     // older stages read lower than they would; the path only ever delays: every
     // offset is within (0, +41] ms, the newest at +40 ms less the serial jitter.

@@ -350,6 +350,11 @@ impl<C: DaemonClock> Daemon<C> {
             if ready || d.deadline().is_some_and(|t| t <= now) {
                 d.service(&mut self.node, now, ready, &mut to_clock);
             }
+            let addr = slew_core::peer::refclock_addr(d.config()).ip();
+            for (rx, code) in d.clockstats.drain(..) {
+                let unix_s = rx.secs as f64 + f64::from(rx.nanos) * 1e-9;
+                self.stats.record_clock(unix_s, addr, &code);
+            }
         }
     }
 

@@ -44,10 +44,9 @@ pub struct RefDriver {
     pub reason: Option<&'static str>,
     next_read: Instant,
     logged: Option<(&'static str, Instant)>,
-    /// The last line or record as text, for `clockstats`.
-    pub last_code: Option<String>,
-    /// A new `last_code` not yet written to clockstats.
-    pub code_fresh: bool,
+    /// Readings not yet written to clockstats: (receive time on the daemon's
+    /// clock, timecode). Bounded: a reading a second, drained every loop turn.
+    pub clockstats: Vec<(UnixTime, String)>,
 }
 
 impl std::fmt::Debug for RefDriver {
@@ -84,9 +83,13 @@ impl RefDriver {
             reason: None,
             next_read: now,
             logged: None,
-            last_code: None,
-            code_fresh: false,
+            clockstats: Vec::new(),
         }
+    }
+
+    /// Its configuration.
+    pub fn config(&self) -> &RefclockConfig {
+        &self.config
     }
 
     /// The tty to wait on, if this is an open NMEA receiver.
@@ -131,6 +134,10 @@ impl RefDriver {
             receive: clock(sample.receive),
             ..*sample
         };
+        if self.clockstats.len() < 64 {
+            self.clockstats
+                .push((sample.receive, timecode(sample.reference)));
+        }
         match node.handle_refclock_sample(now, self.id, &sample) {
             Ok(()) => {
                 if self.reason.take().is_some() {
@@ -186,8 +193,6 @@ impl RefDriver {
                         if let Some(rc) = node.refclock_mut(self.id) {
                             rc.set_precision_log2(precision);
                         }
-                        self.last_code = Some(shm_code(&sample));
-                        self.code_fresh = true;
                         self.take(node, now, &sample, clock);
                     }
                     Err(ShmError::NotReady) => {}
@@ -222,7 +227,6 @@ impl RefDriver {
                 let Some(p) = port.as_mut() else { return };
                 let mut samples: Vec<RefSample> = Vec::new();
                 let mut refused: Vec<(&'static str, String)> = Vec::new();
-                let mut code = None;
                 let res = p.read_available(|ev| match ev {
                     NmeaEvent::Sample(s, _) => samples.push(s),
                     NmeaEvent::Rejected(e, line) => {
@@ -231,10 +235,6 @@ impl RefDriver {
                     }
                     NmeaEvent::Filtered(_) => {}
                 });
-                // The last line taken, for clockstats (ntpd logs the sentence).
-                if let Some(last) = samples.last() {
-                    code = Some(nmea_code(last));
-                }
                 match res {
                     Ok(_) => {}
                     Err(e) => {
@@ -250,22 +250,21 @@ impl RefDriver {
                 for s in &samples {
                     self.take(node, now, s, clock);
                 }
-                if code.is_some() {
-                    self.last_code = code;
-                    self.code_fresh = true;
-                }
             }
         }
     }
 }
 
-fn shm_code(s: &RefSample) -> String {
+/// ntpd 4.2.8's SHM timecode: the reference time, `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`.
+fn timecode(t: UnixTime) -> String {
+    let day = t.secs.div_euclid(86_400);
+    let sod = t.secs.rem_euclid(86_400);
+    let (y, m, d) = slew_core::refclock::civil::civil_from_days(day);
     format!(
-        "{}.{:09} {}.{:09}",
-        s.reference.secs, s.reference.nanos, s.receive.secs, s.receive.nanos
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:09}Z",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60,
+        t.nanos
     )
-}
-
-fn nmea_code(s: &RefSample) -> String {
-    shm_code(s)
 }
