@@ -62,10 +62,17 @@ impl<const N: usize, const R: usize> Node<N, R> {
         id: SourceId,
         sample: &RefSample,
     ) -> Result<(), RefclockInputError> {
+        // The part of the last correction the clock has not made yet will still be
+        // made: the offset once it is done is the one to keep (as for packets).
+        let pending_s = self.pending_slew_s(now);
         let Some((_, rc)) = self.refclocks.iter_mut().find(|(rid, _)| *rid == id) else {
             return Err(RefclockInputError::UnknownSource);
         };
-        rc.add_sample(sample)
+        let effective = RefSample {
+            reference: sample.reference.add_s(-pending_s),
+            ..*sample
+        };
+        rc.add_sample(&effective)
             .map_err(RefclockInputError::Rejected)?;
         // The wall clock at `now` is the sample's receive time: what `wall_now`
         // extrapolates from when serving.
