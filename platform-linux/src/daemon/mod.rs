@@ -424,9 +424,15 @@ impl<C: DaemonClock> Daemon<C> {
             log::warn!("{w}");
         }
         log::info!(
-            "disciplining the {} clock with {} source(s){}",
+            "disciplining the {} clock with {} source(s){}{}",
             self.clock.name(),
             self.settings.sources.len(),
+            if self.refclocks.is_empty() {
+                String::new()
+            } else {
+                let names: Vec<&str> = self.refclocks.iter().map(|d| d.name.as_str()).collect();
+                format!(" and reference clock(s) {}", names.join(", "))
+            },
             match self.settings.local_clock {
                 Some(l) => format!(", local clock at stratum {} as fallback", l.stratum),
                 None => String::new(),
