@@ -407,8 +407,10 @@ impl<const N: usize, const R: usize> Node<N, R> {
         for s in self.sources.iter_mut() {
             s.filter.shift_offsets(delta_s);
         }
-        for (_, r) in self.refclocks.iter_mut() {
-            r.shift_offsets(delta_s);
+        if R > 0 {
+            for (_, r) in self.refclocks.iter_mut() {
+                r.shift_offsets(delta_s);
+            }
         }
         self.sys_offset_s += delta_s;
     }
