@@ -245,10 +245,17 @@ fn aged(s: &FilterSample, now_s: f64) -> f64 {
     (s.dispersion_s + PHI * (now_s - s.time_s).max(0.0)).min(MAXDISP_S)
 }
 
+/// Sort order of the stages: least delay first; equal delays (every stage of a
+/// refclock has delay 0) by least distance, i.e. least dispersion aged to a common
+/// moment (ntpd's rule), then newer first.
 fn before(a: &Option<FilterSample>, b: &Option<FilterSample>) -> bool {
     match (a, b) {
         (Some(a), Some(b)) => {
-            a.delay_s < b.delay_s || (a.delay_s == b.delay_s && a.time_s > b.time_s)
+            // disp + PHI·(now − t) compared for any common `now`.
+            let da = a.dispersion_s - PHI * a.time_s;
+            let db = b.dispersion_s - PHI * b.time_s;
+            a.delay_s < b.delay_s
+                || (a.delay_s == b.delay_s && (da < db || (da == db && a.time_s > b.time_s)))
         }
         (Some(_), None) => true,
         _ => false,

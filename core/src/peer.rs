@@ -9,6 +9,9 @@
 
 use core::net::SocketAddr;
 
+mod refclock_kind;
+pub use refclock_kind::refclock_addr;
+
 #[cfg(feature = "auth")]
 use crate::auth::{AuthStatus, KeyTable, SymmetricKey};
 use crate::clock::LeapIndicator;
@@ -257,6 +260,8 @@ pub struct Association {
     /// The one key of a `key N` association (empty until set).
     #[cfg(feature = "auth")]
     key: Option<SymmetricKey>,
+    /// A refclock (`127.127.T.U`): fed by polls of its source, never sends.
+    refclock: bool,
 }
 
 impl Association {
@@ -296,6 +301,7 @@ impl Association {
             unusable: None,
             #[cfg(feature = "auth")]
             key: None,
+            refclock: false,
         }
     }
 

@@ -223,13 +223,20 @@ impl<const N: usize> Builder<N> {
 
     /// The node, with its servers added at `now`.
     pub fn build(&self, now: Instant) -> Result<Node<N>, ConfigError> {
+        self.build_with(now)
+    }
+
+    /// As [`Builder::build`], for a node with room for `R` refclocks (a GPS on a
+    /// UART: add it with `Node::add_refclock`). With a refclock to come, no server
+    /// nor local clock is needed.
+    pub fn build_with<const R: usize>(&self, now: Instant) -> Result<Node<N, R>, ConfigError> {
         if self.overflow {
             return Err(ConfigError::TooManyServers);
         }
         if self.minpoll > self.maxpoll {
             return Err(ConfigError::PollBounds);
         }
-        if self.servers.is_empty() && self.local_clock_stratum.is_none() {
+        if self.servers.is_empty() && self.local_clock_stratum.is_none() && R == 0 {
             return Err(ConfigError::NoTimeSource);
         }
         let mut node = Node::new(self.node_config());

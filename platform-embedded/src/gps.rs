@@ -9,9 +9,13 @@
 //! arrived and never blocks the main loop.
 
 use embedded_io::{Read, ReadReady};
+use slew_core::node::{Node, RefclockInputError};
+use slew_core::peer::SourceId;
 use slew_core::refclock::nmea_mode::{NmeaCounters, NmeaDriver, NmeaEvent, NmeaMode};
 use slew_core::refclock::source::{RefclockSource, SampleReject};
+use slew_core::refclock::RefSample;
 use slew_core::refclock::UnixTime;
+use slew_core::Instant;
 
 /// Bytes taken from the UART per read: a sentence is up to 82, so most reads of
 /// a 9600-bd line hold less than one.
@@ -58,7 +62,7 @@ impl<U: Read> UartGps<U> {
     pub fn read_once(
         &mut self,
         now: impl FnOnce() -> UnixTime,
-        source: &mut RefclockSource,
+        source: &mut impl SampleSink,
     ) -> Result<ReadReport, U::Error> {
         let mut buf = [0u8; READ_CHUNK];
         let n = self.uart.read(&mut buf)?;
@@ -71,7 +75,7 @@ impl<U: Read> UartGps<U> {
         let last_source_reject = &mut self.last_source_reject;
         self.driver
             .feed(buf.get(..n).unwrap_or(&[]), rx, |e| match e {
-                NmeaEvent::Sample(s, _) => match source.add_sample(&s) {
+                NmeaEvent::Sample(s, _) => match source.take(&s) {
                     Ok(()) => report.samples += 1,
                     Err(r) => {
                         report.source_rejected += 1;
@@ -119,12 +123,47 @@ impl<U: Read + ReadReady> UartGps<U> {
     pub fn poll_ready(
         &mut self,
         now: impl FnOnce() -> UnixTime,
-        source: &mut RefclockSource,
+        source: &mut impl SampleSink,
     ) -> Result<Option<ReadReport>, U::Error> {
         if self.uart.read_ready()? {
             self.read_once(now, source).map(Some)
         } else {
             Ok(None)
+        }
+    }
+}
+
+/// Where decoded samples go: a bare [`RefclockSource`], or a node's refclock
+/// ([`NodeRefclock`]) so that the appliance selects it and serves stratum 1.
+pub trait SampleSink {
+    /// One reading; refused ones come back with the source's reason.
+    fn take(&mut self, sample: &RefSample) -> Result<(), SampleReject>;
+}
+
+impl SampleSink for RefclockSource {
+    fn take(&mut self, sample: &RefSample) -> Result<(), SampleReject> {
+        self.add_sample(sample)
+    }
+}
+
+/// Refclock `id` of a node, at monotonic time `now` (the read's).
+#[derive(Debug)]
+pub struct NodeRefclock<'a, const N: usize, const R: usize> {
+    /// The node.
+    pub node: &'a mut Node<N, R>,
+    /// The refclock's id ([`Node::add_refclock`]).
+    pub id: SourceId,
+    /// When the bytes were read.
+    pub now: Instant,
+}
+
+impl<const N: usize, const R: usize> SampleSink for NodeRefclock<'_, N, R> {
+    fn take(&mut self, sample: &RefSample) -> Result<(), SampleReject> {
+        match self.node.handle_refclock_sample(self.now, self.id, sample) {
+            Ok(()) => Ok(()),
+            Err(RefclockInputError::Rejected(r)) => Err(r),
+            // A wrong id drops the sample: there is no refclock to refuse it.
+            Err(RefclockInputError::UnknownSource) => Ok(()),
         }
     }
 }

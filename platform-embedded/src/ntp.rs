@@ -38,17 +38,22 @@ use crate::transport::{recv, UdpTransport};
 /// by the codec: slew-embedded speaks neither.
 pub const RX_BUF_LEN: usize = HEADER_LEN + 24;
 
+/// The NTP era is taken nearest this Unix time when a GPS stamp is turned into a
+/// date (2026-12-01): right until 2094.
+pub const GPS_ERA_PIVOT_UNIX_S: i64 = 1_796_083_200;
+
 /// Client and clock state, with the receive buffer.
 #[derive(Debug)]
-pub struct Ntp<T: TickSource, const N: usize> {
+pub struct Ntp<T: TickSource, const N: usize, const R: usize = 0> {
     clock: SoftClock<T>,
-    node: Node<N>,
+    node: Node<N, R>,
     rx: [u8; RX_BUF_LEN],
 }
 
-impl<T: TickSource, const N: usize> Ntp<T, N> {
-    /// A client only (build the node with [`crate::config::Builder`]).
-    pub fn new(clock: SoftClock<T>, node: Node<N>) -> Self {
+impl<T: TickSource, const N: usize, const R: usize> Ntp<T, N, R> {
+    /// A client only (build the node with [`crate::config::Builder`]; for a
+    /// refclock, [`crate::config::Builder::build_with`] and `Node::add_refclock`).
+    pub fn new(clock: SoftClock<T>, node: Node<N, R>) -> Self {
         Self {
             clock,
             node,
@@ -73,8 +78,36 @@ impl<T: TickSource, const N: usize> Ntp<T, N> {
     }
 
     /// The client node (sources, system status).
-    pub fn node(&self) -> &Node<N> {
+    pub fn node(&self) -> &Node<N, R> {
         &self.node
+    }
+
+    /// The client node, to add a refclock.
+    pub fn node_mut(&mut self) -> &mut Node<N, R> {
+        &mut self.node
+    }
+
+    /// Reads what the GPS receiver on `gps` has sent (never blocks), stamped with
+    /// the disciplined clock, into refclock `id`: the appliance then selects it at
+    /// stratum 0 and serves stratum 1 with refid GPS. Call every loop turn (and
+    /// from the UART's interrupt where there is one: the stamp is taken at the read).
+    pub fn feed_gps<U: embedded_io::Read + embedded_io::ReadReady>(
+        &mut self,
+        gps: &mut crate::gps::UartGps<U>,
+        id: slew_core::peer::SourceId,
+    ) -> Result<Option<crate::gps::ReadReport>, U::Error> {
+        let clock = &mut self.clock;
+        let now = clock.instant();
+        let mut sink = crate::gps::NodeRefclock {
+            node: &mut self.node,
+            id,
+            now,
+        };
+        // Stamped right after the read returns (poll_ready calls it then).
+        gps.poll_ready(
+            || slew_core::refclock::UnixTime::from_ntp(clock.read(), GPS_ERA_PIVOT_UNIX_S),
+            &mut sink,
+        )
     }
 
     /// Takes every datagram off `socket` (replies for the client; requests for

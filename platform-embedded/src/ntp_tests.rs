@@ -183,3 +183,89 @@ fn sleep_until_is_bounded_and_skips_past_deadlines() {
     );
     assert_eq!((d.0, d.1), (6_000, 2));
 }
+
+/// A UART with the receiver's bytes queued, read in 16-byte chunks.
+struct GpsUart(std::collections::VecDeque<u8>);
+
+impl embedded_io::ErrorType for GpsUart {
+    type Error = core::convert::Infallible;
+}
+
+impl embedded_io::Read for GpsUart {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        let n = buf.len().min(16).min(self.0.len());
+        for b in buf.iter_mut().take(n) {
+            *b = self.0.pop_front().unwrap_or(0);
+        }
+        Ok(n)
+    }
+}
+
+impl embedded_io::ReadReady for GpsUart {
+    fn read_ready(&mut self) -> Result<bool, Self::Error> {
+        Ok(!self.0.is_empty())
+    }
+}
+
+/// `$GPRMC` for Unix second `t` with a fix.
+fn rmc(t: i64) -> std::string::String {
+    let day = t.div_euclid(86_400);
+    let sod = t.rem_euclid(86_400);
+    let (y, m, d) = slew_core::refclock::civil::civil_from_days(day);
+    let body = std::format!(
+        "GPRMC,{:02}{:02}{:02}.00,A,4807.038,N,01131.000,E,0.0,0.0,{d:02}{m:02}{:02},,,A",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60,
+        y % 100
+    );
+    let sum = slew_core::refclock::nmea::checksum(body.as_bytes());
+    std::format!("${body}*{sum:02X}\r\n")
+}
+
+/// The appliance on a GPS: an NMEA receiver on a UART is its refclock
+/// (`Node<2, 1>`, `Ntp::feed_gps`); its clock starts 0.2 s fast and 30 ppm off and
+/// ends within 1 ms of the sentences' time, at stratum 1 with refid GPS, which is
+/// what its LAN server answers with.
+#[test]
+fn appliance_on_a_uart_gps_serves_stratum_1() {
+    use slew_core::refclock::nmea_mode::NmeaMode;
+    use slew_core::refclock::source::{Driver, RefclockConfig};
+    let ticks = Cell::new(0u64);
+    let clock = SoftClock::new(
+        Shared(&ticks),
+        1_000_000,
+        truth(&ticks) + NtpDuration::from_seconds_f64(0.2),
+    )
+    .with_frequency_error_ppm(30.0);
+    let node = Builder::<2>::new(0x7e57_5eed)
+        .build_with::<1>(Instant::ZERO)
+        .unwrap();
+    let mut ntp: Ntp<_, 2, 1> = Ntp::new(clock, node);
+    let mut cfg = RefclockConfig::new(Driver::Nmea, 0);
+    cfg.minpoll = slew_core::PollInterval::from_log2(4);
+    cfg.maxpoll = slew_core::PollInterval::from_log2(4);
+    let id = ntp.node_mut().add_refclock(cfg, Instant::ZERO).unwrap();
+    let mut gps = crate::gps::UartGps::new(GpsUart(Default::default()), NmeaMode(0));
+    let mut socket = udp_socket();
+    let step_us = 10_000;
+    let seconds = 900u64;
+    for _ in 0..(seconds * 1_000_000 / step_us) {
+        ticks.set(ticks.get() + step_us);
+        // Each true second's RMC arrives at the top of that second.
+        if ticks.get().is_multiple_of(1_000_000) {
+            let t = TRUTH_UNIX_S + (ticks.get() / 1_000_000) as i64;
+            gps.uart_mut().0.extend(rmc(t).bytes());
+        }
+        ntp.feed_gps(&mut gps, id).unwrap();
+        let _ = ntp.poll(&mut socket, None::<&mut LanServer<1>>);
+    }
+    let sys = ntp.node().system_vars();
+    assert_eq!(sys.stratum, 1, "{:?}", ntp.node().system());
+    assert_eq!(sys.ref_id, slew_core::wire::RefId::GPS);
+    let off = (ntp.clock().read() - truth(&ticks)).to_seconds_f64();
+    std::println!("appliance on GPS: {:+.3} ms after {seconds} s", off * 1e3);
+    // Each sentence is read in the loop turn it arrives in: the stamp is exact, and
+    // what is left is the discipline's.
+    assert!(off.abs() < 0.001, "offset {off}");
+}

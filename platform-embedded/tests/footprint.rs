@@ -31,6 +31,13 @@ fn client_state_for_four_sources_is_under_4_kib() {
     println!("SoftClock: {clock} bytes");
     println!("Ntp<_, 4> (client: node + clock + receive buffer): {client} bytes");
     println!("LanServer<16> (server counters + rate limiter of 16 clients): {server16} bytes");
+    // A GPS on a UART: one refclock slot (its median filter holds 64 offsets).
+    let gps3 = size_of::<Ntp<Timer, 3, 1>>();
+    println!(
+        "Node<4, 1>: {} bytes; Ntp<_, 3, 1> (three servers + a GPS): {gps3} bytes",
+        size_of::<Node<4, 1>>()
+    );
+    assert!(gps3 < 4096, "three servers and a GPS: {gps3} bytes");
     assert!(
         client < 4096,
         "client state {client} bytes is over the 4 KiB budget"

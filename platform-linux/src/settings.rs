@@ -108,6 +108,8 @@ pub struct Settings {
     pub local_clock: Option<LocalClock>,
     /// Upstream sources.
     pub sources: Vec<SourceSpec>,
+    /// Reference clocks (`server 127.127.20.U`, `127.127.28.U`) with their fudge.
+    pub refclocks: Vec<slew_core::refclock::source::RefclockConfig>,
     /// Where the frequency estimate is kept.
     pub driftfile: Option<PathBuf>,
     /// Where log lines go instead of syslog/stderr (`logfile`).
@@ -133,6 +135,7 @@ impl Default for Settings {
             listen_explicit: false,
             local_clock: None,
             sources: Vec::new(),
+            refclocks: Vec::new(),
             driftfile: None,
             logfile: None,
             leapfile: None,
@@ -382,6 +385,7 @@ pub fn settings_from(config: &Config, overrides: &Overrides) -> Settings {
         listen_explicit: !overrides.listen.is_empty(),
         local_clock,
         sources,
+        refclocks: config.refclocks.iter().map(|r| r.config).collect(),
         driftfile: config.driftfile.as_ref().map(|d| d.value.clone()),
         logfile: config.logfile.as_ref().map(|d| d.value.clone()),
         leapfile: config.leapfile.as_ref().map(|d| d.value.clone()),

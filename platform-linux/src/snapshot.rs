@@ -65,6 +65,9 @@ pub struct NodeView {
     pub wall_now: NtpTimestamp,
     /// Seconds since the daemon started (the local clock's reach fills with it).
     pub uptime_s: u64,
+    /// Refclocks whose driver refuses what it reads, with the reason (`no fix`,
+    /// `bad checksum`, `writer stalled`, …): shown as the row's `reason`.
+    pub refclock_reasons: Vec<(SourceId, &'static str)>,
 }
 
 /// How to show a refid slewd made up itself: `LOCL` and `INIT` as codes; orphan
@@ -170,7 +173,12 @@ impl NodeView {
             delay_s: s.delay_s,
             dispersion_s: s.dispersion_s,
             jitter_s: s.jitter_s,
-            reason: s.reason.code(),
+            // A refclock whose driver refuses what it reads says why (the row may
+            // still be the system peer on its earlier samples for a few polls).
+            reason: match self.refclock_reasons.iter().find(|(id, _)| *id == s.id) {
+                Some((_, r)) => r,
+                None => s.reason.code(),
+            },
         }
     }
 
@@ -293,6 +301,7 @@ mod tests {
             now: Instant::from_nanos(1_000_000_000),
             wall_now: NtpTimestamp::from_unix(1_800_000_000, 0),
             uptime_s: 1,
+            refclock_reasons: Vec::new(),
         }
     }
 

@@ -18,9 +18,14 @@
 //! keeps `F` itself as a hard link to the current file, as ntpd does. `statistics
 //! NAME…` enables the named sets; `filegen … enable/disable` overrides it.
 //!
-//! `clockstats` and `cryptostats` are accepted and stay empty: slew has no
-//! reference clock drivers beyond LOCAL (which records none in ntpd either) and no
-//! Autokey. The other kinds and the other file types are refused by line at load.
+//! - `clockstats`, one line per reading of a reference clock (ntpd's
+//!   `record_clock_stats`): `MJD SECONDS ADDRESS TIMECODE` — the receive time, the
+//!   clock's address, and its last timecode: for NMEA the sentence used, for SHM
+//!   the reference time as ntpd 4.2.8's SHM driver prints it
+//!   (`YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`); e.g.
+//!   `61375 79200.041 127.127.28.0 2026-12-01T22:00:00.000000000Z`.
+//!
+//! `cryptostats` is accepted and stays empty: slew has no Autokey. The other kinds and the other file types are refused by line at load.
 //!
 //! A file that cannot be written is logged once per file name and skipped: the
 //! time service never waits for statistics.
@@ -86,6 +91,8 @@ pub struct StatsSettings {
     pub loopstats: FileGen,
     /// `peerstats`.
     pub peerstats: FileGen,
+    /// `clockstats`.
+    pub clockstats: FileGen,
 }
 
 impl Default for StatsSettings {
@@ -94,6 +101,7 @@ impl Default for StatsSettings {
             dir: PathBuf::from(DEFAULT_STATSDIR),
             loopstats: FileGen::default_for("loopstats"),
             peerstats: FileGen::default_for("peerstats"),
+            clockstats: FileGen::default_for("clockstats"),
         }
     }
 }
@@ -101,7 +109,7 @@ impl Default for StatsSettings {
 impl StatsSettings {
     /// Any set enabled.
     pub fn any(&self) -> bool {
-        self.loopstats.enabled || self.peerstats.enabled
+        self.loopstats.enabled || self.peerstats.enabled || self.clockstats.enabled
     }
 }
 
@@ -113,10 +121,12 @@ pub fn settings_from(config: &Config) -> StatsSettings {
     }
     s.loopstats.enabled = config.statistics.contains(&StatsKind::Loopstats);
     s.peerstats.enabled = config.statistics.contains(&StatsKind::Peerstats);
+    s.clockstats.enabled = config.statistics.contains(&StatsKind::Clockstats);
     for g in &config.filegens {
         let gen = match g.kind {
             StatsKind::Loopstats => &mut s.loopstats,
             StatsKind::Peerstats => &mut s.peerstats,
+            StatsKind::Clockstats => &mut s.clockstats,
             _ => continue,
         };
         if let Some(f) = &g.file {
@@ -156,7 +166,7 @@ pub fn not_honoured(config: &Config, file: &Location) -> Vec<(Location, String)>
             out.push((
                 file.clone(),
                 format!(
-                    "`statistics {}` (loopstats and peerstats are written)",
+                    "`statistics {}` (loopstats, peerstats and clockstats are written)",
                     k.name()
                 ),
             ));
@@ -351,6 +361,7 @@ impl OpenGen {
 pub struct StatsWriter {
     loopstats: Option<OpenGen>,
     peerstats: Option<OpenGen>,
+    clockstats: Option<OpenGen>,
 }
 
 impl StatsWriter {
@@ -360,12 +371,21 @@ impl StatsWriter {
         Self {
             loopstats: open(&s.loopstats),
             peerstats: open(&s.peerstats),
+            clockstats: open(&s.clockstats),
         }
     }
 
     /// Whether any set is written.
     pub fn active(&self) -> bool {
-        self.loopstats.is_some() || self.peerstats.is_some()
+        self.loopstats.is_some() || self.peerstats.is_some() || self.clockstats.is_some()
+    }
+
+    /// One reading of reference clock `addr` received at `unix_s`.
+    pub fn record_clock(&mut self, unix_s: f64, addr: IpAddr, timecode: &str) {
+        if let Some(g) = self.clockstats.as_mut() {
+            let (mjd, secs) = mjd_and_seconds(unix_s);
+            g.write(mjd, &format!("{mjd} {secs:.3} {addr} {timecode}"));
+        }
     }
 
     /// Whether peerstats is written.
@@ -418,11 +438,16 @@ impl Recorder {
         self.writer.active()
     }
 
+    /// A clockstats line (see [`StatsWriter::record_clock`]).
+    pub fn record_clock(&mut self, unix_s: f64, addr: IpAddr, timecode: &str) {
+        self.writer.record_clock(unix_s, addr, timecode);
+    }
+
     /// Compares the node with the last call and records the differences; `wall` is
     /// the daemon clock's time now.
-    pub fn after_drive<const N: usize>(
+    pub fn after_drive<const N: usize, const R: usize>(
         &mut self,
-        node: &Node<N>,
+        node: &Node<N, R>,
         now: Instant,
         wall: NtpTimestamp,
     ) {

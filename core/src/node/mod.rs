@@ -3,6 +3,9 @@
 
 mod action;
 mod drive;
+mod refclock;
+
+pub use refclock::RefclockInputError;
 
 pub use action::{Action, Event, TxId};
 pub use drive::{run_once, run_once_with, Report};
@@ -202,9 +205,12 @@ pub struct SystemStatus {
 /// assert!(node.poll_action().is_some());
 /// ```
 #[derive(Debug)]
-pub struct Node<const N: usize> {
+pub struct Node<const N: usize, const R: usize = 0> {
     config: NodeConfig,
     sources: Vec<Association, N>,
+    /// The reference clocks' own state (median filter, reach), each also an
+    /// association in `sources` under the same id.
+    refclocks: Vec<(SourceId, crate::refclock::source::RefclockSource), R>,
     next_id: u32,
     discipline: Discipline,
     rng: u64,
@@ -236,7 +242,7 @@ pub struct Node<const N: usize> {
 /// The local clock reference is refreshed at ntpd's LOCAL driver poll, 64 s.
 pub const LOCAL_CLOCK_POLL: core::time::Duration = core::time::Duration::from_secs(64);
 
-impl<const N: usize> Node<N> {
+impl<const N: usize, const R: usize> Node<N, R> {
     /// A node with no sources.
     pub fn new(mut config: NodeConfig) -> Self {
         config.discipline.precision_s = libm::ldexp(1.0, config.precision as i32);
@@ -246,6 +252,7 @@ impl<const N: usize> Node<N> {
             sys: SystemVars::unsynchronized(config.precision),
             config,
             sources: Vec::new(),
+            refclocks: Vec::new(),
             next_id: 1,
             sends: Deque::new(),
             queue: Deque::new(),
@@ -303,6 +310,9 @@ impl<const N: usize> Node<N> {
             return false;
         };
         self.sources.swap_remove(pos);
+        if let Some(r) = self.refclocks.iter().position(|(rid, _)| *rid == id) {
+            self.refclocks.swap_remove(r);
+        }
         if self.sys_peer == Some(id) {
             self.sys_peer = None;
         }
@@ -374,7 +384,9 @@ impl<const N: usize> Node<N> {
             .map(|s| Instant::from_nanos(libm::ceil(s.max(0.0) * 1e9) as u64));
         self.sources
             .iter()
+            .filter(|s| !s.is_refclock())
             .map(|s| s.next_poll())
+            .chain(self.refclocks.iter().map(|(_, r)| r.next_poll()))
             .chain(local)
             .chain(slew_end)
             .min()
@@ -386,7 +398,10 @@ impl<const N: usize> Node<N> {
         self.end_slew(now);
         let mut polled = false;
         for i in 0..self.sources.len() {
-            let due = self.sources.get(i).is_some_and(|s| s.next_poll() <= now);
+            let due = self
+                .sources
+                .get(i)
+                .is_some_and(|s| !s.is_refclock() && s.next_poll() <= now);
             if !due {
                 continue;
             }
@@ -404,6 +419,8 @@ impl<const N: usize> Node<N> {
             }
             polled = true;
         }
+        // Refclocks reselect themselves, each with its fresh sample.
+        self.poll_refclocks(now);
         // The local clock: with no source at all it is the time source from the
         // start (ntpd's LOCAL(0) alone); while it serves, its reference time is
         // refreshed at its poll so clients see a live reference.
@@ -504,6 +521,7 @@ impl<const N: usize> Node<N> {
                     id,
                     offset_s: sample.offset_s,
                     delay_s: sample.delay_s,
+                    dispersion_s: 0.0,
                     time_s: sample.time_s,
                     filtered: filtered.is_some(),
                 };
@@ -625,6 +643,8 @@ struct Fresh {
     id: SourceId,
     offset_s: f64,
     delay_s: f64,
+    /// The sample's own dispersion (a refclock's median-filter jitter).
+    dispersion_s: f64,
     time_s: f64,
     filtered: bool,
 }
@@ -639,3 +659,6 @@ mod wide_tests;
 
 #[cfg(all(test, feature = "auth"))]
 mod auth_tests;
+
+#[cfg(test)]
+mod refclock_tests;

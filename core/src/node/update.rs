@@ -25,7 +25,7 @@ pub const STARTUP_SETTLE_WAIT: core::time::Duration = core::time::Duration::from
 /// step threshold, when one is set): RFC 5905's STEPT, 128 ms.
 pub const STARTUP_AGREEMENT_S: f64 = 0.128;
 
-impl<const N: usize> Node<N> {
+impl<const N: usize, const R: usize> Node<N, R> {
     /// Re-run selection; if `fresh` is a new sample, let the discipline have it.
     pub(super) fn reselect(&mut self, now: Instant, fresh: Option<Fresh>) {
         let starting = !self.ever_synced && !self.startup_wait_over(now);
@@ -274,11 +274,12 @@ impl<const N: usize> Node<N> {
                 let prec = self.config.discipline.precision_s;
                 // Before the first update nothing is known about the path: the
                 // honest bound is half the round trip (uniform within it).
+                // A refclock's delay is 0: its median filter's jitter is the error.
                 let variance_s2 = if self.ever_synced {
                     prec * prec + excess * excess / 4.0
                 } else {
                     prec * prec + f.delay_s * f.delay_s / 12.0
-                };
+                } + f.dispersion_s * f.dispersion_s;
                 Measurement {
                     time_s: f.time_s,
                     offset_s: f.offset_s,
@@ -409,6 +410,11 @@ impl<const N: usize> Node<N> {
         for s in self.sources.iter_mut() {
             s.filter.shift_offsets(delta_s);
         }
+        if R > 0 {
+            for (_, r) in self.refclocks.iter_mut() {
+                r.shift_offsets(delta_s);
+            }
+        }
         self.sys_offset_s += delta_s;
     }
 
@@ -447,7 +453,9 @@ impl<const N: usize> Node<N> {
             + jitter_s
             + PHI * age_s
             + libm::fabs(offset_s);
+        // A refclock's refid is its own (`GPS`, `SHM`, or fudged), as ntpd serves.
         let ref_id = match p.config().addr {
+            _ if p.is_refclock() => p.status(now).ref_id,
             core::net::SocketAddr::V4(a) => RefId::from_ipv4(*a.ip()),
             core::net::SocketAddr::V6(a) => RefId::from_ipv6(*a.ip()),
         };

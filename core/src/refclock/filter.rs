@@ -87,6 +87,15 @@ impl MedianFilter {
         true
     }
 
+    /// Move every waiting offset by `delta_s` (the node corrected the clock by
+    /// `-delta_s` since they were measured).
+    pub fn shift_offsets(&mut self, delta_s: f64) {
+        let n = self.len;
+        for o in self.ring.iter_mut().take(n) {
+            *o += delta_s;
+        }
+    }
+
     /// Forget the waiting offsets.
     pub fn clear(&mut self) {
         self.next = 0;

@@ -288,6 +288,12 @@ impl RefclockSource {
         Ok(self.fudged_offset_s(raw_s))
     }
 
+    /// Move the offsets waiting for the poll by `delta_s`: the node corrected the
+    /// clock by `-delta_s` after they were measured.
+    pub fn shift_offsets(&mut self, delta_s: f64) {
+        self.filter.shift_offsets(delta_s);
+    }
+
     /// When the next poll is due.
     pub fn next_poll(&self) -> Instant {
         self.next_poll

@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use smoltcp::wire::IpCidr;
 
 pub const USAGE: &str = "usage: appliance [--tap NAME] --addr CIDR... --server ADDR:PORT... \
-[--port N] [--seconds N] [--offset S] [--freq-error PPM] [--minpoll L] [--maxpoll L] [--serve]";
+[--port N] [--seconds N] [--offset S] [--freq-error PPM] [--minpoll L] [--maxpoll L] [--serve] \
+[--gps TTY [--gps-mode M]]";
 
 /// What the appliance was told.
 #[derive(Debug)]
@@ -22,6 +23,10 @@ pub struct Args {
     pub minpoll: i8,
     pub maxpoll: i8,
     pub serve: bool,
+    /// `--gps TTY`: an NMEA receiver on this line is a refclock (`127.127.20.0`).
+    pub gps: Option<String>,
+    /// `--gps-mode M`: ntpd's NMEA mode bits (sentences; the baud is the line's).
+    pub gps_mode: u32,
 }
 
 impl Args {
@@ -37,6 +42,8 @@ impl Args {
             minpoll: 0,
             maxpoll: 2,
             serve: false,
+            gps: None,
+            gps_mode: 0,
         };
         while let Some(flag) = it.next() {
             if flag == "--serve" {
@@ -57,14 +64,16 @@ impl Args {
                 "--freq-error" => a.freq_error_ppm = value.parse().map_err(|_| bad("ppm"))?,
                 "--minpoll" => a.minpoll = value.parse().map_err(|_| bad("log2 seconds"))?,
                 "--maxpoll" => a.maxpoll = value.parse().map_err(|_| bad("log2 seconds"))?,
+                "--gps" => a.gps = Some(value.clone()),
+                "--gps-mode" => a.gps_mode = value.parse().map_err(|_| bad("a mode word"))?,
                 _ => return Err(format!("unknown argument {flag}")),
             }
         }
         if a.addrs.is_empty() {
             return Err("give the appliance an address: --addr 192.0.2.2/24".into());
         }
-        if a.servers.is_empty() {
-            return Err("give at least one --server".into());
+        if a.servers.is_empty() && a.gps.is_none() {
+            return Err("give at least one --server (or a --gps receiver)".into());
         }
         Ok(a)
     }

@@ -30,6 +30,7 @@ use smoltcp::storage::PacketMetadata;
 use smoltcp::wire::{EthernetAddress, HardwareAddress};
 
 mod args;
+mod tty;
 
 use args::Args;
 
@@ -92,9 +93,29 @@ fn run(args: &Args) -> Result<bool, String> {
         builder = builder.server(*s);
     }
     let node = builder
-        .build(slew_core::Instant::ZERO)
+        .build_with::<1>(slew_core::Instant::ZERO)
         .map_err(|e| format!("configuration: {e:?}"))?;
-    let mut ntp: Ntp<_, 4> = Ntp::new(clock, node);
+    let mut ntp: Ntp<_, 4, 1> = Ntp::new(clock, node);
+    // `--gps TTY`: the receiver is `server 127.127.20.0 minpoll 4 maxpoll 4`.
+    let mut gps = match &args.gps {
+        Some(path) => {
+            let uart = tty::Tty::open(path).map_err(|e| format!("cannot open {path}: {e}"))?;
+            let mut cfg = slew_core::refclock::source::RefclockConfig::new(
+                slew_core::refclock::source::Driver::Nmea,
+                0,
+            );
+            cfg.minpoll = slew_core::PollInterval::from_log2(4);
+            cfg.maxpoll = slew_core::PollInterval::from_log2(4);
+            cfg.mode = args.gps_mode;
+            let id = ntp
+                .node_mut()
+                .add_refclock(cfg, slew_core::Instant::ZERO)
+                .map_err(|_| "no room for the GPS refclock".to_string())?;
+            let mode = slew_core::refclock::nmea_mode::NmeaMode(args.gps_mode);
+            Some((slew_embedded::gps::UartGps::new(uart, mode), id))
+        }
+        None => None,
+    };
     let mut server = args
         .serve
         .then(|| LanServer::<16>::new(DiscardParams::NTPD, seed()));
@@ -136,6 +157,11 @@ fn run(args: &Args) -> Result<bool, String> {
     loop {
         let now = ntp.smoltcp_now();
         iface.poll(now, &mut device, &mut sockets);
+        if let Some((uart, id)) = gps.as_mut() {
+            if let Err(e) = ntp.feed_gps(uart, *id) {
+                eprintln!("appliance: GPS read failed: {e:?}");
+            }
+        }
         let deadline = ntp.poll(sockets.get_mut::<udp::Socket>(handle), server.as_mut());
         iface.poll(ntp.smoltcp_now(), &mut device, &mut sockets);
 
@@ -164,7 +190,7 @@ fn run(args: &Args) -> Result<bool, String> {
     }
 }
 
-fn report<T: TickSource>(ntp: &mut Ntp<T, 4>, elapsed: Duration, offset_s: f64) {
+fn report<T: TickSource>(ntp: &mut Ntp<T, 4, 1>, elapsed: Duration, offset_s: f64) {
     let sys = ntp.node().system();
     let freq = ntp.clock().frequency_error_ppm() + sys.frequency_ppm;
     let peer = sys

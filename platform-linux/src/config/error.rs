@@ -275,7 +275,7 @@ impl ErrorKind {
             }
             ErrorKind::UnsupportedRefclock { driver } => format!(
                 "slew does not support reference clock driver type {driver} yet \
-                 (only the LOCAL clock, 127.127.1.u)"
+                 (LOCAL 127.127.1.u, NMEA 127.127.20.u and SHM 127.127.28.u)"
             ),
             ErrorKind::IncludeTooDeep { limit } => {
                 format!("`includefile` nested more than {limit} levels deep")

@@ -65,6 +65,7 @@ mod lexer;
 mod misc;
 mod model;
 mod parser;
+mod refclocks;
 mod restrict;
 mod sources;
 mod suggest;

@@ -130,6 +130,18 @@ pub struct LocalClock {
     pub fudge_at: Option<Location>,
 }
 
+/// A hardware reference clock: `server 127.127.20.U` (NMEA on `/dev/gpsU`) or
+/// `server 127.127.28.U` (ntpd's SHM segment), with its `fudge` lines applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefclockLine {
+    /// Driver, unit, poll bounds, prefer/noselect, mode and fudge.
+    pub config: slew_core::refclock::source::RefclockConfig,
+    /// The `server` line.
+    pub at: Location,
+    /// The last `fudge` line, if any.
+    pub fudge_at: Option<Location>,
+}
+
 /// A flag of `restrict` (ntp_acc(5)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
@@ -544,6 +556,8 @@ pub struct Config {
     pub sources: Vec<Source>,
     /// `server 127.127.1.u` with its `fudge`.
     pub local_clocks: Vec<LocalClock>,
+    /// `server 127.127.20.U` / `127.127.28.U` with their `fudge`.
+    pub refclocks: Vec<RefclockLine>,
     /// `restrict` lines, in file order.
     pub restricts: Vec<Restrict>,
     /// `discard`.

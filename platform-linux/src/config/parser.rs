@@ -154,6 +154,8 @@ pub(super) struct Parser<'l> {
     /// `fudge` lines, resolved once every `server` line is known (ntpd, too, applies
     /// fudges after all associations, whatever the order in the file).
     pub(super) fudges: Vec<super::sources::PendingFudge>,
+    /// `fudge` lines for NMEA/SHM refclocks, applied after all `server` lines.
+    pub(super) refclock_fudges: Vec<super::refclocks::PendingRefclockFudge>,
     /// LOCAL clock units whose `server` line had errors.
     pub(super) failed_clocks: Vec<u8>,
     /// Key ids used by directives, checked against the keys file at the end.
@@ -174,6 +176,7 @@ impl<'l> Parser<'l> {
             file: PathBuf::new(),
             line: 0,
             fudges: Vec::new(),
+            refclock_fudges: Vec::new(),
             failed_clocks: Vec::new(),
             key_uses: Vec::new(),
             seen: HashMap::new(),
@@ -376,6 +379,7 @@ impl<'l> Parser<'l> {
     /// Check everything that needs the whole file, and hand out the result.
     pub(super) fn finish(mut self) -> Result<Parsed, Rejected> {
         self.resolve_fudges();
+        self.resolve_refclock_fudges();
         self.check_key_uses();
         if self.errors.is_empty() {
             Ok(Parsed {

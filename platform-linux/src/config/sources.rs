@@ -70,6 +70,17 @@ impl Parser<'_> {
             );
             return;
         }
+        // NMEA and SHM refclocks take ntpd's driver options (`mode` among them).
+        let hw = addr_tok
+            .text
+            .parse::<IpAddr>()
+            .ok()
+            .as_ref()
+            .and_then(refclock);
+        if hw.is_some_and(|(t, _)| super::refclocks::supported(t)) {
+            self.refclock_server(kind, line, addr_tok.column);
+            return;
+        }
         let mut ok = true;
         let host = match parse_host(addr_tok.text) {
             Ok(h) => Some(h),
@@ -321,6 +332,10 @@ impl Parser<'_> {
             );
             return;
         };
+        if super::refclocks::supported(driver) {
+            self.refclock_fudge(line, addr_tok.column);
+            return;
+        }
         let mut ok = true;
         if driver != 1 {
             self.err(addr_tok.column, ErrorKind::UnsupportedRefclock { driver });

@@ -171,6 +171,9 @@ impl<C: DaemonClock> Daemon<C> {
         if restart_needed(&self.settings, &new) {
             log::warn!("reload: tinker/tos/local clock changes apply only on restart");
         }
+        if new.refclocks != self.settings.refclocks {
+            log::warn!("reload: reference clock (127.127.T.U) changes apply only on restart");
+        }
         let same = |a: &SourceSpec, b: &SourceSpec| {
             a.host == b.host
                 && a.port == b.port
@@ -193,8 +196,11 @@ impl<C: DaemonClock> Daemon<C> {
         let kept_specs: Vec<usize> = kept.iter().map(|a| a.spec).collect();
         self.assocs = kept;
         let node_cfg = self.settings.node.clone();
+        let refclocks = std::mem::take(&mut self.settings.refclocks);
         self.settings = Settings {
             node: node_cfg,
+            // The running refclocks stay as started (their drivers and node slots).
+            refclocks,
             listen: self.settings.listen.clone(),
             listen_explicit: self.settings.listen_explicit,
             ..new

@@ -30,6 +30,7 @@ use crate::snapshot::NodeView;
 use crate::time::{measure_precision, monotonic_now};
 
 mod lifecycle;
+mod refclocks;
 mod reload;
 mod seams;
 mod sources;
@@ -45,6 +46,9 @@ pub const DRAIN_BUDGET: usize = 256;
 
 /// Upstream associations one daemon can hold.
 pub const MAX_SOURCES: usize = 16;
+
+/// Most reference clocks (`server 127.127.T.U`); each also takes a source slot.
+pub const MAX_REFCLOCKS: usize = 4;
 
 /// How often the driftfile is rewritten while synchronised (ntpd: hourly).
 pub const DRIFT_WRITE_INTERVAL: Duration = Duration::from_secs(3600);
@@ -98,7 +102,7 @@ pub struct Daemon<C: DaemonClock> {
     client_missing: Vec<(bool, String)>,
     /// The families left out at start were logged (once, not on every reload).
     skipped_logged: bool,
-    node: Box<Node<MAX_SOURCES>>,
+    node: Box<Node<MAX_SOURCES, MAX_REFCLOCKS>>,
     clock: C,
     assocs: Vec<Assoc>,
     unresolved: Vec<usize>,
@@ -125,6 +129,8 @@ pub struct Daemon<C: DaemonClock> {
     tx_pending: txstamp::TxPending,
     /// Replies received on the client sockets (ntpq's `io_received` adds them).
     client_rx: u64,
+    /// The reference clocks' drivers (SHM segments, NMEA ttys).
+    refclocks: Vec<refclocks::RefDriver>,
 }
 
 impl<C: DaemonClock> std::fmt::Debug for Daemon<C> {
@@ -203,8 +209,19 @@ impl<C: DaemonClock> Daemon<C> {
                 clock.name()
             );
         }
-        let node = Box::new(Node::new(settings.node.clone()));
+        let mut node: Box<Node<MAX_SOURCES, MAX_REFCLOCKS>> =
+            Box::new(Node::new(settings.node.clone()));
         let now = monotonic_now();
+        let mut drivers = Vec::new();
+        for rc in &settings.refclocks {
+            match node.add_refclock(*rc, now) {
+                Ok(id) => drivers.push(refclocks::RefDriver::new(id, *rc, now)),
+                Err(_) => log::error!(
+                    "{}: no room (at most {MAX_REFCLOCKS} reference clocks)",
+                    refclocks::clock_name(rc)
+                ),
+            }
+        }
         let stats = crate::stats::Recorder::new(&settings.stats);
         let mut d = Self {
             unresolved: (0..settings.sources.len()).collect(),
@@ -232,6 +249,7 @@ impl<C: DaemonClock> Daemon<C> {
             era_checked: false,
             tx_pending: txstamp::TxPending::default(),
             client_rx: 0,
+            refclocks: drivers,
         };
         d.resolve_pending(now);
         Ok(d)
@@ -252,7 +270,7 @@ impl<C: DaemonClock> Daemon<C> {
     }
 
     /// The node, for monitoring.
-    pub fn node(&self) -> &Node<MAX_SOURCES> {
+    pub fn node(&self) -> &Node<MAX_SOURCES, MAX_REFCLOCKS> {
         &self.node
     }
 
@@ -323,6 +341,26 @@ impl<C: DaemonClock> Daemon<C> {
         }
     }
 
+    /// Reads the refclocks that are due, and the ttys in `readable`.
+    fn service_refclocks(&mut self, now: Instant, readable: &[usize]) {
+        let clock = &mut self.clock;
+        let mut to_clock = |t: slew_core::refclock::UnixTime| {
+            let at = clock.reading_at_realtime(t.to_ntp());
+            slew_core::refclock::UnixTime::from_ntp(at, t.secs)
+        };
+        for (k, d) in self.refclocks.iter_mut().enumerate() {
+            let ready = readable.contains(&k);
+            if ready || d.deadline().is_some_and(|t| t <= now) {
+                d.service(&mut self.node, now, ready, &mut to_clock);
+            }
+            let addr = slew_core::peer::refclock_addr(d.config()).ip();
+            for (rx, code) in d.clockstats.drain(..) {
+                let unix_s = rx.secs as f64 + f64::from(rx.nanos) * 1e-9;
+                self.stats.record_clock(unix_s, addr, &code);
+            }
+        }
+    }
+
     /// Kernel transmit stamps of the requests just sent (see [`txstamp`]).
     fn collect_tx_stamps(&mut self, now: Instant) {
         for socket in self.client_v4.iter().chain(self.client_v6.iter()) {
@@ -390,9 +428,15 @@ impl<C: DaemonClock> Daemon<C> {
             log::warn!("{w}");
         }
         log::info!(
-            "disciplining the {} clock with {} source(s){}",
+            "disciplining the {} clock with {} source(s){}{}",
             self.clock.name(),
             self.settings.sources.len(),
+            if self.refclocks.is_empty() {
+                String::new()
+            } else {
+                let names: Vec<&str> = self.refclocks.iter().map(|d| d.name.as_str()).collect();
+                format!(" and reference clock(s) {}", names.join(", "))
+            },
             match self.settings.local_clock {
                 Some(l) => format!(", local clock at stratum {} as fallback", l.stratum),
                 None => String::new(),
@@ -403,6 +447,7 @@ impl<C: DaemonClock> Daemon<C> {
         let started = monotonic_now();
         while !signals::terminate_requested() {
             let now = monotonic_now();
+            self.service_refclocks(now, &[]);
             if self.node.poll_timeout().is_some_and(|t| t <= now) {
                 // The node's wall time, for the local clock's reference time (which
                 // no reply brings).
@@ -456,7 +501,14 @@ impl<C: DaemonClock> Daemon<C> {
                         .and_then(|m| m.next_deadline(now))
                         .map_or(Duration::MAX, |t| t.saturating_since(now)),
                 )
-                .min(log_due.unwrap_or(Duration::MAX));
+                .min(log_due.unwrap_or(Duration::MAX))
+                .min(
+                    self.refclocks
+                        .iter()
+                        .filter_map(|r| r.deadline())
+                        .min()
+                        .map_or(Duration::MAX, |t| t.saturating_since(now)),
+                );
             let deadline = if self.reloader.is_pending() {
                 deadline.min(reload::RELOAD_POLL)
             } else {
@@ -468,6 +520,7 @@ impl<C: DaemonClock> Daemon<C> {
             let mut readable = Vec::new();
             let mut client_ready = false;
             let mut metrics_ready = false;
+            let mut refclock_ready: Vec<usize> = Vec::new();
             {
                 let mut fds: Vec<PollFd<'_>> = self
                     .server
@@ -486,13 +539,25 @@ impl<C: DaemonClock> Daemon<C> {
                     };
                     fds.push(PollFd::new(fd, f));
                 }
+                let n_metrics = fds.len();
+                let mut tty_of = Vec::new();
+                for (k, d) in self.refclocks.iter().enumerate() {
+                    if let Some(fd) = d.poll_fd() {
+                        fds.push(PollFd::new(fd, PollFlags::POLLIN));
+                        tty_of.push(k);
+                    }
+                }
                 match poll(&mut fds, timeout) {
                     Ok(_) | Err(nix::Error::EINTR) => {}
                     Err(e) => return Err(io::Error::from_raw_os_error(e as i32)),
                 }
                 for (i, fd) in fds.iter().enumerate() {
                     if fd.revents().is_some_and(|r| !r.is_empty()) {
-                        if i >= n_ntp {
+                        if i >= n_metrics {
+                            if let Some(&k) = tty_of.get(i - n_metrics) {
+                                refclock_ready.push(k);
+                            }
+                        } else if i >= n_ntp {
                             metrics_ready = true;
                         } else if i < n_server {
                             readable.push(i);
@@ -503,6 +568,9 @@ impl<C: DaemonClock> Daemon<C> {
                 }
             }
             let now = monotonic_now();
+            if !refclock_ready.is_empty() {
+                self.service_refclocks(now, &refclock_ready);
+            }
             if client_ready {
                 self.drain_clients(now);
             }
@@ -522,6 +590,7 @@ impl<C: DaemonClock> Daemon<C> {
                     &self.node,
                     &self.assocs,
                     &self.settings.sources,
+                    &self.refclocks,
                     now,
                     wall_now,
                     self.started,
@@ -676,6 +745,7 @@ impl<C: DaemonClock> Daemon<C> {
             &self.node,
             &self.assocs,
             &self.settings.sources,
+            &self.refclocks,
             now,
             wall_now,
             self.started,
@@ -688,9 +758,10 @@ impl<C: DaemonClock> Daemon<C> {
 /// control handler on every turn with readable sockets, and the view is built only
 /// when a mode 6 query actually asks (most turns carry only time requests).
 struct LazyView<'a> {
-    node: &'a Node<MAX_SOURCES>,
+    node: &'a Node<MAX_SOURCES, MAX_REFCLOCKS>,
     assocs: &'a [Assoc],
     specs: &'a [SourceSpec],
+    refclocks: &'a [refclocks::RefDriver],
     now: Instant,
     wall_now: slew_core::NtpTimestamp,
     uptime_s: u64,
@@ -698,9 +769,10 @@ struct LazyView<'a> {
 
 impl<'a> LazyView<'a> {
     fn new(
-        node: &'a Node<MAX_SOURCES>,
+        node: &'a Node<MAX_SOURCES, MAX_REFCLOCKS>,
         assocs: &'a [Assoc],
         specs: &'a [SourceSpec],
+        refclocks: &'a [refclocks::RefDriver],
         now: Instant,
         wall_now: slew_core::NtpTimestamp,
         started: Instant,
@@ -709,6 +781,7 @@ impl<'a> LazyView<'a> {
             node,
             assocs,
             specs,
+            refclocks,
             now,
             wall_now,
             uptime_s: now.saturating_since(started).as_secs(),
@@ -720,6 +793,10 @@ impl<'a> LazyView<'a> {
             .node
             .sources(self.now)
             .map(|s| {
+                // A refclock is shown by its driver's name, as ntpd does.
+                if let Some(d) = self.refclocks.iter().find(|d| d.id == s.id) {
+                    return (s, Some(d.name.clone()));
+                }
                 let name = self
                     .assocs
                     .iter()
@@ -739,6 +816,11 @@ impl<'a> LazyView<'a> {
             now: self.now,
             wall_now: self.wall_now,
             uptime_s: self.uptime_s,
+            refclock_reasons: self
+                .refclocks
+                .iter()
+                .filter_map(|d| d.reason.map(|r| (d.id, r)))
+                .collect(),
         }
     }
 }

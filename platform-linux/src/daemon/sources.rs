@@ -250,6 +250,14 @@ impl<C: DaemonClock> Daemon<C> {
     }
 
     pub(super) fn name_of(&self, addr: SocketAddr) -> String {
+        // A refclock (127.127.T.U, port 0) by its driver's name, as ntpq shows it.
+        if let Some(d) = self
+            .refclocks
+            .iter()
+            .find(|d| slew_core::peer::refclock_addr(d.config()) == addr)
+        {
+            return d.name.clone();
+        }
         self.assocs
             .iter()
             .find(|a| a.addr == addr)

@@ -384,16 +384,63 @@ fn fudge_needs_its_server() {
 }
 
 #[test]
-fn other_refclocks_are_refused() {
-    let e = one("server 127.127.20.0 mode 0\n");
+fn refclocks_without_a_linux_driver_are_refused() {
+    // PPS (22) has no Linux driver yet; unknown types are refused by number.
+    let e = one("server 127.127.22.0\n");
+    assert_eq!(e.kind, ErrorKind::UnsupportedRefclock { driver: 22 });
+    let e = one("server 127.127.8.0\n");
+    assert_eq!(e.kind, ErrorKind::UnsupportedRefclock { driver: 8 });
+    let e = one("fudge 127.127.22.0 refid PPS\n");
+    assert_eq!(e.kind, ErrorKind::UnsupportedRefclock { driver: 22 });
+    // Bad options of the NMEA/SHM lines, and a fudge for no clock.
+    let e = one("server 127.127.28.0 minpoll 40\n");
+    assert!(matches!(e.kind, ErrorKind::InvalidValue { .. }), "{e}");
+    let e = one("server 127.127.20.0 key 3\n");
+    assert!(matches!(e.kind, ErrorKind::InvalidValue { .. }), "{e}");
+    let e = one("server 127.127.28.0\nfudge 127.127.28.0 stratum 16\n");
+    assert_eq!(e.location.line, 2);
+    let e = one("fudge 127.127.28.1 refid GPS\n");
     assert!(
-        matches!(e.kind, ErrorKind::Unsupported { .. }),
-        "mode is refused first: {e}"
+        matches!(e.kind, ErrorKind::FudgeWithoutServer { .. }),
+        "{e}"
     );
-    let e = one("server 127.127.28.0\n");
-    assert_eq!(e.kind, ErrorKind::UnsupportedRefclock { driver: 28 });
-    let e = one("fudge 127.127.28.0 refid SHM\n");
-    assert_eq!(e.kind, ErrorKind::UnsupportedRefclock { driver: 28 });
+    let e = one("server 127.127.28.0\nserver 127.127.28.0 prefer\n");
+    assert!(matches!(e.kind, ErrorKind::Conflict { .. }), "{e}");
+    let e = one("peer 127.127.28.0\n");
+    assert!(matches!(e.kind, ErrorKind::Conflict { .. }), "{e}");
+}
+
+#[test]
+fn nmea_and_shm_refclocks_in_ntpds_syntax() {
+    use slew_core::refclock::source::Driver;
+    let c = super::ok(
+        "fudge 127.127.20.0 time2 0.040\n\
+         server 127.127.28.0 minpoll 4 maxpoll 4 prefer\n\
+         fudge 127.127.28.0 refid GPS time1 0.001 flag1 1\n\
+         server 127.127.20.0 mode 17 minpoll 4 noselect\n\
+         server 127.127.1.0\nfudge 127.127.1.0 stratum 10\n",
+    );
+    assert_eq!(c.refclocks.len(), 2);
+    let shm = &c.refclocks[0].config;
+    assert_eq!((shm.driver, shm.unit, shm.prefer), (Driver::Shm, 0, true));
+    assert_eq!((shm.minpoll.log2(), shm.maxpoll.log2()), (4, 4));
+    assert_eq!(
+        shm.fudge.refid,
+        Some(slew_core::wire::RefId::from_ascii(b"GPS\0"))
+    );
+    assert!(shm.fudge.flag(1));
+    assert_eq!(shm.fudge.time1_s, 0.001);
+    let nmea = &c.refclocks[1].config;
+    assert_eq!(
+        (nmea.driver, nmea.mode, nmea.noselect),
+        (Driver::Nmea, 17, true)
+    );
+    assert_eq!(
+        nmea.fudge.time2_s, 0.040,
+        "a fudge before its server applies"
+    );
+    assert!(c.refclocks[1].fudge_at.is_some());
+    assert_eq!(c.local_clocks.len(), 1);
 }
 
 #[test]
