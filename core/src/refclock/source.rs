@@ -234,7 +234,14 @@ impl RefclockSource {
 
     /// Precision, seconds.
     pub fn precision_s(&self) -> f64 {
-        libm::exp2(f64::from(self.precision_log2))
+        // 2^n for an integer n, exactly, without libm's exp2 (a 4 KB table in a
+        // firmware image).
+        let mut v = 1.0f64;
+        let step = if self.precision_log2 >= 0 { 2.0 } else { 0.5 };
+        for _ in 0..self.precision_log2.unsigned_abs() {
+            v *= step;
+        }
+        v
     }
 
     /// The driver's fudge applied to a raw offset: which `time` it adds is the

@@ -4,10 +4,13 @@
 //! pulls in `std` or `alloc`, this fails to link. Build it with `.ci/nostd-check`
 //! (see the README, which also has its measured footprint).
 //!
-//! The Ethernet MAC and the timer are stand-ins (there is no board): the MAC driver
-//! is one receive and one transmit buffer, as a DMA descriptor pair would be, and
-//! the timer is a counter a timer interrupt would advance. Everything else is what
-//! a real board would run.
+//! The Ethernet MAC, the timer and the GPS receiver's UART are stand-ins (there is
+//! no board): the MAC driver is one receive and one transmit buffer, as a DMA
+//! descriptor pair would be, the timer is a counter a timer interrupt would
+//! advance, and the UART is the buffer its receive interrupt would fill with the
+//! receiver's NMEA sentences. Everything else is what a real board would run: with
+//! a fix the appliance is a stratum 1 server on its LAN, without one a client of
+//! its servers.
 #![no_std]
 #![no_main]
 // Keep LLVM from compiling mem.rs's loops into calls to themselves.
@@ -24,7 +27,10 @@ use core::panic::PanicInfo;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use slew_core::node::Node;
-use slew_core::{Instant, NtpTimestamp};
+use slew_core::refclock::nmea_mode::NmeaMode;
+use slew_core::refclock::source::{Driver, RefclockConfig};
+use slew_core::{Instant, NtpTimestamp, PollInterval};
+use slew_embedded::gps::UartGps;
 use slew_embedded::{Builder, DiscardParams, LanServer, Ntp, SoftClock, StepPolicy, TickSource};
 use smoltcp::iface::{Config, Interface, SocketSet, SocketStorage};
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
@@ -36,6 +42,13 @@ use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
 fn panic(_info: &PanicInfo) -> ! {
     loop {}
 }
+
+/// The host target's prebuilt compiler-builtins carry unwind tables that name this
+/// routine (the refclock's median sort pulls one of those objects in). Nothing here
+/// unwinds (panic = abort), so it is never called; a board's target (thumbv7em and
+/// the like) does not ask for it at all.
+#[no_mangle]
+extern "C" fn rust_eh_personality() {}
 
 /// The board's 1 MHz timer, advanced by its interrupt (here: by the main loop).
 static TIMER_US: AtomicU64 = AtomicU64::new(0);
@@ -187,7 +200,7 @@ struct Stack {
 
 static STACK: StaticCell<Stack> = StaticCell::new();
 #[cfg(not(feature = "stack-only"))]
-static NTP: StaticCell<Ntp<Timer, 4>> = StaticCell::new();
+static NTP: StaticCell<Ntp<Timer, 3, 1>> = StaticCell::new();
 #[cfg(not(feature = "stack-only"))]
 static SERVER: StaticCell<LanServer<16>> = StaticCell::new();
 
@@ -245,7 +258,40 @@ fn server(a: u8) -> SocketAddr {
     SocketAddr::from(([192, 0, 2, a], 123))
 }
 
-/// The NTP client of four servers (three IPv4, one IPv6), serving its LAN, forever.
+/// The GPS receiver's UART: the bytes its receive interrupt has put in the buffer.
+#[cfg(not(feature = "stack-only"))]
+struct Uart {
+    rx: [u8; 128],
+    len: usize,
+}
+
+#[cfg(not(feature = "stack-only"))]
+impl embedded_io::ErrorType for Uart {
+    type Error = core::convert::Infallible;
+}
+
+#[cfg(not(feature = "stack-only"))]
+impl embedded_io::Read for Uart {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        let n = self.len.min(buf.len());
+        if let (Some(dst), Some(src)) = (buf.get_mut(..n), self.rx.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        self.rx.copy_within(n..self.len, 0);
+        self.len -= n;
+        Ok(n)
+    }
+}
+
+#[cfg(not(feature = "stack-only"))]
+impl embedded_io::ReadReady for Uart {
+    fn read_ready(&mut self) -> Result<bool, Self::Error> {
+        Ok(self.len > 0)
+    }
+}
+
+/// The NTP client of three servers (two IPv4, one IPv6) and a GPS receiver on a
+/// UART (ntpd's `server 127.127.20.0`), serving its LAN, forever.
 #[cfg(not(feature = "stack-only"))]
 fn run_ntp(
     mut iface: Interface,
@@ -256,23 +302,39 @@ fn run_ntp(
     // A board without an RTC boots at some build-time guess of the date.
     let clock = SoftClock::new(Timer, 1_000_000, NtpTimestamp::from_unix(1_800_000_000, 0));
     let entropy = board_entropy();
-    let node: Node<4> = match Builder::new(entropy.node_seed)
+    let mut node: Node<3, 1> = match Builder::new(entropy.node_seed)
         .server(server(1))
         .server(server(3))
-        .server(server(4))
         .server(SocketAddr::from(([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1], 123)))
         .step_policy(StepPolicy::AtStartOnly { threshold_s: 0.128 })
-        .build(Instant::ZERO)
+        .build_with::<1>(Instant::ZERO)
     {
         Ok(n) => n,
         Err(_) => panic!("configuration"),
     };
+    // The receiver's sentences (RMC/GGA/ZDA as ntpd's mode 0 takes them), polled
+    // every 16 s: with a fix it outranks the servers (stratum 0 upstream).
+    let mut gps_config = RefclockConfig::new(Driver::Nmea, 0);
+    gps_config.minpoll = PollInterval::from_log2(4);
+    gps_config.maxpoll = PollInterval::from_log2(4);
+    let Ok(gps_id) = node.add_refclock(gps_config, Instant::ZERO) else {
+        panic!("configuration");
+    };
+    let mut gps = UartGps::new(
+        Uart {
+            rx: [0; 128],
+            len: 0,
+        },
+        NmeaMode(0),
+    );
     let ntp = NTP.init(Ntp::new(clock, node));
     let lan = SERVER.init(LanServer::new(DiscardParams::NTPD, entropy.limiter_key));
 
     loop {
         let now = ntp.smoltcp_now();
         iface.poll(now, mac, &mut sockets);
+        // The UART's bytes first: each sentence is stamped as it is read.
+        let Ok(_) = ntp.feed_gps(&mut gps, gps_id);
         let deadline = ntp.poll(sockets.get_mut::<udp::Socket>(handle), Some(&mut *lan));
         iface.poll(ntp.smoltcp_now(), mac, &mut sockets);
         #[cfg(feature = "nts")]
