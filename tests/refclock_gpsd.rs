@@ -211,7 +211,7 @@ fn gpsd_shm_and_our_nmea_driver_see_the_same_offset() {
         let until = UnixTime::new(t, 700_000_000);
         while realtime_unix() < until {
             ours.read_available(|e| match e {
-                NmeaEvent::Sample(s, _) => {
+                NmeaEvent::Sample(s, _, _) => {
                     nmea_offsets.push(s.offset_s());
                     nmea_src.add_sample(&s).expect("our sample accepted");
                 }

@@ -390,7 +390,10 @@ fn slewd_follows_its_nmea_driver_on_a_pty_and_says_why_it_refuses() {
     let slewd = start_slewd(
         &ns,
         &dir,
-        &format!("server 127.127.20.{unit} minpoll 3 maxpoll 3 mode 16\n"),
+        &format!(
+            "server 127.127.20.{unit} minpoll 3 maxpoll 3 mode 16\nstatsdir {}/\nstatistics clockstats\nfilegen clockstats type none\n",
+            dir.path().display()
+        ),
         "virtual",
     );
     // No fix: shown with its reason, never followed.
@@ -417,6 +420,13 @@ fn slewd_follows_its_nmea_driver_on_a_pty_and_says_why_it_refuses() {
         served = assert_served_stratum_1(&ns);
     }
     println!("served time: {:+.3} ms from the system clock", served * 1e3);
+    // clockstats as ntpd writes it for NMEA: `MJD SOD 127.127.20.U $GPRMC,…*CS`.
+    let stats = std::fs::read_to_string(dir.join("clockstats")).unwrap_or_default();
+    let want = format!(" 127.127.20.{unit} $GPRMC,");
+    assert!(
+        stats.lines().any(|l| l.contains(&want) && l.contains('*')),
+        "clockstats: {stats}"
+    );
     assert!(
         (0.025..=0.045).contains(&served),
         "served {served} s, GPS says +40 ms: {}",

@@ -68,7 +68,7 @@ fn run(seed: u64, freq: f64) -> (f64, f64) {
                 out.sentence.as_bytes(),
                 local(out.nmea_arrival, freq),
                 |e| match e {
-                    NmeaEvent::Sample(s, _) => {
+                    NmeaEvent::Sample(s, _, _) => {
                         nmea.add_sample(&s).expect("accepted");
                         nmea_truth.0 += truth(since_t0(out.nmea_arrival), freq);
                         nmea_truth.1 += 1;

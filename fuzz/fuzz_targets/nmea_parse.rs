@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
         let rx = UnixTime::new(1_796_083_200 + k as i64, 0);
         driver.feed(part, rx, |e| {
             lines += 1;
-            if let NmeaEvent::Sample(s, _) = e {
+            if let NmeaEvent::Sample(s, _, _) = e {
                 assert!(s.offset_s().is_finite());
             }
         });

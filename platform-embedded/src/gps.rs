@@ -75,7 +75,7 @@ impl<U: Read> UartGps<U> {
         let last_source_reject = &mut self.last_source_reject;
         self.driver
             .feed(buf.get(..n).unwrap_or(&[]), rx, |e| match e {
-                NmeaEvent::Sample(s, _) => match source.take(&s) {
+                NmeaEvent::Sample(s, _, _) => match source.take(&s) {
                     Ok(()) => report.samples += 1,
                     Err(r) => {
                         report.source_rejected += 1;

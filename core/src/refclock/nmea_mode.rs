@@ -80,8 +80,9 @@ pub struct NmeaCounters {
 /// What one line came to.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum NmeaEvent<'a> {
-    /// A sample for the refclock source.
-    Sample(RefSample, Sentence),
+    /// A sample for the refclock source, the sentence, and the line it came from
+    /// (without its CR LF: ntpd's clockstats timecode for NMEA).
+    Sample(RefSample, Sentence, &'a [u8]),
     /// The line was refused; `line` is what arrived (for a rate-limited log line).
     Rejected(NmeaError, &'a [u8]),
     /// A good sentence not used: not selected by the mode bits, or its second was
@@ -177,7 +178,7 @@ impl NmeaDriver {
                             reference,
                             leap: LeapIndicator::NoWarning,
                         };
-                        NmeaEvent::Sample(sample, s)
+                        NmeaEvent::Sample(sample, s, bytes)
                     }
                 }
             };

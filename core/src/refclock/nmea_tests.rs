@@ -238,7 +238,7 @@ fn driver_offset_and_mode_bits() {
         sentence(&ZDA.replace(".5", ""))
     );
     d.feed(text.as_bytes(), rx, |e| match e {
-        NmeaEvent::Sample(s, _) => offsets.push(s.offset_s()),
+        NmeaEvent::Sample(s, _, _) => offsets.push(s.offset_s()),
         NmeaEvent::Filtered(_) => filtered += 1,
         NmeaEvent::Rejected(e, _) => panic!("{e:?}"),
     });

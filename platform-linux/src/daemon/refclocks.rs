@@ -121,11 +121,15 @@ impl RefDriver {
         }
     }
 
+    /// `line`: the NMEA sentence the sample came from, clockstats' timecode for
+    /// that driver (ntpd writes the sentence itself); `None` for SHM, whose timecode
+    /// is the reference time.
     fn take<const N: usize, const R: usize>(
         &mut self,
         node: &mut Node<N, R>,
         now: Instant,
         sample: &RefSample,
+        line: Option<&str>,
         clock: &mut dyn FnMut(UnixTime) -> UnixTime,
     ) {
         // The receive stamp is CLOCK_REALTIME's: the disciplined clock's reading
@@ -135,8 +139,8 @@ impl RefDriver {
             ..*sample
         };
         if self.clockstats.len() < 64 {
-            self.clockstats
-                .push((sample.receive, timecode(sample.reference)));
+            let code = line.map_or_else(|| timecode(sample.reference), str::to_string);
+            self.clockstats.push((sample.receive, code));
         }
         match node.handle_refclock_sample(now, self.id, &sample) {
             Ok(()) => {
@@ -193,7 +197,7 @@ impl RefDriver {
                         if let Some(rc) = node.refclock_mut(self.id) {
                             rc.set_precision_log2(precision);
                         }
-                        self.take(node, now, &sample, clock);
+                        self.take(node, now, &sample, None, clock);
                     }
                     Err(ShmError::NotReady) => {}
                     Err(e) => {
@@ -225,10 +229,15 @@ impl RefDriver {
                     return;
                 }
                 let Some(p) = port.as_mut() else { return };
-                let mut samples: Vec<RefSample> = Vec::new();
+                let mut samples: Vec<(RefSample, String)> = Vec::new();
                 let mut refused: Vec<(&'static str, String)> = Vec::new();
                 let res = p.read_available(|ev| match ev {
-                    NmeaEvent::Sample(s, _) => samples.push(s),
+                    NmeaEvent::Sample(s, _, line) => {
+                        // Printable already (the checksum passed); escaped anyway,
+                        // as everything a peer sends is before it reaches a file.
+                        let text = crate::escape::escape_bytes(line);
+                        samples.push((s, text.trim_end().to_string()));
+                    }
                     NmeaEvent::Rejected(e, line) => {
                         let text = String::from_utf8_lossy(line).trim_end().to_string();
                         refused.push((e.reason(), format!("{}: {text:.90}", e.reason())));
@@ -247,8 +256,8 @@ impl RefDriver {
                 for (reason, detail) in refused {
                     self.refuse(reason, &detail, now);
                 }
-                for s in &samples {
-                    self.take(node, now, s, clock);
+                for (s, line) in &samples {
+                    self.take(node, now, s, Some(line), clock);
                 }
             }
         }

@@ -226,7 +226,7 @@ fn collect(port: &mut NmeaPort, wait: Duration) -> Vec<Result<f64, NmeaError>> {
     let deadline = std::time::Instant::now() + wait;
     while std::time::Instant::now() < deadline {
         port.read_available(|e| match e {
-            NmeaEvent::Sample(s, _) => out.push(Ok(s.offset_s())),
+            NmeaEvent::Sample(s, _, _) => out.push(Ok(s.offset_s())),
             NmeaEvent::Rejected(e, _) => out.push(Err(e)),
             NmeaEvent::Filtered(_) => {}
         })
