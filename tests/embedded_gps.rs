@@ -10,23 +10,18 @@
 mod common;
 
 use std::io::Write;
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::gps::{nmea_line as line, open_pty};
 use common::*;
-use slew_core::refclock::nmea::checksum;
 use slew_core::refclock::UnixTime;
 use slew_linux::refclock::realtime_unix;
 
 /// The refclock polls every 16 s and the discipline sets the clock at the fourth
 /// poll (about 64 s); the rest shows it serving and staying put.
 const RUN_S: u64 = 150;
-
-fn line(body: &str) -> String {
-    format!("${body}*{:02X}\r\n", checksum(body.as_bytes()))
-}
 
 fn burst(t: i64) -> String {
     let day = t.div_euclid(86_400);
@@ -43,22 +38,6 @@ fn burst(t: i64) -> String {
             "GPGGA,{hms},4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,"
         )),
     )
-}
-
-fn open_pty() -> (std::fs::File, String) {
-    // SAFETY: plain libc calls; the fd is owned by the File.
-    unsafe {
-        let fd = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY);
-        assert!(fd >= 0);
-        assert_eq!(libc::grantpt(fd), 0);
-        assert_eq!(libc::unlockpt(fd), 0);
-        let mut name = [0 as libc::c_char; 128];
-        assert_eq!(libc::ptsname_r(fd, name.as_mut_ptr(), name.len()), 0);
-        let slave = std::ffi::CStr::from_ptr(name.as_ptr())
-            .to_string_lossy()
-            .into_owned();
-        (std::fs::File::from(OwnedFd::from_raw_fd(fd)), slave)
-    }
 }
 
 /// One NTP exchange with `addr` from any local address (common's `measure` binds
@@ -98,7 +77,7 @@ fn measure_from_link(addr: std::net::SocketAddr) -> Option<(f64, u8, [u8; 4])> {
 
 #[test]
 fn appliance_on_a_gps_serves_stratum_1_over_a_tap_link() {
-    let (mut master, slave) = open_pty();
+    let common::gps::Pty { mut master, slave } = open_pty();
     // Raw mode on the line, so the bytes arrive as written and nothing is echoed
     // (the appliance does not set the line up: its HAL's UART would be raw).
     // SAFETY: termios calls on the pty's master fd we own.
@@ -129,7 +108,13 @@ fn appliance_on_a_gps_serves_stratum_1_over_a_tap_link() {
     let dir = TempDir::new("appliance-gps");
     let mut cmd = ns.command(appliance_bin().to_str().unwrap());
     cmd.args(["--tap", &link.dev, "--addr", link.appliance_cidrs[0]])
-        .args(["--gps", &slave, "--seconds", &RUN_S.to_string(), "--serve"])
+        .args([
+            "--gps",
+            &slave.display().to_string(),
+            "--seconds",
+            &RUN_S.to_string(),
+            "--serve",
+        ])
         .args(["--offset", "0.5", "--freq-error", "0"]);
     let mut p = spawn_logged(cmd, "appliance", dir.join("appliance.log"));
     // Ask it from the kernel side of the link until it serves stratum 1.

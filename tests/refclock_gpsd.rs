@@ -21,13 +21,12 @@ mod common;
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::{FromRawFd, OwnedFd};
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
+use common::gps::{nmea_line as line, open_pty};
 use common::{require, spawn_logged, TempDir};
-use slew_core::refclock::nmea::{checksum, NmeaError};
+use slew_core::refclock::nmea::NmeaError;
 use slew_core::refclock::nmea_mode::{NmeaEvent, NmeaMode};
 use slew_core::refclock::shm::ShmError;
 use slew_core::refclock::source::{Driver, RefclockConfig, RefclockSource};
@@ -38,34 +37,6 @@ use slew_linux::refclock::realtime_unix;
 use slew_linux::refclock::shm::{ShmReader, ShmSegment};
 
 const OFFSET_S: f64 = 0.040;
-
-struct Pty {
-    master: std::fs::File,
-    slave: PathBuf,
-}
-
-fn open_pty() -> Pty {
-    // SAFETY: plain libc calls; the fd is owned by the File.
-    unsafe {
-        let fd = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY);
-        assert!(fd >= 0);
-        assert_eq!(libc::grantpt(fd), 0);
-        assert_eq!(libc::unlockpt(fd), 0);
-        let mut name = [0 as libc::c_char; 128];
-        assert_eq!(libc::ptsname_r(fd, name.as_mut_ptr(), name.len()), 0);
-        let slave = std::ffi::CStr::from_ptr(name.as_ptr())
-            .to_string_lossy()
-            .into_owned();
-        Pty {
-            master: std::fs::File::from(OwnedFd::from_raw_fd(fd)),
-            slave: PathBuf::from(slave),
-        }
-    }
-}
-
-fn line(body: &str) -> String {
-    format!("${body}*{:02X}\r\n", checksum(body.as_bytes()))
-}
 
 /// One second's sentences naming second `t` (a receiver's burst after the top of
 /// the second), with a fix.

@@ -15,15 +15,14 @@ mod common;
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::gps::{nmea_line as line, open_pty};
 use common::{require, root, run_with_timeout, slew_bin, spawn_logged, NetNs, Proc, TempDir};
-use slew_core::refclock::nmea::checksum;
 use slew_core::refclock::UnixTime;
 use slew_linux::refclock::realtime_unix;
 
@@ -33,10 +32,6 @@ const OFFSET_S: f64 = 0.040;
 const GOOD: u8 = 0;
 const NO_FIX: u8 = 1;
 const BAD_SUM: u8 = 2;
-
-fn line(body: &str) -> String {
-    format!("${body}*{:02X}\r\n", checksum(body.as_bytes()))
-}
 
 /// Second `t`'s sentences: RMC, GGA, ZDA with a fix; RMC `V` + GGA quality 0 without;
 /// or RMC with a wrong checksum.
@@ -347,19 +342,7 @@ struct GpsPty {
 
 impl GpsPty {
     fn open(unit: u8) -> Self {
-        // SAFETY: plain libc calls; the fd is owned by the File.
-        let (master, slave) = unsafe {
-            let fd = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY);
-            assert!(fd >= 0);
-            assert_eq!(libc::grantpt(fd), 0);
-            assert_eq!(libc::unlockpt(fd), 0);
-            let mut name = [0 as libc::c_char; 128];
-            assert_eq!(libc::ptsname_r(fd, name.as_mut_ptr(), name.len()), 0);
-            let slave = std::ffi::CStr::from_ptr(name.as_ptr())
-                .to_string_lossy()
-                .into_owned();
-            (std::fs::File::from(OwnedFd::from_raw_fd(fd)), slave)
-        };
+        let common::gps::Pty { master, slave } = open_pty();
         let link = PathBuf::from(format!("/dev/gps{unit}"));
         assert!(
             !link.exists(),

@@ -196,23 +196,13 @@ pub fn address_and_port(v: &str, numeric: bool) -> String {
     }
 }
 
-/// ntpq's "when" and "poll": seconds up to 2048, then m, h, d; `-` for none.
+/// ntpq's "when" and "poll": seconds up to 2048, then m, h, d (slewctl's rule,
+/// [`crate::ctl::peers::pretty_interval`]); ntpq 4.2.8 prints `-` for zero or less.
 pub fn pretty_interval(diff: i64) -> String {
     if diff <= 0 {
         return "-".into();
     }
-    if diff <= 2048 {
-        return diff.to_string();
-    }
-    let m = (diff + 29) / 60;
-    if m <= 300 {
-        return format!("{m}m");
-    }
-    let h = (m + 29) / 60;
-    if h <= 96 {
-        return format!("{h}h");
-    }
-    format!("{}d", (h + 11) / 24)
+    crate::ctl::peers::pretty_interval(diff)
 }
 
 /// The tally character of a peer status word (ntpq's flash3).
