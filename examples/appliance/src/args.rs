@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use smoltcp::wire::IpCidr;
 
 pub const USAGE: &str = "usage: appliance [--tap NAME] --addr CIDR... --server ADDR:PORT... \
-[--port N] [--seconds N] [--offset S] [--freq-error PPM] [--minpoll L] [--maxpoll L] [--serve] \
+[--port N] [--seconds N] [--within-ms MS] [--offset S] [--freq-error PPM] [--minpoll L] [--maxpoll L] [--serve] \
 [--gps TTY [--gps-mode M]]";
 
 /// What the appliance was told.
@@ -18,6 +18,8 @@ pub struct Args {
     pub port: u16,
     /// Run this long, then print the final offset and exit (0: forever).
     pub seconds: u64,
+    /// The exit status is 0 when the final offset is within this many ms (default 1).
+    pub within_ms: f64,
     pub offset_s: f64,
     pub freq_error_ppm: f64,
     pub minpoll: i8,
@@ -37,6 +39,7 @@ impl Args {
             servers: Vec::new(),
             port: 123,
             seconds: 0,
+            within_ms: 1.0,
             offset_s: 0.5,
             freq_error_ppm: 30.0,
             minpoll: 0,
@@ -60,6 +63,7 @@ impl Args {
                 "--server" => a.servers.push(value.parse().map_err(|_| bad("ADDR:PORT"))?),
                 "--port" => a.port = value.parse().map_err(|_| bad("a port"))?,
                 "--seconds" => a.seconds = value.parse().map_err(|_| bad("a number of seconds"))?,
+                "--within-ms" => a.within_ms = value.parse().map_err(|_| bad("milliseconds"))?,
                 "--offset" => a.offset_s = value.parse().map_err(|_| bad("seconds"))?,
                 "--freq-error" => a.freq_error_ppm = value.parse().map_err(|_| bad("ppm"))?,
                 "--minpoll" => a.minpoll = value.parse().map_err(|_| bad("log2 seconds"))?,

@@ -167,7 +167,7 @@ fn run(args: &Args) -> Result<bool, String> {
 
         let elapsed = began.elapsed();
         let offset_s = (ntp.clock().read() - system_now()).to_seconds_f64();
-        if offset_s.abs() < 1e-3 {
+        if offset_s.abs() < args.within_ms * 1e-3 {
             within_since.get_or_insert(elapsed);
         } else {
             within_since = None;
@@ -181,9 +181,10 @@ fn run(args: &Args) -> Result<bool, String> {
             let since =
                 within_since.map_or("never".to_string(), |d| format!("{:.1} s", d.as_secs_f64()));
             println!(
-                "appliance: final offset vs system clock {offset_s:+.6} s; within 1 ms since {since}; steps {steps}"
+                "appliance: final offset vs system clock {offset_s:+.6} s; within {} ms since {since}; steps {steps}",
+                args.within_ms
             );
-            return Ok(offset_s.abs() < 1e-3);
+            return Ok(offset_s.abs() < args.within_ms * 1e-3);
         }
         let mono = ntp.now();
         sleep_until(&mut delay, mono, deadline, POLL_SLICE_NS);
