@@ -50,6 +50,12 @@ mod vars;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_fixtures;
+#[cfg(test)]
+mod tests_mru;
+#[cfg(test)]
+mod tests_summary;
 
 use core::fmt;
 
