@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use common::mode6::ntpsec_ntpq_command;
 use common::*;
 
 const LOCAL_CLOCK_CONF: &str = "server 127.127.1.0\nfudge 127.127.1.0 stratum 10\n";
@@ -62,18 +63,8 @@ fn stderr(o: &Output) -> String {
 
 /// ntpsec's ntpq (unpacked by scripts/install-peers), on the system python.
 fn ntpsec_ntpq(ns: &NetNs, args: &[&str]) -> Output {
-    let script: PathBuf = root().join("target/peers/ntpsec/usr/bin/ntpq");
-    assert!(
-        script.exists(),
-        "{} is missing: run scripts/install-peers; this test does not skip",
-        script.display()
-    );
-    let python = require("python3", "python3-ntp");
-    let mut cmd = ns.command(python.to_str().unwrap());
-    cmd.arg(&script)
-        .args(args)
-        .arg("127.0.0.1")
-        .env("TZ", "UTC");
+    let mut cmd = ntpsec_ntpq_command(ns, args);
+    cmd.env("TZ", "UTC");
     run_with_timeout(cmd, Duration::from_secs(30))
 }
 

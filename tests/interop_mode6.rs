@@ -18,10 +18,11 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::Output;
 use std::time::Duration;
 
+use common::mode6::ntpq_names::{AUTHINFO, IOSTATS, KERNINFO, MONSTATS, SYSINFO, SYSSTATS};
+use common::mode6::ntpsec_ntpq_command;
 use common::*;
 
 /// Both servers' configuration. ntpsec 1.2.2 ignored mode 6 queries in this
@@ -33,118 +34,8 @@ const N_REQUESTS: usize = 6;
 /// `mrulist` is the test's and nobody else's.
 const CLIENT: &str = "127.0.0.5";
 
-const SYSINFO: &[&str] = &[
-    "peeradr",
-    "peermode",
-    "leap",
-    "stratum",
-    "precision",
-    "rootdelay",
-    "rootdisp",
-    "rootdist",
-    "refid",
-    "reftime",
-    "sys_jitter",
-    "clk_jitter",
-    "clk_wander",
-    "authdelay",
-];
-const KERNINFO: &[&str] = &[
-    "koffset",
-    "kfreq",
-    "kmaxerr",
-    "kesterr",
-    "kstflags",
-    "ktimeconst",
-    "kprecis",
-    "kfreqtol",
-    "kppsfreq",
-    "kppsstab",
-    "kppsjitter",
-    "kppscalibdur",
-    "kppscalibs",
-    "kppsjitexc",
-    "kppsstbexc",
-    "kppscaliberrs",
-];
-const SYSSTATS: &[&str] = &[
-    "ss_uptime",
-    "ss_numctlreq",
-    "ss_reset",
-    "ss_received",
-    "ss_thisver",
-    "ss_oldver",
-    "ss_ver1",
-    "ss_ver1client",
-    "ss_ver1zero",
-    "ss_ver1symm",
-    "ss_badformat",
-    "ss_badauth",
-    "ss_declined",
-    "ss_restricted",
-    "ss_limited",
-    "ss_kodsent",
-    "ss_processed",
-];
-const MONSTATS: &[&str] = &[
-    "mru_enabled",
-    "mru_hashslots",
-    "mru_depth",
-    "mru_deepest",
-    "mru_maxdepth",
-    "mru_mindepth",
-    "mru_maxage",
-    "mru_minage",
-    "mru_mem",
-    "mru_maxmem",
-    "mru_exists",
-    "mru_new",
-    "mru_recycleold",
-    "mru_recyclefull",
-    "mru_none",
-    "mru_oldest_age",
-];
-const AUTHINFO: &[&str] = &[
-    "authreset",
-    "authkeys",
-    "authfreek",
-    "authklookups",
-    "authknotfound",
-    "authencrypts",
-    "authdigestencrypts",
-    "authcmacencrypts",
-    "authdecrypts",
-    "authdigestdecrypts",
-    "authdigestfails",
-    "authcmacdecrypts",
-    "authcmacfails",
-];
-const IOSTATS: &[&str] = &[
-    "iostats_reset",
-    "total_rbuf",
-    "free_rbuf",
-    "used_rbuf",
-    "rbuf_lowater",
-    "io_dropped",
-    "io_ignored",
-    "io_received",
-    "io_sent",
-    "io_sendfailed",
-    "io_wakeups",
-    "io_goodwakeups",
-];
-
 fn ntpq(ns: &NetNs, args: &[&str]) -> Output {
-    let script: PathBuf = root().join("target/peers/ntpsec/usr/bin/ntpq");
-    assert!(
-        script.exists(),
-        "{} is missing: run scripts/install-peers (it unpacks ntpsec); this test does not skip",
-        script.display()
-    );
-    let python = require("python3", "python3-ntp");
-    let mut cmd = ns.command(python.to_str().unwrap());
-    cmd.arg(&script).args(args).arg("127.0.0.1");
-    run_with_timeout(cmd, Duration::from_secs(60))
+    run_with_timeout(ntpsec_ntpq_command(ns, args), Duration::from_secs(60))
 }
 
 /// `ntpq -c "rv 0 names"`, as name → value text (`???` where ntpq got

@@ -22,7 +22,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::gps::{nmea_line as line, open_pty};
-use common::{require, root, run_with_timeout, slew_bin, spawn_logged, NetNs, Proc, TempDir};
+use common::mode6::ntpsec_ntpq_command;
+use common::{require, run_with_timeout, slew_bin, spawn_logged, NetNs, Proc, TempDir};
 use slew_core::refclock::UnixTime;
 use slew_linux::refclock::realtime_unix;
 
@@ -163,18 +164,8 @@ fn text(o: &Output) -> String {
 
 /// ntpsec's ntpq (unpacked by scripts/install-peers) inside the namespace.
 fn ntpq(ns: &NetNs, args: &[&str]) -> String {
-    let script: PathBuf = root().join("target/peers/ntpsec/usr/bin/ntpq");
-    assert!(
-        script.exists(),
-        "{} is missing: run scripts/install-peers; this test does not skip",
-        script.display()
-    );
-    let python = require("python3", "python3-ntp");
-    let mut cmd = ns.command(python.to_str().unwrap());
-    cmd.arg(&script)
-        .args(args)
-        .arg("127.0.0.1")
-        .env("TZ", "UTC");
+    let mut cmd = ntpsec_ntpq_command(ns, args);
+    cmd.env("TZ", "UTC");
     text(&run_with_timeout(cmd, Duration::from_secs(30)))
 }
 

@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod gps;
+pub mod mode6;
 pub mod seccomp;
 
 use std::net::{SocketAddr, UdpSocket};

@@ -55,6 +55,8 @@ mod tests_fixtures;
 #[cfg(test)]
 mod tests_mru;
 #[cfg(test)]
+mod tests_ntpq_names;
+#[cfg(test)]
 mod tests_summary;
 
 use core::fmt;
