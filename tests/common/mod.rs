@@ -10,6 +10,7 @@
 
 pub mod gps;
 pub mod mode6;
+pub mod nts;
 pub mod seccomp;
 
 use std::net::{SocketAddr, UdpSocket};
