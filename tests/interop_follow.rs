@@ -16,11 +16,8 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::follow::{follow_fresh_chronyd, loopback as addr, slewd_q_against_fresh_chronyd};
 use common::*;
-
-fn addr(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
 
 fn count(log: &str, needle: &str) -> usize {
     log.lines().filter(|l| l.contains(needle)).count()
@@ -42,17 +39,10 @@ fn virtual_offset(server: SocketAddr) -> f64 {
 #[test]
 fn virtual_clock_300ms_off_50ppm_follows_real_chronyd() {
     let dir = TempDir::new("follow");
-    let upstream = free_port();
-    let _chronyd = start_chronyd_server(&dir, upstream, "");
-    let port = free_port();
-    let conf = format!(
-        "server 127.0.0.1 port {upstream} iburst minpoll 3 maxpoll 3\ndriftfile {}\n",
-        dir.join("slew.drift").display()
-    );
-    let mut slewd = start_slewd(
+    let drift = format!("driftfile {}\n", dir.join("slew.drift").display());
+    let mut f = follow_fresh_chronyd(
         &dir,
-        &conf,
-        &[addr(port)],
+        &drift,
         &[
             "--clock",
             "virtual",
@@ -62,6 +52,8 @@ fn virtual_clock_300ms_off_50ppm_follows_real_chronyd() {
             "50",
         ],
     );
+    let (port, upstream) = (f.port, f.upstream);
+    let slewd = &mut f.slewd;
     let start = Instant::now();
     // 300 ms is beyond the 128 ms step threshold: one step at start, then slewing.
     let (offset, stratum, _) = wait_until(
@@ -121,16 +113,13 @@ fn virtual_clock_300ms_off_slews_there_with_x_in_seconds() {
     // chronyd -x style: no step, ever; the offset goes at the maximum slew rate
     // (83 333 ppm: 0.3 s in under 4 s) instead of ntpd's 500 ppm (600 s).
     let dir = TempDir::new("follow-x");
-    let upstream = free_port();
-    let _chronyd = start_chronyd_server(&dir, upstream, "");
-    let port = free_port();
-    let conf = format!("server 127.0.0.1 port {upstream} iburst minpoll 3 maxpoll 3\n");
-    let mut slewd = start_slewd(
+    let mut f = follow_fresh_chronyd(
         &dir,
-        &conf,
-        &[addr(port)],
+        "",
         &["-x", "--clock", "virtual", "--virtual-offset", "0.3"],
     );
+    let port = f.port;
+    let slewd = &mut f.slewd;
     let start = Instant::now();
     let (offset, _, _) = wait_until(
         addr(port),
@@ -413,28 +402,7 @@ fn follows_ntpsec_ntpd_upstream() {
 
 #[test]
 fn slewd_q_sets_the_time_once_and_exits() {
-    let dir = TempDir::new("once");
-    let upstream = free_port();
-    let _chronyd = start_chronyd_server(&dir, upstream, "");
-    std::fs::write(
-        dir.join("ntp.conf"),
-        format!("server 127.0.0.1 port {upstream} iburst\n"),
-    )
-    .unwrap();
-    let mut cmd = Command::new(slew_bin("slewd"));
-    cmd.args([
-        "-q",
-        "-n",
-        "--clock",
-        "virtual",
-        "--virtual-offset",
-        "0.5",
-        "--listen",
-        "127.0.0.1:0",
-        "-c",
-    ])
-    .arg(dir.join("ntp.conf"));
-    let out = run_with_timeout(cmd, Duration::from_secs(70));
+    let out = slewd_q_against_fresh_chronyd("once", &["--virtual-offset", "0.5"]);
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     // The virtual clock was 0.5 s ahead: one step of about -0.5 s.

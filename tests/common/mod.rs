@@ -8,6 +8,7 @@
 // Test support: failing loudly is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod follow;
 pub mod gps;
 pub mod mode6;
 pub mod nts;
