@@ -17,6 +17,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::follow::{follow_fresh_chronyd, loopback as addr, slewd_q_against_fresh_chronyd};
+use common::ntpsec::spawn_ntpsec_ntpd;
 use common::*;
 
 fn count(log: &str, needle: &str) -> usize {
@@ -335,12 +336,6 @@ fn article_client_config_follows_a_slewd_server() {
 
 #[test]
 fn follows_ntpsec_ntpd_upstream() {
-    let ntpd = root().join("target/peers/ntpsec/usr/sbin/ntpd");
-    assert!(
-        ntpd.exists(),
-        "ntpsec's ntpd is missing at {}: run scripts/install-peers (apt-get download ntpsec + dpkg -x)",
-        ntpd.display()
-    );
     let ns = NetNs::new("ntpsec");
     let dir = TempDir::new("ntpsec");
     // ntpsec's ntpd only serves port 123 and calls ntp_adjtime at start: run it in
@@ -355,14 +350,7 @@ fn follows_ntpsec_ntpd_upstream() {
         ),
     )
     .unwrap();
-    let mut cmd = ns.command("setpriv");
-    cmd.args(["--bounding-set=-sys_time"])
-        .arg(&ntpd)
-        .args(["-n", "-c"])
-        .arg(dir.join("ntp.conf"))
-        .arg("-l")
-        .arg(dir.join("ntpd.log"));
-    let _ntpd = spawn_logged(cmd, "ntpd", dir.join("ntpd.out"));
+    let _ntpd = spawn_ntpsec_ntpd(ns.command("setpriv"), &dir);
     let conf = "server 127.0.0.1 iburst minpoll 3 maxpoll 3\n";
     // Its own directory: ntpd may still be reading its ntp.conf.
     let sdir = TempDir::new("ntpsec-slewd");

@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use common::mode6::ntpq_names::{AUTHINFO, IOSTATS, KERNINFO, MONSTATS, SYSINFO, SYSSTATS};
 use common::mode6::ntpsec_ntpq_command;
+use common::ntpsec::spawn_ntpsec_ntpd;
 use common::*;
 
 /// Both servers' configuration. ntpsec 1.2.2 ignored mode 6 queries in this
@@ -127,12 +128,6 @@ fn ask(ns: &NetNs) -> Answers {
 }
 
 fn ntpsec_ntpd(ns: &NetNs, dir: &TempDir) -> Proc {
-    let ntpd = root().join("target/peers/ntpsec/usr/sbin/ntpd");
-    assert!(
-        ntpd.exists(),
-        "ntpsec's ntpd is missing at {}: run scripts/install-peers",
-        ntpd.display()
-    );
     std::fs::write(
         dir.join("ntp.conf"),
         format!(
@@ -143,14 +138,7 @@ fn ntpsec_ntpd(ns: &NetNs, dir: &TempDir) -> Proc {
     )
     .unwrap();
     // Without CAP_SYS_TIME: ntpd cannot touch the clock.
-    let mut cmd = ns.command("setpriv");
-    cmd.args(["--bounding-set=-sys_time"])
-        .arg(&ntpd)
-        .args(["-n", "-c"])
-        .arg(dir.join("ntp.conf"))
-        .arg("-l")
-        .arg(dir.join("ntpd.log"));
-    let p = spawn_logged(cmd, "ntpd", dir.join("ntpd.out"));
+    let p = spawn_ntpsec_ntpd(ns.command("setpriv"), dir);
     ns.wait_for_ntp(&p);
     p
 }
@@ -453,14 +441,7 @@ fn ntpstat_polling_line_with_an_upstream_is_ntpds() {
         ),
     )
     .unwrap();
-    let mut cmd = ns_ref.command("setpriv");
-    cmd.args(["--bounding-set=-sys_time"])
-        .arg(root().join("target/peers/ntpsec/usr/sbin/ntpd"))
-        .args(["-n", "-c"])
-        .arg(dir_ref.join("ntp.conf"))
-        .arg("-l")
-        .arg(dir_ref.join("ntpd.log"));
-    let ntpd = spawn_logged(cmd, "ntpd", dir_ref.join("ntpd.out"));
+    let ntpd = spawn_ntpsec_ntpd(ns_ref.command("setpriv"), &dir_ref);
     let dir = TempDir::new("m6cslew");
     let slewd = start_slewd_with(
         &dir,

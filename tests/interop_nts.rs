@@ -35,11 +35,12 @@ use std::path::Path;
 use std::process::{ChildStdin, ChildStdout, Command};
 use std::time::{Duration, Instant};
 
+use common::ntpsec::spawn_ntpsec_ntpd;
 use common::nts::{
     current_user, exporter_secret, key_exchange, make_cert, session_keys, start_chronyd_nts,
     start_s_server,
 };
-use common::{free_port, require, root, spawn_logged, NetNs, TempDir};
+use common::{free_port, require, spawn_logged, NetNs, TempDir};
 use slew_core::nts::cookie::{CookieKeys, COOKIE_LEN};
 use slew_core::nts::ext::{NtsFields, NTS_COOKIE};
 use slew_core::nts::jar::{CookieJar, RekeyReason, ResponseError};
@@ -319,17 +320,6 @@ fn chronyd_nts_client_accepts_slew_core_nts_server() {
     assert!(log.contains("System clock wrong by"), "chronyd:\n{log}");
 }
 
-/// ntpsec's ntpd, from `scripts/install-peers`.
-fn ntpsec_ntpd() -> std::path::PathBuf {
-    let ntpd = root().join("target/peers/ntpsec/usr/sbin/ntpd");
-    assert!(
-        ntpd.exists(),
-        "ntpsec's ntpd is missing at {}: run scripts/install-peers",
-        ntpd.display()
-    );
-    ntpd
-}
-
 /// Waits until something accepts TCP connections on 127.0.0.1:`port` (in the
 /// calling thread's namespace); `log` is the listener's log, for the failure message.
 fn wait_for_tcp(port: u16, log: &std::path::Path) {
@@ -346,7 +336,6 @@ fn wait_for_tcp(port: u16, log: &std::path::Path) {
 
 #[test]
 fn ntpsec_nts_server_accepts_slew_core_nts_requests() {
-    let ntpd = ntpsec_ntpd();
     let ns = NetNs::new("nts-ntpsec");
     let dir = TempDir::new("nts-ntpsec");
     make_cert(&dir);
@@ -361,14 +350,7 @@ fn ntpsec_nts_server_accepts_slew_core_nts_requests() {
         ),
     )
     .unwrap();
-    let mut cmd = ns.command("setpriv");
-    cmd.args(["--bounding-set=-sys_time"])
-        .arg(&ntpd)
-        .args(["-n", "-c"])
-        .arg(dir.join("ntp.conf"))
-        .arg("-l")
-        .arg(dir.join("ntpd.log"));
-    let ntpd = spawn_logged(cmd, "ntpd", dir.join("ntpd.out"));
+    let ntpd = spawn_ntpsec_ntpd(ns.command("setpriv"), &dir);
 
     // Sockets and the TLS client must live in the namespace: do it all in a thread
     // that entered it.
@@ -448,13 +430,12 @@ fn in_namespace(ns: &NetNs, log: &std::path::Path) -> NtpsecRun {
 
 #[test]
 fn ntpsec_nts_client_accepts_slew_core_nts_server() {
-    let ntpd = ntpsec_ntpd();
     let ns = NetNs::new("nts-ntpsec-client");
     let dir = TempDir::new("nts-ntpsec-client");
     make_cert(&dir);
     let outcome = std::thread::scope(|scope| {
         scope
-            .spawn(|| serve_ntpsec_client(&ns, &dir, &ntpd))
+            .spawn(|| serve_ntpsec_client(&ns, &dir))
             .join()
             .unwrap_or_else(|e| std::panic::resume_unwind(e))
     });
@@ -475,7 +456,6 @@ fn ntpsec_nts_client_accepts_slew_core_nts_server() {
 fn serve_ntpsec_client(
     ns: &NetNs,
     dir: &TempDir,
-    ntpd: &std::path::Path,
 ) -> (usize, Vec<slew_core::nts::server::RequestError>, bool) {
     use slew_core::nts::aead::AeadKey;
     use slew_core::nts::cookie::MasterKey;
@@ -500,14 +480,7 @@ fn serve_ntpsec_client(
         ),
     )
     .unwrap();
-    let mut cmd = Command::new("setpriv");
-    cmd.args(["--bounding-set=-sys_time"])
-        .arg(ntpd)
-        .args(["-n", "-c"])
-        .arg(dir.join("ntp.conf"))
-        .arg("-l")
-        .arg(dir.join("ntpd.log"));
-    let _ntpd = spawn_logged(cmd, "ntpd", dir.join("ntpd.out"));
+    let _ntpd = spawn_ntpsec_ntpd(Command::new("setpriv"), dir);
 
     let master = CookieKeys::new(MasterKey {
         id: 7,

@@ -11,6 +11,7 @@
 pub mod follow;
 pub mod gps;
 pub mod mode6;
+pub mod ntpsec;
 pub mod nts;
 pub mod seccomp;
 

@@ -2,6 +2,7 @@
 //! ntpq, the statistics commands, the prompt, several hosts.
 
 use super::*;
+use common::ntpsec::ntpsec_ntpd_path;
 
 /// `name=value` pairs of an rv answer after its status line, across line breaks.
 fn rv_pairs(text: &str) -> Vec<(String, String)> {
@@ -265,12 +266,7 @@ fn as_number(v: &str) -> Option<f64> {
 /// counters that hold still between two reads, in 4.2.8's labelled lines.
 #[test]
 fn ntpq_statistics_commands_match_ntpsecs_ntpq_on_ntpsecs_ntpd() {
-    let ntpd = root().join("target/peers/ntpsec/usr/sbin/ntpd");
-    assert!(
-        ntpd.exists(),
-        "{} missing: run scripts/install-peers",
-        ntpd.display()
-    );
+    let ntpd = ntpsec_ntpd_path();
     let ns = NetNs::new("cnsec");
     let dir = TempDir::new("cnsec");
     std::fs::write(
