@@ -195,16 +195,7 @@ fn article_server_rejects_a_falseticker_falls_back_to_local_and_reselects() {
     let d3 = TempDir::new("article-liar");
     let up1 = start_chronyd_server(&d1, good1, "");
     let up2 = start_chronyd_server(&d2, good2, "");
-    let faketime = libfaketime();
-    let liar_proc = start_chronyd_server_env(
-        &d3,
-        liar,
-        "",
-        &[
-            ("LD_PRELOAD", faketime.as_os_str()),
-            ("FAKETIME", std::ffi::OsStr::new("+1s")),
-        ],
-    );
+    let liar_proc = start_chronyd_server_faked(&d3, liar, "+1s");
     // The liar really is 1 s ahead.
     let (liar_offset, _, _) = measure(addr(liar)).expect("faked chronyd answers");
     assert!(

@@ -277,6 +277,21 @@ pub fn libfaketime() -> PathBuf {
     p
 }
 
+/// As [`start_chronyd_server`] (no extra configuration), its clock moved by
+/// libfaketime's `FAKETIME` (e.g. `+1s`): a falseticker that keeps its own PID.
+pub fn start_chronyd_server_faked(dir: &TempDir, port: u16, faketime: &str) -> Proc {
+    let lib = libfaketime();
+    start_chronyd_server_env(
+        dir,
+        port,
+        "",
+        &[
+            ("LD_PRELOAD", lib.as_os_str()),
+            ("FAKETIME", std::ffi::OsStr::new(faketime)),
+        ],
+    )
+}
+
 /// As [`start_chronyd_server`], with extra environment variables (e.g. libfaketime's
 /// `LD_PRELOAD` + `FAKETIME=+1s` for a falseticker that keeps its own PID).
 pub fn start_chronyd_server_env(
