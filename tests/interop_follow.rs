@@ -61,7 +61,7 @@ fn virtual_clock_300ms_off_50ppm_follows_real_chronyd() {
         addr(port),
         Duration::from_secs(90),
         "|offset| < 1 ms at stratum 11",
-        &slewd,
+        slewd,
         |o, st, _| o.abs() < 0.001 && st == 11,
     );
     let converged_s = start.elapsed().as_secs_f64();
@@ -126,7 +126,7 @@ fn virtual_clock_300ms_off_slews_there_with_x_in_seconds() {
         addr(port),
         Duration::from_secs(60),
         "|offset| < 1 ms without a step",
-        &slewd,
+        slewd,
         |o, st, _| o.abs() < 0.001 && st == 11,
     );
     let reached_s = start.elapsed().as_secs_f64();

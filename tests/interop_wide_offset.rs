@@ -37,7 +37,7 @@ fn slewd_g_with_its_clock_1_78e9_s_behind_steps_once_onto_chronyd() {
         addr(port),
         Duration::from_secs(60),
         "|offset| < 1 ms at stratum 11",
-        &slewd,
+        slewd,
         |o, st, _| o.abs() < 0.001 && st == 11,
     );
     // Still there two polls later: no second step, no panic exit.
