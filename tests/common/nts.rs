@@ -19,6 +19,19 @@ use slew_core::nts::SessionKeys;
 
 use super::{require, run_with_timeout, spawn_logged, text, wait_for_ntp, Proc, TempDir};
 
+/// The TLS of NTS-KE as `openssl s_client`/`s_server` take it (RFC 8915 §4: TLS 1.3,
+/// ALPN `ntske/1`; AES-128-GCM so that every run exports the same way), quiet, and
+/// ending in `-keylogfile` so that the keylog path comes next.
+const NTS_KE_TLS_ARGS: [&str; 7] = [
+    "-alpn",
+    "ntske/1",
+    "-tls1_3",
+    "-ciphersuites",
+    "TLS_AES_128_GCM_SHA256",
+    "-quiet",
+    "-keylogfile",
+];
+
 /// A self-signed certificate for 127.0.0.1 (and DNS name `localhost`) with its EC
 /// P-256 key, made by `openssl req`: `dir`/cert.pem and `dir`/key.pem, valid for two
 /// days. Both an NTS server's certificate and the trust anchor its clients are given.
@@ -110,15 +123,7 @@ pub fn ke_over_tls(dir: &TempDir, ke_port: u16, request: &[u8]) -> (Vec<u8>, Str
         let mut child = Command::new(&openssl)
             .args(["s_client", "-connect"])
             .arg(format!("127.0.0.1:{ke_port}"))
-            .args([
-                "-alpn",
-                "ntske/1",
-                "-tls1_3",
-                "-ciphersuites",
-                "TLS_AES_128_GCM_SHA256",
-                "-quiet",
-                "-keylogfile",
-            ])
+            .args(NTS_KE_TLS_ARGS)
             .arg(&keylog)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -243,15 +248,7 @@ pub fn start_s_server(dir: &TempDir, port: u16, keylog: &Path) -> Child {
         .arg(dir.join("cert.pem"))
         .arg("-key")
         .arg(dir.join("key.pem"))
-        .args([
-            "-alpn",
-            "ntske/1",
-            "-tls1_3",
-            "-ciphersuites",
-            "TLS_AES_128_GCM_SHA256",
-            "-quiet",
-            "-keylogfile",
-        ])
+        .args(NTS_KE_TLS_ARGS)
         .arg(keylog)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
