@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::gps::{nmea_line as line, open_pty};
+use common::gps::{open_pty, sentences, sleep_until};
 use common::*;
 use slew_core::refclock::UnixTime;
 use slew_linux::refclock::realtime_unix;
@@ -24,20 +24,8 @@ use slew_linux::refclock::realtime_unix;
 const RUN_S: u64 = 150;
 
 fn burst(t: i64) -> String {
-    let day = t.div_euclid(86_400);
-    let sod = t.rem_euclid(86_400);
-    let (y, m, d) = slew_core::refclock::civil::civil_from_days(day);
-    let hms = format!("{:02}{:02}{:02}.00", sod / 3600, sod / 60 % 60, sod % 60);
-    format!(
-        "{}{}",
-        line(&format!(
-            "GPRMC,{hms},A,4807.038,N,01131.000,E,0.0,0.0,{d:02}{m:02}{:02},,,A",
-            y % 100
-        )),
-        line(&format!(
-            "GPGGA,{hms},4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,"
-        )),
-    )
+    let s = sentences(t, true);
+    format!("{}{}", s.rmc, s.gga)
 }
 
 /// One NTP exchange with `addr` from any local address (common's `measure` binds
@@ -93,10 +81,7 @@ fn appliance_on_a_gps_serves_stratum_1_over_a_tap_link() {
     let feeder = std::thread::spawn(move || {
         let mut t = realtime_unix().secs + 1;
         while !s.load(Ordering::SeqCst) {
-            let left = UnixTime::new(t, 0).diff_s(realtime_unix());
-            if left > 0.0 {
-                std::thread::sleep(Duration::from_secs_f64(left));
-            }
+            sleep_until(UnixTime::new(t, 0));
             if master.write_all(burst(t).as_bytes()).is_err() {
                 return;
             }

@@ -16,11 +16,9 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::follow::{follow_fresh_chronyd, loopback as addr, slewd_q_against_fresh_chronyd};
+use common::ntpsec::spawn_ntpsec_ntpd;
 use common::*;
-
-fn addr(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
 
 fn count(log: &str, needle: &str) -> usize {
     log.lines().filter(|l| l.contains(needle)).count()
@@ -42,17 +40,10 @@ fn virtual_offset(server: SocketAddr) -> f64 {
 #[test]
 fn virtual_clock_300ms_off_50ppm_follows_real_chronyd() {
     let dir = TempDir::new("follow");
-    let upstream = free_port();
-    let _chronyd = start_chronyd_server(&dir, upstream, "");
-    let port = free_port();
-    let conf = format!(
-        "server 127.0.0.1 port {upstream} iburst minpoll 3 maxpoll 3\ndriftfile {}\n",
-        dir.join("slew.drift").display()
-    );
-    let mut slewd = start_slewd(
+    let drift = format!("driftfile {}\n", dir.join("slew.drift").display());
+    let mut f = follow_fresh_chronyd(
         &dir,
-        &conf,
-        &[addr(port)],
+        &drift,
         &[
             "--clock",
             "virtual",
@@ -62,13 +53,15 @@ fn virtual_clock_300ms_off_50ppm_follows_real_chronyd() {
             "50",
         ],
     );
+    let (port, upstream) = (f.port, f.upstream);
+    let slewd = &mut f.slewd;
     let start = Instant::now();
     // 300 ms is beyond the 128 ms step threshold: one step at start, then slewing.
     let (offset, stratum, _) = wait_until(
         addr(port),
         Duration::from_secs(90),
         "|offset| < 1 ms at stratum 11",
-        &slewd,
+        slewd,
         |o, st, _| o.abs() < 0.001 && st == 11,
     );
     let converged_s = start.elapsed().as_secs_f64();
@@ -121,22 +114,19 @@ fn virtual_clock_300ms_off_slews_there_with_x_in_seconds() {
     // chronyd -x style: no step, ever; the offset goes at the maximum slew rate
     // (83 333 ppm: 0.3 s in under 4 s) instead of ntpd's 500 ppm (600 s).
     let dir = TempDir::new("follow-x");
-    let upstream = free_port();
-    let _chronyd = start_chronyd_server(&dir, upstream, "");
-    let port = free_port();
-    let conf = format!("server 127.0.0.1 port {upstream} iburst minpoll 3 maxpoll 3\n");
-    let mut slewd = start_slewd(
+    let mut f = follow_fresh_chronyd(
         &dir,
-        &conf,
-        &[addr(port)],
+        "",
         &["-x", "--clock", "virtual", "--virtual-offset", "0.3"],
     );
+    let port = f.port;
+    let slewd = &mut f.slewd;
     let start = Instant::now();
     let (offset, _, _) = wait_until(
         addr(port),
         Duration::from_secs(60),
         "|offset| < 1 ms without a step",
-        &slewd,
+        slewd,
         |o, st, _| o.abs() < 0.001 && st == 11,
     );
     let reached_s = start.elapsed().as_secs_f64();
@@ -205,16 +195,7 @@ fn article_server_rejects_a_falseticker_falls_back_to_local_and_reselects() {
     let d3 = TempDir::new("article-liar");
     let up1 = start_chronyd_server(&d1, good1, "");
     let up2 = start_chronyd_server(&d2, good2, "");
-    let faketime = libfaketime();
-    let liar_proc = start_chronyd_server_env(
-        &d3,
-        liar,
-        "",
-        &[
-            ("LD_PRELOAD", faketime.as_os_str()),
-            ("FAKETIME", std::ffi::OsStr::new("+1s")),
-        ],
-    );
+    let liar_proc = start_chronyd_server_faked(&d3, liar, "+1s");
     // The liar really is 1 s ahead.
     let (liar_offset, _, _) = measure(addr(liar)).expect("faked chronyd answers");
     assert!(
@@ -346,12 +327,6 @@ fn article_client_config_follows_a_slewd_server() {
 
 #[test]
 fn follows_ntpsec_ntpd_upstream() {
-    let ntpd = root().join("target/peers/ntpsec/usr/sbin/ntpd");
-    assert!(
-        ntpd.exists(),
-        "ntpsec's ntpd is missing at {}: run scripts/install-peers (apt-get download ntpsec + dpkg -x)",
-        ntpd.display()
-    );
     let ns = NetNs::new("ntpsec");
     let dir = TempDir::new("ntpsec");
     // ntpsec's ntpd only serves port 123 and calls ntp_adjtime at start: run it in
@@ -366,14 +341,7 @@ fn follows_ntpsec_ntpd_upstream() {
         ),
     )
     .unwrap();
-    let mut cmd = ns.command("setpriv");
-    cmd.args(["--bounding-set=-sys_time"])
-        .arg(&ntpd)
-        .args(["-n", "-c"])
-        .arg(dir.join("ntp.conf"))
-        .arg("-l")
-        .arg(dir.join("ntpd.log"));
-    let _ntpd = spawn_logged(cmd, "ntpd", dir.join("ntpd.out"));
+    let _ntpd = spawn_ntpsec_ntpd(ns.command("setpriv"), &dir);
     let conf = "server 127.0.0.1 iburst minpoll 3 maxpoll 3\n";
     // Its own directory: ntpd may still be reading its ntp.conf.
     let sdir = TempDir::new("ntpsec-slewd");
@@ -413,28 +381,7 @@ fn follows_ntpsec_ntpd_upstream() {
 
 #[test]
 fn slewd_q_sets_the_time_once_and_exits() {
-    let dir = TempDir::new("once");
-    let upstream = free_port();
-    let _chronyd = start_chronyd_server(&dir, upstream, "");
-    std::fs::write(
-        dir.join("ntp.conf"),
-        format!("server 127.0.0.1 port {upstream} iburst\n"),
-    )
-    .unwrap();
-    let mut cmd = Command::new(slew_bin("slewd"));
-    cmd.args([
-        "-q",
-        "-n",
-        "--clock",
-        "virtual",
-        "--virtual-offset",
-        "0.5",
-        "--listen",
-        "127.0.0.1:0",
-        "-c",
-    ])
-    .arg(dir.join("ntp.conf"));
-    let out = run_with_timeout(cmd, Duration::from_secs(70));
+    let out = slewd_q_against_fresh_chronyd("once", &["--virtual-offset", "0.5"]);
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     // The virtual clock was 0.5 s ahead: one step of about -0.5 s.

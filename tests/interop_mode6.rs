@@ -18,10 +18,12 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::Output;
 use std::time::Duration;
 
+use common::mode6::ntpq_names::{AUTHINFO, IOSTATS, KERNINFO, MONSTATS, SYSINFO, SYSSTATS};
+use common::mode6::ntpsec_ntpq_command;
+use common::ntpsec::spawn_ntpsec_ntpd;
 use common::*;
 
 /// Both servers' configuration. ntpsec 1.2.2 ignored mode 6 queries in this
@@ -33,118 +35,8 @@ const N_REQUESTS: usize = 6;
 /// `mrulist` is the test's and nobody else's.
 const CLIENT: &str = "127.0.0.5";
 
-const SYSINFO: &[&str] = &[
-    "peeradr",
-    "peermode",
-    "leap",
-    "stratum",
-    "precision",
-    "rootdelay",
-    "rootdisp",
-    "rootdist",
-    "refid",
-    "reftime",
-    "sys_jitter",
-    "clk_jitter",
-    "clk_wander",
-    "authdelay",
-];
-const KERNINFO: &[&str] = &[
-    "koffset",
-    "kfreq",
-    "kmaxerr",
-    "kesterr",
-    "kstflags",
-    "ktimeconst",
-    "kprecis",
-    "kfreqtol",
-    "kppsfreq",
-    "kppsstab",
-    "kppsjitter",
-    "kppscalibdur",
-    "kppscalibs",
-    "kppsjitexc",
-    "kppsstbexc",
-    "kppscaliberrs",
-];
-const SYSSTATS: &[&str] = &[
-    "ss_uptime",
-    "ss_numctlreq",
-    "ss_reset",
-    "ss_received",
-    "ss_thisver",
-    "ss_oldver",
-    "ss_ver1",
-    "ss_ver1client",
-    "ss_ver1zero",
-    "ss_ver1symm",
-    "ss_badformat",
-    "ss_badauth",
-    "ss_declined",
-    "ss_restricted",
-    "ss_limited",
-    "ss_kodsent",
-    "ss_processed",
-];
-const MONSTATS: &[&str] = &[
-    "mru_enabled",
-    "mru_hashslots",
-    "mru_depth",
-    "mru_deepest",
-    "mru_maxdepth",
-    "mru_mindepth",
-    "mru_maxage",
-    "mru_minage",
-    "mru_mem",
-    "mru_maxmem",
-    "mru_exists",
-    "mru_new",
-    "mru_recycleold",
-    "mru_recyclefull",
-    "mru_none",
-    "mru_oldest_age",
-];
-const AUTHINFO: &[&str] = &[
-    "authreset",
-    "authkeys",
-    "authfreek",
-    "authklookups",
-    "authknotfound",
-    "authencrypts",
-    "authdigestencrypts",
-    "authcmacencrypts",
-    "authdecrypts",
-    "authdigestdecrypts",
-    "authdigestfails",
-    "authcmacdecrypts",
-    "authcmacfails",
-];
-const IOSTATS: &[&str] = &[
-    "iostats_reset",
-    "total_rbuf",
-    "free_rbuf",
-    "used_rbuf",
-    "rbuf_lowater",
-    "io_dropped",
-    "io_ignored",
-    "io_received",
-    "io_sent",
-    "io_sendfailed",
-    "io_wakeups",
-    "io_goodwakeups",
-];
-
 fn ntpq(ns: &NetNs, args: &[&str]) -> Output {
-    let script: PathBuf = root().join("target/peers/ntpsec/usr/bin/ntpq");
-    assert!(
-        script.exists(),
-        "{} is missing: run scripts/install-peers (it unpacks ntpsec); this test does not skip",
-        script.display()
-    );
-    let python = require("python3", "python3-ntp");
-    let mut cmd = ns.command(python.to_str().unwrap());
-    cmd.arg(&script).args(args).arg("127.0.0.1");
-    run_with_timeout(cmd, Duration::from_secs(60))
+    run_with_timeout(ntpsec_ntpq_command(ns, args), Duration::from_secs(60))
 }
 
 /// `ntpq -c "rv 0 names"`, as name → value text (`???` where ntpq got
@@ -236,12 +128,6 @@ fn ask(ns: &NetNs) -> Answers {
 }
 
 fn ntpsec_ntpd(ns: &NetNs, dir: &TempDir) -> Proc {
-    let ntpd = root().join("target/peers/ntpsec/usr/sbin/ntpd");
-    assert!(
-        ntpd.exists(),
-        "ntpsec's ntpd is missing at {}: run scripts/install-peers",
-        ntpd.display()
-    );
     std::fs::write(
         dir.join("ntp.conf"),
         format!(
@@ -252,14 +138,7 @@ fn ntpsec_ntpd(ns: &NetNs, dir: &TempDir) -> Proc {
     )
     .unwrap();
     // Without CAP_SYS_TIME: ntpd cannot touch the clock.
-    let mut cmd = ns.command("setpriv");
-    cmd.args(["--bounding-set=-sys_time"])
-        .arg(&ntpd)
-        .args(["-n", "-c"])
-        .arg(dir.join("ntp.conf"))
-        .arg("-l")
-        .arg(dir.join("ntpd.log"));
-    let p = spawn_logged(cmd, "ntpd", dir.join("ntpd.out"));
+    let p = spawn_ntpsec_ntpd(ns.command("setpriv"), dir);
     ns.wait_for_ntp(&p);
     p
 }
@@ -562,14 +441,7 @@ fn ntpstat_polling_line_with_an_upstream_is_ntpds() {
         ),
     )
     .unwrap();
-    let mut cmd = ns_ref.command("setpriv");
-    cmd.args(["--bounding-set=-sys_time"])
-        .arg(root().join("target/peers/ntpsec/usr/sbin/ntpd"))
-        .args(["-n", "-c"])
-        .arg(dir_ref.join("ntp.conf"))
-        .arg("-l")
-        .arg(dir_ref.join("ntpd.log"));
-    let ntpd = spawn_logged(cmd, "ntpd", dir_ref.join("ntpd.out"));
+    let ntpd = spawn_ntpsec_ntpd(ns_ref.command("setpriv"), &dir_ref);
     let dir = TempDir::new("m6cslew");
     let slewd = start_slewd_with(
         &dir,

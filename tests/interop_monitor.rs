@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::process::Output;
 use std::time::Duration;
 
+use common::mode6::ntpsec_ntpq_command;
 use common::*;
 
 const LOCAL_CLOCK_CONF: &str = "server 127.127.1.0\nfudge 127.127.1.0 stratum 10\n";
@@ -23,19 +24,11 @@ fn port_123() -> SocketAddr {
 /// ntpsec's ntpq, unpacked by scripts/install-peers under target/peers; it runs on
 /// the system python, which has the `ntp` module (python3-ntp).
 fn ntpq(ns: &NetNs, args: &[&str]) -> Output {
-    let script: PathBuf = root().join("target/peers/ntpsec/usr/bin/ntpq");
-    assert!(
-        script.exists(),
-        "{} is missing: run scripts/install-peers (it unpacks ntpsec); this test does not skip",
-        script.display()
-    );
-    let python = require("python3", "python3-ntp");
+    let cmd = ntpsec_ntpq_command(ns, args);
     assert!(
         PathBuf::from("/usr/lib/python3/dist-packages/ntp/packet.py").exists(),
         "ntpq's library is missing: install the Debian package `python3-ntp`"
     );
-    let mut cmd = ns.command(python.to_str().unwrap());
-    cmd.arg(&script).args(args).arg("127.0.0.1");
     run_with_timeout(cmd, Duration::from_secs(30))
 }
 

@@ -29,207 +29,25 @@
 
 mod common;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, UdpSocket};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{ChildStdin, ChildStdout, Command};
 use std::time::{Duration, Instant};
 
-use common::*;
+use common::ntpsec::spawn_ntpsec_ntpd;
+use common::nts::{
+    current_user, exporter_secret, key_exchange, make_cert, session_keys, start_chronyd_nts,
+    start_s_server,
+};
+use common::{free_port, require, spawn_logged, NetNs, TempDir};
+use slew_core::nts::cookie::{CookieKeys, COOKIE_LEN};
 use slew_core::nts::ext::{NtsFields, NTS_COOKIE};
 use slew_core::nts::jar::{CookieJar, RekeyReason, ResponseError};
-use slew_core::nts::ke::RecordDecoder;
-use slew_core::nts::ke_msg::{
-    exporter_context, write_request, Direction, KeOutcome, ResponseReader, EXPORTER_LABEL,
-    MAX_COOKIES,
-};
-use slew_core::nts::SessionKeys;
+use slew_core::nts::ke::{Feed, RecordDecoder};
+use slew_core::nts::ke_msg::{write_accept, RequestOutcome, RequestReader, MAX_COOKIES};
 use slew_core::wire::{Mode, Packet, Repr, HEADER_LEN};
 use slew_core::NtpTimestamp;
-
-/// A self-signed certificate for 127.0.0.1 and its key, in `dir`.
-fn make_cert(dir: &TempDir) {
-    let openssl = require("openssl", "openssl");
-    let out = run_with_timeout(
-        {
-            let mut c = Command::new(openssl);
-            c.args([
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-subj",
-                "/CN=localhost",
-                "-addext",
-                "subjectAltName=DNS:localhost,IP:127.0.0.1",
-                "-days",
-                "2",
-                "-keyout",
-            ])
-            .arg(dir.join("key.pem"))
-            .arg("-out")
-            .arg(dir.join("cert.pem"));
-            c
-        },
-        Duration::from_secs(20),
-    );
-    assert!(out.status.success(), "openssl req: {}", text(&out));
-}
-
-/// chronyd serving NTP on `ntp_port` and NTS-KE on `ke_port`, never touching the
-/// clock. It runs as the current user so that it can read the key in `dir`.
-fn start_chronyd_nts(dir: &TempDir, ntp_port: u16, ke_port: u16) -> Proc {
-    let chronyd = require("chronyd", "chrony");
-    let user = text(&run_with_timeout(
-        {
-            let mut c = Command::new("id");
-            c.arg("-un");
-            c
-        },
-        Duration::from_secs(5),
-    ));
-    let conf = dir.join("chrony.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "port {ntp_port}\nbindaddress 127.0.0.1\nlocal stratum 10\nallow 127.0.0.0/8\n\
-             cmdport 0\npidfile {d}/chronyd.pid\ndriftfile {d}/chrony.drift\n\
-             ntsserverkey {d}/key.pem\nntsservercert {d}/cert.pem\nntsport {ke_port}\n\
-             ntsdumpdir {d}\n",
-            d = dir.path().display()
-        ),
-    )
-    .expect("write chrony.conf");
-    let mut cmd = Command::new(chronyd);
-    cmd.args(["-x", "-d", "-u", user.trim(), "-f"]).arg(&conf);
-    let p = spawn_logged(cmd, "chronyd", dir.join("chronyd.log"));
-    wait_for_ntp(
-        SocketAddr::from(([127, 0, 0, 1], ntp_port)),
-        Duration::from_secs(10),
-        &p,
-    );
-    p
-}
-
-/// One NTS-KE exchange through `openssl s_client`: (response bytes, the session's
-/// exporter secret in hex).
-fn ke_over_tls(dir: &TempDir, ke_port: u16, request: &[u8]) -> (Vec<u8>, String) {
-    let openssl = require("openssl", "openssl");
-    let keylog = dir.join("keylog");
-    let _ = std::fs::remove_file(&keylog);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let mut child = Command::new(&openssl)
-            .args(["s_client", "-connect"])
-            .arg(format!("127.0.0.1:{ke_port}"))
-            .args([
-                "-alpn",
-                "ntske/1",
-                "-tls1_3",
-                "-ciphersuites",
-                "TLS_AES_128_GCM_SHA256",
-                "-quiet",
-                "-keylogfile",
-            ])
-            .arg(&keylog)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start openssl s_client");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(request)
-            .expect("write the KE request");
-        // chronyd closes the connection after End of Message; s_client then exits.
-        let started = Instant::now();
-        while child.try_wait().expect("wait").is_none() {
-            if started.elapsed() > Duration::from_secs(10) {
-                let _ = child.kill();
-                panic!("openssl s_client did not finish");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let out = child.wait_with_output().expect("s_client output");
-        let secret = std::fs::read_to_string(&keylog)
-            .unwrap_or_default()
-            .lines()
-            .find_map(|l| l.strip_prefix("EXPORTER_SECRET "))
-            .and_then(|rest| rest.split_whitespace().nth(1))
-            .map(str::to_owned);
-        match secret {
-            Some(s) if !out.stdout.is_empty() => return (out.stdout, s),
-            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
-            _ => panic!(
-                "NTS-KE over TLS failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        }
-    }
-}
-
-/// TLS 1.3 exporter (RFC 8446 §7.5) with SHA-256: HKDF-Expand-Label of the exporter
-/// secret, computed by python3.
-fn export_key(secret_hex: &str, context: &[u8]) -> [u8; 32] {
-    let python = require("python3", "python3");
-    let script = r#"
-import hashlib, hmac, sys
-def expand_label(secret, label, ctx, n):
-    full = b"tls13 " + label
-    info = n.to_bytes(2, "big") + bytes([len(full)]) + full + bytes([len(ctx)]) + ctx
-    out, t, i = b"", b"", 1
-    while len(out) < n:
-        t = hmac.new(secret, t + info + bytes([i]), hashlib.sha256).digest()
-        out, i = out + t, i + 1
-    return out[:n]
-secret = bytes.fromhex(sys.argv[1])
-label = sys.argv[2].encode()
-ctx = bytes.fromhex(sys.argv[3])
-derived = expand_label(secret, label, hashlib.sha256(b"").digest(), 32)
-print(expand_label(derived, b"exporter", hashlib.sha256(ctx).digest(), 32).hex())
-"#;
-    let ctx_hex: String = context.iter().map(|b| format!("{b:02x}")).collect();
-    let out = run_with_timeout(
-        {
-            let mut c = Command::new(python);
-            c.args(["-c", script, secret_hex, EXPORTER_LABEL, &ctx_hex]);
-            c
-        },
-        Duration::from_secs(10),
-    );
-    assert!(out.status.success(), "python3 exporter: {}", text(&out));
-    let hex = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    let mut key = [0u8; 32];
-    for (i, b) in key.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex");
-    }
-    key
-}
-
-/// Runs NTS-KE against chronyd; returns the outcome and the exported keys.
-fn key_exchange(dir: &TempDir, ke_port: u16) -> (KeOutcome, SessionKeys) {
-    let mut request = [0u8; 64];
-    let n = write_request(&mut request).unwrap();
-    let (response, secret) = ke_over_tls(dir, ke_port, &request[..n]);
-    // Through the incremental decoder in 7-byte pieces: records straddle the pieces.
-    let mut decoder = RecordDecoder::new();
-    let mut reader = ResponseReader::new();
-    let mut ended = false;
-    for piece in response.chunks(7) {
-        ended = reader
-            .feed(&mut decoder, piece)
-            .expect("chronyd's KE response");
-    }
-    assert!(ended, "End of Message");
-    let outcome = reader.finish().expect("a usable KE response");
-    let c2s = export_key(&secret, &exporter_context(Direction::ClientToServer));
-    let s2c = export_key(&secret, &exporter_context(Direction::ServerToClient));
-    (outcome, SessionKeys::from_slices(&c2s, &s2c))
-}
 
 /// Sends `request`, returns the first answer within 2 s (three tries).
 fn exchange(socket: &UdpSocket, server: SocketAddr, request: &[u8]) -> Vec<u8> {
@@ -251,6 +69,83 @@ fn nts_request(jar: &mut CookieJar, seq: u8) -> (Vec<u8>, NtpTimestamp) {
     let nonce = [seq ^ 0xa5; 16];
     let n = jar.write_request(&mut buf, uid, nonce).unwrap();
     (buf[..n].to_vec(), transmit)
+}
+
+/// The wall clock as an NTP timestamp (the test's server reads it, never sets it).
+fn now() -> NtpTimestamp {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    NtpTimestamp::from_unix(d.as_secs() as i64, d.subsec_nanos())
+}
+
+/// The header of a stratum 1 answer to `request`.
+fn server_header(request: &[u8], received: NtpTimestamp) -> Repr {
+    let mut repr = Repr::parse(&Packet::new_checked(request).unwrap()).unwrap();
+    repr.mode = Mode::Server;
+    repr.stratum = 1;
+    repr.precision = -20;
+    repr.root_delay = slew_core::NtpShort::from_bits(0);
+    repr.root_dispersion = slew_core::NtpShort::from_bits(0x10);
+    repr.ref_id = slew_core::wire::RefId::from_ascii(b"GPS\0");
+    repr.origin_timestamp = repr.transmit_timestamp;
+    repr.reference_timestamp = received;
+    repr.receive_timestamp = received;
+    repr.transmit_timestamp = now();
+    repr
+}
+
+/// Our NTS-KE server's half of one exchange, over `openssl s_server`'s plaintext:
+/// reads the client's request from `tls_out` through slew-core's decoder (it must
+/// accept), then answers on `tls_in` with eight cookies that `master` seals (nonces
+/// `[i; 16]`) over the keys exported from this TLS session (its secret from
+/// `keylog`), naming `ntp_port`. `peer` names the client in failure messages and
+/// `early_log` gives what to add when TLS closes before the request ended.
+fn answer_ke(
+    tls_out: &mut ChildStdout,
+    tls_in: &mut ChildStdin,
+    keylog: &Path,
+    master: &CookieKeys,
+    ntp_port: u16,
+    peer: &str,
+    early_log: impl Fn() -> String,
+) {
+    let mut decoder = RecordDecoder::new();
+    let mut reader = RequestReader::new();
+    let mut buf = [0u8; 256];
+    while !reader.ended() {
+        let n = tls_out.read(&mut buf).expect("read the KE request");
+        assert!(n > 0, "TLS closed early{}", early_log());
+        let mut piece = &buf[..n];
+        while let Feed::Ready { consumed } = decoder
+            .feed(piece)
+            .unwrap_or_else(|e| panic!("{peer}'s request: {e:?}"))
+        {
+            reader.record(decoder.record().unwrap());
+            piece = &piece[consumed..];
+        }
+    }
+    assert_eq!(reader.finish(), RequestOutcome::Accept);
+    let secret = exporter_secret(&std::fs::read_to_string(keylog).unwrap())
+        .expect("EXPORTER_SECRET in the keylog");
+    let session = session_keys(&secret);
+    let cookies: Vec<[u8; COOKIE_LEN]> = (0..MAX_COOKIES as u8)
+        .map(|i| {
+            let mut c = [0u8; COOKIE_LEN];
+            master.seal(&session, &[i; 16], &mut c).unwrap();
+            c
+        })
+        .collect();
+    let mut response = [0u8; 2048];
+    let n = write_accept(
+        &mut response,
+        cookies.iter().map(|c| &c[..]),
+        None,
+        Some(ntp_port),
+    )
+    .unwrap();
+    tls_in.write_all(&response[..n]).unwrap();
+    tls_in.flush().unwrap();
 }
 
 #[test]
@@ -329,75 +224,11 @@ fn chronyd_nts_server_accepts_slew_core_nts_requests() {
     assert_eq!(jar.read_response(&answer), Ok(1));
 }
 
-/// The wall clock as an NTP timestamp (the test's server reads it, never sets it).
-fn now() -> NtpTimestamp {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    NtpTimestamp::from_unix(d.as_secs() as i64, d.subsec_nanos())
-}
-
-/// The header of a stratum 1 answer to `request`.
-fn server_header(request: &[u8], received: NtpTimestamp) -> Repr {
-    let mut repr = Repr::parse(&Packet::new_checked(request).unwrap()).unwrap();
-    repr.mode = Mode::Server;
-    repr.stratum = 1;
-    repr.precision = -20;
-    repr.root_delay = slew_core::NtpShort::from_bits(0);
-    repr.root_dispersion = slew_core::NtpShort::from_bits(0x10);
-    repr.ref_id = slew_core::wire::RefId::from_ascii(b"GPS\0");
-    repr.origin_timestamp = repr.transmit_timestamp;
-    repr.reference_timestamp = received;
-    repr.receive_timestamp = received;
-    repr.transmit_timestamp = now();
-    repr
-}
-
-/// `openssl s_server` on 127.0.0.1:`port` (TLS 1.3, ALPN `ntske/1`), relaying the
-/// plaintext over its stdin/stdout, logging its secrets to `keylog`; returns once it
-/// accepts connections (probes that send nothing do not disturb it).
-fn start_s_server(dir: &TempDir, port: u16, keylog: &std::path::Path) -> std::process::Child {
-    let mut tls = Command::new(require("openssl", "openssl"))
-        .args(["s_server", "-accept"])
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("-cert")
-        .arg(dir.join("cert.pem"))
-        .arg("-key")
-        .arg(dir.join("key.pem"))
-        .args([
-            "-alpn",
-            "ntske/1",
-            "-tls1_3",
-            "-ciphersuites",
-            "TLS_AES_128_GCM_SHA256",
-            "-quiet",
-            "-keylogfile",
-        ])
-        .arg(keylog)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start openssl s_server");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
-            let _ = tls.kill();
-            panic!("openssl s_server does not listen on {port}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    tls
-}
-
 #[test]
 fn chronyd_nts_client_accepts_slew_core_nts_server() {
     use slew_core::nts::aead::AeadKey;
-    use slew_core::nts::cookie::{CookieKeys, MasterKey, COOKIE_LEN};
-    use slew_core::nts::ke::Feed;
-    use slew_core::nts::ke_msg::{write_accept, RequestOutcome, RequestReader};
+    use slew_core::nts::cookie::MasterKey;
     use slew_core::nts::server::check_request;
-    use std::io::Read;
 
     let dir = TempDir::new("nts-chronyd-client");
     make_cert(&dir);
@@ -424,66 +255,27 @@ fn chronyd_nts_client_accepts_slew_core_nts_server() {
         ),
     )
     .unwrap();
-    let user = text(&run_with_timeout(
-        {
-            let mut c = Command::new("id");
-            c.arg("-un");
-            c
-        },
-        Duration::from_secs(5),
-    ));
+    let user = current_user();
     let mut cmd = Command::new(require("chronyd", "chrony"));
-    cmd.args(["-Q", "-d", "-t", "15", "-u", user.trim(), "-f"])
+    cmd.args(["-Q", "-d", "-t", "15", "-u", &user, "-f"])
         .arg(&conf);
     let mut client = spawn_logged(cmd, "chronyd -Q", dir.join("client.log"));
 
     // NTS-KE: read chronyd's request through the decoder, answer with eight cookies
     // sealing the keys exported from this TLS session.
-    let mut decoder = RecordDecoder::new();
-    let mut reader = RequestReader::new();
-    let mut buf = [0u8; 256];
-    while !reader.ended() {
-        let n = tls_out.read(&mut buf).expect("read the KE request");
-        assert!(n > 0, "TLS closed early; chronyd: {}", client.log_text());
-        let mut piece = &buf[..n];
-        while let Feed::Ready { consumed } = decoder.feed(piece).expect("chronyd's request") {
-            reader.record(decoder.record().unwrap());
-            piece = &piece[consumed..];
-        }
-    }
-    assert_eq!(reader.finish(), RequestOutcome::Accept);
-    let secret = std::fs::read_to_string(&keylog)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("EXPORTER_SECRET "))
-        .and_then(|rest| rest.split_whitespace().nth(1))
-        .map(str::to_owned)
-        .expect("EXPORTER_SECRET in the keylog");
-    let session = SessionKeys::from_slices(
-        &export_key(&secret, &exporter_context(Direction::ClientToServer)),
-        &export_key(&secret, &exporter_context(Direction::ServerToClient)),
-    );
     let master = CookieKeys::new(MasterKey {
         id: 0x51e3,
         key: AeadKey::new([0x6b; 32]),
     });
-    let cookies: Vec<[u8; COOKIE_LEN]> = (0..MAX_COOKIES as u8)
-        .map(|i| {
-            let mut c = [0u8; COOKIE_LEN];
-            master.seal(&session, &[i; 16], &mut c).unwrap();
-            c
-        })
-        .collect();
-    let mut response = [0u8; 2048];
-    let n = write_accept(
-        &mut response,
-        cookies.iter().map(|c| &c[..]),
-        None,
-        Some(ntp_port),
-    )
-    .unwrap();
-    tls_in.write_all(&response[..n]).unwrap();
-    tls_in.flush().unwrap();
+    answer_ke(
+        &mut tls_out,
+        &mut tls_in,
+        &keylog,
+        &master,
+        ntp_port,
+        "chronyd",
+        || format!("; chronyd: {}", client.log_text()),
+    );
 
     // NTP: answer chronyd's NTS requests until it has its measurement.
     let (mut verified, mut refused) = (0, Vec::new());
@@ -528,17 +320,6 @@ fn chronyd_nts_client_accepts_slew_core_nts_server() {
     assert!(log.contains("System clock wrong by"), "chronyd:\n{log}");
 }
 
-/// ntpsec's ntpd, from `scripts/install-peers`.
-fn ntpsec_ntpd() -> std::path::PathBuf {
-    let ntpd = root().join("target/peers/ntpsec/usr/sbin/ntpd");
-    assert!(
-        ntpd.exists(),
-        "ntpsec's ntpd is missing at {}: run scripts/install-peers",
-        ntpd.display()
-    );
-    ntpd
-}
-
 /// Waits until something accepts TCP connections on 127.0.0.1:`port` (in the
 /// calling thread's namespace); `log` is the listener's log, for the failure message.
 fn wait_for_tcp(port: u16, log: &std::path::Path) {
@@ -555,7 +336,6 @@ fn wait_for_tcp(port: u16, log: &std::path::Path) {
 
 #[test]
 fn ntpsec_nts_server_accepts_slew_core_nts_requests() {
-    let ntpd = ntpsec_ntpd();
     let ns = NetNs::new("nts-ntpsec");
     let dir = TempDir::new("nts-ntpsec");
     make_cert(&dir);
@@ -570,14 +350,7 @@ fn ntpsec_nts_server_accepts_slew_core_nts_requests() {
         ),
     )
     .unwrap();
-    let mut cmd = ns.command("setpriv");
-    cmd.args(["--bounding-set=-sys_time"])
-        .arg(&ntpd)
-        .args(["-n", "-c"])
-        .arg(dir.join("ntp.conf"))
-        .arg("-l")
-        .arg(dir.join("ntpd.log"));
-    let ntpd = spawn_logged(cmd, "ntpd", dir.join("ntpd.out"));
+    let ntpd = spawn_ntpsec_ntpd(ns.command("setpriv"), &dir);
 
     // Sockets and the TLS client must live in the namespace: do it all in a thread
     // that entered it.
@@ -657,13 +430,12 @@ fn in_namespace(ns: &NetNs, log: &std::path::Path) -> NtpsecRun {
 
 #[test]
 fn ntpsec_nts_client_accepts_slew_core_nts_server() {
-    let ntpd = ntpsec_ntpd();
     let ns = NetNs::new("nts-ntpsec-client");
     let dir = TempDir::new("nts-ntpsec-client");
     make_cert(&dir);
     let outcome = std::thread::scope(|scope| {
         scope
-            .spawn(|| serve_ntpsec_client(&ns, &dir, &ntpd))
+            .spawn(|| serve_ntpsec_client(&ns, &dir))
             .join()
             .unwrap_or_else(|e| std::panic::resume_unwind(e))
     });
@@ -684,14 +456,10 @@ fn ntpsec_nts_client_accepts_slew_core_nts_server() {
 fn serve_ntpsec_client(
     ns: &NetNs,
     dir: &TempDir,
-    ntpd: &std::path::Path,
 ) -> (usize, Vec<slew_core::nts::server::RequestError>, bool) {
     use slew_core::nts::aead::AeadKey;
-    use slew_core::nts::cookie::{CookieKeys, MasterKey, COOKIE_LEN};
-    use slew_core::nts::ke::Feed;
-    use slew_core::nts::ke_msg::{write_accept, RequestOutcome, RequestReader};
+    use slew_core::nts::cookie::MasterKey;
     use slew_core::nts::server::check_request;
-    use std::io::Read;
 
     ns.enter_this_thread();
     let ntp_port = 12300;
@@ -712,60 +480,21 @@ fn serve_ntpsec_client(
         ),
     )
     .unwrap();
-    let mut cmd = Command::new("setpriv");
-    cmd.args(["--bounding-set=-sys_time"])
-        .arg(ntpd)
-        .args(["-n", "-c"])
-        .arg(dir.join("ntp.conf"))
-        .arg("-l")
-        .arg(dir.join("ntpd.log"));
-    let _ntpd = spawn_logged(cmd, "ntpd", dir.join("ntpd.out"));
+    let _ntpd = spawn_ntpsec_ntpd(Command::new("setpriv"), dir);
 
-    let mut decoder = RecordDecoder::new();
-    let mut reader = RequestReader::new();
-    let mut buf = [0u8; 256];
-    while !reader.ended() {
-        let n = tls_out.read(&mut buf).expect("read the KE request");
-        assert!(n > 0, "TLS closed early");
-        let mut piece = &buf[..n];
-        while let Feed::Ready { consumed } = decoder.feed(piece).expect("ntpsec's request") {
-            reader.record(decoder.record().unwrap());
-            piece = &piece[consumed..];
-        }
-    }
-    assert_eq!(reader.finish(), RequestOutcome::Accept);
-    let secret = std::fs::read_to_string(&keylog)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("EXPORTER_SECRET "))
-        .and_then(|rest| rest.split_whitespace().nth(1))
-        .map(str::to_owned)
-        .expect("EXPORTER_SECRET in the keylog");
-    let session = SessionKeys::from_slices(
-        &export_key(&secret, &exporter_context(Direction::ClientToServer)),
-        &export_key(&secret, &exporter_context(Direction::ServerToClient)),
-    );
     let master = CookieKeys::new(MasterKey {
         id: 7,
         key: AeadKey::new([0x3c; 32]),
     });
-    let cookies: Vec<[u8; COOKIE_LEN]> = (0..MAX_COOKIES as u8)
-        .map(|i| {
-            let mut c = [0u8; COOKIE_LEN];
-            master.seal(&session, &[i; 16], &mut c).unwrap();
-            c
-        })
-        .collect();
-    let mut response = [0u8; 2048];
-    let n = write_accept(
-        &mut response,
-        cookies.iter().map(|c| &c[..]),
-        None,
-        Some(ntp_port),
-    )
-    .unwrap();
-    tls_in.write_all(&response[..n]).unwrap();
-    tls_in.flush().unwrap();
+    answer_ke(
+        &mut tls_out,
+        &mut tls_in,
+        &keylog,
+        &master,
+        ntp_port,
+        "ntpsec",
+        String::new,
+    );
     // ntpsec closes its side after End of Message; so do we.
     drop(tls_in);
 

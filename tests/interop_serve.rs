@@ -219,16 +219,7 @@ fn slewctl_date_chooses_step_or_slew_as_ntpdate_does() {
     // beyond 0.5 s; -B forces a slew; --dry-run leaves this machine's clock alone.
     let dir = TempDir::new("ctlstep");
     let port = free_port();
-    let faketime = libfaketime();
-    let _liar = start_chronyd_server_env(
-        &dir,
-        port,
-        "",
-        &[
-            ("LD_PRELOAD", faketime.as_os_str()),
-            ("FAKETIME", std::ffi::OsStr::new("+1s")),
-        ],
-    );
+    let _liar = start_chronyd_server_faked(&dir, port, "+1s");
     let run = |extra: &[&str]| {
         let mut cmd = Command::new(slew_bin("slewctl"));
         cmd.args(["date", "--dry-run", "-p", "1"])

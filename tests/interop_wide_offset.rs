@@ -10,15 +10,12 @@
 
 mod common;
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use common::follow::{follow_fresh_chronyd, loopback as addr, slewd_q_against_fresh_chronyd};
 use common::*;
-
-fn addr(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
 
 /// 56 years behind (about 1970 today): where a box without an RTC starts.
 const FIFTY_SIX_YEARS_S: f64 = 56.0 * 365.25 * 86_400.0;
@@ -26,24 +23,21 @@ const FIFTY_SIX_YEARS_S: f64 = 56.0 * 365.25 * 86_400.0;
 #[test]
 fn slewd_g_with_its_clock_1_78e9_s_behind_steps_once_onto_chronyd() {
     let dir = TempDir::new("wide-g");
-    let upstream = free_port();
-    let _chronyd = start_chronyd_server(&dir, upstream, "");
-    let port = free_port();
-    let conf = format!("server 127.0.0.1 port {upstream} iburst minpoll 3 maxpoll 3\n");
     // The figure: 1 780 000 000 s behind (1970 today), -g.
     let behind_s = 1_780_000_000.0;
     let behind = format!("{}", -behind_s);
-    let mut slewd = start_slewd(
+    let mut f = follow_fresh_chronyd(
         &dir,
-        &conf,
-        &[addr(port)],
+        "",
         &["-g", "--clock", "virtual", "--virtual-offset", &behind],
     );
+    let port = f.port;
+    let slewd = &mut f.slewd;
     let (offset, _, _) = wait_until(
         addr(port),
         Duration::from_secs(60),
         "|offset| < 1 ms at stratum 11",
-        &slewd,
+        slewd,
         |o, st, _| o.abs() < 0.001 && st == 11,
     );
     // Still there two polls later: no second step, no panic exit.
@@ -65,21 +59,11 @@ fn slewd_g_with_its_clock_1_78e9_s_behind_steps_once_onto_chronyd() {
 
 /// `slewd -q` with the virtual clock `offset_s` off and `extra` arguments.
 fn slewd_q(offset_s: f64, extra: &[&str]) -> (Output, String) {
-    let dir = TempDir::new("wide-q");
-    let upstream = free_port();
-    let _chronyd = start_chronyd_server(&dir, upstream, "");
-    std::fs::write(
-        dir.join("ntp.conf"),
-        format!("server 127.0.0.1 port {upstream} iburst\n"),
-    )
-    .unwrap();
-    let mut cmd = Command::new(slew_bin("slewd"));
-    cmd.args(["-q", "-n", "--clock", "virtual", "--listen", "127.0.0.1:0"])
-        .arg(format!("--virtual-offset={offset_s}"))
-        .args(extra)
-        .arg("-c")
-        .arg(dir.join("ntp.conf"));
-    let out = run_with_timeout(cmd, Duration::from_secs(70));
+    let offset = format!("--virtual-offset={offset_s}");
+    let args: Vec<&str> = std::iter::once(offset.as_str())
+        .chain(extra.iter().copied())
+        .collect();
+    let out = slewd_q_against_fresh_chronyd("wide-q", &args);
     let t = text(&out);
     (out, t)
 }

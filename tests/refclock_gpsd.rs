@@ -24,7 +24,7 @@ use std::net::{TcpListener, TcpStream};
 use std::process::Command;
 use std::time::Duration;
 
-use common::gps::{nmea_line as line, open_pty};
+use common::gps::{nmea_line as line, open_pty, sentences, sleep_until};
 use common::{require, spawn_logged, TempDir};
 use slew_core::refclock::nmea::NmeaError;
 use slew_core::refclock::nmea_mode::{NmeaEvent, NmeaMode};
@@ -41,28 +41,8 @@ const OFFSET_S: f64 = 0.040;
 /// One second's sentences naming second `t` (a receiver's burst after the top of
 /// the second), with a fix.
 fn burst(t: i64) -> String {
-    let day = t.div_euclid(86_400);
-    let sod = t.rem_euclid(86_400);
-    let (y, m, d) = slew_core::refclock::civil::civil_from_days(day);
-    let hms = format!("{:02}{:02}{:02}.00", sod / 3600, sod / 60 % 60, sod % 60);
-    format!(
-        "{}{}{}",
-        line(&format!(
-            "GPRMC,{hms},A,4807.038,N,01131.000,E,0.0,0.0,{d:02}{m:02}{:02},,,A",
-            y % 100
-        )),
-        line(&format!(
-            "GPGGA,{hms},4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,"
-        )),
-        line(&format!("GPZDA,{hms},{d:02},{m:02},{y:04},00,00")),
-    )
-}
-
-fn sleep_until(t: UnixTime) {
-    let left = t.diff_s(realtime_unix());
-    if left > 0.0 {
-        std::thread::sleep(Duration::from_secs_f64(left));
-    }
+    let s = sentences(t, true);
+    format!("{}{}{}", s.rmc, s.gga, s.zda)
 }
 
 /// Something the sentences are written to (gpsd's TCP feed, our pty's master).

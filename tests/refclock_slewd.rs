@@ -21,8 +21,9 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::gps::{nmea_line as line, open_pty};
-use common::{require, root, run_with_timeout, slew_bin, spawn_logged, NetNs, Proc, TempDir};
+use common::gps::{open_pty, sentences, sleep_until, Sentences};
+use common::mode6::ntpsec_ntpq_command;
+use common::{require, run_with_timeout, slew_bin, spawn_logged, NetNs, Proc, TempDir};
 use slew_core::refclock::UnixTime;
 use slew_linux::refclock::realtime_unix;
 
@@ -36,24 +37,9 @@ const BAD_SUM: u8 = 2;
 /// Second `t`'s sentences: RMC, GGA, ZDA with a fix; RMC `V` + GGA quality 0 without;
 /// or RMC with a wrong checksum.
 fn burst(t: i64, what: u8) -> String {
-    let day = t.div_euclid(86_400);
-    let sod = t.rem_euclid(86_400);
-    let (y, m, d) = slew_core::refclock::civil::civil_from_days(day);
-    let hms = format!("{:02}{:02}{:02}.00", sod / 3600, sod / 60 % 60, sod % 60);
-    let status = if what == NO_FIX { "V" } else { "A" };
-    let quality = if what == NO_FIX { 0 } else { 1 };
-    let rmc = line(&format!(
-        "GPRMC,{hms},{status},4807.038,N,01131.000,E,0.0,0.0,{d:02}{m:02}{:02},,,A",
-        y % 100
-    ));
-    let gga = line(&format!(
-        "GPGGA,{hms},4807.038,N,01131.000,E,{quality},08,0.9,545.4,M,46.9,M,,"
-    ));
+    let Sentences { rmc, gga, zda } = sentences(t, what != NO_FIX);
     match what {
-        GOOD => format!(
-            "{rmc}{gga}{}",
-            line(&format!("GPZDA,{hms},{d:02},{m:02},{y:04},00,00"))
-        ),
+        GOOD => format!("{rmc}{gga}{zda}"),
         NO_FIX => format!("{rmc}{gga}"),
         _ => {
             let mut bad = rmc.trim_end().to_string();
@@ -62,13 +48,6 @@ fn burst(t: i64, what: u8) -> String {
             bad.replace_range(n - 2.., repl);
             format!("{bad}\r\n")
         }
-    }
-}
-
-fn sleep_until(t: UnixTime) {
-    let left = t.diff_s(realtime_unix());
-    if left > 0.0 {
-        std::thread::sleep(Duration::from_secs_f64(left));
     }
 }
 
@@ -163,18 +142,8 @@ fn text(o: &Output) -> String {
 
 /// ntpsec's ntpq (unpacked by scripts/install-peers) inside the namespace.
 fn ntpq(ns: &NetNs, args: &[&str]) -> String {
-    let script: PathBuf = root().join("target/peers/ntpsec/usr/bin/ntpq");
-    assert!(
-        script.exists(),
-        "{} is missing: run scripts/install-peers; this test does not skip",
-        script.display()
-    );
-    let python = require("python3", "python3-ntp");
-    let mut cmd = ns.command(python.to_str().unwrap());
-    cmd.arg(&script)
-        .args(args)
-        .arg("127.0.0.1")
-        .env("TZ", "UTC");
+    let mut cmd = ntpsec_ntpq_command(ns, args);
+    cmd.env("TZ", "UTC");
     text(&run_with_timeout(cmd, Duration::from_secs(30)))
 }
 

@@ -8,7 +8,11 @@
 // Test support: failing loudly is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod follow;
 pub mod gps;
+pub mod mode6;
+pub mod ntpsec;
+pub mod nts;
 pub mod seccomp;
 
 use std::net::{SocketAddr, UdpSocket};
@@ -271,6 +275,21 @@ pub fn libfaketime() -> PathBuf {
         "libfaketime is missing: install the Debian package `faketime` (.ci/run does this)"
     );
     p
+}
+
+/// As [`start_chronyd_server`] (no extra configuration), its clock moved by
+/// libfaketime's `FAKETIME` (e.g. `+1s`): a falseticker that keeps its own PID.
+pub fn start_chronyd_server_faked(dir: &TempDir, port: u16, faketime: &str) -> Proc {
+    let lib = libfaketime();
+    start_chronyd_server_env(
+        dir,
+        port,
+        "",
+        &[
+            ("LD_PRELOAD", lib.as_os_str()),
+            ("FAKETIME", std::ffi::OsStr::new(faketime)),
+        ],
+    )
 }
 
 /// As [`start_chronyd_server`], with extra environment variables (e.g. libfaketime's

@@ -50,6 +50,14 @@ mod vars;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_fixtures;
+#[cfg(test)]
+mod tests_mru;
+#[cfg(test)]
+mod tests_ntpq_names;
+#[cfg(test)]
+mod tests_summary;
 
 use core::fmt;
 
