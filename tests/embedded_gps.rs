@@ -21,7 +21,9 @@ use slew_linux::refclock::realtime_unix;
 
 /// The refclock polls every 16 s and the discipline sets the clock at the fourth
 /// poll (about 64 s); the rest shows it serving and staying put.
-const RUN_S: u64 = 150;
+// A 16 s GPS poll and the start-up settling: about 50 s to sync on an idle machine,
+// 80-144 s seen on a loaded 2-core one.
+const RUN_S: u64 = 210;
 
 fn burst(t: i64) -> String {
     let s = sentences(t, true);
@@ -116,7 +118,10 @@ fn appliance_on_a_gps_serves_stratum_1_over_a_tap_link() {
         let deadline = std::time::Instant::now() + Duration::from_secs(RUN_S - 5);
         let mut last = None;
         while std::time::Instant::now() < deadline {
-            last = measure_from_link("192.0.2.2:123".parse().unwrap());
+            // A lost exchange near the end keeps the answer before it.
+            if let Some(m) = measure_from_link("192.0.2.2:123".parse().unwrap()) {
+                last = Some(m);
+            }
             if last.is_some_and(|(o, st, _)| st == 1 && o.abs() < 0.005) {
                 break;
             }
