@@ -53,7 +53,7 @@ impl Default for KeTimeouts {
 }
 
 /// One NTS-KE to do.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeRequest {
     /// The KE server's name (verified against its certificate) or address.
     pub host: String,

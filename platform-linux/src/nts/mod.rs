@@ -9,6 +9,7 @@
 //! | [`backoff`] | when to retry a failed KE |
 //! | [`listener`] | the server's TCP sockets (one per family, as the NTP sockets) |
 //! | [`server`] | [`KeServer`]: bounded NTS-KE service with fresh cookies |
+//! | [`settings`] | ntp.conf's NTS words lowered into the daemon's settings |
 //! | [`keystore`] | [`KeyStore`]: master keys shared with the NTP server path, rotated, persisted |
 //!
 //! Wiring (the daemon's part): the client side makes one [`KeClient`] and calls
@@ -27,6 +28,7 @@ pub mod error;
 pub mod keystore;
 pub mod listener;
 pub mod server;
+pub mod settings;
 pub mod stream;
 pub mod tls;
 
@@ -34,3 +36,4 @@ pub use client::{KeClient, KeDone, KeRequest, KeSuccess, KeTimeouts};
 pub use error::KeFailure;
 pub use keystore::{KeyStore, LoadOutcome};
 pub use server::{KeLimits, KeServer, KeServerConfig, KeServerStats};
+pub use settings::{NtsServerSettings, NtsSettings, NtsSource};
