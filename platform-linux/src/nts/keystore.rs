@@ -24,7 +24,9 @@ use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use slew_core::nts::aead::AeadKey;
@@ -184,11 +186,36 @@ impl KeyStore {
         let last = self.rotated.lock().map(|r| *r).unwrap_or(UNIX_EPOCH);
         let due = now
             .duration_since(last)
-            .map_or(false, |age| age >= self.rotation);
+            .is_ok_and(|age| age >= self.rotation);
         if due {
             self.rotate()?;
         }
         Ok(due)
+    }
+
+    /// Runs [`rotate_if_due`](Self::rotate_if_due) every `check_every` on a thread
+    /// of its own until the handle is dropped. A failed save is handed to `on_error`
+    /// (the daemon logs it; the new key is in use either way).
+    pub fn spawn_rotation(
+        self: &Arc<Self>,
+        check_every: Duration,
+        on_error: impl Fn(io::Error) + Send + 'static,
+    ) -> io::Result<RotationTimer> {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let store = Arc::clone(self);
+        let thread = thread::Builder::new()
+            .name("nts-keys".into())
+            .spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(check_every) {
+                    if let Err(e) = store.rotate_if_due(SystemTime::now()) {
+                        on_error(e);
+                    }
+                }
+            })?;
+        Ok(RotationTimer {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
     }
 
     fn save(&self) -> io::Result<()> {
@@ -198,6 +225,22 @@ impl KeyStore {
         let keys = self.current();
         let rotated = self.rotated.lock().map(|r| *r).unwrap_or(UNIX_EPOCH);
         write_file(path, &keys, rotated)
+    }
+}
+
+/// The rotation thread of [`KeyStore::spawn_rotation`]; dropping it stops the thread.
+#[derive(Debug)]
+pub struct RotationTimer {
+    stop: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for RotationTimer {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
@@ -372,6 +415,23 @@ mod tests {
         assert!(s
             .rotate_if_due(SystemTime::now() + Duration::from_secs(61))
             .unwrap());
+    }
+
+    #[test]
+    fn the_rotation_timer_rotates_when_due_and_stops_on_drop() {
+        let s = Arc::new(KeyStore::ephemeral(Duration::from_millis(30)));
+        let timer = s
+            .spawn_rotation(Duration::from_millis(10), |e| panic!("{e}"))
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while s.generation() < 2 && std::time::Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        assert!(s.generation() >= 2);
+        drop(timer);
+        let g = s.generation();
+        thread::sleep(Duration::from_millis(100));
+        assert_eq!(s.generation(), g, "stopped");
     }
 
     #[test]

@@ -19,8 +19,9 @@
 //! [`backoff::retry_after`]. The server side loads a [`KeyStore`] once
 //! ([`KeyStore::load_or_create`]), hands the `Arc` to [`KeServer::start`] and to the
 //! NTP server path (which opens cookies with [`KeyStore::current`], refreshing its copy
-//! when [`KeyStore::generation`] changes), and calls [`KeyStore::rotate_if_due`] from a
-//! timer.
+//! when [`KeyStore::generation`] changes), and keeps the [`RotationTimer`] of
+//! [`KeyStore::spawn_rotation`] (or calls [`KeyStore::rotate_if_due`] from its own
+//! timer).
 
 pub mod backoff;
 pub mod client;
@@ -34,6 +35,6 @@ pub mod tls;
 
 pub use client::{KeClient, KeDone, KeRequest, KeSuccess, KeTimeouts};
 pub use error::KeFailure;
-pub use keystore::{KeyStore, LoadOutcome};
+pub use keystore::{KeyStore, LoadOutcome, RotationTimer};
 pub use server::{KeLimits, KeServer, KeServerConfig, KeServerStats};
 pub use settings::{NtsServerSettings, NtsSettings, NtsSource};
