@@ -30,6 +30,9 @@ use super::tls;
 
 /// The NTP port used when the KE server names none.
 pub const NTP_PORT: u16 = 123;
+/// Longest response read, bytes: eight cookies of the longest kept size plus the
+/// other records fit many times over; past it the server is not speaking NTS-KE.
+pub const MAX_RESPONSE_BYTES: usize = 16 * 1024;
 
 /// Time allowed for each stage of one exchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,11 +139,18 @@ pub fn exchange_with(req: &KeRequest, config: Arc<ClientConfig>) -> Result<KeSuc
     let mut decoder = RecordDecoder::new();
     let mut reader = ResponseReader::new();
     let mut buf = [0u8; 1024];
+    let mut total = 0usize;
     loop {
         let n = stream::read_plain(&mut conn, &mut tcp, deadline, &mut buf)
             .map_err(|e| KeFailure::from_io(&e, "the response"))?;
         if n == 0 {
             break;
+        }
+        total += n;
+        if total > MAX_RESPONSE_BYTES {
+            return Err(KeFailure::Other(format!(
+                "the response is longer than {MAX_RESPONSE_BYTES} bytes"
+            )));
         }
         if reader.feed(&mut decoder, buf.get(..n).unwrap_or(&[]))? {
             break;

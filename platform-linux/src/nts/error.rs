@@ -117,3 +117,46 @@ impl KeFailure {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negotiation_failures_map_to_what_the_admin_can_act_on() {
+        let e = KeFailure::from(NegotiationError::ServerError(ErrorCode::BadRequest));
+        assert_eq!(e, KeFailure::ServerRefused(ErrorCode::BadRequest));
+        assert!(e.to_string().contains("refused"), "{e}");
+        let e = KeFailure::from(NegotiationError::Aead);
+        assert_eq!(e, KeFailure::NoCommonAead);
+        assert!(e.to_string().contains("AEAD_AES_SIV_CMAC_256"), "{e}");
+        let e = KeFailure::from(NegotiationError::NoCookies);
+        assert_eq!(e, KeFailure::Protocol(NegotiationError::NoCookies));
+    }
+
+    #[test]
+    fn tls_and_socket_errors_are_told_apart() {
+        let cert = rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer);
+        let io = io::Error::new(io::ErrorKind::InvalidData, cert);
+        let e = KeFailure::from_io(&io, "the TLS handshake");
+        assert_eq!(e, KeFailure::UnknownIssuer);
+        assert!(e.to_string().contains("`ca FILE`"), "{e}");
+        let expired = rustls::Error::InvalidCertificate(CertificateError::Expired);
+        assert!(matches!(
+            KeFailure::from(expired),
+            KeFailure::Certificate(_)
+        ));
+        let alert = rustls::Error::AlertReceived(AlertDescription::NoApplicationProtocol);
+        assert_eq!(KeFailure::from(alert), KeFailure::Alpn);
+        let t = io::Error::from(io::ErrorKind::WouldBlock);
+        assert_eq!(
+            KeFailure::from_io(&t, "the response"),
+            KeFailure::Timeout("the response")
+        );
+        assert!(KeFailure::Timeout("the response")
+            .to_string()
+            .contains("during the response"));
+        let r = io::Error::from(io::ErrorKind::ConnectionRefused);
+        assert_eq!(KeFailure::from_io(&r, "connect"), KeFailure::Refused);
+    }
+}
