@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod monitor;
 pub mod net;
 pub mod notify;
+pub mod nts;
 pub mod privdrop;
 pub mod query;
 pub mod ratelog;

@@ -126,6 +126,8 @@ pub struct Settings {
     pub hardening: crate::access::Hardening,
     /// `statistics`, `statsdir`, `filegen`.
     pub stats: crate::stats::StatsSettings,
+    /// `nts …`, `server … nts`.
+    pub nts: crate::nts::NtsSettings,
 }
 
 impl Default for Settings {
@@ -144,6 +146,7 @@ impl Default for Settings {
             once: false,
             hardening: Default::default(),
             stats: Default::default(),
+            nts: Default::default(),
         }
     }
 }
@@ -394,6 +397,7 @@ pub fn settings_from(config: &Config, overrides: &Overrides) -> Settings {
         once: overrides.once,
         hardening: Default::default(),
         stats: crate::stats::settings_from(config),
+        nts: crate::nts::settings::settings_from(config),
     }
 }
 
@@ -423,6 +427,7 @@ pub fn not_honoured(config: &Config) -> Vec<(Location, String)> {
         }
     }
     out.extend(crate::stats::not_honoured(config, &file()));
+    out.extend(crate::nts::settings::not_honoured(config));
     if let Err(errors) = crate::listen::listen_addrs(&config.interfaces) {
         out.extend(errors);
     }

@@ -83,6 +83,16 @@ impl CookieKeys {
         self.current.id
     }
 
+    /// The sealing key (the port persists it, so a restart keeps cookies valid).
+    pub const fn current_key(&self) -> &MasterKey {
+        &self.current
+    }
+
+    /// The previous key, if any (persisted with the current one).
+    pub const fn previous_key(&self) -> Option<&MasterKey> {
+        self.previous.as_ref()
+    }
+
     /// Seals `keys` into a cookie under the current master key, with `nonce` fresh
     /// random bytes. Returns [`COOKIE_LEN`].
     pub fn seal(

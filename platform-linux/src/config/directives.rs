@@ -35,6 +35,7 @@ pub(super) const SUPPORTED: &[&str] = &[
     "leapfile",
     "enable",
     "disable",
+    "nts",
 ];
 
 /// Directives ntpd (or ntpsec) knows and slew does not implement yet. They are refused
@@ -148,6 +149,7 @@ impl Parser<'_> {
             "tos" => self.tos(line),
             "interface" | "nic" => self.interface(line),
             "enable" | "disable" => self.system_flags(line, word == "enable"),
+            "nts" => self.nts(line),
             w if UNSUPPORTED.contains(&w) => self.err(
                 first.column,
                 ErrorKind::Unsupported {

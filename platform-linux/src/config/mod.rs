@@ -64,6 +64,7 @@ pub mod keys;
 mod lexer;
 mod misc;
 mod model;
+mod nts;
 mod parser;
 mod refclocks;
 mod restrict;
@@ -78,6 +79,7 @@ use std::path::Path;
 pub use error::{ConfigError, ConfigWarning, ErrorKind, Location, WarningKind};
 pub use keys::parse_keys;
 pub use model::*;
+pub use nts::NtsConfig;
 pub use parser::{
     FsLoader, Loader, MemLoader, ReadError, MAX_ERRORS, MAX_FILE_SIZE, MAX_INCLUDES,
     MAX_INCLUDE_DEPTH,

@@ -89,7 +89,15 @@ pub struct SourceOptions {
     /// `version N` (1..=4).
     pub version: Option<u8>,
     /// `port N`: slew's extension, the server's UDP port (ntpd always uses 123).
+    /// On an `nts` line it is the NTS-KE port instead, kept in `nts_port`.
     pub port: Option<u16>,
+    /// `nts` (ntpsec): authenticate with Network Time Security; the host is the
+    /// NTS-KE server.
+    pub nts: bool,
+    /// `port N` on an `nts` line: the NTS-KE port (default 4460).
+    pub nts_port: Option<u16>,
+    /// `ca FILE` (ntpsec, with `nts`): trust these CAs instead of the system store.
+    pub ca: Option<PathBuf>,
 }
 
 /// A `server`, `pool` or `peer` line.
@@ -590,6 +598,8 @@ pub struct Config {
     pub interfaces: Vec<InterfaceRule>,
     /// `enable`/`disable` flags, in file order.
     pub system_flags: Vec<SystemFlagSetting>,
+    /// `nts` lines (ntpsec's NTS-KE server words).
+    pub nts: super::nts::NtsConfig,
     /// Every file read: the main file first, then includes in the order read. The
     /// daemon can watch them or print them in `--check-config`.
     pub files: Vec<PathBuf>,

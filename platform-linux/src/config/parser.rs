@@ -379,6 +379,7 @@ impl<'l> Parser<'l> {
     /// Check everything that needs the whole file, and hand out the result.
     pub(super) fn finish(mut self) -> Result<Parsed, Rejected> {
         self.resolve_fudges();
+        self.check_nts();
         self.resolve_refclock_fudges();
         self.check_key_uses();
         if self.errors.is_empty() {

@@ -11,7 +11,8 @@ use super::suggest::suggest;
 
 /// Options of `server`/`pool`/`peer` slew implements.
 const SOURCE_OPTIONS: &[&str] = &[
-    "iburst", "burst", "prefer", "noselect", "true", "minpoll", "maxpoll", "key", "version", "port",
+    "iburst", "burst", "prefer", "noselect", "true", "minpoll", "maxpoll", "key", "version",
+    "port", "nts", "ca",
 ];
 /// Options ntpd takes that slew does not; `true` when the option takes a value,
 /// which is skipped with it so that it does not read as a second unknown word.
@@ -21,6 +22,9 @@ const SOURCE_UNSUPPORTED: &[(&str, bool)] = &[
     ("preempt", false),
     ("mode", true),
     ("ttl", true),
+    // ntpsec: skip certificate checks. Refused: it would undo what NTS is for.
+    ("noval", false),
+    ("aead", true),
 ];
 
 /// Poll exponents slew accepts (ntpd 4.2.8 clamps to 3..=17).
@@ -192,6 +196,14 @@ impl Parser<'_> {
                     Some(n) => o.port = u16::try_from(n).ok(),
                     None => ok = false,
                 },
+                "nts" => o.nts = true,
+                "ca" => match it.next() {
+                    Some(p) => o.ca = Some(self.path_value(p).value),
+                    None => {
+                        self.missing(line, "ca", "the PEM file of the CAs to trust");
+                        ok = false;
+                    }
+                },
                 _ => {
                     ok = false;
                     if let Some(&(name, takes_arg)) =
@@ -221,6 +233,9 @@ impl Parser<'_> {
                 }
             }
         }
+        if !self.nts_options(&mut o, directive, &cols) {
+            ok = false;
+        }
         if let (Some(min), Some(max)) = (o.minpoll, o.maxpoll) {
             if min > max {
                 ok = false;
@@ -239,6 +254,41 @@ impl Parser<'_> {
             }
         }
         (ok.then_some(o), cols)
+    }
+
+    /// `nts`, `ca` and `port` together: on an `nts` line `port` is the NTS-KE port;
+    /// `ca` needs `nts`; `peer` cannot be NTS. False when refused.
+    fn nts_options(
+        &mut self,
+        o: &mut SourceOptions,
+        directive: &'static str,
+        cols: &[(&'static str, u32)],
+    ) -> bool {
+        let col = |name: &str| cols.iter().find(|(n, _)| *n == name).map_or(0, |c| c.1);
+        if o.nts {
+            o.nts_port = o.port.take();
+            if directive == "peer" {
+                self.err(
+                    col("nts"),
+                    ErrorKind::Conflict {
+                        message: "`nts` on a `peer` line".into(),
+                        hint: "NTS is client/server only (RFC 8915): use `server`".into(),
+                    },
+                );
+                return false;
+            }
+        } else if o.ca.is_some() {
+            self.err(
+                col("ca"),
+                ErrorKind::Conflict {
+                    message: "`ca` without `nts`".into(),
+                    hint: "add `nts` to the line (the CA checks the NTS-KE server's certificate)"
+                        .into(),
+                },
+            );
+            return false;
+        }
+        true
     }
 
     /// Remember a LOCAL clock whose `server` line was refused, so that its `fudge`

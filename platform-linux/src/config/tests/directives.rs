@@ -37,6 +37,7 @@ fn server_options() {
             key: Some(7),
             version: Some(3),
             port: Some(10123),
+            ..SourceOptions::default()
         }
     );
     assert_eq!((s.at.line, s.at.column), (1, 1));
