@@ -28,6 +28,7 @@ pub mod ke;
 pub mod ke_msg;
 #[cfg(test)]
 mod proptests;
+pub mod rng;
 pub mod server;
 #[cfg(test)]
 mod tests;
