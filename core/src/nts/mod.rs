@@ -31,6 +31,8 @@ mod proptests;
 pub mod rng;
 pub mod server;
 #[cfg(test)]
+pub(crate) mod testkit;
+#[cfg(test)]
 mod tests;
 
 use crate::wire::RefId;

@@ -174,8 +174,9 @@ impl VerifiedRequest {
         let mut w = FieldWriter::new(response, HEADER_LEN);
         w.push(UNIQUE_IDENTIFIER, uid)?;
         let auth_at = w.len();
-        // As many cookies as asked for and as fit in the request's length.
-        let room = self.request_len.saturating_sub(auth_at);
+        // As many cookies as asked for and as fit in the request's length (and the
+        // caller's buffer).
+        let room = limit.saturating_sub(auth_at);
         let mut count = self.cookies_wanted;
         while count > 0 && auth_field_len(count * COOKIE_FIELD_LEN) > room {
             count -= 1;
@@ -235,6 +236,11 @@ impl UnsealedResponse {
     /// Never true: a response has a header. (For clippy's `len_without_is_empty`.)
     pub const fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// New cookies inside.
+    pub const fn cookies(&self) -> usize {
+        self.plaintext_len / COOKIE_FIELD_LEN
     }
 
     /// Seals the authenticator in `response` (the buffer given to
