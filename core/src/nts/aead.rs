@@ -86,7 +86,7 @@ impl AeadKey {
         let (tag_out, body) = buf.split_at_mut(TAG_LEN);
         let tag = self
             .cipher()
-            .encrypt_in_place_detached(&[ad, nonce], body)
+            .encrypt_in_place_detached([ad, nonce], body)
             .map_err(|_| AeadError::BufferTooSmall)?;
         tag_out.copy_from_slice(&tag);
         Ok(())
