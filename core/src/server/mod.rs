@@ -46,7 +46,8 @@
 
 #[cfg(feature = "nts")]
 pub mod nts;
-#[cfg(all(test, feature = "nts"))]
+#[cfg(feature = "nts")]
+#[cfg(test)]
 mod nts_tests;
 #[cfg(test)]
 mod policy_tests;
