@@ -337,7 +337,9 @@ impl<const N: usize, const R: usize, const S: usize> Node<N, R, S> {
 
     /// The status of every source.
     pub fn sources(&self, now: Instant) -> impl Iterator<Item = SourceStatus> + '_ {
-        self.sources.iter().map(move |s| self.with_nts(s.status(now)))
+        self.sources
+            .iter()
+            .map(move |s| self.with_nts(s.status(now)))
     }
 
     /// The status of one source.
@@ -625,9 +627,9 @@ impl<const N: usize, const R: usize, const S: usize> Node<N, R, S> {
         if self.queue.is_full() {
             // Drop the oldest event to make room; clock actions are never dropped.
             // A request for NTS-KE is asked once: it is kept like a clock action.
-            let pos = self.queue.iter().position(|q| {
-                matches!(q, Queued::Event(e) if !matches!(e, Event::NeedKeyExchange { .. }))
-            });
+            let pos = self.queue.iter().position(
+                |q| matches!(q, Queued::Event(e) if !matches!(e, Event::NeedKeyExchange { .. })),
+            );
             if let Some(pos) = pos {
                 let mut kept: Deque<Queued, ACTION_QUEUE> = Deque::new();
                 for (i, q) in self.queue.iter().enumerate() {

@@ -186,7 +186,10 @@ impl<const N: usize, const R: usize, const S: usize> Node<N, R, S> {
 
     /// `Some(why)` when NTS source `id` waits for a key exchange.
     pub fn needs_key_exchange(&self, id: SourceId) -> Option<KeNeed> {
-        self.nts.iter().find(|n| n.id == id).and_then(NtsSource::need)
+        self.nts
+            .iter()
+            .find(|n| n.id == id)
+            .and_then(NtsSource::need)
     }
 
     /// At a poll of `id`: whether a request may go out. An NTS source without usable
@@ -231,7 +234,11 @@ impl<const N: usize, const R: usize, const S: usize> Node<N, R, S> {
         repr.emit(&mut Packet::new_unchecked(&mut buf[..]));
         let uid: [u8; UNIQUE_ID_LEN] = rng.bytes();
         let nonce: [u8; MIN_NONCE_LEN] = rng.bytes();
-        Some(jar.write_request(buf, uid, nonce).map(|n| (i, n)).map_err(|_| ()))
+        Some(
+            jar.write_request(buf, uid, nonce)
+                .map(|n| (i, n))
+                .map_err(|_| ()),
+        )
     }
 
     /// The request written by [`Self::nts_write_request`].
