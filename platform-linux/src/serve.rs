@@ -571,3 +571,7 @@ impl TimeServer {
 #[cfg(test)]
 #[path = "serve_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "serve_nts_tests.rs"]
+mod nts_tests;
