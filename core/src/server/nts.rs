@@ -3,7 +3,7 @@
 //!
 //! With keys installed ([`Server::set_nts_keys`]), a time request that passed the
 //! restrict table and the rate limiter goes through
-//! [`check_request`](crate::nts::server::check_request) before its MAC is looked at:
+//! [`crate::nts::server::check_request`] before its MAC is looked at:
 //!
 //! | request | answer | counted in [`NtsStats`] |
 //! |---|---|---|
