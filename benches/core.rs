@@ -1,5 +1,5 @@
 //! Criterion benchmarks of the protocol core's hot paths: wire parse/emit, building a
-//! server response, and one filter + select + discipline update through the node
+//! server response (plain, and NTS), and one filter + select + discipline update through the node
 //! (driven by the simulator, one poll interval per iteration).
 //!
 //! `cargo bench --bench core` (the whole set takes about a minute);
@@ -65,6 +65,71 @@ fn respond(c: &mut Criterion) {
 }
 
 /// A simulator past start-up (filter full, discipline locked).
+/// An NTS request as a client with a full jar sends it (one cookie, no
+/// placeholders, 228 bytes), and the server holding the cookies' master key.
+fn nts_setup() -> (Vec<u8>, Server) {
+    use slew_core::nts::aead::AeadKey;
+    use slew_core::nts::cookie::{CookieKeys, MasterKey, COOKIE_LEN};
+    use slew_core::nts::jar::CookieJar;
+    use slew_core::nts::ke::RecordDecoder;
+    use slew_core::nts::ke_msg::{write_accept, ResponseReader};
+    use slew_core::nts::SessionKeys;
+    let session = || SessionKeys {
+        c2s: AeadKey::new([0x11; 32]),
+        s2c: AeadKey::new([0x22; 32]),
+    };
+    let keys = CookieKeys::new(MasterKey {
+        id: 1,
+        key: AeadKey::new([0x33; 32]),
+    });
+    let cookies: Vec<[u8; COOKIE_LEN]> = (0..8u8)
+        .map(|i| {
+            let mut c = [0u8; COOKIE_LEN];
+            let _ = keys.seal(&session(), &[i; 16], &mut c);
+            c
+        })
+        .collect();
+    let mut ke = [0u8; 2048];
+    let n = write_accept(&mut ke, cookies.iter().map(|c| &c[..]), None, None).unwrap_or(0);
+    let mut reader = ResponseReader::new();
+    let _ = reader.feed(&mut RecordDecoder::new(), ke.get(..n).unwrap_or(&[]));
+    let mut req = vec![0u8; 1024];
+    req[..HEADER_LEN].copy_from_slice(&request());
+    let len = match reader.finish() {
+        Ok(outcome) => CookieJar::new(session(), &outcome)
+            .write_request(&mut req, [7; 32], [9; 16])
+            .unwrap_or(0),
+        Err(_) => 0,
+    };
+    req.truncate(len);
+    let mut server = Server::new();
+    server.set_nts_keys(keys, [0x42; 16]);
+    (req, server)
+}
+
+fn respond_nts(c: &mut Criterion) {
+    let (req, mut server) = nts_setup();
+    let sys = synced();
+    let mut out = [0u8; 1024];
+    c.bench_function(
+        "server/respond+finish NTS (open cookie, verify, seal 1 cookie + answer)",
+        |b| {
+            b.iter(|| {
+                let rx = NtpTimestamp::from_bits(1 << 40);
+                match server.respond(black_box(&req), rx, &sys, &mut out) {
+                    Ok(p) => p.finish(&mut out, NtpTimestamp::from_bits(2 << 40)).len(),
+                    Err(_) => 0,
+                }
+            })
+        },
+    );
+    assert_eq!(
+        server.stats().nts.naks,
+        0,
+        "every benchmarked request verified"
+    );
+}
+
 fn warmed() -> Option<Simulator<4>> {
     let sc = Scenario::by_name("reference", Algorithm::Kalman)?;
     let mut sim: Simulator<4> = Simulator::new(&sc);
@@ -108,6 +173,6 @@ criterion_group! {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .sample_size(30);
-    targets = wire, respond, node_update
+    targets = wire, respond, respond_nts, node_update
 }
 criterion_main!(benches);

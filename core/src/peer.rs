@@ -9,7 +9,9 @@
 
 use core::net::SocketAddr;
 
+mod nts_status;
 mod refclock_kind;
+pub use nts_status::{KeFailure, KeNeed, KeResult, NtsRefusal, NtsSourceStatus};
 pub use refclock_kind::refclock_addr;
 
 #[cfg(feature = "auth")]
@@ -124,6 +126,13 @@ pub enum Reason {
     AuthFailed,
     /// The server sent a crypto-NAK: it could not authenticate our request.
     CryptoNak,
+    /// An NTS source's answer failed the NTS checks (forged, replayed, not ours):
+    /// [`NtsSourceStatus::last_refusal`] says which.
+    NtsRefused,
+    /// An NTS source got an NTS NAK: it needs a new key exchange.
+    NtsNak,
+    /// An NTS source waits for NTS-KE (no cookies): nothing is sent to it.
+    NtsKeyExchange,
 }
 
 impl Reason {
@@ -151,6 +160,9 @@ impl Reason {
             Reason::NoTransmitTime => "notxtime",
             Reason::AuthFailed => "auth",
             Reason::CryptoNak => "crypto-nak",
+            Reason::NtsRefused => "nts",
+            Reason::NtsNak => "nts-nak",
+            Reason::NtsKeyExchange => "nts-ke",
         }
     }
 }
@@ -222,6 +234,8 @@ pub struct SourceStatus {
     pub prefer: bool,
     /// Configured `key N` (answers must be signed with it).
     pub key: Option<u32>,
+    /// `Some` for an NTS source: cookies, key exchanges, refusals.
+    pub nts: Option<NtsSourceStatus>,
 }
 
 /// One client association.
@@ -691,6 +705,7 @@ impl Association {
             reference_time: self.reference_time,
             prefer: self.config.prefer,
             key: self.config.key,
+            nts: None,
         }
     }
 }

@@ -377,6 +377,13 @@ impl TimeServer {
         self.server.stats()
     }
 
+    /// This thread's core server, to install or rotate its NTS keys
+    /// ([`Server::set_nts_keys`], [`Server::rotate_nts_key`]): `drain` then answers
+    /// NTS requests on the batched path like any other.
+    pub fn core_server_mut(&mut self) -> &mut Server {
+        &mut self.server
+    }
+
     /// Datagrams that came without a kernel timestamp (answered with the time read
     /// after `recvmsg`).
     pub fn no_kernel_stamp(&self) -> u64 {
@@ -564,3 +571,7 @@ impl TimeServer {
 #[cfg(test)]
 #[path = "serve_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "serve_nts_tests.rs"]
+mod nts_tests;

@@ -102,6 +102,18 @@ pub enum Event {
         /// What it means for us.
         code: Reason,
     },
+    /// An NTS source needs NTS-KE before it can send again: run it (off the poll
+    /// loop) and report with [`Node::install_nts`](super::Node::install_nts) or
+    /// [`Node::key_exchange_failed`](super::Node::key_exchange_failed). Queued once
+    /// per need, never dropped from the queue.
+    NeedKeyExchange {
+        /// Which.
+        id: SourceId,
+        /// Its NTP address (the port knows the NTS-KE host it was configured with).
+        addr: SocketAddr,
+        /// Why.
+        reason: crate::peer::KeNeed,
+    },
     /// An association was dropped (DENY, RSTR).
     Demobilized {
         /// Which.

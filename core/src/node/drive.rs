@@ -24,8 +24,8 @@ pub enum Report<'a> {
 
 /// Drain the node's actions into `clock` and `transport`, dropping events and
 /// errors. Call after every `handle_*`.
-pub fn run_once<const N: usize, const R: usize, C: Clock, T: Transport>(
-    node: &mut Node<N, R>,
+pub fn run_once<const N: usize, const R: usize, const S: usize, C: Clock, T: Transport>(
+    node: &mut Node<N, R, S>,
     clock: &mut C,
     transport: &mut T,
 ) {
@@ -33,8 +33,8 @@ pub fn run_once<const N: usize, const R: usize, C: Clock, T: Transport>(
 }
 
 /// Like [`run_once`], handing events and errors to `report`.
-pub fn run_once_with<const N: usize, const R: usize, C: Clock, T: Transport>(
-    node: &mut Node<N, R>,
+pub fn run_once_with<const N: usize, const R: usize, const S: usize, C: Clock, T: Transport>(
+    node: &mut Node<N, R, S>,
     clock: &mut C,
     transport: &mut T,
     mut report: impl FnMut(Report<'_>),

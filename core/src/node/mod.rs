@@ -3,6 +3,11 @@
 
 mod action;
 mod drive;
+#[cfg(feature = "nts")]
+pub mod nts;
+#[cfg(feature = "nts")]
+#[cfg(test)]
+mod nts_tests;
 mod refclock;
 
 pub use refclock::RefclockInputError;
@@ -204,8 +209,12 @@ pub struct SystemStatus {
 /// // The first request of the burst is ready:
 /// assert!(node.poll_action().is_some());
 /// ```
+///
+/// `N` associations, `R` of them may be reference clocks, `S` of them NTS sources
+/// (each NTS slot holds a cookie jar and a request buffer, about 4.5 KiB, so the
+/// default is none: a port that speaks NTS says how many, e.g. `Node<N, R, N>`).
 #[derive(Debug)]
-pub struct Node<const N: usize, const R: usize = 0> {
+pub struct Node<const N: usize, const R: usize = 0, const S: usize = 0> {
     config: NodeConfig,
     sources: Vec<Association, N>,
     /// The reference clocks' own state (median filter, reach), each also an
@@ -237,12 +246,15 @@ pub struct Node<const N: usize, const R: usize = 0> {
     orphan_active: bool,
     /// Clock updates made (see [`SystemStatus::updates`]).
     clock_updates: u32,
+    /// The NTS state of the NTS sources (see [`nts`]).
+    #[cfg(feature = "nts")]
+    nts: Vec<nts::NtsSource, S>,
 }
 
 /// The local clock reference is refreshed at ntpd's LOCAL driver poll, 64 s.
 pub const LOCAL_CLOCK_POLL: core::time::Duration = core::time::Duration::from_secs(64);
 
-impl<const N: usize, const R: usize> Node<N, R> {
+impl<const N: usize, const R: usize, const S: usize> Node<N, R, S> {
     /// A node with no sources.
     pub fn new(mut config: NodeConfig) -> Self {
         config.discipline.precision_s = libm::ldexp(1.0, config.precision as i32);
@@ -270,6 +282,8 @@ impl<const N: usize, const R: usize> Node<N, R> {
             lost_since: None,
             orphan_active: false,
             clock_updates: 0,
+            #[cfg(feature = "nts")]
+            nts: Vec::new(),
         }
     }
 
@@ -310,6 +324,8 @@ impl<const N: usize, const R: usize> Node<N, R> {
             return false;
         };
         self.sources.swap_remove(pos);
+        #[cfg(feature = "nts")]
+        self.nts_remove(id);
         if let Some(r) = self.refclocks.iter().position(|(rid, _)| *rid == id) {
             self.refclocks.swap_remove(r);
         }
@@ -321,7 +337,9 @@ impl<const N: usize, const R: usize> Node<N, R> {
 
     /// The status of every source.
     pub fn sources(&self, now: Instant) -> impl Iterator<Item = SourceStatus> + '_ {
-        self.sources.iter().map(move |s| s.status(now))
+        self.sources
+            .iter()
+            .map(move |s| self.with_nts(s.status(now)))
     }
 
     /// The status of one source.
@@ -329,7 +347,15 @@ impl<const N: usize, const R: usize> Node<N, R> {
         self.sources
             .iter()
             .find(|s| s.id == id)
-            .map(|s| s.status(now))
+            .map(|s| self.with_nts(s.status(now)))
+    }
+
+    /// A source's status with its NTS part, if it is an NTS source.
+    fn with_nts(&self, st: SourceStatus) -> SourceStatus {
+        #[cfg(feature = "nts")]
+        return self.nts_status(st);
+        #[cfg(not(feature = "nts"))]
+        st
     }
 
     /// The local clock's line, if one is configured.
@@ -411,9 +437,16 @@ impl<const N: usize, const R: usize> Node<N, R> {
             };
             let (nonce, became_unreachable) = s.poll_now(now, rand);
             let (id, addr) = (s.id, s.config().addr);
+            // An NTS source without usable cookies sends nothing: it waits for NTS-KE.
+            #[cfg(feature = "nts")]
+            let send = self.nts_may_send(id, addr, became_unreachable);
+            #[cfg(not(feature = "nts"))]
+            let send = true;
             // A full send queue means the port is not draining: the request is lost,
             // as on a congested network.
-            let _ = self.sends.push_back((id, nonce));
+            if send {
+                let _ = self.sends.push_back((id, nonce));
+            }
             if became_unreachable {
                 self.push_event(Event::Unreachable { id, addr });
             }
@@ -478,6 +511,13 @@ impl<const N: usize, const R: usize> Node<N, R> {
         let Some(idx) = self.sources.iter().position(|s| s.config().addr == from) else {
             return PacketVerdict::UnknownSource;
         };
+        // An NTS source's answers are authenticated before the association sees them.
+        #[cfg(feature = "nts")]
+        if let Some(id) = self.sources.get(idx).map(|s| s.id) {
+            if let Some(refused) = self.nts_check_reply(id, from, bytes) {
+                return refused;
+            }
+        }
         self.wall_anchor = Some((now, rx_timestamp));
         self.first_reply.get_or_insert(now);
         let pending_s = self.pending_slew_s(now);
@@ -536,18 +576,38 @@ impl<const N: usize, const R: usize> Node<N, R> {
         if let Some(q) = self.queue.pop_front() {
             return Some(q.into_action());
         }
-        let (source, nonce) = self.sends.pop_front()?;
-        let s = self.sources.iter().find(|s| s.id == source)?;
-        let addr = s.config().addr;
-        let repr = Repr::client_request(nonce, s.poll().log2());
-        let mut packet = Packet::new_unchecked(&mut self.buf[..]);
-        repr.emit(&mut packet);
-        let len = s.sign_request(&mut self.buf, HEADER_LEN);
-        Some(Action::Send {
-            to: addr,
-            bytes: self.buf.get(..len).unwrap_or_default(),
-            tx: TxId { source, nonce },
-        })
+        loop {
+            let (source, nonce) = self.sends.pop_front()?;
+            let Some(s) = self.sources.iter().find(|s| s.id == source) else {
+                continue;
+            };
+            let addr = s.config().addr;
+            let repr = Repr::client_request(nonce, s.poll().log2());
+            let tx = TxId { source, nonce };
+            #[cfg(feature = "nts")]
+            match self.nts_write_request(source, &repr) {
+                Some(Ok((slot, len))) => {
+                    return Some(Action::Send {
+                        to: addr,
+                        bytes: self.nts_request(slot, len),
+                        tx,
+                    })
+                }
+                Some(Err(())) => continue,
+                None => {}
+            }
+            let Some(s) = self.sources.iter().find(|s| s.id == source) else {
+                continue;
+            };
+            let mut packet = Packet::new_unchecked(&mut self.buf[..]);
+            repr.emit(&mut packet);
+            let len = s.sign_request(&mut self.buf, HEADER_LEN);
+            return Some(Action::Send {
+                to: addr,
+                bytes: self.buf.get(..len).unwrap_or_default(),
+                tx,
+            });
+        }
     }
 
     fn next_rand(&mut self) -> u64 {
@@ -566,10 +626,10 @@ impl<const N: usize, const R: usize> Node<N, R> {
     fn push(&mut self, q: Queued) {
         if self.queue.is_full() {
             // Drop the oldest event to make room; clock actions are never dropped.
-            let pos = self
-                .queue
-                .iter()
-                .position(|q| matches!(q, Queued::Event(_)));
+            // A request for NTS-KE is asked once: it is kept like a clock action.
+            let pos = self.queue.iter().position(
+                |q| matches!(q, Queued::Event(e) if !matches!(e, Event::NeedKeyExchange { .. })),
+            );
             if let Some(pos) = pos {
                 let mut kept: Deque<Queued, ACTION_QUEUE> = Deque::new();
                 for (i, q) in self.queue.iter().enumerate() {

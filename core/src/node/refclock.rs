@@ -26,7 +26,7 @@ pub enum RefclockInputError {
     Rejected(SampleReject),
 }
 
-impl<const N: usize, const R: usize> Node<N, R> {
+impl<const N: usize, const R: usize, const S: usize> Node<N, R, S> {
     /// Add a reference clock; its first poll is one poll interval from `now` (the
     /// median filter needs that long to collect samples). Takes one of the `N`
     /// association slots and one of the `R` refclock slots.

@@ -25,7 +25,7 @@ pub const STARTUP_SETTLE_WAIT: core::time::Duration = core::time::Duration::from
 /// step threshold, when one is set): RFC 5905's STEPT, 128 ms.
 pub const STARTUP_AGREEMENT_S: f64 = 0.128;
 
-impl<const N: usize, const R: usize> Node<N, R> {
+impl<const N: usize, const R: usize, const S: usize> Node<N, R, S> {
     /// Re-run selection; if `fresh` is a new sample, let the discipline have it.
     pub(super) fn reselect(&mut self, now: Instant, fresh: Option<Fresh>) {
         let starting = !self.ever_synced && !self.startup_wait_over(now);

@@ -76,6 +76,22 @@ impl AeadKey {
         self.open_headers(&[ad, nonce], sealed, out)
     }
 
+    /// Encrypts in place: `buf` holds a 16-byte slot for the tag, then the plaintext,
+    /// which becomes the ciphertext. For a response whose associated data (the header
+    /// with its transmit timestamp) is complete only after the plaintext was laid out.
+    pub fn seal_in_place(&self, nonce: &[u8], ad: &[u8], buf: &mut [u8]) -> Result<(), AeadError> {
+        if buf.len() < TAG_LEN {
+            return Err(AeadError::BufferTooSmall);
+        }
+        let (tag_out, body) = buf.split_at_mut(TAG_LEN);
+        let tag = self
+            .cipher()
+            .encrypt_in_place_detached([ad, nonce], body)
+            .map_err(|_| AeadError::BufferTooSmall)?;
+        tag_out.copy_from_slice(&tag);
+        Ok(())
+    }
+
     /// SIV over an arbitrary associated-data vector (RFC 5297's general form; the
     /// known-answer tests use it with the RFC's own header lists).
     pub(super) fn seal_headers(

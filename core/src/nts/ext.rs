@@ -365,12 +365,38 @@ impl<'b> FieldWriter<'b> {
         plaintext: &[u8],
         min_len: usize,
     ) -> Result<(), FieldError> {
+        let ad_end = self.len;
+        let slot_at = self.reserve_authenticator(nonce, plaintext.len(), min_len)?;
+        let slot_end = slot_at + TAG_LEN + plaintext.len();
+        let (ad, rest) = self.buf.split_at_mut(ad_end);
+        let slot = rest
+            .get_mut(slot_at - ad_end..slot_end - ad_end)
+            .ok_or(FieldError::BufferTooSmall)?;
+        slot.get_mut(TAG_LEN..)
+            .ok_or(FieldError::BufferTooSmall)?
+            .copy_from_slice(plaintext);
+        key.seal_in_place(nonce, ad, slot)?;
+        Ok(())
+    }
+
+    /// Lays out the authenticator as [`push_authenticator`](Self::push_authenticator)
+    /// does (header, nonce, padding) but seals nothing: returns the offset in the
+    /// buffer of the Ciphertext field, a 16-byte tag slot followed by `plaintext_len`
+    /// zero bytes. The caller writes the plaintext after the tag slot, finishes the
+    /// associated data (everything before this field) and seals in place with
+    /// [`AeadKey::seal_in_place`]. A server uses this so that the transmit timestamp
+    /// can be written after the cookies were sealed, right before the send.
+    pub fn reserve_authenticator(
+        &mut self,
+        nonce: &[u8],
+        plaintext_len: usize,
+        min_len: usize,
+    ) -> Result<usize, FieldError> {
         if nonce.is_empty() {
             return Err(FieldError::NonceTooShort);
         }
         let nonce_len = u16::try_from(nonce.len()).map_err(|_| FieldError::BodyTooLong)?;
-        let ciphertext_len = plaintext
-            .len()
+        let ciphertext_len = plaintext_len
             .checked_add(TAG_LEN)
             .ok_or(FieldError::BodyTooLong)?;
         let ciphertext_len16 =
@@ -382,22 +408,14 @@ impl<'b> FieldWriter<'b> {
             .checked_add(padded_ciphertext)
             .ok_or(FieldError::BodyTooLong)?
             .max(min_len.saturating_sub(EXT_HEADER_LEN));
-        let ad_end = self.len;
-        // The AD is what is already written; the field goes after it.
-        self.reserve(AUTHENTICATOR, body_len)?;
-        let (ad, field) = self.buf.split_at_mut(ad_end);
-        let body = field
-            .get_mut(EXT_HEADER_LEN..EXT_HEADER_LEN + body_len)
-            .ok_or(FieldError::BufferTooSmall)?;
+        let field_at = self.len;
+        let body = self.reserve(AUTHENTICATOR, body_len)?;
         let (header, rest) = body.split_at_mut(AUTH_HEADER_LEN);
         put_u16s(header, nonce_len, ciphertext_len16);
-        let (nonce_out, ciphertext_out) = rest.split_at_mut(padded_nonce);
-        nonce_out
-            .get_mut(..nonce.len())
+        rest.get_mut(..nonce.len())
             .ok_or(FieldError::BufferTooSmall)?
             .copy_from_slice(nonce);
-        key.seal(nonce, ad, plaintext, ciphertext_out)?;
-        Ok(())
+        Ok(field_at + EXT_HEADER_LEN + AUTH_HEADER_LEN + padded_nonce)
     }
 }
 

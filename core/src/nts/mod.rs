@@ -10,14 +10,16 @@
 //! | [`cookie`] | the server's stateless cookies and master-key rotation |
 //! | [`server`] | the server side of NTS-protected NTP: check a request, answer or NAK |
 //! | [`jar`] | the client side: cookie jar, requests, response checks, when to re-key |
+//! | [`rng`] | AES-CTR random bytes from a port-supplied seed (identifiers, nonces) |
 //!
 //! What is *not* here: TLS (the port brings it: ALPN [`ke_msg::ALPN`], keys from the
-//! exporter with [`ke_msg::EXPORTER_LABEL`] and [`ke_msg::exporter_context`]), and the
-//! wiring into the client and server state machines. The design, the formats and
+//! exporter with [`ke_msg::EXPORTER_LABEL`] and [`ke_msg::exporter_context`]). The
+//! wiring into the state machines is [`crate::server::nts`] (the server's answer path)
+//! and [`crate::node::nts`] (NTS sources of the node). The design, the formats and
 //! what is left to integrate are in `docs/nts.md`.
 //!
-//! Randomness comes from the caller (unique identifiers, nonces, cookie nonces): the
-//! core has no RNG.
+//! Randomness: the blocks take it from the caller (unique identifiers, nonces, cookie
+//! nonces); the hooks draw it from an [`rng::NtsRng`] seeded by the port.
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 pub mod aead;
@@ -28,7 +30,10 @@ pub mod ke;
 pub mod ke_msg;
 #[cfg(test)]
 mod proptests;
+pub mod rng;
 pub mod server;
+#[cfg(test)]
+pub(crate) mod testkit;
 #[cfg(test)]
 mod tests;
 

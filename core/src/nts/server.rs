@@ -139,6 +139,10 @@ impl VerifiedRequest {
     /// the server's header: the echoed Unique Identifier, then the authenticator with
     /// the new cookies sealed under S2C. `fill_random` supplies the response nonce and
     /// each cookie's nonce. Returns the response length (≤ the request's).
+    ///
+    /// The header must be final, transmit timestamp included: it is authenticated.
+    /// [`prepare_response`](Self::prepare_response) splits this in two for a server
+    /// that writes the transmit timestamp last.
     pub fn write_response(
         &self,
         request: &[u8],
@@ -146,6 +150,22 @@ impl VerifiedRequest {
         cookie_keys: &CookieKeys,
         fill_random: &mut dyn FnMut(&mut [u8]),
     ) -> Result<usize, FieldError> {
+        self.prepare_response(request, response, cookie_keys, fill_random)?
+            .seal(response)
+    }
+
+    /// The first half of [`write_response`](Self::write_response): writes the Unique
+    /// Identifier, lays out the authenticator with its nonce and puts the new cookies
+    /// (sealed under the master key) where its plaintext goes. The header may still
+    /// change; [`UnsealedResponse::seal`] then encrypts under S2C with the header as it
+    /// is by then.
+    pub fn prepare_response(
+        &self,
+        request: &[u8],
+        response: &mut [u8],
+        cookie_keys: &CookieKeys,
+        fill_random: &mut dyn FnMut(&mut [u8]),
+    ) -> Result<UnsealedResponse, FieldError> {
         let uid = unique_id(request).ok_or(FieldError::BufferTooSmall)?;
         let limit = self.request_len.min(response.len());
         let response = response
@@ -153,35 +173,89 @@ impl VerifiedRequest {
             .ok_or(FieldError::BufferTooSmall)?;
         let mut w = FieldWriter::new(response, HEADER_LEN);
         w.push(UNIQUE_IDENTIFIER, uid)?;
-        // As many cookies as asked for and as fit in the request's length.
-        let room = self.request_len.saturating_sub(w.len());
+        let auth_at = w.len();
+        // As many cookies as asked for and as fit in the request's length (and the
+        // caller's buffer).
+        let room = limit.saturating_sub(auth_at);
         let mut count = self.cookies_wanted;
         while count > 0 && auth_field_len(count * COOKIE_FIELD_LEN) > room {
             count -= 1;
         }
-        let mut inner = [0u8; MAX_COOKIES * COOKIE_FIELD_LEN];
-        let mut iw = FieldWriter::new(&mut inner, 0);
-        for _ in 0..count {
-            let mut nonce = [0u8; COOKIE_NONCE_LEN];
-            fill_random(&mut nonce);
-            let mut cookie = [0u8; COOKIE_LEN];
-            cookie_keys
-                .seal(&self.keys, &nonce, &mut cookie)
-                .map_err(|_| FieldError::BufferTooSmall)?;
-            iw.push(NTS_COOKIE, &cookie)?;
-        }
-        let plaintext_len = iw.len();
+        let plaintext_len = count * COOKIE_FIELD_LEN;
         let mut nonce = [0u8; MIN_NONCE_LEN];
         fill_random(&mut nonce);
         // Pad the authenticator so the response is exactly as long as the request.
-        let min_len = self.request_len.saturating_sub(w.len());
-        w.push_authenticator(
-            &self.keys.s2c,
-            &nonce,
-            inner.get(..plaintext_len).unwrap_or(&[]),
-            min_len,
-        )?;
-        Ok(w.len())
+        let slot_at = w.reserve_authenticator(&nonce, plaintext_len, room)?;
+        let len = w.len();
+        let plaintext_at = slot_at + super::aead::TAG_LEN;
+        let plaintext = response
+            .get_mut(plaintext_at..plaintext_at + plaintext_len)
+            .ok_or(FieldError::BufferTooSmall)?;
+        let mut iw = FieldWriter::new(plaintext, 0);
+        for _ in 0..count {
+            let mut cookie_nonce = [0u8; COOKIE_NONCE_LEN];
+            fill_random(&mut cookie_nonce);
+            let mut cookie = [0u8; COOKIE_LEN];
+            cookie_keys
+                .seal(&self.keys, &cookie_nonce, &mut cookie)
+                .map_err(|_| FieldError::BufferTooSmall)?;
+            iw.push(NTS_COOKIE, &cookie)?;
+        }
+        Ok(UnsealedResponse {
+            s2c: self.keys.s2c.clone(),
+            nonce,
+            auth_at,
+            slot_at,
+            plaintext_len,
+            len,
+        })
+    }
+}
+
+/// An NTS response laid out by [`VerifiedRequest::prepare_response`] whose
+/// authenticator is not sealed yet: the plaintext (the new cookies) sits in the clear
+/// in the buffer until [`seal`](Self::seal). Holds a copy of S2C (wiped on drop).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsealedResponse {
+    s2c: super::aead::AeadKey,
+    nonce: [u8; MIN_NONCE_LEN],
+    /// Where the authenticator field starts: the associated data ends here.
+    auth_at: usize,
+    /// Where the Ciphertext field (tag slot, then plaintext) starts.
+    slot_at: usize,
+    plaintext_len: usize,
+    len: usize,
+}
+
+impl UnsealedResponse {
+    /// The response length, bytes (≤ the request's).
+    pub const fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Never true: a response has a header. (For clippy's `len_without_is_empty`.)
+    pub const fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// New cookies inside.
+    pub const fn cookies(&self) -> usize {
+        self.plaintext_len / COOKIE_FIELD_LEN
+    }
+
+    /// Seals the authenticator in `response` (the buffer given to
+    /// `prepare_response`, header now final) and returns the response length.
+    pub fn seal(&self, response: &mut [u8]) -> Result<usize, FieldError> {
+        let slot_end = self.slot_at + super::aead::TAG_LEN + self.plaintext_len;
+        let response = response
+            .get_mut(..slot_end)
+            .ok_or(FieldError::BufferTooSmall)?;
+        let (ad, rest) = response.split_at_mut(self.auth_at);
+        let slot = rest
+            .get_mut(self.slot_at - self.auth_at..)
+            .ok_or(FieldError::BufferTooSmall)?;
+        self.s2c.seal_in_place(&self.nonce, ad, slot)?;
+        Ok(self.len)
     }
 }
 

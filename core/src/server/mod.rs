@@ -28,7 +28,10 @@
 //! 4. `limited`: the [`RateLimiter`](crate::ratelimit::RateLimiter) decides: serve,
 //!    drop, or (with `kod`) answer with a RATE kiss. Before any MAC is computed, so a
 //!    flood costs no cryptography.
-//! 5. The MAC ([`crate::auth`]): none → plain answer (or drop under `notrust`); valid
+//! 5. NTS ([`nts`], with the `nts` feature and keys installed): a request with NTS
+//!    fields is verified, NAKed or dropped there and never reaches the MAC check; an
+//!    ordinary request goes on.
+//! 6. The MAC ([`crate::auth`]): none → plain answer (or drop under `notrust`); valid
 //!    under a trusted key → answer signed with the same key; anything else (unknown
 //!    or untrusted key, wrong digest) → a crypto-NAK, and no time.
 //!
@@ -37,9 +40,15 @@
 //! A response is never larger than its request: a plain answer or a RATE kiss is the
 //! 48-byte header, and every request is at least that; a crypto-NAK (52 bytes) only
 //! answers a request carrying a MAC (at least 68 bytes); a signed answer carries a MAC
-//! of the length the request's own MAC had. Extension fields are never echoed.
+//! of the length the request's own MAC had. Extension fields are never echoed, but by
+//! NTS, whose answers are exactly as long as their requests and whose NAK is shorter.
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
+#[cfg(feature = "nts")]
+pub mod nts;
+#[cfg(feature = "nts")]
+#[cfg(test)]
+mod nts_tests;
 #[cfg(test)]
 mod policy_tests;
 mod stats;
@@ -48,7 +57,7 @@ mod tests;
 
 use core::net::IpAddr;
 
-pub use stats::{DropReason, MacStats, ServerStats};
+pub use stats::{DropReason, MacStats, NtsStats, ServerStats};
 
 use crate::access::{Access, AccessTable};
 #[cfg(feature = "auth")]
@@ -215,6 +224,11 @@ pub enum ResponseKind {
     /// A crypto-NAK (the `auth` feature is off: no key is known).
     #[cfg(not(feature = "auth"))]
     CryptoNak,
+    /// The time, authenticated by NTS (RFC 8915), with fresh cookies.
+    Nts,
+    /// An NTS NAK: the request's cookie did not open or its authenticator did not
+    /// verify. Carries no time.
+    NtsNak,
 }
 
 impl ResponseKind {
@@ -240,6 +254,9 @@ pub struct PendingResponse {
     /// The key to sign with: a copy, so the response borrows nothing.
     #[cfg(feature = "auth")]
     sign_with: Option<SymmetricKey>,
+    /// The NTS authenticator to seal once the transmit timestamp is in.
+    #[cfg(feature = "nts")]
+    nts_seal: Option<crate::nts::server::UnsealedResponse>,
 }
 
 impl PendingResponse {
@@ -250,6 +267,8 @@ impl PendingResponse {
             kind,
             #[cfg(feature = "auth")]
             sign_with: None,
+            #[cfg(feature = "nts")]
+            nts_seal: None,
         }
     }
 
@@ -271,10 +290,13 @@ impl PendingResponse {
     /// Writes the transmit timestamp, read from the clock as late as possible, signs
     /// the packet if the request was authenticated, and returns the bytes to send:
     /// the first [`len`](Self::len) bytes of `buf`, the same buffer given to
-    /// [`Server::respond_to`]. A crypto-NAK carries no time: its transmit timestamp
-    /// stays zero.
+    /// [`Server::respond_to`]. A crypto-NAK or an NTS NAK carries no time: its
+    /// transmit timestamp stays zero. An NTS answer's authenticator is sealed here,
+    /// over the header with its transmit timestamp; should that fail (a different
+    /// buffer than the one given to `respond_to`), nothing is to be sent: the bytes
+    /// are empty.
     pub fn finish(self, buf: &mut [u8], transmit: NtpTimestamp) -> &[u8] {
-        if !self.kind.is_crypto_nak() {
+        if !self.kind.is_crypto_nak() && self.kind != ResponseKind::NtsNak {
             if let Some(header) = buf.get_mut(..HEADER_LEN) {
                 Packet::new_unchecked(header).set_transmit_timestamp(transmit);
             }
@@ -284,14 +306,23 @@ impl PendingResponse {
             // Room was checked when the response was built.
             let _ = key.sign(buf, HEADER_LEN);
         }
+        #[cfg(feature = "nts")]
+        if let Some(unsealed) = &self.nts_seal {
+            if unsealed.seal(buf).is_err() {
+                return &[];
+            }
+        }
         buf.get(..self.len).unwrap_or_default()
     }
 }
 
-/// The time server: stateless apart from its counters.
+/// The time server: stateless apart from its counters and, with NTS, its master keys
+/// and nonce generator.
 #[derive(Clone, Debug, Default)]
 pub struct Server {
     stats: ServerStats,
+    #[cfg(feature = "nts")]
+    nts: Option<nts::NtsServer>,
 }
 
 /// How the request's trailer was judged.
@@ -311,6 +342,8 @@ impl Server {
     pub const fn new() -> Self {
         Self {
             stats: ServerStats::ZERO,
+            #[cfg(feature = "nts")]
+            nts: None,
         }
     }
 
@@ -375,7 +408,12 @@ impl Server {
                 }
             }
         }
-        let result = Self::build(policy, client, request, rx_time, sys, out);
+        let hook = Hook {
+            #[cfg(feature = "nts")]
+            nts: self.nts.as_mut().map(|n| (n, &mut self.stats.nts)),
+            _none: core::marker::PhantomData,
+        };
+        let result = Self::build(policy, hook, client, request, rx_time, sys, out);
         match &result {
             Ok(p) => {
                 self.stats.answered += 1;
@@ -434,6 +472,7 @@ impl Server {
 
     fn build(
         policy: &mut Policy<'_>,
+        hook: Hook<'_>,
         client: Client,
         request: &[u8],
         rx_time: NtpTimestamp,
@@ -493,6 +532,14 @@ impl Server {
                 }
             }
         }
+        #[cfg(feature = "nts")]
+        if let Some((nts, stats)) = hook.nts {
+            if let nts::Hook::Done(r) = nts::answer(nts, stats, &packet, request, rx_time, sys, out)
+            {
+                return r;
+            }
+        }
+        let _ = hook;
         let auth = judge_mac(policy, request, &packet);
         match auth {
             Auth::None if access.requires_auth() => Err(DropReason::NotTrusted),
@@ -515,6 +562,13 @@ impl Server {
             Auth::Invalid => crypto_nak(&packet, out, ResponseKind::CryptoNak),
         }
     }
+}
+
+/// What [`Server::build`] may use besides the policy: the NTS keys and counters.
+struct Hook<'a> {
+    #[cfg(feature = "nts")]
+    nts: Option<(&'a mut nts::NtsServer, &'a mut NtsStats)>,
+    _none: core::marker::PhantomData<&'a mut ()>,
 }
 
 /// Judges the request's MAC trailer, if any.

@@ -36,11 +36,14 @@ pub enum DropReason {
     RateLimited,
     /// `restrict … notrust` and the request is not authenticated.
     NotTrusted,
+    /// An NTS request that cannot be answered, not even with a NAK (a malformed NTS
+    /// field, no Unique Identifier, cookie or authenticator): [`NtsStats`] says which.
+    NtsInvalid,
 }
 
 impl DropReason {
     /// Number of reasons; the size of [`ServerStats::dropped`].
-    pub const COUNT: usize = 15;
+    pub const COUNT: usize = 16;
 
     /// All reasons, in counter order.
     pub const ALL: [DropReason; Self::COUNT] = [
@@ -59,6 +62,7 @@ impl DropReason {
         Self::VersionRestricted,
         Self::RateLimited,
         Self::NotTrusted,
+        Self::NtsInvalid,
     ];
 
     /// Counter index.
@@ -79,6 +83,7 @@ impl DropReason {
             Self::VersionRestricted => 12,
             Self::RateLimited => 13,
             Self::NotTrusted => 14,
+            Self::NtsInvalid => 15,
         }
     }
 
@@ -100,6 +105,7 @@ impl DropReason {
             Self::VersionRestricted => "restrict_version",
             Self::RateLimited => "rate_limited",
             Self::NotTrusted => "restrict_notrust",
+            Self::NtsInvalid => "nts_invalid",
         }
     }
 }
@@ -132,6 +138,63 @@ pub struct ServerStats {
     pub v1_by_mode: [u64; 8],
     /// MAC checks of requests, by outcome (ntpq's `authinfo`).
     pub mac: MacStats,
+    /// NTS requests, by outcome (all zero without NTS keys or the `nts` feature).
+    pub nts: NtsStats,
+}
+
+/// What became of the NTS requests (RFC 8915) the server path checked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NtsStats {
+    /// Requests verified and answered with authenticated time.
+    pub served: u64,
+    /// New cookies sent in those answers.
+    pub cookies_issued: u64,
+    /// NTS NAKs sent (the three reasons below).
+    pub naks: u64,
+    /// Of `naks`: the cookie's master key id is neither the current nor the previous.
+    pub nak_unknown_key: u64,
+    /// Of `naks`: the cookie did not open (forged, wrong length, other AEAD).
+    pub nak_bad_cookie: u64,
+    /// Of `naks`: the authenticator did not verify under the cookie's C2S key.
+    pub nak_forged: u64,
+    /// Dropped: a malformed or misplaced NTS field (or packet).
+    pub dropped_malformed: u64,
+    /// Dropped: no Unique Identifier.
+    pub dropped_no_unique_id: u64,
+    /// Dropped: no NTS Cookie.
+    pub dropped_no_cookie: u64,
+    /// Dropped: no authenticator.
+    pub dropped_no_authenticator: u64,
+}
+
+impl NtsStats {
+    /// All zero.
+    pub const ZERO: NtsStats = NtsStats {
+        served: 0,
+        cookies_issued: 0,
+        naks: 0,
+        nak_unknown_key: 0,
+        nak_bad_cookie: 0,
+        nak_forged: 0,
+        dropped_malformed: 0,
+        dropped_no_unique_id: 0,
+        dropped_no_cookie: 0,
+        dropped_no_authenticator: 0,
+    };
+
+    /// Adds another thread's counters.
+    pub fn merge(&mut self, o: &NtsStats) {
+        self.served += o.served;
+        self.cookies_issued += o.cookies_issued;
+        self.naks += o.naks;
+        self.nak_unknown_key += o.nak_unknown_key;
+        self.nak_bad_cookie += o.nak_bad_cookie;
+        self.nak_forged += o.nak_forged;
+        self.dropped_malformed += o.dropped_malformed;
+        self.dropped_no_unique_id += o.dropped_no_unique_id;
+        self.dropped_no_cookie += o.dropped_no_cookie;
+        self.dropped_no_authenticator += o.dropped_no_authenticator;
+    }
 }
 
 /// What became of the MACs the server path checked and made.
@@ -189,6 +252,7 @@ impl ServerStats {
             digest_signed: 0,
             cmac_signed: 0,
         },
+        nts: NtsStats::ZERO,
     };
 
     /// Datagrams that reached the server path: answered or dropped.
@@ -222,6 +286,7 @@ impl ServerStats {
             *a += *b;
         }
         self.mac.merge(&other.mac);
+        self.nts.merge(&other.nts);
     }
 }
 
