@@ -531,6 +531,13 @@ impl<const N: usize, const R: usize> Node<N, R> {
         }
     }
 
+    /// The next queued action that is not a send (clock actions and events, which
+    /// borrow nothing), or `None` when only sends (or nothing) remain: what a wrapper
+    /// such as [`crate::endpoint::Endpoint`] inspects before [`Node::poll_action`].
+    pub fn poll_queued(&mut self) -> Option<Action<'static>> {
+        self.queue.pop_front().map(Queued::into_action)
+    }
+
     /// The next action for the port, or `None` when there is nothing to do.
     pub fn poll_action(&mut self) -> Option<Action<'_>> {
         if let Some(q) = self.queue.pop_front() {
