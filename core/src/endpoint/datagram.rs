@@ -32,7 +32,10 @@ impl<P: ServePolicy, const N: usize, const R: usize> Endpoint<P, N, R> {
         // The address a datagram arrived on does not change any decision yet
         // (interface-specific restrictions would use it).
         let _ = local;
-        self.wall = Some(rx_time);
+        self.now = now;
+        if !rx_time.is_zero() {
+            self.wall = Some((now, rx_time));
+        }
         if bytes.first().map(|&b| Mode::from_bits(b)) == Some(Mode::Server) {
             match self.node.handle_packet(now, from, bytes, rx_time) {
                 v @ (PacketVerdict::Accepted | PacketVerdict::Refused(_)) => {
@@ -43,17 +46,18 @@ impl<P: ServePolicy, const N: usize, const R: usize> Endpoint<P, N, R> {
                 | PacketVerdict::Malformed => {}
             }
         }
-        let sys = self.served_vars();
+        // The receive stamp is the wall time the answer is about.
+        let sys = self.served_vars_at(self.leap.unix_s(rx_time));
         let client = Client {
             addr: from.ip(),
             port: from.port(),
             now,
         };
-        let mut policy = self.policy.policy();
-        match self
-            .server
-            .respond_to(&mut policy, client, bytes, rx_time, &sys, out)
-        {
+        let server = &mut self.server;
+        let result = self
+            .policy
+            .with_policy(|policy| server.respond_to(policy, client, bytes, rx_time, &sys, out));
+        match result {
             Ok(pending) => Datagram::Answer(pending),
             Err(DropReason::Control) => Datagram::Control,
             Err(reason) => Datagram::Dropped(reason),

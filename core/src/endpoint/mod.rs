@@ -9,9 +9,11 @@
 //! | `leap` | the leap-seconds table: what to announce, when to arm the clock |
 //! | `once` | one-shot mode and the one step-or-slew rule ([`StepRule`]) |
 //! | `action` | what the port is asked to do ([`EndpointAction`], [`Datagram`]) |
+//! | `drive` | [`run_once_with`]: actions into `Clock` and `Transport` calls |
 
 mod action;
 mod datagram;
+mod drive;
 pub mod leap;
 pub mod once;
 mod policy;
@@ -19,6 +21,7 @@ mod policy;
 mod tests;
 
 pub use action::{Datagram, EndpointAction};
+pub use drive::run_once_with;
 pub use leap::LeapSchedule;
 pub use once::{Correction, Force, StepRule};
 pub use policy::{Open, ServePolicy, Tables};
@@ -79,8 +82,11 @@ pub struct Endpoint<P: ServePolicy, const N: usize, const R: usize = 0> {
     policy: P,
     leap: LeapSchedule,
     /// The latest wall-clock reading the port gave (a receive stamp, or
-    /// [`Endpoint::handle_wall_time`]): the leap schedule's idea of "now".
-    wall: Option<NtpTimestamp>,
+    /// [`Endpoint::handle_wall_time`]) and the monotonic time it was taken at: the
+    /// leap schedule's idea of "now", carried forward by the monotonic clock.
+    wall: Option<(Instant, NtpTimestamp)>,
+    /// The monotonic time of the latest input.
+    now: Instant,
     once: Option<OneShot>,
     /// Clock updates the node had made when we last looked (one-shot mode).
     updates_seen: u32,
@@ -95,6 +101,7 @@ impl<P: ServePolicy, const N: usize, const R: usize> Endpoint<P, N, R> {
             policy,
             leap: LeapSchedule::NONE,
             wall: None,
+            now: Instant::ZERO,
             once: None,
             updates_seen: 0,
         }
@@ -148,12 +155,17 @@ impl<P: ServePolicy, const N: usize, const R: usize> Endpoint<P, N, R> {
         self.once.and_then(|o| o.done)
     }
 
-    /// What answers carry: the node's system variables, with the leap schedule's
-    /// announcement while one is pending and the sources do not already carry it.
-    pub fn served_vars(&self) -> SystemVars {
+    /// What answers carry at `now`: the node's system variables, with the leap
+    /// schedule's announcement while one is pending and the sources do not already
+    /// carry it (server threads are published this).
+    pub fn served_vars(&self, now: Instant) -> SystemVars {
+        self.served_vars_at(self.wall_unix_s(now))
+    }
+
+    pub(super) fn served_vars_at(&self, unix_s: Option<i64>) -> SystemVars {
         let mut sys = self.node.system_vars();
         if sys.is_synchronized() && sys.leap == LeapIndicator::NoWarning {
-            if let Some(unix_s) = self.wall_unix_s() {
+            if let Some(unix_s) = unix_s {
                 sys.leap = self.leap.announce(unix_s);
             }
         }
@@ -171,12 +183,16 @@ impl<P: ServePolicy, const N: usize, const R: usize> Endpoint<P, N, R> {
     /// The wall time now, for the local clock's reference time and the leap
     /// schedule (call before [`Endpoint::handle_timeout`]).
     pub fn handle_wall_time(&mut self, now: Instant, wall: NtpTimestamp) {
-        self.wall = Some(wall);
+        self.now = now;
+        if !wall.is_zero() {
+            self.wall = Some((now, wall));
+        }
         self.node.handle_wall_time(now, wall);
     }
 
     /// Timers: requests that are due, the end of a slew.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
         if self.one_shot_done().is_some() {
             return;
         }
@@ -203,7 +219,7 @@ impl<P: ServePolicy, const N: usize, const R: usize> Endpoint<P, N, R> {
             }
             return Some(EndpointAction::Node(match action {
                 Action::SetStatus(mut status) if status.leap == LeapIndicator::NoWarning => {
-                    if let Some(unix_s) = self.wall_unix_s() {
+                    if let Some(unix_s) = self.wall_unix_s(self.now) {
                         status.leap = self.leap.arm(unix_s);
                     }
                     Action::SetStatus(status)
@@ -235,7 +251,10 @@ impl<P: ServePolicy, const N: usize, const R: usize> Endpoint<P, N, R> {
         }
     }
 
-    fn wall_unix_s(&self) -> Option<i64> {
-        self.wall.and_then(|w| self.leap.unix_s(w))
+    /// The wall time at `now` as Unix seconds, from the latest reading.
+    fn wall_unix_s(&self, now: Instant) -> Option<i64> {
+        let (at, wall) = self.wall?;
+        let since_s = i64::try_from(now.saturating_since(at).as_secs()).unwrap_or(i64::MAX);
+        self.leap.unix_s(wall).map(|s| s.saturating_add(since_s))
     }
 }

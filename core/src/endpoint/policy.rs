@@ -11,8 +11,9 @@ use crate::server::Policy;
 
 /// Hands the server one [`Policy`] per datagram.
 pub trait ServePolicy {
-    /// The tables for one request (taking a lock, if the port shares them).
-    fn policy(&mut self) -> Policy<'_>;
+    /// Runs `f` with the tables for one request (under a lock, if the port shares
+    /// them with other threads: the closure keeps the lock's scope to one request).
+    fn with_policy<T>(&mut self, f: impl FnOnce(&mut Policy<'_>) -> T) -> T;
 }
 
 /// No restrictions, no rate limit, no keys.
@@ -20,14 +21,9 @@ pub trait ServePolicy {
 pub struct Open;
 
 impl ServePolicy for Open {
-    fn policy(&mut self) -> Policy<'_> {
-        // Not `Policy::OPEN`: a `&mut dyn` field makes the lifetime invariant.
-        Policy {
-            access: None,
-            limiter: None,
-            #[cfg(feature = "auth")]
-            keys: None,
-        }
+    fn with_policy<T>(&mut self, f: impl FnOnce(&mut Policy<'_>) -> T) -> T {
+        let mut open = Policy::OPEN;
+        f(&mut open)
     }
 }
 
@@ -58,12 +54,12 @@ impl<const A: usize, const L: usize, const K: usize> Tables<A, L, K> {
 }
 
 impl<const A: usize, const L: usize, const K: usize> ServePolicy for Tables<A, L, K> {
-    fn policy(&mut self) -> Policy<'_> {
-        Policy {
+    fn with_policy<T>(&mut self, f: impl FnOnce(&mut Policy<'_>) -> T) -> T {
+        f(&mut Policy {
             access: Some(&self.access),
             limiter: Some(&mut self.limiter),
             #[cfg(feature = "auth")]
             keys: Some(&self.keys),
-        }
+        })
     }
 }

@@ -85,7 +85,7 @@ fn answers_carry_the_leap_announcement_only_within_four_weeks() {
         answer_li(&mut ep, at_unix(LEAP_AT - 20 * 86_400)),
         LeapIndicator::Insert
     );
-    assert_eq!(ep.served_vars().leap, LeapIndicator::Insert);
+    assert_eq!(ep.served_vars(Instant::ZERO).leap, LeapIndicator::Insert);
     assert_eq!(
         answer_li(&mut ep, at_unix(LEAP_AT + 5)),
         LeapIndicator::NoWarning

@@ -8,7 +8,7 @@ mod refclock;
 pub use refclock::RefclockInputError;
 
 pub use action::{Action, Event, TxId};
-pub use drive::{run_once, run_once_with, Report};
+pub use drive::{carry_out, run_once, run_once_with, Report};
 
 use core::net::SocketAddr;
 
