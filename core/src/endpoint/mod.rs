@@ -234,13 +234,15 @@ impl<P: ServePolicy, const N: usize, const R: usize> Endpoint<P, N, R> {
     }
 
     /// One-shot mode: the correction, the first time it is known. A clock update
-    /// without a step is a measurement too (its offset, slewed or stepped by the rule).
+    /// without a step is a measurement too: the slew it scheduled (the system
+    /// offset is already booked against it), slewed or stepped by the rule.
     fn one_shot_report(&mut self) -> Option<Correction> {
         let once = self.once.as_mut()?;
-        let sys = self.node.system();
-        if sys.updates != self.updates_seen {
-            self.updates_seen = sys.updates;
-            once.measured(WideDuration::from_seconds_f64(sys.offset_s));
+        let updates = self.node.system().updates;
+        if updates != self.updates_seen {
+            self.updates_seen = updates;
+            let slew_s = self.node.pending_slew_s(self.now);
+            once.measured(WideDuration::from_seconds_f64(slew_s));
         }
         match (once.done, once.reported) {
             (Some(c), false) => {

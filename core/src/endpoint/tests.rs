@@ -310,7 +310,8 @@ fn one_shot_holds_back_the_clock_and_reports_one_step() {
 }
 
 #[test]
-fn one_shot_slews_a_small_offset() {
+fn one_shot_slews_what_the_rule_says_whatever_the_node_did() {
+    // 0.2 s: the node steps it (above 128 ms), ntpdate's rule slews it (below 0.5 s).
     let mut ep = following();
     ep.set_one_shot(StepRule::NTPDATE);
     let _ = follow(&mut ep, 0.2, LEAP_AT - 60 * 86_400);
@@ -318,6 +319,19 @@ fn one_shot_slews_a_small_offset() {
         panic!("0.2 s is below 0.5 s: {:?}", ep.one_shot_done());
     };
     assert!((d.to_seconds_f64() - 0.2).abs() < 0.01, "{d:?}");
+}
+
+#[test]
+fn one_shot_measures_a_slewed_update_by_its_whole_correction() {
+    // 50 ms: the node slews it; the system offset is booked to zero at once, the
+    // correction is the slew scheduled.
+    let mut ep = following();
+    ep.set_one_shot(StepRule::for_discipline(&ep.node().config().discipline));
+    let _ = follow(&mut ep, 0.05, LEAP_AT - 60 * 86_400);
+    let Some(Correction::Slew(d)) = ep.one_shot_done() else {
+        panic!("50 ms is below 128 ms: {:?}", ep.one_shot_done());
+    };
+    assert!((d.to_seconds_f64() - 0.05).abs() < 0.005, "{d:?}");
 }
 
 #[test]

@@ -590,8 +590,9 @@ impl<const N: usize, const R: usize> Node<N, R> {
         let _ = self.queue.push_back(q);
     }
 
-    /// The part of the last correction the clock has not made yet at `now`, seconds.
-    fn pending_slew_s(&self, now: Instant) -> f64 {
+    /// The part of the last correction the clock has not made yet at `now`, seconds
+    /// (right after a slewed update: the whole of it).
+    pub fn pending_slew_s(&self, now: Instant) -> f64 {
         self.slew.remaining_s(now.as_seconds_f64())
     }
 

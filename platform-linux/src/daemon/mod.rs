@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use slew_core::clock::ErrorKind;
-use slew_core::node::{run_once_with, Event, Node, PacketVerdict, Report};
+use slew_core::endpoint::{run_once_with, Correction, Endpoint, LeapSchedule, Open, StepRule};
+use slew_core::node::{Event, Node, PacketVerdict, Report};
 use slew_core::peer::{Reason, SourceId};
 use slew_core::system::SystemVars;
 use slew_core::Instant;
@@ -38,7 +39,7 @@ mod txstamp;
 
 pub use reload::ReloadSource;
 pub use seams::SendError;
-use seams::{ClientTransport, LeapArmed, OnceCorrection, ReadOnly};
+use seams::{ClientTransport, EraResolving};
 
 /// Datagrams handled per socket per turn, so a flood on one socket cannot starve the
 /// others or the timers.
@@ -91,6 +92,9 @@ pub enum Exit {
     Reload,
 }
 
+/// The daemon's protocol core.
+type Daemonpoint = Endpoint<Open, MAX_SOURCES, MAX_REFCLOCKS>;
+
 /// The running daemon, generic over the clock it disciplines.
 pub struct Daemon<C: DaemonClock> {
     settings: Settings,
@@ -102,7 +106,10 @@ pub struct Daemon<C: DaemonClock> {
     client_missing: Vec<(bool, String)>,
     /// The families left out at start were logged (once, not on every reload).
     skipped_logged: bool,
-    node: Box<Node<MAX_SOURCES, MAX_REFCLOCKS>>,
+    /// The protocol core: the client node, the leap schedule, `-q`'s one-shot mode.
+    /// The server sockets still answer through [`TimeServer`] (and its threads)
+    /// with the tables of its shared guard, so the endpoint's own are open.
+    ep: Box<Daemonpoint>,
     clock: C,
     assocs: Vec<Assoc>,
     unresolved: Vec<usize>,
@@ -113,16 +120,14 @@ pub struct Daemon<C: DaemonClock> {
     metrics: Option<crate::metrics::MetricsServer>,
     started: Instant,
     exit: Option<Exit>,
-    /// The leapfile's table, if one is configured and readable.
-    leaps: Option<crate::leapfile::LeapTable>,
     /// DNS lookups, off the loop.
     resolver: crate::resolve::Resolver,
     /// For each lookup under way, the address it must not hand back.
     resolve_except: Vec<(usize, Option<SocketAddr>)>,
     /// SIGHUP's re-read of the configuration, off the loop.
     reloader: reload::Reloader,
-    /// `-q`: the correction the node asked of its read-only clock, not yet made.
-    once_asked: Option<OnceCorrection>,
+    /// `-q`: the one correction the endpoint decided, not yet made.
+    once_done: Option<Correction>,
     /// The era check made its one step (or refusal).
     era_checked: bool,
     /// Requests waiting for their kernel transmit stamp.
@@ -198,7 +203,6 @@ impl<C: DaemonClock> Daemon<C> {
         }
         let seed = seed();
         settings.node.seed = seed;
-        let leaps = settings.leapfile.as_deref().and_then(load_leapfile);
         // The node slews through the clock's frequency: keep the fastest slew within
         // what this clock applies on top of the discipline's bound.
         let wanted = settings.node.max_slew_rate_ppm;
@@ -209,12 +213,20 @@ impl<C: DaemonClock> Daemon<C> {
                 clock.name()
             );
         }
-        let mut node: Box<Node<MAX_SOURCES, MAX_REFCLOCKS>> =
-            Box::new(Node::new(settings.node.clone()));
+        let mut ep: Box<Daemonpoint> = Box::new(Endpoint::new(settings.node.clone(), Open));
+        if let Some(t) = settings.leapfile.as_deref().and_then(load_leapfile) {
+            ep.set_leap_schedule(LeapSchedule::from_table(
+                &t.entries,
+                crate::time::unix_now_s(),
+            ));
+        }
+        if settings.once {
+            ep.set_one_shot(StepRule::for_discipline(&settings.node.discipline));
+        }
         let now = monotonic_now();
         let mut drivers = Vec::new();
         for rc in &settings.refclocks {
-            match node.add_refclock(*rc, now) {
+            match ep.node_mut().add_refclock(*rc, now) {
                 Ok(id) => drivers.push(refclocks::RefDriver::new(id, *rc, now)),
                 Err(_) => log::error!(
                     "{}: no room (at most {MAX_REFCLOCKS} reference clocks)",
@@ -231,7 +243,7 @@ impl<C: DaemonClock> Daemon<C> {
             client_v6,
             client_missing,
             skipped_logged: false,
-            node,
+            ep,
             clock,
             assocs: Vec::new(),
             next_resolve: now,
@@ -241,11 +253,10 @@ impl<C: DaemonClock> Daemon<C> {
             metrics: None,
             started: now,
             exit: None,
-            leaps,
             resolver: crate::resolve::Resolver::default(),
             resolve_except: Vec::new(),
             reloader: reload::Reloader::default(),
-            once_asked: None,
+            once_done: None,
             era_checked: false,
             tx_pending: txstamp::TxPending::default(),
             client_rx: 0,
@@ -266,12 +277,12 @@ impl<C: DaemonClock> Daemon<C> {
 
     /// The system variables clients are being served.
     pub fn system(&self) -> SystemVars {
-        self.node.system_vars()
+        self.ep.served_vars(monotonic_now())
     }
 
     /// The node, for monitoring.
     pub fn node(&self) -> &Node<MAX_SOURCES, MAX_REFCLOCKS> {
-        &self.node
+        self.ep.node()
     }
 
     /// `--server-threads N`: N more threads will serve the listen addresses on
@@ -304,25 +315,14 @@ impl<C: DaemonClock> Daemon<C> {
                 Report::SendError(k) => log::debug!("send failed: {k:?}"),
                 Report::Sent(tx) => sent.note(tx, now),
             };
-            if self.settings.once {
-                let mut ro = ReadOnly {
-                    clock: &mut self.clock,
-                    asked: &mut self.once_asked,
-                };
-                run_once_with(&mut self.node, &mut ro, &mut transport, &mut report);
-            } else {
-                let pending = self
-                    .leaps
-                    .as_ref()
-                    .map_or(slew_core::LeapIndicator::NoWarning, |t| {
-                        t.arm(crate::time::unix_now_s())
-                    });
-                let mut clock = LeapArmed {
-                    inner: &mut self.clock,
-                    pending,
-                    era_allowed,
-                };
-                run_once_with(&mut self.node, &mut clock, &mut transport, &mut report);
+            // The endpoint arms the leap bit and, with -q, holds back every clock
+            // action until its one correction is decided.
+            let mut clock = EraResolving {
+                inner: &mut self.clock,
+                era_allowed,
+            };
+            if let Some(c) = run_once_with(&mut self.ep, &mut clock, &mut transport, &mut report) {
+                self.once_done = Some(c);
             }
         }
         self.collect_tx_stamps(now);
@@ -337,7 +337,7 @@ impl<C: DaemonClock> Daemon<C> {
         }
         if self.stats.active() {
             let wall = self.clock.now().unwrap_or(slew_core::NtpTimestamp::ZERO);
-            self.stats.after_drive(&self.node, now, wall);
+            self.stats.after_drive(self.ep.node(), now, wall);
         }
     }
 
@@ -351,7 +351,7 @@ impl<C: DaemonClock> Daemon<C> {
         for (k, d) in self.refclocks.iter_mut().enumerate() {
             let ready = readable.contains(&k);
             if ready || d.deadline().is_some_and(|t| t <= now) {
-                d.service(&mut self.node, now, ready, &mut to_clock);
+                d.service(self.ep.node_mut(), now, ready, &mut to_clock);
             }
             let addr = slew_core::peer::refclock_addr(d.config()).ip();
             for (rx, code) in d.clockstats.drain(..) {
@@ -365,7 +365,7 @@ impl<C: DaemonClock> Daemon<C> {
     fn collect_tx_stamps(&mut self, now: Instant) {
         for socket in self.client_v4.iter().chain(self.client_v6.iter()) {
             self.tx_pending
-                .collect(socket, &mut self.node, &mut self.clock, now);
+                .collect(socket, self.ep.node_mut(), &mut self.clock, now);
         }
     }
 
@@ -392,7 +392,11 @@ impl<C: DaemonClock> Daemon<C> {
                 self.client_rx += 1;
                 let rx = self.clock.reading_at_realtime(received.rx_time);
                 let bytes = buf.get(..received.len).unwrap_or_default();
-                let verdict = self.node.handle_packet(now, received.from, bytes, rx);
+                // Only replies come to the client sockets' ephemeral ports.
+                let verdict = self
+                    .ep
+                    .node_mut()
+                    .handle_packet(now, received.from, bytes, rx);
                 if let PacketVerdict::Refused(reason) = verdict {
                     log::debug!("{}: reply refused ({})", received.from, reason.code());
                 }
@@ -448,13 +452,13 @@ impl<C: DaemonClock> Daemon<C> {
         while !signals::terminate_requested() {
             let now = monotonic_now();
             self.service_refclocks(now, &[]);
-            if self.node.poll_timeout().is_some_and(|t| t <= now) {
-                // The node's wall time, for the local clock's reference time (which
-                // no reply brings).
+            if self.ep.poll_timeout().is_some_and(|t| t <= now) {
+                // The wall time, for the local clock's reference time (which no
+                // reply brings) and the leap schedule.
                 if let Ok(wall) = self.clock.now() {
-                    self.node.handle_wall_time(now, wall);
+                    self.ep.handle_wall_time(now, wall);
                 }
-                self.node.handle_timeout(now);
+                self.ep.handle_timeout(now);
                 self.drive(now);
             }
             if !self.settings.once {
@@ -489,7 +493,7 @@ impl<C: DaemonClock> Daemon<C> {
                 .min()
                 .map(|t| t.saturating_duration_since(std::time::Instant::now()));
             let deadline = self
-                .node
+                .ep
                 .poll_timeout()
                 .map_or(Duration::from_secs(1), |t| t.saturating_since(now))
                 .min(self.server.max_wait())
@@ -587,7 +591,7 @@ impl<C: DaemonClock> Daemon<C> {
                 let sys = self.served_vars();
                 // Borrows disjoint from the server and the clock, which drain uses.
                 let view = LazyView::new(
-                    &self.node,
+                    self.ep.node(),
                     &self.assocs,
                     &self.settings.sources,
                     &self.refclocks,
@@ -690,9 +694,9 @@ impl<C: DaemonClock> Daemon<C> {
             return;
         };
         let mut page = || {
-            let sources: Vec<_> = self.node.sources(now).collect();
+            let sources: Vec<_> = self.ep.node().sources(now).collect();
             crate::metrics::render(&crate::metrics::MetricsInput {
-                system: &self.node.system(),
+                system: &self.ep.node().system(),
                 sources: &sources,
                 server: self.server.stats(),
                 control: self.monitor.stats(),
@@ -702,18 +706,10 @@ impl<C: DaemonClock> Daemon<C> {
         self.metrics = Some(m);
     }
 
-    /// The system variables the server path answers with: the node's, with the
-    /// leapfile's announcement when one is pending and the node's sources do not
-    /// carry it.
+    /// The system variables the server path answers with: the endpoint's (the
+    /// leapfile's announcement included while one is pending).
     pub fn served_vars(&self) -> slew_core::system::SystemVars {
-        let mut sys = self.node.system_vars();
-        if let Some(t) = &self.leaps {
-            let announce = t.announce(crate::time::unix_now_s());
-            if sys.is_synchronized() && sys.leap == slew_core::LeapIndicator::NoWarning {
-                sys.leap = announce;
-            }
-        }
-        sys
+        self.ep.served_vars(monotonic_now())
     }
 
     /// True when the running configuration has symmetric keys.
@@ -727,11 +723,13 @@ impl<C: DaemonClock> Daemon<C> {
     /// a pending leap second.
     pub fn reload_leapfile(&mut self) {
         match self.settings.leapfile.as_deref() {
-            None => self.leaps = None,
+            None => self.ep.set_leap_schedule(LeapSchedule::NONE),
             Some(path) => {
                 if let Some(t) = load_leapfile(path) {
-                    self.leaps = Some(t);
-                } else if self.leaps.is_some() {
+                    let now_s = crate::time::unix_now_s();
+                    self.ep
+                        .set_leap_schedule(LeapSchedule::from_table(&t.entries, now_s));
+                } else if *self.ep.leap_schedule() != LeapSchedule::NONE {
                     log::warn!("keeping the leap-second table read before");
                 }
             }
@@ -742,7 +740,7 @@ impl<C: DaemonClock> Daemon<C> {
     pub fn view(&mut self, now: Instant) -> NodeView {
         let wall_now = self.clock.now().unwrap_or(slew_core::NtpTimestamp::ZERO);
         LazyView::new(
-            &self.node,
+            self.ep.node(),
             &self.assocs,
             &self.settings.sources,
             &self.refclocks,
