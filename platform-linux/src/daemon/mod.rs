@@ -727,8 +727,7 @@ impl<C: DaemonClock> Daemon<C> {
             Some(path) => {
                 if let Some(t) = load_leapfile(path) {
                     let now_s = crate::time::unix_now_s();
-                    self.ep
-                        .set_leap_schedule(LeapSchedule::from_table(&t.entries, now_s));
+                    self.ep.set_leap_schedule(t.schedule(now_s));
                 } else if *self.ep.leap_schedule() != LeapSchedule::NONE {
                     log::warn!("keeping the leap-second table read before");
                 }
