@@ -8,6 +8,7 @@ use super::once::Correction;
 /// One thing for the port to do, borrowed from the endpoint. Carry them out in the
 /// order given.
 #[derive(Debug)]
+#[non_exhaustive]
 #[must_use = "an action must be carried out: the endpoint assumes it was"]
 pub enum EndpointAction<'a> {
     /// The client node's action, passed through as the node made it (its leap bit

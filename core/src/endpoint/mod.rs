@@ -51,8 +51,10 @@ use once::OneShot;
 ///   [`Endpoint::handle_wall_time`] then [`Endpoint::handle_timeout`] when the
 ///   deadline passes; [`Endpoint::handle_tx_timestamp`] right after sending a request.
 /// - **Output** (`poll_*`): after any input, call [`Endpoint::poll_action`] until it
-///   returns `None` and carry out each [`EndpointAction`]; then sleep until
-///   [`Endpoint::poll_timeout`] or the next datagram.
+///   returns `None` and carry out each [`EndpointAction`] ([`run_once_with`] does
+///   the draining against a [`Clock`](crate::Clock) and a
+///   [`Transport`](crate::Transport)); then sleep until [`Endpoint::poll_timeout`]
+///   or the next datagram.
 /// - **Getters**: [`Endpoint::served_vars`] (what answers carry, leap announcement
 ///   included), [`Endpoint::node`], [`Endpoint::server_stats`],
 ///   [`Endpoint::one_shot_done`].
