@@ -5,8 +5,21 @@
 //! `no_std` and allocates nothing, so the same code runs in `slewd` on a Linux server
 //! and in an appliance's firmware.
 //!
+//! # Data flow
+//!
+//! ```text
+//! port: datagram ──► endpoint::Endpoint::handle_datagram(now, local, from, bytes, rx, out)
+//!                     ├─ mode 3 ─► server (restrict, rate limit, MAC) ─► answer in `out`
+//!                     ├─ mode 4 ─► node (association ─► filter ─► select ─► discipline)
+//!                     ├─ mode 6 ─► admitted? ─► Endpoint::answer_control (control responder)
+//!                     └─ other  ─► dropped, reason counted
+//! port: deadline ──► Endpoint::handle_timeout(now)        (Endpoint::poll_timeout says when)
+//! port ◄── Endpoint::poll_action(): send, set frequency, step, status (+ leap), events
+//! ```
+//!
 //! | module | stage |
 //! |---|---|
+//! | [`endpoint`] | the one protocol core: every datagram and deadline in, actions out |
 //! | [`time`] | timestamps, durations, poll intervals |
 //! | [`wire`] | the NTP packet codec (no panics on any input) |
 //! | [`system`] | system variables served to clients |
@@ -32,6 +45,7 @@ pub mod auth;
 pub mod clock;
 pub mod control;
 pub mod discipline;
+pub mod endpoint;
 pub mod filter;
 pub mod node;
 #[cfg(feature = "nts")]

@@ -6,6 +6,9 @@
 //! update (NTP seconds); every other line is `T OFFSET`, the NTP second from which
 //! TAI − UTC is OFFSET. A change of OFFSET at T means a leap second at the end of
 //! the UTC day before T (+1: inserted, −1: deleted).
+//!
+//! This module only reads the file; what to announce and when to arm the kernel is
+//! decided in slew-core ([`slew_core::endpoint::LeapSchedule`]).
 
 use std::fmt;
 use std::path::Path;
@@ -14,14 +17,6 @@ use slew_core::LeapIndicator;
 
 /// Seconds from the NTP epoch to the Unix epoch.
 const UNIX_OFFSET_S: i64 = 2_208_988_800;
-
-/// Clients are warned this long before a leap second (ntpd announces it for the
-/// month before; 28 days keeps the warning within the month).
-pub const ANNOUNCE_BEFORE_S: i64 = 28 * 86_400;
-
-/// The kernel is armed this long before: it inserts or deletes at the next UTC
-/// midnight while the flag is set, so the flag must only be set on the last day.
-pub const ARM_BEFORE_S: i64 = 86_400;
 
 /// A parsed leap-seconds list.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -115,39 +110,16 @@ pub fn read(path: &Path) -> Result<LeapTable, LeapFileError> {
 
 impl LeapTable {
     /// The next leap second after `now_unix`: (insert or delete, the Unix second at
-    /// which the new offset starts, i.e. the midnight that ends the leap day).
+    /// which the new offset starts, i.e. the midnight that ends the leap day). What
+    /// to announce and when to arm the clock is slew-core's
+    /// [`LeapSchedule`](slew_core::endpoint::LeapSchedule).
     pub fn next_leap(&self, now_unix: i64) -> Option<(LeapIndicator, i64)> {
-        let mut prev: Option<i32> = None;
-        for &(at, offset) in &self.entries {
-            if let Some(p) = prev {
-                if at > now_unix && offset != p {
-                    let kind = if offset > p {
-                        LeapIndicator::Insert
-                    } else {
-                        LeapIndicator::Delete
-                    };
-                    return Some((kind, at));
-                }
-            }
-            prev = Some(offset);
-        }
-        None
+        self.schedule(now_unix).next_leap(now_unix)
     }
 
-    /// The leap indicator to announce to clients at `now_unix`.
-    pub fn announce(&self, now_unix: i64) -> LeapIndicator {
-        match self.next_leap(now_unix) {
-            Some((kind, at)) if at - now_unix <= ANNOUNCE_BEFORE_S => kind,
-            _ => LeapIndicator::NoWarning,
-        }
-    }
-
-    /// The leap bit to give the kernel at `now_unix` (only on the leap day).
-    pub fn arm(&self, now_unix: i64) -> LeapIndicator {
-        match self.next_leap(now_unix) {
-            Some((kind, at)) if at - now_unix <= ARM_BEFORE_S => kind,
-            _ => LeapIndicator::NoWarning,
-        }
+    /// The core's schedule from this table at `now_unix`.
+    pub fn schedule(&self, now_unix: i64) -> slew_core::endpoint::LeapSchedule {
+        slew_core::endpoint::LeapSchedule::from_table(&self.entries, now_unix)
     }
 
     /// True when the file's own expiry date has passed.
@@ -184,19 +156,18 @@ mod tests {
             Some((LeapIndicator::Insert, LEAP_AT))
         );
         assert_eq!(t.next_leap(LEAP_AT), None, "after it, nothing pending");
-        // Two months before: silent; 20 days before: announced, kernel not armed;
-        // 10 hours before: both.
-        assert_eq!(t.announce(LEAP_AT - 60 * 86_400), LeapIndicator::NoWarning);
-        assert_eq!(t.announce(LEAP_AT - 20 * 86_400), LeapIndicator::Insert);
-        assert_eq!(t.arm(LEAP_AT - 20 * 86_400), LeapIndicator::NoWarning);
-        assert_eq!(t.arm(LEAP_AT - 10 * 3600), LeapIndicator::Insert);
-        assert_eq!(t.announce(LEAP_AT + 1), LeapIndicator::NoWarning);
+        // Announcing and arming: slew-core's LeapSchedule, tested there.
+        let s = t.schedule(LEAP_AT - 20 * 86_400);
+        assert_eq!(s.announce(LEAP_AT - 20 * 86_400), LeapIndicator::Insert);
     }
 
     #[test]
     fn a_negative_leap_is_a_deletion() {
         let t = parse("2272060800 10\n3976214400 9\n").unwrap();
-        assert_eq!(t.arm(LEAP_AT - 60), LeapIndicator::Delete);
+        assert_eq!(
+            t.next_leap(LEAP_AT - 60),
+            Some((LeapIndicator::Delete, LEAP_AT))
+        );
     }
 
     #[test]

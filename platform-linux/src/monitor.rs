@@ -2,9 +2,10 @@
 //!
 //! slew-core's [`Responder`] decides what to answer; this module decides whether:
 //!
-//! - only from loopback addresses, as ntpsec's default `restrict default noquery`
-//!   leaves it (an answer can be 30 times the size of its request: open to the world
-//!   it would be an amplifier);
+//! - who may ask is slew-core's decision, made before a query gets here: loopback,
+//!   or a source a `restrict` line more specific than `default` names, never under
+//!   `noquery` (an answer can be 30 times the size of its request: open to the
+//!   world it would be an amplifier);
 //! - at most [`QUERY_BURST`] queries at once and [`QUERY_RATE_PER_S`] a second
 //!   sustained, all sources together; beyond that, silence;
 //! - mode 7 (ntpdc) never reaches this module: the time server drops it.

@@ -40,37 +40,52 @@ pub fn run_once_with<const N: usize, const R: usize, const S: usize, C: Clock, T
     mut report: impl FnMut(Report<'_>),
 ) {
     loop {
-        let mut sent = None;
-        {
+        let sent = {
             let Some(action) = node.poll_action() else {
                 break;
             };
-            let clock_result = match action {
-                Action::Send { to, bytes, tx } => {
-                    match transport.send(to, bytes) {
-                        Ok(()) => match clock.now() {
-                            Ok(t1) => sent = Some((tx, t1)),
-                            Err(e) => report(Report::ClockError(e.kind())),
-                        },
-                        Err(e) => report(Report::SendError(e.kind())),
-                    }
-                    Ok(())
-                }
-                Action::Step(d) => clock.step(d),
-                Action::SetFrequency(ppm) => clock.set_frequency_ppm(ppm),
-                Action::SetStatus(s) => clock.set_status(s),
-                Action::Event(ev) => {
-                    report(Report::Event(&ev));
-                    Ok(())
-                }
-            };
-            if let Err(e) = clock_result {
-                report(Report::ClockError(e.kind()));
-            }
-        }
+            carry_out(action, clock, transport, &mut report)
+        };
         if let Some((tx, t1)) = sent {
             node.handle_tx_timestamp(tx, t1);
             report(Report::Sent(tx));
         }
     }
+}
+
+/// Carries out one action against `clock` and `transport`; for a request that left,
+/// returns it with the T1 read right after `send`, for
+/// [`Node::handle_tx_timestamp`] (and [`Report::Sent`]). The one place an [`Action`]
+/// becomes trait calls: [`run_once_with`] and the endpoint's driver
+/// ([`crate::endpoint::run_once_with`]) both use it.
+pub fn carry_out<C: Clock, T: Transport>(
+    action: Action<'_>,
+    clock: &mut C,
+    transport: &mut T,
+    report: &mut impl FnMut(Report<'_>),
+) -> Option<(TxId, crate::time::NtpTimestamp)> {
+    let mut sent = None;
+    let clock_result = match action {
+        Action::Send { to, bytes, tx } => {
+            match transport.send(to, bytes) {
+                Ok(()) => match clock.now() {
+                    Ok(t1) => sent = Some((tx, t1)),
+                    Err(e) => report(Report::ClockError(e.kind())),
+                },
+                Err(e) => report(Report::SendError(e.kind())),
+            }
+            Ok(())
+        }
+        Action::Step(d) => clock.step(d),
+        Action::SetFrequency(ppm) => clock.set_frequency_ppm(ppm),
+        Action::SetStatus(s) => clock.set_status(s),
+        Action::Event(ev) => {
+            report(Report::Event(&ev));
+            Ok(())
+        }
+    };
+    if let Err(e) = clock_result {
+        report(Report::ClockError(e.kind()));
+    }
+    sent
 }

@@ -13,7 +13,7 @@ mod refclock;
 pub use refclock::RefclockInputError;
 
 pub use action::{Action, Event, TxId};
-pub use drive::{run_once, run_once_with, Report};
+pub use drive::{carry_out, run_once, run_once_with, Report};
 
 use core::net::SocketAddr;
 
@@ -571,6 +571,13 @@ impl<const N: usize, const R: usize, const S: usize> Node<N, R, S> {
         }
     }
 
+    /// The next queued action that is not a send (clock actions and events, which
+    /// borrow nothing), or `None` when only sends (or nothing) remain: what a wrapper
+    /// such as [`crate::endpoint::Endpoint`] inspects before [`Node::poll_action`].
+    pub fn poll_queued(&mut self) -> Option<Action<'static>> {
+        self.queue.pop_front().map(Queued::into_action)
+    }
+
     /// The next action for the port, or `None` when there is nothing to do.
     pub fn poll_action(&mut self) -> Option<Action<'_>> {
         if let Some(q) = self.queue.pop_front() {
@@ -643,8 +650,9 @@ impl<const N: usize, const R: usize, const S: usize> Node<N, R, S> {
         let _ = self.queue.push_back(q);
     }
 
-    /// The part of the last correction the clock has not made yet at `now`, seconds.
-    fn pending_slew_s(&self, now: Instant) -> f64 {
+    /// The part of the last correction the clock has not made yet at `now`, seconds
+    /// (right after a slewed update: the whole of it).
+    pub fn pending_slew_s(&self, now: Instant) -> f64 {
         self.slew.remaining_s(now.as_seconds_f64())
     }
 

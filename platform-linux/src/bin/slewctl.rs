@@ -16,6 +16,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use slew_core::endpoint::{Correction, Force, StepRule};
 use slew_core::WideDuration;
 use slew_linux::compat::{self, Personality};
 use slew_linux::ctl::{self, json, peers, status, ControlClient};
@@ -219,18 +220,14 @@ fn ntpdate_stamp(unix_s: i64) -> String {
     format!("{day:>2} {mon} {time}")
 }
 
-/// ntpdate steps when the offset is larger than this, and slews otherwise.
-const STEP_ABOVE_S: f64 = 0.5;
-
-/// Steps or slews the system clock by `offset`. A step carries the full offset
-/// (decades, 2^35 s); a slew is bounded by the kernel anyway (±2145 s).
-fn adjust(step: bool, offset: WideDuration) -> Result<(), String> {
+/// Makes the one correction: a step carries the full offset (decades, 2^35 s); a
+/// slew is bounded by the kernel anyway (±2145 s).
+fn adjust(correction: Correction) -> Result<(), String> {
     use slew_core::Clock;
     let mut clock = slew_linux::clock::KernelClock::new();
-    let result = if step {
-        clock.step(offset)
-    } else {
-        clock.slew(offset.to_duration_saturating())
+    let result = match correction {
+        Correction::Step(d) => clock.step(d),
+        Correction::Slew(d) => clock.slew(d),
     };
     result.map_err(|e| e.to_string())
 }
@@ -285,11 +282,18 @@ fn date(cli: &Cli, args: &DateArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             };
             let shown = r.addr.map(|a| a.ip().to_string()).unwrap_or_default();
-            let offset_s = s.offset.to_seconds_f64();
-            // ntpdate's rule: step when more than 0.5 s off, slew otherwise; -b and -B
+            // ntpdate's threshold under slew's one step-or-slew rule; -b and -B
             // force one or the other.
-            let step = args.step || (!args.slew && offset_s.abs() > STEP_ABOVE_S);
-            let verb = if step { "step" } else { "adjust" };
+            let force = match (args.step, args.slew) {
+                (true, _) => Some(Force::Step),
+                (false, true) => Some(Force::Slew),
+                (false, false) => None,
+            };
+            let correction = StepRule::NTPDATE.forced(force).decide(s.offset);
+            let verb = match correction {
+                Correction::Step(_) => "step",
+                Correction::Slew(_) => "adjust",
+            };
             let offset_text = seconds6(s.offset);
             let offset_text = offset_text.trim_start_matches('+');
             args.say(
@@ -300,7 +304,7 @@ fn date(cli: &Cli, args: &DateArgs) -> ExitCode {
             if args.query_only || args.dry_run {
                 return ExitCode::SUCCESS;
             }
-            match adjust(step, s.offset) {
+            match adjust(correction) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("slewctl: cannot {verb} the clock: {e} (setting the time needs root or CAP_SYS_TIME; -q only queries)");

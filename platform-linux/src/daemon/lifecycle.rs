@@ -6,7 +6,9 @@ use slew_core::discipline::State;
 use slew_core::peer::SourceId;
 use slew_core::WideDuration;
 
-use super::seams::{era_note, era_resolved, OnceCorrection};
+use slew_core::endpoint::Correction;
+
+use super::seams::{era_note, era_resolved};
 
 use super::{Assoc, Daemon, Exit};
 use crate::clock::DaemonClock;
@@ -19,43 +21,29 @@ impl<C: DaemonClock> Daemon<C> {
         let Some(path) = self.settings.driftfile.clone() else {
             return;
         };
-        if self.node.system().state != State::Sync {
+        if self.ep.node().system().state != State::Sync {
             return;
         }
-        let ppm = self.node.frequency_ppm();
+        let ppm = self.ep.node().frequency_ppm();
         match drift::write(&path, ppm) {
             Ok(()) => log::debug!("wrote {ppm:+.3} ppm to {}", path.display()),
             Err(e) => log::warn!("cannot write driftfile {}: {e}", path.display()),
         }
     }
 
-    /// `-q` (ntpd's one-shot, `ntpd -gq`): once the discipline has made its first
-    /// correction on the read-only clock, make that one correction on the real clock,
-    /// say truthfully what was done, and finish. The discipline decided it with every
-    /// rule in force: a step beyond the step threshold, a slew below it, and beyond
-    /// the panic threshold a step only with `-g` (without, its panic event ends the
-    /// run with exit 1 before anything is asked).
-    ///
-    /// A step shows as the node's `Step` action. A slew does not show as an action
-    /// (the node slews by frequency over a schedule that a one-shot run does not
-    /// stay for): it is the first clock update without a step, and the correction is
-    /// the offset the node measured then, handed to the clock's own single slew as
+    /// `-q` (ntpd's one-shot, `ntpd -gq`): once the endpoint's one-shot mode has
+    /// decided its one correction (slew-core's step-or-slew rule, with the
+    /// discipline's step threshold and `-x`; beyond the panic threshold only with
+    /// `-g`, without, the node's panic event ends the run with exit 1 before
+    /// anything is decided), make it on the real clock, say truthfully what was
+    /// done, and finish. A slew is handed to the clock's own single slew as
     /// `ntpd -q` hands it to adjtime.
     pub(super) fn finish_once(&mut self) -> Option<Exit> {
-        let mut asked = match self.once_asked.take() {
-            Some(asked) => asked,
-            None => {
-                let sys = self.node.system();
-                if sys.updates == 0 {
-                    return None;
-                }
-                OnceCorrection::Slew(slew_core::NtpDuration::from_seconds_f64(sys.offset_s))
-            }
-        };
+        let mut asked = self.once_done.take()?;
         // A full-width clock whole NTP eras off: the node saw only the remainder.
         let d = match asked {
-            OnceCorrection::Step(d) => d,
-            OnceCorrection::Slew(d) => WideDuration::from(d),
+            Correction::Step(d) => d,
+            Correction::Slew(d) => WideDuration::from(d),
         };
         let resolved = era_resolved(&mut self.clock, d);
         if resolved != d {
@@ -64,11 +52,11 @@ impl<C: DaemonClock> Daemon<C> {
                 return Some(Exit::Panic);
             }
             log::warn!("-q: {}", era_note(d, resolved));
-            asked = OnceCorrection::Step(resolved);
+            asked = Correction::Step(resolved);
         }
         let (result, done) = match asked {
-            OnceCorrection::Step(d) => (self.clock.step(d), format!("stepped the clock by {d}")),
-            OnceCorrection::Slew(d) => (
+            Correction::Step(d) => (self.clock.step(d), format!("stepped the clock by {d}")),
+            Correction::Slew(d) => (
                 self.clock.slew(d),
                 format!("slewing the clock by {}", WideDuration::from(d)),
             ),
@@ -119,7 +107,7 @@ impl<C: DaemonClock> Daemon<C> {
         }
         // One clock read on the common path; the node is asked only when it matters.
         let eras = era_resolved(&mut self.clock, WideDuration::ZERO);
-        if eras == WideDuration::ZERO || self.node.system().system_peer.is_none() {
+        if eras == WideDuration::ZERO || self.ep.node().system().system_peer.is_none() {
             return;
         }
         self.era_checked = true;
@@ -146,8 +134,8 @@ impl<C: DaemonClock> Daemon<C> {
     /// kernel clock's tick is nominal again), not a rate meant for seconds.
     pub fn shutdown(&mut self) {
         // `-q` never let the node touch the clock.
-        if !self.settings.once && self.node.system().updates > 0 {
-            let ppm = self.node.frequency_ppm();
+        if !self.settings.once && self.ep.node().system().updates > 0 {
+            let ppm = self.ep.node().frequency_ppm();
             if let Err(e) = self.clock.set_frequency_ppm(ppm) {
                 log::warn!("cannot leave the clock at {ppm:+.3} ppm: {:?}", e.kind());
             }
@@ -189,7 +177,7 @@ impl<C: DaemonClock> Daemon<C> {
                 Some(new_idx) => kept.push(Assoc { spec: new_idx, ..a }),
                 None => {
                     log::info!("reload: dropping {}", a.addr);
-                    self.node.remove_source(a.id);
+                    self.ep.node_mut().remove_source(a.id);
                 }
             }
         }

@@ -6,39 +6,49 @@
 //! hand replies from upstream servers to the node, carry out the node's actions on
 //! the clock and the sockets, then look at the signal flags and the housekeeping
 //! timers (driftfile, name re-resolution).
+//!
+//! | file | stage |
+//! |---|---|
+//! | `mod.rs` | the daemon's state, start-up, carrying out the endpoint's actions |
+//! | `run` | the loop |
+//! | `sources` | associations, names, events for the log |
+//! | `leap` | the leapfile, handed to the endpoint |
+//! | `lifecycle` | driftfile, `-q`'s one correction, SIGHUP reloads |
+//! | `view` | the node's state for mode 6 and `slewctl` |
+//! | `seams`, `txstamp`, `refclocks`, `reload` | the clock and socket seams, T1 stamps, refclock drivers, the reload thread |
 
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use slew_core::clock::ErrorKind;
-use slew_core::node::{run_once_with, Event, Node, PacketVerdict, Report};
+use slew_core::endpoint::{run_once_with, Correction, Endpoint, LeapSchedule, Open, StepRule};
+use slew_core::node::{Event, Node, PacketVerdict, Report};
 use slew_core::peer::{Reason, SourceId};
 use slew_core::system::SystemVars;
 use slew_core::Instant;
 
 use crate::clock::DaemonClock;
-use crate::config::Host;
 use crate::drift;
-use crate::monitor::{Identity, Monitor, ServeState};
+use crate::monitor::{Identity, Monitor};
 use crate::net::{bind_error, family_missing, family_name, NtpSocket};
 use crate::serve::TimeServer;
-use crate::settings::{Settings, SourceSpec};
-use crate::signals;
-use crate::snapshot::NodeView;
+use crate::settings::Settings;
 use crate::time::{measure_precision, monotonic_now};
 
+mod leap;
 mod lifecycle;
 mod refclocks;
 mod reload;
+mod run;
 mod seams;
 mod sources;
 mod txstamp;
+mod view;
 
 pub use reload::ReloadSource;
 pub use seams::SendError;
-use seams::{ClientTransport, LeapArmed, OnceCorrection, ReadOnly};
+use seams::{ClientTransport, EraResolving};
 
 /// Datagrams handled per socket per turn, so a flood on one socket cannot starve the
 /// others or the timers.
@@ -91,6 +101,9 @@ pub enum Exit {
     Reload,
 }
 
+/// The daemon's protocol core.
+type Daemonpoint = Endpoint<Open, MAX_SOURCES, MAX_REFCLOCKS>;
+
 /// The running daemon, generic over the clock it disciplines.
 pub struct Daemon<C: DaemonClock> {
     settings: Settings,
@@ -102,7 +115,10 @@ pub struct Daemon<C: DaemonClock> {
     client_missing: Vec<(bool, String)>,
     /// The families left out at start were logged (once, not on every reload).
     skipped_logged: bool,
-    node: Box<Node<MAX_SOURCES, MAX_REFCLOCKS>>,
+    /// The protocol core: the client node, the leap schedule, `-q`'s one-shot mode.
+    /// The server sockets still answer through [`TimeServer`] (and its threads)
+    /// with the tables of its shared guard, so the endpoint's own are open.
+    ep: Box<Daemonpoint>,
     clock: C,
     assocs: Vec<Assoc>,
     unresolved: Vec<usize>,
@@ -113,16 +129,14 @@ pub struct Daemon<C: DaemonClock> {
     metrics: Option<crate::metrics::MetricsServer>,
     started: Instant,
     exit: Option<Exit>,
-    /// The leapfile's table, if one is configured and readable.
-    leaps: Option<crate::leapfile::LeapTable>,
     /// DNS lookups, off the loop.
     resolver: crate::resolve::Resolver,
     /// For each lookup under way, the address it must not hand back.
     resolve_except: Vec<(usize, Option<SocketAddr>)>,
     /// SIGHUP's re-read of the configuration, off the loop.
     reloader: reload::Reloader,
-    /// `-q`: the correction the node asked of its read-only clock, not yet made.
-    once_asked: Option<OnceCorrection>,
+    /// `-q`: the one correction the endpoint decided, not yet made.
+    once_done: Option<Correction>,
     /// The era check made its one step (or refusal).
     era_checked: bool,
     /// Requests waiting for their kernel transmit stamp.
@@ -198,7 +212,6 @@ impl<C: DaemonClock> Daemon<C> {
         }
         let seed = seed();
         settings.node.seed = seed;
-        let leaps = settings.leapfile.as_deref().and_then(load_leapfile);
         // The node slews through the clock's frequency: keep the fastest slew within
         // what this clock applies on top of the discipline's bound.
         let wanted = settings.node.max_slew_rate_ppm;
@@ -209,12 +222,20 @@ impl<C: DaemonClock> Daemon<C> {
                 clock.name()
             );
         }
-        let mut node: Box<Node<MAX_SOURCES, MAX_REFCLOCKS>> =
-            Box::new(Node::new(settings.node.clone()));
+        let mut ep: Box<Daemonpoint> = Box::new(Endpoint::new(settings.node.clone(), Open));
+        if let Some(t) = settings.leapfile.as_deref().and_then(leap::load_leapfile) {
+            ep.set_leap_schedule(LeapSchedule::from_table(
+                &t.entries,
+                crate::time::unix_now_s(),
+            ));
+        }
+        if settings.once {
+            ep.set_one_shot(StepRule::for_discipline(&settings.node.discipline));
+        }
         let now = monotonic_now();
         let mut drivers = Vec::new();
         for rc in &settings.refclocks {
-            match node.add_refclock(*rc, now) {
+            match ep.node_mut().add_refclock(*rc, now) {
                 Ok(id) => drivers.push(refclocks::RefDriver::new(id, *rc, now)),
                 Err(_) => log::error!(
                     "{}: no room (at most {MAX_REFCLOCKS} reference clocks)",
@@ -231,7 +252,7 @@ impl<C: DaemonClock> Daemon<C> {
             client_v6,
             client_missing,
             skipped_logged: false,
-            node,
+            ep,
             clock,
             assocs: Vec::new(),
             next_resolve: now,
@@ -241,11 +262,10 @@ impl<C: DaemonClock> Daemon<C> {
             metrics: None,
             started: now,
             exit: None,
-            leaps,
             resolver: crate::resolve::Resolver::default(),
             resolve_except: Vec::new(),
             reloader: reload::Reloader::default(),
-            once_asked: None,
+            once_done: None,
             era_checked: false,
             tx_pending: txstamp::TxPending::default(),
             client_rx: 0,
@@ -266,12 +286,12 @@ impl<C: DaemonClock> Daemon<C> {
 
     /// The system variables clients are being served.
     pub fn system(&self) -> SystemVars {
-        self.node.system_vars()
+        self.ep.served_vars(monotonic_now())
     }
 
     /// The node, for monitoring.
     pub fn node(&self) -> &Node<MAX_SOURCES, MAX_REFCLOCKS> {
-        &self.node
+        self.ep.node()
     }
 
     /// `--server-threads N`: N more threads will serve the listen addresses on
@@ -304,25 +324,14 @@ impl<C: DaemonClock> Daemon<C> {
                 Report::SendError(k) => log::debug!("send failed: {k:?}"),
                 Report::Sent(tx) => sent.note(tx, now),
             };
-            if self.settings.once {
-                let mut ro = ReadOnly {
-                    clock: &mut self.clock,
-                    asked: &mut self.once_asked,
-                };
-                run_once_with(&mut self.node, &mut ro, &mut transport, &mut report);
-            } else {
-                let pending = self
-                    .leaps
-                    .as_ref()
-                    .map_or(slew_core::LeapIndicator::NoWarning, |t| {
-                        t.arm(crate::time::unix_now_s())
-                    });
-                let mut clock = LeapArmed {
-                    inner: &mut self.clock,
-                    pending,
-                    era_allowed,
-                };
-                run_once_with(&mut self.node, &mut clock, &mut transport, &mut report);
+            // The endpoint arms the leap bit and, with -q, holds back every clock
+            // action until its one correction is decided.
+            let mut clock = EraResolving {
+                inner: &mut self.clock,
+                era_allowed,
+            };
+            if let Some(c) = run_once_with(&mut self.ep, &mut clock, &mut transport, &mut report) {
+                self.once_done = Some(c);
             }
         }
         self.collect_tx_stamps(now);
@@ -337,7 +346,7 @@ impl<C: DaemonClock> Daemon<C> {
         }
         if self.stats.active() {
             let wall = self.clock.now().unwrap_or(slew_core::NtpTimestamp::ZERO);
-            self.stats.after_drive(&self.node, now, wall);
+            self.stats.after_drive(self.ep.node(), now, wall);
         }
     }
 
@@ -351,7 +360,7 @@ impl<C: DaemonClock> Daemon<C> {
         for (k, d) in self.refclocks.iter_mut().enumerate() {
             let ready = readable.contains(&k);
             if ready || d.deadline().is_some_and(|t| t <= now) {
-                d.service(&mut self.node, now, ready, &mut to_clock);
+                d.service(self.ep.node_mut(), now, ready, &mut to_clock);
             }
             let addr = slew_core::peer::refclock_addr(d.config()).ip();
             for (rx, code) in d.clockstats.drain(..) {
@@ -365,7 +374,7 @@ impl<C: DaemonClock> Daemon<C> {
     fn collect_tx_stamps(&mut self, now: Instant) {
         for socket in self.client_v4.iter().chain(self.client_v6.iter()) {
             self.tx_pending
-                .collect(socket, &mut self.node, &mut self.clock, now);
+                .collect(socket, self.ep.node_mut(), &mut self.clock, now);
         }
     }
 
@@ -392,7 +401,11 @@ impl<C: DaemonClock> Daemon<C> {
                 self.client_rx += 1;
                 let rx = self.clock.reading_at_realtime(received.rx_time);
                 let bytes = buf.get(..received.len).unwrap_or_default();
-                let verdict = self.node.handle_packet(now, received.from, bytes, rx);
+                // Only replies come to the client sockets' ephemeral ports.
+                let verdict = self
+                    .ep
+                    .node_mut()
+                    .handle_packet(now, received.from, bytes, rx);
                 if let PacketVerdict::Refused(reason) = verdict {
                     log::debug!("{}: reply refused ({})", received.from, reason.code());
                 }
@@ -400,259 +413,6 @@ impl<C: DaemonClock> Daemon<C> {
                 self.drive(now);
             }
         }
-    }
-
-    /// Serves and disciplines until SIGTERM or SIGINT (or, with `-q`, until the time
-    /// is set once).
-    pub fn run(&mut self) -> io::Result<Exit> {
-        if !self.skipped_logged {
-            self.skipped_logged = true;
-            for (addr, e) in self.server.skipped() {
-                log::warn!(
-                    "no {} on this host: not serving on {addr} ({e}); serving the other family",
-                    family_name(addr)
-                );
-            }
-        }
-        for addr in self.local_addrs() {
-            log::info!("serving NTP on {addr}");
-        }
-        if let Some(w) = self
-            .settings
-            .hardening
-            .wildcard_warning(&self.local_addrs())
-        {
-            log::warn!("{w}");
-        }
-        for w in &self.settings.hardening.unresolved {
-            log::warn!("{w}");
-        }
-        log::info!(
-            "disciplining the {} clock with {} source(s){}{}",
-            self.clock.name(),
-            self.settings.sources.len(),
-            if self.refclocks.is_empty() {
-                String::new()
-            } else {
-                let names: Vec<&str> = self.refclocks.iter().map(|d| d.name.as_str()).collect();
-                format!(" and reference clock(s) {}", names.join(", "))
-            },
-            match self.settings.local_clock {
-                Some(l) => format!(", local clock at stratum {} as fallback", l.stratum),
-                None => String::new(),
-            }
-        );
-        let sys = self.served_vars();
-        self.server.spawn_threads(sys)?;
-        let started = monotonic_now();
-        while !signals::terminate_requested() {
-            let now = monotonic_now();
-            self.service_refclocks(now, &[]);
-            if self.node.poll_timeout().is_some_and(|t| t <= now) {
-                // The node's wall time, for the local clock's reference time (which
-                // no reply brings).
-                if let Ok(wall) = self.clock.now() {
-                    self.node.handle_wall_time(now, wall);
-                }
-                self.node.handle_timeout(now);
-                self.drive(now);
-            }
-            if !self.settings.once {
-                self.check_era();
-            }
-            if let Some(exit) = self.exit {
-                return Ok(exit);
-            }
-            if self.settings.once {
-                if let Some(exit) = self.finish_once() {
-                    return Ok(exit);
-                }
-                if now.saturating_since(started) > ONCE_TIMEOUT {
-                    self.log_no_server();
-                    return Ok(Exit::NoServer);
-                }
-            }
-            self.collect_resolved(now);
-            self.resolve_pending(now);
-            self.report_auth_silence(now);
-            if now >= self.next_drift_write {
-                self.write_drift();
-                self.next_drift_write = now.saturating_add(DRIFT_WRITE_INTERVAL);
-            }
-            // Rate-limited log summaries are written when their window ends, not
-            // when the next line of their kind happens to come.
-            self.server.flush_log();
-            self.monitor.flush_log();
-            let log_due = [self.server.log_due(), self.monitor.log_due()]
-                .into_iter()
-                .flatten()
-                .min()
-                .map(|t| t.saturating_duration_since(std::time::Instant::now()));
-            let deadline = self
-                .node
-                .poll_timeout()
-                .map_or(Duration::from_secs(1), |t| t.saturating_since(now))
-                .min(self.server.max_wait())
-                .min(
-                    // A metrics connection's deadline, or when an idle one may make
-                    // room for a waiting scraper.
-                    self.metrics
-                        .as_ref()
-                        .and_then(|m| m.next_deadline(now))
-                        .map_or(Duration::MAX, |t| t.saturating_since(now)),
-                )
-                .min(log_due.unwrap_or(Duration::MAX))
-                .min(
-                    self.refclocks
-                        .iter()
-                        .filter_map(|r| r.deadline())
-                        .min()
-                        .map_or(Duration::MAX, |t| t.saturating_since(now)),
-                );
-            let deadline = if self.reloader.is_pending() {
-                deadline.min(reload::RELOAD_POLL)
-            } else {
-                deadline
-            };
-            let timeout =
-                PollTimeout::try_from(deadline.as_millis() as i32 + 1).unwrap_or(PollTimeout::MAX);
-            let n_server = self.server.sockets().len();
-            let mut readable = Vec::new();
-            let mut client_ready = false;
-            let mut metrics_ready = false;
-            let mut refclock_ready: Vec<usize> = Vec::new();
-            {
-                let mut fds: Vec<PollFd<'_>> = self
-                    .server
-                    .sockets()
-                    .iter()
-                    .chain(self.client_v4.iter())
-                    .chain(self.client_v6.iter())
-                    .map(|s| PollFd::new(std::os::fd::AsFd::as_fd(s), PollFlags::POLLIN))
-                    .collect();
-                let n_ntp = fds.len();
-                for (fd, out) in self.metrics.iter().flat_map(|m| m.poll_fds(now)) {
-                    let f = if out {
-                        PollFlags::POLLOUT
-                    } else {
-                        PollFlags::POLLIN
-                    };
-                    fds.push(PollFd::new(fd, f));
-                }
-                let n_metrics = fds.len();
-                let mut tty_of = Vec::new();
-                for (k, d) in self.refclocks.iter().enumerate() {
-                    if let Some(fd) = d.poll_fd() {
-                        fds.push(PollFd::new(fd, PollFlags::POLLIN));
-                        tty_of.push(k);
-                    }
-                }
-                match poll(&mut fds, timeout) {
-                    Ok(_) | Err(nix::Error::EINTR) => {}
-                    Err(e) => return Err(io::Error::from_raw_os_error(e as i32)),
-                }
-                for (i, fd) in fds.iter().enumerate() {
-                    if fd.revents().is_some_and(|r| !r.is_empty()) {
-                        if i >= n_metrics {
-                            if let Some(&k) = tty_of.get(i - n_metrics) {
-                                refclock_ready.push(k);
-                            }
-                        } else if i >= n_ntp {
-                            metrics_ready = true;
-                        } else if i < n_server {
-                            readable.push(i);
-                        } else {
-                            client_ready = true;
-                        }
-                    }
-                }
-            }
-            let now = monotonic_now();
-            if !refclock_ready.is_empty() {
-                self.service_refclocks(now, &refclock_ready);
-            }
-            if client_ready {
-                self.drain_clients(now);
-            }
-            if metrics_ready || self.metrics.as_ref().is_some_and(|m| m.connections() > 0) {
-                self.serve_metrics(now);
-            }
-            // Server threads (if any): what this thread serves, leap announcement
-            // included; then the mode 6 requests they forwarded.
-            let served = self.served_vars();
-            self.server.publish(&served, &mut self.clock);
-            let control_waiting = self.server.has_control();
-            if control_waiting || !readable.is_empty() {
-                let wall_now = self.clock.now().unwrap_or(slew_core::NtpTimestamp::ZERO);
-                let sys = self.served_vars();
-                // Borrows disjoint from the server and the clock, which drain uses.
-                let view = LazyView::new(
-                    &self.node,
-                    &self.assocs,
-                    &self.settings.sources,
-                    &self.refclocks,
-                    now,
-                    wall_now,
-                    self.started,
-                );
-                let monitor = &mut self.monitor;
-                let client_rx = self.client_rx;
-                let serve_state = |server: &TimeServer| {
-                    let mut io = server.io_counters();
-                    io.received += client_rx;
-                    io.since_reset_s = view.uptime_s;
-                    io
-                };
-                if control_waiting {
-                    let server = &self.server;
-                    let io = serve_state(server);
-                    let state = ServeState {
-                        server: server.merged_stats(),
-                        io,
-                        guard: server.guard(),
-                    };
-                    server.take_control(&mut |socket, from, request| {
-                        monitor.handle(socket, from, request, monotonic_now(), &view, &state);
-                    });
-                }
-                // Queries met while draining are answered once the batch is done, with
-                // the server's counters and monitor list as they then stand.
-                let mut queries: Vec<(usize, SocketAddr, Vec<u8>)> = Vec::new();
-                for i in readable {
-                    self.server.drain(
-                        i,
-                        &sys,
-                        DRAIN_BUDGET,
-                        &mut self.clock,
-                        &mut |_socket, from, request| queries.push((i, from, request.to_vec())),
-                    );
-                }
-                if !queries.is_empty() {
-                    let server = &self.server;
-                    let state = ServeState {
-                        server: server.merged_stats(),
-                        io: serve_state(server),
-                        guard: server.guard(),
-                    };
-                    for (i, from, request) in &queries {
-                        if let Some(socket) = server.sockets().get(*i) {
-                            monitor.handle(socket, *from, request, monotonic_now(), &view, &state);
-                        }
-                    }
-                }
-            }
-            if signals::take_dump() {
-                self.server.log_stats();
-            }
-            if signals::take_reload() {
-                self.reloader.start();
-            }
-            if self.reloader.collect() {
-                return Ok(Exit::Reload);
-            }
-        }
-        log::info!("terminating on signal");
-        Ok(Exit::Clean)
     }
 
     /// Where SIGHUP reads the configuration from.
@@ -690,9 +450,9 @@ impl<C: DaemonClock> Daemon<C> {
             return;
         };
         let mut page = || {
-            let sources: Vec<_> = self.node.sources(now).collect();
+            let sources: Vec<_> = self.ep.node().sources(now).collect();
             crate::metrics::render(&crate::metrics::MetricsInput {
-                system: &self.node.system(),
+                system: &self.ep.node().system(),
                 sources: &sources,
                 server: self.server.stats(),
                 control: self.monitor.stats(),
@@ -702,187 +462,19 @@ impl<C: DaemonClock> Daemon<C> {
         self.metrics = Some(m);
     }
 
-    /// The system variables the server path answers with: the node's, with the
-    /// leapfile's announcement when one is pending and the node's sources do not
-    /// carry it.
+    /// The system variables the server path answers with: the endpoint's (the
+    /// leapfile's announcement included while one is pending).
     pub fn served_vars(&self) -> slew_core::system::SystemVars {
-        let mut sys = self.node.system_vars();
-        if let Some(t) = &self.leaps {
-            let announce = t.announce(crate::time::unix_now_s());
-            if sys.is_synchronized() && sys.leap == slew_core::LeapIndicator::NoWarning {
-                sys.leap = announce;
-            }
-        }
-        sys
+        self.ep.served_vars(monotonic_now())
     }
 
     /// True when the running configuration has symmetric keys.
     pub fn has_keys(&self) -> bool {
         !self.settings.hardening.keys.is_empty()
     }
-
-    /// Re-reads the leapfile (SIGHUP).
-    /// A leapfile that cannot be read now keeps the table read before, so a
-    /// passing problem (an update in progress, permissions after `-u`) cannot disarm
-    /// a pending leap second.
-    pub fn reload_leapfile(&mut self) {
-        match self.settings.leapfile.as_deref() {
-            None => self.leaps = None,
-            Some(path) => {
-                if let Some(t) = load_leapfile(path) {
-                    self.leaps = Some(t);
-                } else if self.leaps.is_some() {
-                    log::warn!("keeping the leap-second table read before");
-                }
-            }
-        }
-    }
-
-    /// The node's state for the control responder (ntpq, ntpstat, slewctl).
-    pub fn view(&mut self, now: Instant) -> NodeView {
-        let wall_now = self.clock.now().unwrap_or(slew_core::NtpTimestamp::ZERO);
-        LazyView::new(
-            &self.node,
-            &self.assocs,
-            &self.settings.sources,
-            &self.refclocks,
-            now,
-            wall_now,
-            self.started,
-        )
-        .build()
-    }
-}
-
-/// What a [`NodeView`] is made of, borrowed: the server path hands one to the
-/// control handler on every turn with readable sockets, and the view is built only
-/// when a mode 6 query actually asks (most turns carry only time requests).
-struct LazyView<'a> {
-    node: &'a Node<MAX_SOURCES, MAX_REFCLOCKS>,
-    assocs: &'a [Assoc],
-    specs: &'a [SourceSpec],
-    refclocks: &'a [refclocks::RefDriver],
-    now: Instant,
-    wall_now: slew_core::NtpTimestamp,
-    uptime_s: u64,
-}
-
-impl<'a> LazyView<'a> {
-    fn new(
-        node: &'a Node<MAX_SOURCES, MAX_REFCLOCKS>,
-        assocs: &'a [Assoc],
-        specs: &'a [SourceSpec],
-        refclocks: &'a [refclocks::RefDriver],
-        now: Instant,
-        wall_now: slew_core::NtpTimestamp,
-        started: Instant,
-    ) -> Self {
-        Self {
-            node,
-            assocs,
-            specs,
-            refclocks,
-            now,
-            wall_now,
-            uptime_s: now.saturating_since(started).as_secs(),
-        }
-    }
-
-    fn build(&self) -> NodeView {
-        let sources = self
-            .node
-            .sources(self.now)
-            .map(|s| {
-                // A refclock is shown by its driver's name, as ntpd does.
-                if let Some(d) = self.refclocks.iter().find(|d| d.id == s.id) {
-                    return (s, Some(d.name.clone()));
-                }
-                let name = self
-                    .assocs
-                    .iter()
-                    .find(|a| a.id == s.id)
-                    .and_then(|a| self.specs.get(a.spec))
-                    .and_then(|spec| match &spec.host {
-                        Host::Name(n) => Some(n.clone()),
-                        Host::Ip(_) => None,
-                    });
-                (s, name)
-            })
-            .collect();
-        NodeView {
-            system: self.node.system(),
-            sources,
-            local: self.node.local_clock(),
-            now: self.now,
-            wall_now: self.wall_now,
-            uptime_s: self.uptime_s,
-            refclock_reasons: self
-                .refclocks
-                .iter()
-                .filter_map(|d| d.reason.map(|r| (d.id, r)))
-                .collect(),
-        }
-    }
-}
-
-impl crate::monitor::SnapshotSource for LazyView<'_> {
-    fn system_peer(&self) -> (Option<SocketAddr>, u8) {
-        self.build().system_peer()
-    }
-
-    fn root_distance_s(&self) -> f64 {
-        self.build().root_distance_s()
-    }
-
-    fn uptime_s(&self) -> u64 {
-        self.uptime_s
-    }
-
-    fn wall_now(&self) -> slew_core::NtpTimestamp {
-        self.wall_now
-    }
-
-    fn with_snapshots(
-        &self,
-        identity: &crate::monitor::Identity,
-        answer: &mut dyn FnMut(
-            &slew_core::control::SystemSnapshot<'_>,
-            &[slew_core::control::PeerSnapshot<'_>],
-        ),
-    ) {
-        self.build().with_snapshots(identity, answer);
-    }
 }
 
 /// A seed for the node's PRNG: nonces must not be guessable by an off-path attacker.
 fn seed() -> u64 {
     crate::entropy::random_u64()
-}
-
-/// Reads a leapfile, logging why it cannot be used.
-fn load_leapfile(path: &std::path::Path) -> Option<crate::leapfile::LeapTable> {
-    match crate::leapfile::read(path) {
-        Ok(t) => {
-            let now = crate::time::unix_now_s();
-            if t.expired(now) {
-                log::warn!(
-                    "leapfile {} has expired: fetch a current leap-seconds.list",
-                    path.display()
-                );
-            }
-            match t.next_leap(now) {
-                Some((kind, at)) => log::info!(
-                    "leapfile {}: next leap second ({kind:?}) at the end of the day before {}",
-                    path.display(),
-                    crate::logger::format_utc(at)
-                ),
-                None => log::info!("leapfile {}: no leap second pending", path.display()),
-            }
-            Some(t)
-        }
-        Err(e) => {
-            log::warn!("ignoring leapfile {}: {e}", path.display());
-            None
-        }
-    }
 }

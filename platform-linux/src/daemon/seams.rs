@@ -42,53 +42,6 @@ impl Transport for ClientTransport<'_> {
     }
 }
 
-/// The one correction `-q` makes: the node's first step or slew, as it decided it
-/// (thresholds, `-g`, the panic check all applied).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(super) enum OnceCorrection {
-    /// Beyond the step threshold: set the clock.
-    Step(WideDuration),
-    /// Below it: slew.
-    Slew(NtpDuration),
-}
-
-/// A clock that reads like `C` but changes nothing: `-q` measures with it and
-/// records the node's first correction in `asked`; the daemon then makes that one
-/// correction on the real clock and says so (the node's own step event would claim
-/// a step that never happened).
-pub(super) struct ReadOnly<'a, C> {
-    pub(super) clock: &'a mut C,
-    pub(super) asked: &'a mut Option<OnceCorrection>,
-}
-
-impl<C: Clock> Clock for ReadOnly<'_, C> {
-    type Error = C::Error;
-    fn now(&mut self) -> Result<slew_core::NtpTimestamp, C::Error> {
-        self.clock.now()
-    }
-    fn step(&mut self, d: WideDuration) -> Result<(), C::Error> {
-        self.asked.get_or_insert(OnceCorrection::Step(d));
-        Ok(())
-    }
-    fn slew(&mut self, _: NtpDuration) -> Result<(), C::Error> {
-        // The node slews by frequency, never through here; `-q` takes a slew from
-        // the node's first clock update instead (`Daemon::finish_once`).
-        Ok(())
-    }
-    fn set_frequency_ppm(&mut self, _: f64) -> Result<(), C::Error> {
-        Ok(())
-    }
-    fn frequency_ppm(&mut self) -> Result<f64, C::Error> {
-        self.clock.frequency_ppm()
-    }
-    fn max_frequency_ppm(&self) -> f64 {
-        self.clock.max_frequency_ppm()
-    }
-    fn set_status(&mut self, _: slew_core::ClockStatus) -> Result<(), C::Error> {
-        Ok(())
-    }
-}
-
 /// The correction `d` the node asked for, resolved into the basedate window when
 /// `clock` is kept at full width (see [`step_into_window`]): what differs from `d`
 /// is a whole number of NTP eras (2^32 s) the node cannot see.
@@ -106,20 +59,17 @@ pub(super) fn era_note(asked: WideDuration, resolved: WideDuration) -> String {
     )
 }
 
-/// The clock with the leapfile's word on leap seconds: on the leap day, a status
-/// that says "no warning" is published as the pending insertion or deletion, so the
-/// kernel inserts the second at midnight even when the upstream servers do not
-/// announce it.
-pub(super) struct LeapArmed<'a, C> {
+/// The clock with steps resolved into the era window (the endpoint arms leap
+/// seconds itself, from the leapfile's schedule).
+pub(super) struct EraResolving<'a, C> {
     pub(super) inner: &'a mut C,
-    pub(super) pending: slew_core::LeapIndicator,
     /// `-g` (or no panic threshold): a step may be resolved into the era window.
     /// Without, the node's step is made as asked and the daemon's era check refuses
     /// what is left.
     pub(super) era_allowed: bool,
 }
 
-impl<C: DaemonClock> Clock for LeapArmed<'_, C> {
+impl<C: DaemonClock> Clock for EraResolving<'_, C> {
     type Error = C::Error;
     fn now(&mut self) -> Result<slew_core::NtpTimestamp, C::Error> {
         self.inner.now()
@@ -144,10 +94,7 @@ impl<C: DaemonClock> Clock for LeapArmed<'_, C> {
     fn max_frequency_ppm(&self) -> f64 {
         self.inner.max_frequency_ppm()
     }
-    fn set_status(&mut self, mut status: slew_core::ClockStatus) -> Result<(), C::Error> {
-        if status.leap == slew_core::LeapIndicator::NoWarning {
-            status.leap = self.pending;
-        }
+    fn set_status(&mut self, status: slew_core::ClockStatus) -> Result<(), C::Error> {
         self.inner.set_status(status)
     }
 }

@@ -100,7 +100,11 @@ impl<C: DaemonClock> Daemon<C> {
                 continue;
             }
             have += 1;
-            match self.node.add_source(SourceConfig { addr, ..template }, now) {
+            match self
+                .ep
+                .node_mut()
+                .add_source(SourceConfig { addr, ..template }, now)
+            {
                 Ok(id) => {
                     log::info!("{name}: polling {addr}");
                     self.give_key(id, template.key, &name);
@@ -166,7 +170,7 @@ impl<C: DaemonClock> Daemon<C> {
         let taken = found
             .filter(|x| x.is_trusted())
             .cloned()
-            .is_some_and(|key| self.node.set_source_key(id, key));
+            .is_some_and(|key| self.ep.node_mut().set_source_key(id, key));
         if taken {
             log::info!("{name}: requests signed with key {k}, unsigned answers refused");
         } else {
@@ -189,7 +193,8 @@ impl<C: DaemonClock> Daemon<C> {
                 continue;
             }
             if self
-                .node
+                .ep
+                .node()
                 .source(a.id, now)
                 .is_some_and(|s| s.last_rx.is_none())
             {
@@ -239,7 +244,7 @@ impl<C: DaemonClock> Daemon<C> {
                 a.addr,
                 RERESOLVE_AFTER.as_secs()
             );
-            self.node.remove_source(a.id);
+            self.ep.node_mut().remove_source(a.id);
             self.assocs.retain(|x| x.id != a.id);
             if let Err(e) = self.add_spec_except(a.spec, now, Some(a.addr)) {
                 log::warn!("{e}");
@@ -319,8 +324,8 @@ impl<C: DaemonClock> Daemon<C> {
                     self.name_of(addr)
                 );
             }
-            // With -q the node stepped a read-only clock: `finish_once` makes the
-            // step and logs it.
+            // With -q the endpoint held the step back: `finish_once` makes the one
+            // correction and logs it.
             Event::Step { offset_s } if self.settings.once => {
                 log::debug!("-q: the discipline asks for a step of {offset_s:+.6} s")
             }
@@ -377,7 +382,7 @@ impl<C: DaemonClock> Daemon<C> {
     pub(super) fn log_no_server(&self) {
         log::error!("no server suitable for synchronization found");
         let now = monotonic_now();
-        for s in self.node.sources(now) {
+        for s in self.ep.node().sources(now) {
             let why = s
                 .last_refusal
                 .filter(|r| *r != slew_core::peer::Reason::None)

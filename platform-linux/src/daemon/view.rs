@@ -1,0 +1,130 @@
+//! The node's state for the control responder and `slewctl`, built only when a
+//! query asks.
+
+use std::net::SocketAddr;
+
+use slew_core::node::Node;
+use slew_core::Instant;
+
+use super::{refclocks, Assoc, Daemon, MAX_REFCLOCKS, MAX_SOURCES};
+use crate::clock::DaemonClock;
+use crate::config::Host;
+use crate::settings::SourceSpec;
+use crate::snapshot::NodeView;
+
+impl<C: DaemonClock> Daemon<C> {
+    /// The node's state for the control responder (ntpq, ntpstat, slewctl).
+    pub fn view(&mut self, now: Instant) -> NodeView {
+        let wall_now = self.clock.now().unwrap_or(slew_core::NtpTimestamp::ZERO);
+        LazyView::new(
+            self.ep.node(),
+            &self.assocs,
+            &self.settings.sources,
+            &self.refclocks,
+            now,
+            wall_now,
+            self.started,
+        )
+        .build()
+    }
+}
+
+/// What a [`NodeView`] is made of, borrowed: the server path hands one to the
+/// control handler on every turn with readable sockets, and the view is built only
+/// when a mode 6 query actually asks (most turns carry only time requests).
+pub(super) struct LazyView<'a> {
+    node: &'a Node<MAX_SOURCES, MAX_REFCLOCKS>,
+    assocs: &'a [Assoc],
+    specs: &'a [SourceSpec],
+    refclocks: &'a [refclocks::RefDriver],
+    now: Instant,
+    wall_now: slew_core::NtpTimestamp,
+    pub(super) uptime_s: u64,
+}
+
+impl<'a> LazyView<'a> {
+    pub(super) fn new(
+        node: &'a Node<MAX_SOURCES, MAX_REFCLOCKS>,
+        assocs: &'a [Assoc],
+        specs: &'a [SourceSpec],
+        refclocks: &'a [refclocks::RefDriver],
+        now: Instant,
+        wall_now: slew_core::NtpTimestamp,
+        started: Instant,
+    ) -> Self {
+        Self {
+            node,
+            assocs,
+            specs,
+            refclocks,
+            now,
+            wall_now,
+            uptime_s: now.saturating_since(started).as_secs(),
+        }
+    }
+
+    fn build(&self) -> NodeView {
+        let sources = self
+            .node
+            .sources(self.now)
+            .map(|s| {
+                // A refclock is shown by its driver's name, as ntpd does.
+                if let Some(d) = self.refclocks.iter().find(|d| d.id == s.id) {
+                    return (s, Some(d.name.clone()));
+                }
+                let name = self
+                    .assocs
+                    .iter()
+                    .find(|a| a.id == s.id)
+                    .and_then(|a| self.specs.get(a.spec))
+                    .and_then(|spec| match &spec.host {
+                        Host::Name(n) => Some(n.clone()),
+                        Host::Ip(_) => None,
+                    });
+                (s, name)
+            })
+            .collect();
+        NodeView {
+            system: self.node.system(),
+            sources,
+            local: self.node.local_clock(),
+            now: self.now,
+            wall_now: self.wall_now,
+            uptime_s: self.uptime_s,
+            refclock_reasons: self
+                .refclocks
+                .iter()
+                .filter_map(|d| d.reason.map(|r| (d.id, r)))
+                .collect(),
+        }
+    }
+}
+
+impl crate::monitor::SnapshotSource for LazyView<'_> {
+    fn system_peer(&self) -> (Option<SocketAddr>, u8) {
+        self.build().system_peer()
+    }
+
+    fn root_distance_s(&self) -> f64 {
+        self.build().root_distance_s()
+    }
+
+    fn uptime_s(&self) -> u64 {
+        self.uptime_s
+    }
+
+    fn wall_now(&self) -> slew_core::NtpTimestamp {
+        self.wall_now
+    }
+
+    fn with_snapshots(
+        &self,
+        identity: &crate::monitor::Identity,
+        answer: &mut dyn FnMut(
+            &slew_core::control::SystemSnapshot<'_>,
+            &[slew_core::control::PeerSnapshot<'_>],
+        ),
+    ) {
+        self.build().with_snapshots(identity, answer);
+    }
+}
