@@ -27,10 +27,9 @@ fn recv_all(batch: &mut RecvBatch, s: &NtpSocket, want: usize) -> Vec<(Received,
 fn one_recvmmsg_takes_several_datagrams_each_with_its_own_kernel_stamp() {
     let (server, c1) = pair();
     let c2 = NtpSocket::bind("127.0.0.2:0".parse().unwrap()).unwrap();
-    // When this is the first timestamping socket on the machine, the kernel turns
-    // receive stamps on through deferred work (net_enable_timestamp): datagrams in
-    // the first moments may come unstamped. Give it that moment.
-    std::thread::sleep(Duration::from_millis(100));
+    // Receive stamps are turned on through deferred work: wait for it (see
+    // `kernel_stamps_on`).
+    let _stamps_on = crate::net::test_support::kernel_stamps_on();
     for i in 0..6u8 {
         let from = if i % 2 == 0 { &c1 } else { &c2 };
         from.send_to(&[i; 48], server.local_addr()).unwrap();

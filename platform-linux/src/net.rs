@@ -261,12 +261,45 @@ impl AsFd for NtpSocket {
     }
 }
 
+/// For tests that assert kernel receive stamps.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+
+    /// Returns once the kernel stamps received datagrams, with the socket that keeps
+    /// it so: hold it for the test's length.
+    ///
+    /// Linux turns receive stamping on for the whole system when the first socket
+    /// asks for it, but through a work queue (`net_enable_timestamp`): datagrams that
+    /// arrive before that work has run carry no stamp, and on a loaded machine it can
+    /// run late. A test binary whose first socket asks for stamps meets exactly that
+    /// window; `slewd` then falls back to the time read after `recvmsg` and counts it.
+    pub(crate) fn kernel_stamps_on() -> NtpSocket {
+        let s = NtpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut buf = [0u8; 16];
+        while std::time::Instant::now() < deadline {
+            s.send_to(b"stamp?", s.local_addr()).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            while let Some(r) = s.recv(&mut buf).unwrap() {
+                if r.kernel_stamp {
+                    // Drain any probe still queued behind it.
+                    while s.recv(&mut buf).unwrap().is_some() {}
+                    return s;
+                }
+            }
+        }
+        panic!("the kernel never stamped a loopback datagram within 5 s");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn loopback_datagram_has_a_kernel_stamp_close_to_now() {
+        let _stamps_on = test_support::kernel_stamps_on();
         let a = NtpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let b = NtpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let before = realtime_now();

@@ -31,6 +31,7 @@ fn request(nonce: u64) -> [u8; HEADER_LEN] {
 /// Sends `per_client` requests from each of `clients` sockets (on distinct loopback
 /// addresses), drains the server once, and checks every answer.
 fn batch_answers_all(mode: SendMode) -> TimeServer {
+    let _stamps_on = crate::net::test_support::kernel_stamps_on();
     let mut server = TimeServer::bind(&["127.0.0.1:0".parse().unwrap()]).unwrap();
     server.set_send_mode(mode);
     let to = server.local_addrs()[0];
