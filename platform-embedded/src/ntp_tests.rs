@@ -265,3 +265,54 @@ fn appliance_on_a_uart_gps_serves_stratum_1() {
     // what is left is the discipline's.
     assert!(off.abs() < 0.001, "offset {off}");
 }
+
+/// A client-only service (`Ntp::new`, `NoServer`) answers nobody: the endpoint drops
+/// the request, and nothing goes back on the wire.
+#[test]
+fn a_client_only_appliance_answers_no_request() {
+    let ticks = Cell::new(0u64);
+    let mut device = Loopback::new(Medium::Ip);
+    let mut iface = Interface::new(
+        Config::new(HardwareAddress::Ip),
+        &mut device,
+        smoltcp::time::Instant::ZERO,
+    );
+    iface.update_ip_addrs(|a| {
+        a.push(IpCidr::new(IpAddress::v4(127, 0, 0, 1), 8)).unwrap();
+    });
+    let mut sockets = SocketSet::new(Vec::new());
+    let mut cs = udp_socket();
+    cs.bind(1123).unwrap();
+    let mut ps = udp_socket();
+    ps.bind(40_000).unwrap();
+    let client_h = sockets.add(cs);
+    let probe_h = sockets.add(ps);
+    let node = Builder::<1>::new(0x7e57_5eed)
+        .local_clock_stratum(Some(10))
+        .build(Instant::ZERO)
+        .unwrap();
+    let mut ntp: Ntp<_, 1> = Ntp::new(
+        SoftClock::new(Shared(&ticks), 1_000_000, truth(&ticks)),
+        node,
+    );
+    let mut req = [0u8; 48];
+    req[0] = 0x23;
+    let to: SocketAddr = "127.0.0.1:1123".parse().unwrap();
+    sockets
+        .get_mut::<udp::Socket>(probe_h)
+        .send_slice(&req, to)
+        .unwrap();
+    for _ in 0..3 {
+        ticks.set(ticks.get() + 1_000);
+        let now = ntp.smoltcp_now();
+        iface.poll(now, &mut device, &mut sockets);
+        let _ = ntp.poll(sockets.get_mut::<udp::Socket>(client_h));
+        iface.poll(now, &mut device, &mut sockets);
+    }
+    let mut buf = [0u8; 128];
+    assert!(crate::transport::recv(sockets.get_mut::<udp::Socket>(probe_h), &mut buf).is_none());
+    assert!(
+        sockets.get_mut::<udp::Socket>(client_h).recv().is_err(),
+        "the request was taken"
+    );
+}
