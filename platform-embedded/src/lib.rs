@@ -5,8 +5,8 @@
 //! |---|---|
 //! | [`transport`] | slew's `Transport` over a smoltcp `udp::Socket` (IPv4 and IPv6) |
 //! | [`config`] | the builder: servers, poll bounds, step/slew policy |
-//! | [`ntp`] | the service: client node + clock + optional server, one `poll` per loop |
-//! | [`server`] | the LAN server and its fixed-table rate limiter |
+//! | [`ntp`] | the service: slew-core's `Endpoint` (client node, optional server) + clock, one `poll` per loop |
+//! | [`server`] | the LAN server's tables: a fixed-table rate limiter for every client |
 //! | [`gps`] | an NMEA GPS receiver on an `embedded-io` UART as a reference clock |
 //! | [`SoftClock`] | the software clock over a tick counter (re-exported from slew-core, the same one slew-linux's `virtual` clock uses) |
 //!
@@ -31,7 +31,9 @@ pub mod transport;
 
 pub use config::{Builder, StepPolicy};
 pub use ntp::{sleep_until, Ntp};
-pub use server::{DiscardParams, LanServer, RateLimiter};
+pub use server::{lan_policy, DiscardParams, LanPolicy, RateLimiter};
 pub use slew_core;
+pub use slew_core::endpoint::{NoServer, Open};
+pub use slew_core::server::Server;
 pub use slew_core::softclock::{SoftClock, TickSource};
 pub use transport::UdpTransport;

@@ -1,16 +1,19 @@
-//! The appliance's NTP service: a client node of `N` sources disciplining a
-//! [`SoftClock`] over one smoltcp UDP socket, and, when the firmware passes one in,
-//! a [`LanServer`] answering the LAN's clients on the same socket.
+//! The appliance's NTP service: slew-core's [`Endpoint`] (a client node of `N`
+//! sources and `R` refclocks, and a server `S` with its tables `P`) disciplining a
+//! [`SoftClock`] over one smoltcp UDP socket. This port only carries bytes: every
+//! datagram goes into [`Endpoint::handle_datagram`], which decides (reply for the
+//! client, answer, drop by the restrict/limit tables), and its actions come out.
 //!
-//! The server is the caller's, not a field: a client-only build pays nothing for it,
-//! and the client state stays under 4 KiB for four sources.
+//! [`Ntp::new`] is a client only ([`NoServer`]: the client state stays under 4 KiB for
+//! four sources); [`Ntp::serving`] also answers the LAN, by the tables it is given
+//! ([`crate::server::lan_policy`]).
 //!
 //! # The main loop
 //!
 //! ```text
 //! loop {
 //!     iface.poll(ntp.smoltcp_now(), &mut device, &mut sockets);
-//!     let deadline = ntp.poll(sockets.get_mut::<udp::Socket>(handle), Some(&mut server));
+//!     let deadline = ntp.poll(sockets.get_mut::<udp::Socket>(handle));
 //!     iface.poll(ntp.smoltcp_now(), &mut device, &mut sockets);  // flush what it sent
 //!     sleep_until(&mut delay, ntp.now(), deadline, TICK_NS);
 //! }
@@ -23,14 +26,20 @@
 
 use core::time::Duration;
 
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+
 use embedded_hal::delay::DelayNs;
-use slew_core::node::{run_once_with, Node, PacketVerdict};
+use slew_core::endpoint::{
+    run_once_with, Datagram, Endpoint, NoServer, Open, ServePolicy, ServerRole,
+};
+use slew_core::node::Node;
+use slew_core::server::Server;
 use slew_core::softclock::{SoftClock, TickSource};
 use slew_core::wire::HEADER_LEN;
 use slew_core::Instant;
 use smoltcp::socket::udp;
+use smoltcp::wire::IpEndpoint;
 
-use crate::server::LanServer;
 use crate::transport::{recv, UdpTransport};
 
 /// Receive buffer: a header and the longest MAC trailer (key id + SHA1 digest). A
@@ -42,23 +51,43 @@ pub const RX_BUF_LEN: usize = HEADER_LEN + 24;
 /// date (2026-12-01): right until 2094.
 pub const GPS_ERA_PIVOT_UNIX_S: i64 = 1_796_083_200;
 
-/// Client and clock state, with the receive buffer.
+/// The endpoint and the clock. The receive and answer buffers live on the stack,
+/// only while [`Ntp::poll`] runs (2 × [`RX_BUF_LEN`] bytes).
 #[derive(Debug)]
-pub struct Ntp<T: TickSource, const N: usize, const R: usize = 0> {
+pub struct Ntp<
+    T: TickSource,
+    const N: usize,
+    const R: usize = 0,
+    P: ServePolicy = Open,
+    S: ServerRole = NoServer,
+> {
     clock: SoftClock<T>,
-    node: Node<N, R>,
-    rx: [u8; RX_BUF_LEN],
+    ep: Endpoint<P, N, R, S>,
 }
 
 impl<T: TickSource, const N: usize, const R: usize> Ntp<T, N, R> {
     /// A client only (build the node with [`crate::config::Builder`]; for a
     /// refclock, [`crate::config::Builder::build_with`] and `Node::add_refclock`).
+    /// Requests from others are dropped by the endpoint, unanswered.
     pub fn new(clock: SoftClock<T>, node: Node<N, R>) -> Self {
-        Self {
-            clock,
-            node,
-            rx: [0; RX_BUF_LEN],
-        }
+        Self::with_endpoint(clock, Endpoint::from_node(node, Open))
+    }
+}
+
+impl<T: TickSource, const N: usize, const R: usize, P: ServePolicy> Ntp<T, N, R, P, Server> {
+    /// A client that also serves its LAN, by the tables `policy` (restrict lines,
+    /// rate limiter; [`crate::server::lan_policy`] limits every client).
+    pub fn serving(clock: SoftClock<T>, node: Node<N, R>, policy: P) -> Self {
+        Self::with_endpoint(clock, Endpoint::from_node(node, policy))
+    }
+}
+
+impl<T: TickSource, const N: usize, const R: usize, P: ServePolicy, S: ServerRole>
+    Ntp<T, N, R, P, S>
+{
+    /// The service around an endpoint the caller has set up (a leap schedule, say).
+    pub fn with_endpoint(clock: SoftClock<T>, ep: Endpoint<P, N, R, S>) -> Self {
+        Self { clock, ep }
     }
 
     /// Monotonic time for the node's timers.
@@ -79,12 +108,22 @@ impl<T: TickSource, const N: usize, const R: usize> Ntp<T, N, R> {
 
     /// The client node (sources, system status).
     pub fn node(&self) -> &Node<N, R> {
-        &self.node
+        self.ep.node()
     }
 
     /// The client node, to add a refclock.
     pub fn node_mut(&mut self) -> &mut Node<N, R> {
-        &mut self.node
+        self.ep.node_mut()
+    }
+
+    /// The endpoint: server counters, tables, leap schedule.
+    pub fn endpoint(&self) -> &Endpoint<P, N, R, S> {
+        &self.ep
+    }
+
+    /// The endpoint, to change its tables or hand it a leap schedule.
+    pub fn endpoint_mut(&mut self) -> &mut Endpoint<P, N, R, S> {
+        &mut self.ep
     }
 
     /// Reads what the GPS receiver on `gps` has sent (never blocks), stamped with
@@ -99,7 +138,7 @@ impl<T: TickSource, const N: usize, const R: usize> Ntp<T, N, R> {
         let clock = &mut self.clock;
         let now = clock.instant();
         let mut sink = crate::gps::NodeRefclock {
-            node: &mut self.node,
+            node: self.ep.node_mut(),
             id,
             now,
         };
@@ -110,52 +149,69 @@ impl<T: TickSource, const N: usize, const R: usize> Ntp<T, N, R> {
         )
     }
 
-    /// Takes every datagram off `socket` (replies for the client; requests for
-    /// `server`, dropped without one), runs the node's timers, sends what is due
-    /// and adjusts the clock. Returns when the node next wants to run; call again
-    /// then, or as soon as the stack has received something.
-    pub fn poll<const M: usize>(
-        &mut self,
-        socket: &mut udp::Socket<'_>,
-        mut server: Option<&mut LanServer<M>>,
-    ) -> Instant {
-        while let Some((from, bytes)) = recv(socket, &mut self.rx) {
+    /// Takes every datagram off `socket` into the endpoint (replies for the client;
+    /// requests answered or dropped as the endpoint decides), runs the node's
+    /// timers, sends what is due and adjusts the clock. Returns when the node next
+    /// wants to run; call again then, or as soon as the stack has received something.
+    pub fn poll(&mut self, socket: &mut udp::Socket<'_>) -> Instant {
+        let local = local_addr(socket);
+        let mut rx = [0u8; RX_BUF_LEN];
+        while let Some((from, bytes)) = recv(socket, &mut rx) {
             // The receive timestamp first: everything after it is processing delay.
             let rx_time = self.clock.read();
             let now = self.clock.instant();
-            let verdict = self.node.handle_packet(now, from, bytes, rx_time);
-            if verdict == PacketVerdict::NotAReply {
-                if let Some(server) = server.as_deref_mut() {
-                    let sys = self.node.system_vars();
-                    let clock = &mut self.clock;
-                    server.answer(socket, from, now, bytes, rx_time, &sys, || clock.read());
+            // A plain answer is a header; a signed one a MAC more. On the stack,
+            // only while answering.
+            let mut out = [0u8; RX_BUF_LEN];
+            match self
+                .ep
+                .handle_datagram(now, local, from, bytes, rx_time, &mut out)
+            {
+                Datagram::Answer(pending) => {
+                    let bytes = pending.finish(&mut out, self.clock.read());
+                    // A full queue loses the answer; the client will ask again.
+                    let _ = socket.send_slice(bytes, IpEndpoint::from(from));
                 }
+                // No mode 6 responder on an appliance (no snapshots to answer
+                // from): an admitted query goes unanswered, as a drop would.
+                Datagram::Control | Datagram::Client(_) | Datagram::Dropped(_) => {}
             }
-            run_once_with(
-                &mut self.node,
-                &mut self.clock,
-                &mut UdpTransport::new(socket),
-                |r| crate::log::report(&r),
-            );
+            self.drain(socket);
         }
         let now = self.clock.instant();
-        if self.node.poll_timeout().is_some_and(|t| t <= now) {
-            // The wall time, for the local clock's reference time (no reply brings it).
+        if self.ep.poll_timeout().is_some_and(|t| t <= now) {
+            // The wall time, for the local clock's reference time and the leap
+            // schedule (no reply brings it).
             let Ok(wall) = slew_core::Clock::now(&mut self.clock);
-            self.node.handle_wall_time(now, wall);
-            self.node.handle_timeout(now);
-            run_once_with(
-                &mut self.node,
-                &mut self.clock,
-                &mut UdpTransport::new(socket),
-                |r| crate::log::report(&r),
-            );
+            self.ep.handle_wall_time(now, wall);
+            self.ep.handle_timeout(now);
+            self.drain(socket);
         }
         // No source (a local-clock-only server): check back in a second.
-        self.node
+        self.ep
             .poll_timeout()
             .unwrap_or_else(|| now.saturating_add(Duration::from_secs(1)))
     }
+
+    /// Carries out the endpoint's actions (no one-shot mode here: its correction,
+    /// never set, is never returned).
+    fn drain(&mut self, socket: &mut udp::Socket<'_>) {
+        let _ = run_once_with(
+            &mut self.ep,
+            &mut self.clock,
+            &mut UdpTransport::new(socket),
+            |r| crate::log::report(&r),
+        );
+    }
+}
+
+/// The address `socket` is bound to (unspecified when bound to every address).
+fn local_addr(socket: &udp::Socket<'_>) -> SocketAddr {
+    let ep = socket.endpoint();
+    let ip = ep
+        .addr
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), IpAddr::from);
+    SocketAddr::new(ip, ep.port)
 }
 
 /// Blocks on `delay` until `deadline`, for at most `max_ns` (so the stack is polled

@@ -7,7 +7,7 @@ use std::vec::Vec;
 
 use super::*;
 use crate::config::{Builder, StepPolicy};
-use crate::server::DiscardParams;
+use crate::server::{lan_policy, DiscardParams};
 use slew_core::system::SystemVars;
 use slew_core::{NtpDuration, NtpTimestamp};
 use smoltcp::iface::{Config, Interface, SocketSet};
@@ -76,17 +76,14 @@ fn client_follows_a_lan_server_over_loopback() {
         .step_policy(StepPolicy::AtStartOnly { threshold_s: 0.128 })
         .build(Instant::ZERO)
         .unwrap();
-    let mut client: Ntp<_, 4> = Ntp::new(client_clock, node);
-    let mut lan = LanServer::<4>::new(DiscardParams::NTPD, [3; 16]);
+    let mut client = Ntp::serving(
+        client_clock,
+        node,
+        lan_policy::<4>(DiscardParams::NTPD, [3; 16]),
+    );
 
     // The upstream: slew-core's server on a true clock, at the local clock's stratum.
-    let mut upstream = LanServer::<4>::new(
-        DiscardParams {
-            average_log2: 0,
-            minimum_s: 0,
-        },
-        [5; 16],
-    );
+    let mut upstream = slew_core::server::Server::new();
     let mut buf = [0u8; 128];
     let mut out = [0u8; 48];
 
@@ -97,16 +94,15 @@ fn client_follows_a_lan_server_over_loopback() {
         ticks.set(ticks.get() + step_us);
         let now = client.smoltcp_now();
         iface.poll(now, &mut device, &mut sockets);
-        let mono = Instant::from_nanos(ticks.get() * 1000);
         let socket = sockets.get_mut::<udp::Socket>(server_h);
         while let Some((from, req)) = crate::transport::recv(socket, &mut buf) {
             let sys = SystemVars::local_clock(-20, 10, truth(&ticks));
             let t = truth(&ticks);
-            if let Some(Ok(p)) = upstream.respond(from.ip(), mono, req, t, &sys, &mut out) {
+            if let Ok(p) = upstream.respond(req, t, &sys, &mut out) {
                 socket.send_slice(p.finish(&mut out, t), from).unwrap();
             }
         }
-        let _ = client.poll(sockets.get_mut::<udp::Socket>(client_h), Some(&mut lan));
+        let _ = client.poll(sockets.get_mut::<udp::Socket>(client_h));
         iface.poll(now, &mut device, &mut sockets);
         let off = (client.clock().read() - truth(&ticks)).to_seconds_f64();
         if i > (seconds - 30) * 1_000_000 / step_us {
@@ -137,7 +133,7 @@ fn client_follows_a_lan_server_over_loopback() {
     for _ in 0..3 {
         let now = client.smoltcp_now();
         iface.poll(now, &mut device, &mut sockets);
-        let _ = client.poll(sockets.get_mut::<udp::Socket>(client_h), Some(&mut lan));
+        let _ = client.poll(sockets.get_mut::<udp::Socket>(client_h));
         iface.poll(now, &mut device, &mut sockets);
     }
     let (from, answer) =
@@ -145,7 +141,7 @@ fn client_follows_a_lan_server_over_loopback() {
     assert_eq!(from, to);
     let p = slew_core::wire::Packet::new_checked(answer).unwrap();
     assert_eq!(p.stratum(), 12);
-    assert_eq!(lan.stats().answered, 1);
+    assert_eq!(client.endpoint().server_stats().answered, 1);
 }
 
 #[derive(Debug, Default)]
@@ -258,7 +254,7 @@ fn appliance_on_a_uart_gps_serves_stratum_1() {
             gps.uart_mut().0.extend(rmc(t).bytes());
         }
         ntp.feed_gps(&mut gps, id).unwrap();
-        let _ = ntp.poll(&mut socket, None::<&mut LanServer<1>>);
+        let _ = ntp.poll(&mut socket);
     }
     let sys = ntp.node().system_vars();
     assert_eq!(sys.stratum, 1, "{:?}", ntp.node().system());
@@ -268,4 +264,55 @@ fn appliance_on_a_uart_gps_serves_stratum_1() {
     // Each sentence is read in the loop turn it arrives in: the stamp is exact, and
     // what is left is the discipline's.
     assert!(off.abs() < 0.001, "offset {off}");
+}
+
+/// A client-only service (`Ntp::new`, `NoServer`) answers nobody: the endpoint drops
+/// the request, and nothing goes back on the wire.
+#[test]
+fn a_client_only_appliance_answers_no_request() {
+    let ticks = Cell::new(0u64);
+    let mut device = Loopback::new(Medium::Ip);
+    let mut iface = Interface::new(
+        Config::new(HardwareAddress::Ip),
+        &mut device,
+        smoltcp::time::Instant::ZERO,
+    );
+    iface.update_ip_addrs(|a| {
+        a.push(IpCidr::new(IpAddress::v4(127, 0, 0, 1), 8)).unwrap();
+    });
+    let mut sockets = SocketSet::new(Vec::new());
+    let mut cs = udp_socket();
+    cs.bind(1123).unwrap();
+    let mut ps = udp_socket();
+    ps.bind(40_000).unwrap();
+    let client_h = sockets.add(cs);
+    let probe_h = sockets.add(ps);
+    let node = Builder::<1>::new(0x7e57_5eed)
+        .local_clock_stratum(Some(10))
+        .build(Instant::ZERO)
+        .unwrap();
+    let mut ntp: Ntp<_, 1> = Ntp::new(
+        SoftClock::new(Shared(&ticks), 1_000_000, truth(&ticks)),
+        node,
+    );
+    let mut req = [0u8; 48];
+    req[0] = 0x23;
+    let to: SocketAddr = "127.0.0.1:1123".parse().unwrap();
+    sockets
+        .get_mut::<udp::Socket>(probe_h)
+        .send_slice(&req, to)
+        .unwrap();
+    for _ in 0..3 {
+        ticks.set(ticks.get() + 1_000);
+        let now = ntp.smoltcp_now();
+        iface.poll(now, &mut device, &mut sockets);
+        let _ = ntp.poll(sockets.get_mut::<udp::Socket>(client_h));
+        iface.poll(now, &mut device, &mut sockets);
+    }
+    let mut buf = [0u8; 128];
+    assert!(crate::transport::recv(sockets.get_mut::<udp::Socket>(probe_h), &mut buf).is_none());
+    assert!(
+        sockets.get_mut::<udp::Socket>(client_h).recv().is_err(),
+        "the request was taken"
+    );
 }

@@ -1,10 +1,28 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::*;
+use core::net::SocketAddr;
+use slew_core::endpoint::{Datagram, Endpoint};
+use slew_core::node::NodeConfig;
+use slew_core::server::DropReason;
 use slew_core::wire::{Mode, Packet};
+use slew_core::{Instant, NtpTimestamp};
 
-fn ip(n: u8) -> IpAddr {
-    IpAddr::from([192, 0, 2, n])
+/// An appliance serving its local clock at stratum 10 by the LAN tables.
+fn lan<const M: usize>(params: DiscardParams) -> Endpoint<LanPolicy<M>, 1> {
+    let config = NodeConfig {
+        local_clock_stratum: Some(10),
+        ..NodeConfig::default()
+    };
+    let mut ep = Endpoint::new(config, lan_policy(params, [7; 16]));
+    ep.handle_wall_time(Instant::ZERO, NtpTimestamp::from_unix(1_800_000_000, 0));
+    ep.handle_timeout(Instant::ZERO);
+    while ep.poll_action().is_some() {}
+    ep
+}
+
+fn from(n: u8) -> SocketAddr {
+    SocketAddr::from(([192, 0, 2, n], 40_000))
 }
 
 fn at_s(s: u64) -> Instant {
@@ -18,60 +36,69 @@ fn request() -> [u8; 48] {
     req
 }
 
+fn ask<const M: usize>(
+    ep: &mut Endpoint<LanPolicy<M>, 1>,
+    n: u8,
+    now: Instant,
+    bytes: &[u8],
+    out: &mut [u8; 48],
+) -> Datagram {
+    let local = SocketAddr::from(([192, 0, 2, 2], 123));
+    let rx = NtpTimestamp::from_unix(1_800_000_100, 0);
+    ep.handle_datagram(now, local, from(n), bytes, rx, out)
+}
+
 #[test]
 fn answers_at_the_local_clock_stratum_and_echoes_the_origin() {
-    let mut s = LanServer::<8>::new(DiscardParams::NTPD, [7; 16]);
-    let sys = SystemVars::local_clock(-20, 10, NtpTimestamp::from_unix(1_800_000_000, 0));
-    let rx = NtpTimestamp::from_unix(1_800_000_100, 0);
+    let mut ep = lan::<8>(DiscardParams::NTPD);
     let mut out = [0u8; 48];
-    let pending = s
-        .respond(ip(1), at_s(0), &request(), rx, &sys, &mut out)
-        .expect("not limited")
-        .expect("answered");
-    let bytes = pending.finish(&mut out, rx);
+    let Datagram::Answer(pending) = ask(&mut ep, 1, at_s(0), &request(), &mut out) else {
+        panic!("not answered");
+    };
+    let bytes = pending.finish(&mut out, NtpTimestamp::from_unix(1_800_000_100, 0));
     let p = Packet::new_checked(bytes).unwrap();
     assert_eq!(p.mode(), Mode::Server);
     assert_eq!(p.stratum(), 11);
     assert_eq!(p.origin_timestamp().to_bits(), 0x1122_3344_5566_7788);
-    assert_eq!(s.stats().answered, 1);
+    assert_eq!(ep.server_stats().answered, 1);
 }
 
 #[test]
 fn a_client_hammering_is_limited_silently_others_are_not() {
-    let mut s = LanServer::<8>::new(DiscardParams::NTPD, [7; 16]);
-    let sys = SystemVars::local_clock(-20, 10, NtpTimestamp::ZERO);
+    let mut ep = lan::<8>(DiscardParams::NTPD);
     let mut out = [0u8; 48];
-    let rx = NtpTimestamp::from_unix(1_800_000_000, 0);
-    assert!(s
-        .respond(ip(1), at_s(10), &request(), rx, &sys, &mut out)
-        .is_some());
-    // ntpd's `discard minimum 2`: a second request within 2 s gets nothing.
-    assert!(s
-        .respond(ip(1), at_s(11), &request(), rx, &sys, &mut out)
-        .is_none());
-    assert_eq!(s.rate_limited(), 1);
-    assert!(s
-        .respond(ip(2), at_s(11), &request(), rx, &sys, &mut out)
-        .is_some());
+    assert!(matches!(
+        ask(&mut ep, 1, at_s(10), &request(), &mut out),
+        Datagram::Answer(_)
+    ));
+    // ntpd's `discard minimum 2`: a second request within 2 s gets nothing (no kiss).
+    assert!(matches!(
+        ask(&mut ep, 1, at_s(11), &request(), &mut out),
+        Datagram::Dropped(DropReason::RateLimited)
+    ));
+    assert_eq!(
+        ep.server_stats().dropped[DropReason::RateLimited.index()],
+        1
+    );
+    assert_eq!(ep.server_stats().rate_kisses, 0);
+    assert!(matches!(
+        ask(&mut ep, 2, at_s(11), &request(), &mut out),
+        Datagram::Answer(_)
+    ));
     // A polite client (every 64 s) is never refused.
     for k in 1..20 {
-        let r = s.respond(ip(1), at_s(11 + 64 * k), &request(), rx, &sys, &mut out);
-        assert!(matches!(r, Some(Ok(_))), "poll {k}");
+        let r = ask(&mut ep, 1, at_s(11 + 64 * k), &request(), &mut out);
+        assert!(matches!(r, Datagram::Answer(_)), "poll {k}: {r:?}");
     }
 }
 
 #[test]
-fn garbage_is_dropped_by_the_core_server_with_its_reason() {
-    let mut s = LanServer::<4>::new(DiscardParams::NTPD, [1; 16]);
-    let sys = SystemVars::local_clock(-20, 10, NtpTimestamp::ZERO);
+fn garbage_is_dropped_by_the_core_with_its_reason() {
+    let mut ep = lan::<4>(DiscardParams::NTPD);
     let mut out = [0u8; 48];
-    let r = s.respond(
-        ip(2),
-        at_s(0),
-        &[0u8; 10],
-        NtpTimestamp::ZERO,
-        &sys,
-        &mut out,
-    );
-    assert_eq!(r.unwrap().unwrap_err(), DropReason::Truncated);
+    assert!(matches!(
+        ask(&mut ep, 2, at_s(0), &[0u8; 10], &mut out),
+        Datagram::Dropped(DropReason::Truncated)
+    ));
+    assert_eq!(ep.server_stats().dropped[DropReason::Truncated.index()], 1);
 }

@@ -5,8 +5,9 @@
 
 use core::mem::size_of;
 
+use slew_core::endpoint::Endpoint;
 use slew_core::node::Node;
-use slew_embedded::{LanServer, Ntp, SoftClock, TickSource};
+use slew_embedded::{LanPolicy, NoServer, Ntp, Open, Server, SoftClock, TickSource};
 
 struct Timer;
 
@@ -21,7 +22,12 @@ fn client_state_for_four_sources_is_under_4_kib() {
     let node = size_of::<Node<4>>();
     let clock = size_of::<SoftClock<Timer>>();
     let client = size_of::<Ntp<Timer, 4>>();
-    let server16 = size_of::<LanServer<16>>();
+    // The firmware's serving service: the same client, the server's counters and a
+    // rate limiter of 16 clients inside its endpoint.
+    type Serving = Ntp<Timer, 3, 1, LanPolicy<16>, Server>;
+    let serving = size_of::<Serving>();
+    let server = size_of::<Server>();
+    let tables16 = size_of::<LanPolicy<16>>();
     println!("Node<4> (associations, filter, selection, discipline): {node} bytes");
     println!(
         "Node<1>: {} bytes; per extra source: {} bytes",
@@ -29,8 +35,14 @@ fn client_state_for_four_sources_is_under_4_kib() {
         (node - size_of::<Node<1>>()) / 3
     );
     println!("SoftClock: {clock} bytes");
-    println!("Ntp<_, 4> (client: node + clock + receive buffer): {client} bytes");
-    println!("LanServer<16> (server counters + rate limiter of 16 clients): {server16} bytes");
+    println!("Ntp<_, 4> (client only: endpoint with NoServer + clock): {client} bytes");
+    println!(
+        "Endpoint<Open, 4>: {} bytes with a Server, {} with NoServer (Server: {server} bytes)",
+        size_of::<Endpoint<Open, 4>>(),
+        size_of::<Endpoint<Open, 4, 0, NoServer>>()
+    );
+    println!("LanPolicy<16> (rate limiter of 16 clients): {tables16} bytes");
+    println!("Ntp<_, 3, 1, LanPolicy<16>, Server> (the firmware's, serving): {serving} bytes");
     // A GPS on a UART: one refclock slot (its median filter holds 64 offsets).
     let gps3 = size_of::<Ntp<Timer, 3, 1>>();
     println!(
@@ -46,6 +58,11 @@ fn client_state_for_four_sources_is_under_4_kib() {
     println!("slew-core built with auth (keys per association): {auth}");
     if !auth {
         assert!(gps3 <= 4096, "three servers and a GPS: {gps3} bytes");
+        // Serving costs the server's counters and the limiter, nothing more.
+        assert!(
+            serving <= gps3 + server + tables16,
+            "serving {serving} bytes"
+        );
     }
     assert!(
         client <= 4096,

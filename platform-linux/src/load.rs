@@ -244,20 +244,78 @@ impl Tally {
     }
 }
 
+/// Why `--sources` was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourcesError {
+    /// One end of the range is not an IPv4 address.
+    BadAddress {
+        /// The text as written.
+        text: String,
+        /// What the parser said.
+        source: std::net::AddrParseError,
+    },
+    /// Backwards, or more than 1024 addresses.
+    RangeSize {
+        /// The range as written.
+        spec: String,
+    },
+    /// Not inside 127.0.0.0/8.
+    NotLoopback {
+        /// The range as written.
+        spec: String,
+    },
+}
+
+impl std::fmt::Display for SourcesError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::BadAddress { text, source } => write!(f, "{text}: {source}"),
+            Self::RangeSize { spec } => write!(f, "{spec}: give a range of 1 to 1024 addresses"),
+            Self::NotLoopback { spec } => {
+                write!(
+                    f,
+                    "{spec}: slew-load only sends from loopback (127.0.0.0/8)"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for SourcesError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::BadAddress { source, .. } => Some(source),
+            Self::RangeSize { .. } | Self::NotLoopback { .. } => None,
+        }
+    }
+}
+
+/// For callers whose own errors are still messages (`slew-load`'s `run`).
+impl From<SourcesError> for String {
+    fn from(e: SourcesError) -> Self {
+        e.to_string()
+    }
+}
+
 /// Parses `--sources`: `A-B` (an inclusive IPv4 range, at most 1024 addresses) or
 /// a single address.
-pub fn parse_sources(s: &str) -> Result<Vec<std::net::Ipv4Addr>, String> {
+pub fn parse_sources(s: &str) -> Result<Vec<std::net::Ipv4Addr>, SourcesError> {
     let (a, b) = s.split_once('-').unwrap_or((s, s));
-    let a: std::net::Ipv4Addr = a.trim().parse().map_err(|e| format!("{a}: {e}"))?;
-    let b: std::net::Ipv4Addr = b.trim().parse().map_err(|e| format!("{b}: {e}"))?;
+    let parse = |text: &str| {
+        text.trim()
+            .parse::<std::net::Ipv4Addr>()
+            .map_err(|source| SourcesError::BadAddress {
+                text: text.to_string(),
+                source,
+            })
+    };
+    let (a, b) = (parse(a)?, parse(b)?);
     let (lo, hi) = (u32::from(a), u32::from(b));
     if hi < lo || hi - lo >= 1024 {
-        return Err(format!("{s}: give a range of 1 to 1024 addresses"));
+        return Err(SourcesError::RangeSize { spec: s.into() });
     }
     if !a.is_loopback() || !b.is_loopback() {
-        return Err(format!(
-            "{s}: slew-load only sends from loopback (127.0.0.0/8)"
-        ));
+        return Err(SourcesError::NotLoopback { spec: s.into() });
     }
     Ok((lo..=hi).map(std::net::Ipv4Addr::from).collect())
 }
@@ -385,7 +443,17 @@ mod tests {
         assert_eq!(v.len(), 64);
         assert_eq!(v[63], std::net::Ipv4Addr::new(127, 1, 0, 64));
         assert_eq!(parse_sources("127.0.0.1").unwrap().len(), 1);
-        assert!(parse_sources("10.0.0.1-10.0.0.2").is_err());
-        assert!(parse_sources("127.0.0.9-127.0.0.1").is_err());
+        assert!(matches!(
+            parse_sources("10.0.0.1-10.0.0.2"),
+            Err(SourcesError::NotLoopback { .. })
+        ));
+        assert!(matches!(
+            parse_sources("127.0.0.9-127.0.0.1"),
+            Err(SourcesError::RangeSize { .. })
+        ));
+        let e = parse_sources("127.0.0.x").unwrap_err();
+        assert!(matches!(e, SourcesError::BadAddress { .. }));
+        assert!(std::error::Error::source(&e).is_some());
+        assert_eq!(e.to_string(), "127.0.0.x: invalid IPv4 address syntax");
     }
 }

@@ -73,7 +73,7 @@ impl Sample {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Unusable {
     /// The name did not resolve.
-    Resolve(String),
+    Resolve(ResolveError),
     /// No answer within the timeout.
     NoResponse,
     /// Leap 3 or stratum 16: the server itself has no time.
@@ -233,8 +233,42 @@ fn split(r: std::io::Result<NtpSocket>) -> (Option<NtpSocket>, String) {
     }
 }
 
+/// Why a server's name gave no address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ResolveError {
+    /// The resolver failed (getaddrinfo's message as the system gives it).
+    Lookup {
+        /// Its kind.
+        kind: std::io::ErrorKind,
+        /// Its text ("Name or service not known").
+        message: String,
+    },
+    /// The name resolved to no address.
+    NoAddress,
+}
+
+impl fmt::Display for ResolveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Lookup { message, .. } => f.write_str(message),
+            Self::NoAddress => f.write_str("no address"),
+        }
+    }
+}
+
+impl std::error::Error for ResolveError {}
+
+impl From<std::io::Error> for ResolveError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Lookup {
+            kind: e.kind(),
+            message: e.to_string(),
+        }
+    }
+}
+
 /// Parses `HOST`, `HOST:PORT`, `[V6]:PORT` or a bare IPv6 address and resolves it.
-pub fn resolve(target: &str) -> Result<SocketAddr, String> {
+pub fn resolve(target: &str) -> Result<SocketAddr, ResolveError> {
     if let Ok(sa) = target.parse::<SocketAddr>() {
         return Ok(sa);
     }
@@ -250,10 +284,9 @@ pub fn resolve(target: &str) -> Result<SocketAddr, String> {
         format!("{target}:{NTP_PORT}")
     };
     with_port
-        .to_socket_addrs()
-        .map_err(|e| e.to_string())?
+        .to_socket_addrs()?
         .next()
-        .ok_or_else(|| "no address".to_string())
+        .ok_or(ResolveError::NoAddress)
 }
 
 struct Outstanding {
@@ -649,7 +682,9 @@ mod tests {
         assert_eq!(resolve("::1").unwrap(), "[::1]:123".parse().unwrap());
         assert_eq!(resolve("[::1]:5").unwrap(), "[::1]:5".parse().unwrap());
         assert_eq!(resolve("localhost:9").unwrap().port(), 9);
-        assert!(resolve("no-such-host.invalid").is_err());
+        let e = resolve("no-such-host.invalid").unwrap_err();
+        assert!(matches!(e, ResolveError::Lookup { .. }), "{e:?}");
+        assert!(!e.to_string().is_empty());
     }
 
     #[test]

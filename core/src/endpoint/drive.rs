@@ -5,13 +5,20 @@ use crate::clock::Clock;
 use crate::node::{carry_out, Report};
 use crate::transport::Transport;
 
-use super::{Correction, Endpoint, EndpointAction, ServePolicy};
+use super::{Correction, Endpoint, EndpointAction, ServePolicy, ServerRole};
 
 /// Drains the endpoint's actions into `clock` and `transport`, handing events and
 /// errors to `report`; returns one-shot mode's correction when it was decided in
 /// this drain (the port makes it and stops). Call after every `handle_*`.
-pub fn run_once_with<P: ServePolicy, const N: usize, const R: usize, C: Clock, T: Transport>(
-    ep: &mut Endpoint<P, N, R>,
+pub fn run_once_with<
+    P: ServePolicy,
+    const N: usize,
+    const R: usize,
+    S: ServerRole,
+    C: Clock,
+    T: Transport,
+>(
+    ep: &mut Endpoint<P, N, R, S>,
     clock: &mut C,
     transport: &mut T,
     mut report: impl FnMut(Report<'_>),

@@ -17,6 +17,7 @@ mod drive;
 pub mod leap;
 pub mod once;
 mod policy;
+mod serving;
 #[cfg(test)]
 mod tests;
 
@@ -25,6 +26,7 @@ pub use drive::run_once_with;
 pub use leap::LeapSchedule;
 pub use once::{Correction, Force, StepRule};
 pub use policy::{Open, ServePolicy, Tables};
+pub use serving::{NoServer, ServerRole};
 
 use crate::clock::LeapIndicator;
 use crate::node::{Action, Node, NodeConfig, TxId};
@@ -35,8 +37,9 @@ use crate::time::{Instant, NtpTimestamp, WideDuration};
 use once::OneShot;
 
 /// Everything NTP in one sans-IO value: a client [`Node`] of `N` sources and `R`
-/// reference clocks, a [`Server`] consulting the tables `P`, the control
-/// responder, and the leap schedule.
+/// reference clocks, a server `S` consulting the tables `P` (a [`Server`], or
+/// [`NoServer`] for a client only, which drops every request and costs no RAM),
+/// the control responder, and the leap schedule.
 ///
 /// # Method families, and the order to call them in
 ///
@@ -78,9 +81,9 @@ use once::OneShot;
 /// }
 /// ```
 #[derive(Debug)]
-pub struct Endpoint<P: ServePolicy, const N: usize, const R: usize = 0> {
+pub struct Endpoint<P: ServePolicy, const N: usize, const R: usize = 0, S: ServerRole = Server> {
     node: Node<N, R>,
-    server: Server,
+    server: S,
     policy: P,
     leap: LeapSchedule,
     /// The latest wall-clock reading the port gave (a receive stamp, or
@@ -94,12 +97,17 @@ pub struct Endpoint<P: ServePolicy, const N: usize, const R: usize = 0> {
     updates_seen: u32,
 }
 
-impl<P: ServePolicy, const N: usize, const R: usize> Endpoint<P, N, R> {
+impl<P: ServePolicy, const N: usize, const R: usize, S: ServerRole> Endpoint<P, N, R, S> {
     /// An endpoint with a node of no sources, serving with the tables `policy`.
     pub fn new(config: NodeConfig, policy: P) -> Self {
+        Self::from_node(Node::new(config), policy)
+    }
+
+    /// An endpoint around a node the port has built (sources and refclocks added).
+    pub fn from_node(node: Node<N, R>, policy: P) -> Self {
         Self {
-            node: Node::new(config),
-            server: Server::new(),
+            node,
+            server: S::default(),
             policy,
             leap: LeapSchedule::NONE,
             wall: None,
@@ -131,7 +139,7 @@ impl<P: ServePolicy, const N: usize, const R: usize> Endpoint<P, N, R> {
 
     /// Answered and dropped requests, by reason.
     pub fn server_stats(&self) -> &ServerStats {
-        self.server.stats()
+        ServerRole::stats(&self.server)
     }
 
     /// The leap schedule, from the port's leap-seconds table

@@ -404,3 +404,39 @@ fn control_queries_are_answered_fragment_by_fragment() {
         0
     );
 }
+
+#[test]
+fn a_client_only_endpoint_drops_requests_and_pays_nothing_for_a_server() {
+    let mut ep: Endpoint<Open, 2, 0, NoServer> = Endpoint::new(
+        NodeConfig {
+            local_clock_stratum: Some(10),
+            ..NodeConfig::default()
+        },
+        Open,
+    );
+    ep.handle_wall_time(Instant::ZERO, at_unix(LEAP_AT - 60 * 86_400));
+    ep.handle_timeout(Instant::ZERO);
+    while ep.poll_action().is_some() {}
+    let mut out = [0u8; HEADER_LEN];
+    let rx = at_unix(LEAP_AT - 60 * 86_400);
+    for first in [0x23, 0x16] {
+        let r = ep.handle_datagram(
+            Instant::ZERO,
+            local(),
+            client(),
+            &request(first),
+            rx,
+            &mut out,
+        );
+        assert!(
+            matches!(r, Datagram::Dropped(DropReason::NoServe)),
+            "{first:#x}: {r:?}"
+        );
+    }
+    assert_eq!(*ep.server_stats(), crate::server::ServerStats::ZERO);
+    assert_eq!(
+        core::mem::size_of::<Endpoint<Open, 2>>()
+            - core::mem::size_of::<Endpoint<Open, 2, 0, NoServer>>(),
+        core::mem::size_of::<crate::server::Server>()
+    );
+}

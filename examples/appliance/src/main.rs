@@ -19,9 +19,11 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use linux_embedded_hal::Delay;
+use slew_core::access::AccessFlags;
 use slew_core::{NtpDuration, NtpTimestamp};
 use slew_embedded::{
-    sleep_until, Builder, DiscardParams, LanServer, Ntp, SoftClock, StepPolicy, TickSource,
+    lan_policy, sleep_until, Builder, DiscardParams, LanPolicy, Ntp, Server, SoftClock, StepPolicy,
+    TickSource,
 };
 use smoltcp::iface::{Config, Interface, SocketSet, SocketStorage};
 use smoltcp::phy::{Medium, TunTapInterface};
@@ -95,7 +97,13 @@ fn run(args: &Args) -> Result<bool, String> {
     let node = builder
         .build_with::<1>(slew_core::Instant::ZERO)
         .map_err(|e| format!("configuration: {e:?}"))?;
-    let mut ntp: Ntp<_, 4, 1> = Ntp::new(clock, node);
+    // Without `--serve`, `restrict default ignore`: the endpoint still takes its
+    // servers' replies, and drops every request.
+    let mut lan = lan_policy::<16>(DiscardParams::NTPD, limiter_key());
+    if !args.serve {
+        lan.access = slew_core::access::AccessTable::new(AccessFlags::IGNORE);
+    }
+    let mut ntp: Appliance<_> = Ntp::serving(clock, node, lan);
     // `--gps TTY`: the receiver is `server 127.127.20.0 minpoll 4 maxpoll 4`.
     let mut gps = match &args.gps {
         Some(path) => {
@@ -116,9 +124,6 @@ fn run(args: &Args) -> Result<bool, String> {
         }
         None => None,
     };
-    let mut server = args
-        .serve
-        .then(|| LanServer::<16>::new(DiscardParams::NTPD, seed()));
 
     let mut iface = Interface::new(
         Config::new(HardwareAddress::Ethernet(mac)),
@@ -162,7 +167,7 @@ fn run(args: &Args) -> Result<bool, String> {
                 eprintln!("appliance: GPS read failed: {e:?}");
             }
         }
-        let deadline = ntp.poll(sockets.get_mut::<udp::Socket>(handle), server.as_mut());
+        let deadline = ntp.poll(sockets.get_mut::<udp::Socket>(handle));
         iface.poll(ntp.smoltcp_now(), &mut device, &mut sockets);
 
         let elapsed = began.elapsed();
@@ -191,7 +196,10 @@ fn run(args: &Args) -> Result<bool, String> {
     }
 }
 
-fn report<T: TickSource>(ntp: &mut Ntp<T, 4, 1>, elapsed: Duration, offset_s: f64) {
+/// Four sources (servers, or three and a GPS), serving with 16 limiter slots.
+type Appliance<T> = Ntp<T, 4, 1, LanPolicy<16>, Server>;
+
+fn report<T: TickSource>(ntp: &mut Appliance<T>, elapsed: Duration, offset_s: f64) {
     let sys = ntp.node().system();
     let freq = ntp.clock().frequency_error_ppm() + sys.frequency_ppm;
     let peer = sys
@@ -212,15 +220,15 @@ fn report<T: TickSource>(ntp: &mut Ntp<T, 4, 1>, elapsed: Duration, offset_s: f6
     );
 }
 
-/// The limiter's hash key: from the process's own randomness (std's hasher keys,
+/// The node's PRNG seed: from the process's own randomness (std's hasher keys,
 /// drawn from the OS), standing in for a board's hardware RNG.
-/// The node's PRNG seed, from the same stand-in for the board's RNG.
 fn node_seed() -> u64 {
     use std::hash::{BuildHasher, RandomState};
     RandomState::new().hash_one(3u8)
 }
 
-fn seed() -> [u8; 16] {
+/// The limiter's hash key, from the same stand-in for the board's RNG.
+fn limiter_key() -> [u8; 16] {
     use std::hash::{BuildHasher, RandomState};
     let a = RandomState::new().hash_one(1u8);
     let b = RandomState::new().hash_one(2u8);

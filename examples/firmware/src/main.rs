@@ -31,7 +31,9 @@ use slew_core::refclock::nmea_mode::NmeaMode;
 use slew_core::refclock::source::{Driver, RefclockConfig};
 use slew_core::{Instant, NtpTimestamp, PollInterval};
 use slew_embedded::gps::UartGps;
-use slew_embedded::{Builder, DiscardParams, LanServer, Ntp, SoftClock, StepPolicy, TickSource};
+use slew_embedded::{
+    lan_policy, Builder, DiscardParams, LanPolicy, Ntp, Server, SoftClock, StepPolicy, TickSource,
+};
 use smoltcp::iface::{Config, Interface, SocketSet, SocketStorage};
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::socket::udp;
@@ -200,14 +202,26 @@ struct Stack {
 
 static STACK: StaticCell<Stack> = StaticCell::new();
 #[cfg(not(feature = "stack-only"))]
-static NTP: StaticCell<Ntp<Timer, 3, 1>> = StaticCell::new();
+static NTP: StaticCell<Serving> = StaticCell::new();
+
+/// The image's NTP service: three servers and a GPS, serving its LAN with a rate
+/// limiter of 16 clients.
+#[cfg(not(feature = "stack-only"))]
+type Serving = Ntp<Timer, 3, 1, LanPolicy<16>, Server>;
 
 // The appliance's client state budget (three servers and a GPS: four sources),
-// checked with exactly this image's features: the build fails above 4 KiB.
+// checked with exactly this image's features: the build fails above 4 KiB. A
+// client-only build (`Ntp<Timer, 3, 1>`, no server) is this; serving adds the
+// server's counters and the limiter's table, nothing else.
 #[cfg(not(feature = "stack-only"))]
 const _: () = assert!(core::mem::size_of::<Ntp<Timer, 3, 1>>() <= 4096);
 #[cfg(not(feature = "stack-only"))]
-static SERVER: StaticCell<LanServer<16>> = StaticCell::new();
+const _: () = assert!(
+    core::mem::size_of::<Serving>()
+        <= core::mem::size_of::<Ntp<Timer, 3, 1>>()
+            + core::mem::size_of::<Server>()
+            + core::mem::size_of::<LanPolicy<16>>()
+);
 
 /// The entry point the linker looks for when no C runtime is linked
 /// (`-C link-arg=-nostartfiles`).
@@ -332,15 +346,15 @@ fn run_ntp(
         },
         NmeaMode(0),
     );
-    let ntp = NTP.init(Ntp::new(clock, node));
-    let lan = SERVER.init(LanServer::new(DiscardParams::NTPD, entropy.limiter_key));
+    let lan = lan_policy(DiscardParams::NTPD, entropy.limiter_key);
+    let ntp = NTP.init(Ntp::serving(clock, node, lan));
 
     loop {
         let now = ntp.smoltcp_now();
         iface.poll(now, mac, &mut sockets);
         // The UART's bytes first: each sentence is stamped as it is read.
         let Ok(_) = ntp.feed_gps(&mut gps, gps_id);
-        let deadline = ntp.poll(sockets.get_mut::<udp::Socket>(handle), Some(&mut *lan));
+        let deadline = ntp.poll(sockets.get_mut::<udp::Socket>(handle));
         iface.poll(ntp.smoltcp_now(), mac, &mut sockets);
         #[cfg(feature = "nts")]
         {

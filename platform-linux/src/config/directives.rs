@@ -102,25 +102,51 @@ fn is_hostname(s: &str) -> bool {
         })
 }
 
-/// An address as written: IP or host name; `Err(reason)` otherwise.
-pub(super) fn parse_host(s: &str) -> Result<Host, String> {
+/// Why an address as written is neither an IP address nor a host name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostError {
+    /// `fe80::1%eth0`: zones are not supported.
+    ScopedIpv6,
+    /// Has a colon, but is no IPv6 address.
+    BadIpv6,
+    /// Digits and dots, but no IPv4 address.
+    BadIpv4,
+    /// Not a host name either.
+    BadHostName,
+}
+
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::ScopedIpv6 => "scoped IPv6 addresses (with %zone) are not supported yet",
+            Self::BadIpv6 => "not a valid IPv6 address",
+            Self::BadIpv4 => "not a valid IPv4 address",
+            Self::BadHostName => "not a valid host name",
+        })
+    }
+}
+
+impl std::error::Error for HostError {}
+
+/// An address as written: IP or host name.
+pub(super) fn parse_host(s: &str) -> Result<Host, HostError> {
     if let Ok(ip) = s.parse::<IpAddr>() {
         return Ok(Host::Ip(ip));
     }
     if s.contains(':') {
         return Err(if s.contains('%') {
-            "scoped IPv6 addresses (with %zone) are not supported yet".into()
+            HostError::ScopedIpv6
         } else {
-            "not a valid IPv6 address".into()
+            HostError::BadIpv6
         });
     }
     if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-        return Err("not a valid IPv4 address".into());
+        return Err(HostError::BadIpv4);
     }
     if is_hostname(s) {
         Ok(Host::Name(s.to_string()))
     } else {
-        Err("not a valid host name".into())
+        Err(HostError::BadHostName)
     }
 }
 

@@ -93,7 +93,7 @@ impl Parser<'_> {
                         target_tok.column,
                         ErrorKind::InvalidAddress {
                             value: text.into(),
-                            reason,
+                            reason: reason.to_string(),
                         },
                     );
                     return;

@@ -93,7 +93,7 @@ impl Parser<'_> {
                     addr_tok.column,
                     ErrorKind::InvalidAddress {
                         value: addr_tok.text.to_string(),
-                        reason,
+                        reason: reason.to_string(),
                     },
                 );
                 None
