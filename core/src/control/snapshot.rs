@@ -54,8 +54,9 @@ impl ClockSource {
 }
 
 /// System event codes (the low four bits of the system status word), as ntpd numbers
-/// them. The C `ntpstat` prints "time server re-starting" for [`FREQ_NOT_SET`], which
-/// is what ntpd reports at start without a drift file.
+/// them. The C `ntpstat` prints "time server re-starting" for
+/// [`FREQ_NOT_SET`](sys_event::FREQ_NOT_SET), which is what ntpd reports at start
+/// without a drift file.
 pub mod sys_event {
     /// No event.
     pub const UNSPECIFIED: u8 = 0;

@@ -25,7 +25,7 @@
 //!    `noquery` ([`DropReason::Control`] tells the caller to hand it over); every
 //!    other mode, mode 7 included, is dropped.
 //! 3. `noserve`: drop; `version`: drop unless version 4.
-//! 4. `limited`: the [`RateLimiter`](crate::ratelimit::RateLimiter) decides: serve,
+//! 4. `limited`: the [`RateLimiter`] decides: serve,
 //!    drop, or (with `kod`) answer with a RATE kiss. Before any MAC is computed, so a
 //!    flood costs no cryptography.
 //! 5. NTS ([`nts`], with the `nts` feature and keys installed): a request with NTS
