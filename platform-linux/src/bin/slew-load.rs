@@ -390,9 +390,9 @@ fn step(args: &Args, sockets: &[NtpSocket], shared: &Shared, rate: u64, budget: 
 
 /// Receives and checks answers until told to stop; returns the rejected-response
 /// counts of the whole run.
-fn receive(sockets: &[NtpSocket], shared: &Shared, count: u64) -> [u64; 7] {
+fn receive(sockets: &[NtpSocket], shared: &Shared, count: u64) -> [u64; Bad::ALL.len()] {
     let mut answered = Bitmap::new(count);
-    let mut bad_total = [0u64; 7];
+    let mut bad_total = [0u64; Bad::ALL.len()];
     let mut rx = RecvBatch::new();
     while !shared.stop.load(Ordering::Relaxed) {
         let mut ready: Vec<usize> = Vec::new();
