@@ -9,6 +9,9 @@
 
 use std::net::SocketAddr;
 
+#[path = "load_nts.rs"]
+pub mod nts;
+
 use slew_core::wire::{Mode, Packet, Repr, HEADER_LEN};
 use slew_core::NtpTimestamp;
 
@@ -51,11 +54,14 @@ pub enum Bad {
     Duplicate,
     /// From an address other than the server's.
     WrongServer,
+    /// `--nts`: not an NTS answer to our request, or its authenticator does not
+    /// verify.
+    NtsUnverified,
 }
 
 impl Bad {
     /// Every reason, in counter order.
-    pub const ALL: [Bad; 7] = [
+    pub const ALL: [Bad; 8] = [
         Bad::Malformed,
         Bad::NotServerMode,
         Bad::Kiss,
@@ -63,6 +69,7 @@ impl Bad {
         Bad::UnknownOrigin,
         Bad::Duplicate,
         Bad::WrongServer,
+        Bad::NtsUnverified,
     ];
 
     /// A short name for reports.
@@ -75,6 +82,7 @@ impl Bad {
             Bad::UnknownOrigin => "unknown-origin",
             Bad::Duplicate => "duplicate",
             Bad::WrongServer => "wrong-server",
+            Bad::NtsUnverified => "nts-unverified",
         }
     }
 
@@ -152,7 +160,7 @@ pub struct Tally {
     /// Answers to requests of an earlier step (not counted as answered).
     pub late: u64,
     /// Rejected responses, by [`Bad`].
-    pub bad: [u64; 7],
+    pub bad: [u64; Bad::ALL.len()],
     histogram: Vec<u32>,
     overflow: u64,
     max_us: u64,
@@ -183,7 +191,7 @@ impl Tally {
         Self {
             answered: 0,
             late: 0,
-            bad: [0; 7],
+            bad: [0; Bad::ALL.len()],
             histogram: vec![0; HISTOGRAM_US],
             overflow: 0,
             max_us: 0,

@@ -24,7 +24,8 @@
 //! `slew_source_delay_seconds`, `slew_source_offset_seconds`,
 //! `slew_source_jitter_seconds`, `slew_source_selected`; counters
 //! `slew_packets_served_total`, `slew_packets_dropped_total{reason=…}`,
-//! `slew_control_queries_total{result=…}`.
+//! `slew_control_queries_total{result=…}`; the NTS metrics of `metrics_nts.rs`
+//! (the NTS-KE server's only through [`render_with_ke_server`]).
 
 use std::io;
 use std::net::SocketAddr;
@@ -50,6 +51,9 @@ use slew_core::server::{DropReason, ServerStats};
 use slew_core::Instant;
 
 use crate::monitor::MonitorStats;
+
+#[path = "metrics_nts.rs"]
+mod nts;
 use crate::net::to_storage;
 
 /// Connections served at once; more wait in the kernel's backlog.
@@ -105,6 +109,15 @@ type F64Gauge = Gauge<f64, AtomicU64>;
 /// snapshot: slewd keeps no registry between scrapes, so nothing in the NTP path
 /// touches a metric.
 pub fn render(m: &MetricsInput<'_>) -> String {
+    render_with_ke_server(m, None)
+}
+
+/// [`render`], plus the NTS-KE server's counters when it runs
+/// (`KeServer::stats()`).
+pub fn render_with_ke_server(
+    m: &MetricsInput<'_>,
+    ke_server: Option<&crate::nts::server::KeServerStats>,
+) -> String {
     let mut registry = Registry::default();
     let sys = m.system;
     let mut gauge = |name: &str, help: &str, v: f64| {
@@ -196,6 +209,9 @@ pub fn render(m: &MetricsInput<'_>) -> String {
         control.get_or_create(&ResultLabels { result }).inc_by(n);
     }
     registry.register("slew_control_queries", "Mode 6 queries, by result", control);
+    nts::register_server(&mut registry, &m.server.nts);
+    nts::register_ke_server(&mut registry, ke_server);
+    nts::register_sources(&mut registry, m.sources);
     let mut out = String::with_capacity(4096);
     // Writing into a String cannot fail; an encoder error would be a bug in the
     // labels, and the page then ends early rather than taking the daemon down.

@@ -185,3 +185,119 @@ fn an_idle_connection_makes_room_for_a_scraper() {
         .count();
     assert_eq!(closed, 1);
 }
+
+/// The NTS metrics: the KE server's handshakes and failures, the server's
+/// authenticated answers, NAKs and drops by reason, a source's cookies, KE outcome,
+/// NAKs and refusals; a page without NTS has none of them but the server's zeros.
+#[test]
+fn nts_metrics_from_the_ke_server_the_server_and_the_sources() {
+    use std::sync::atomic::Ordering;
+
+    use slew_core::peer::{KeFailure, KeNeed, KeResult, NtsRefusal, NtsSourceStatus};
+
+    use crate::nts::server::KeServerStats;
+
+    let mut node: Node<4> = Node::new(Default::default());
+    for a in ["192.0.2.1:123", "192.0.2.2:123"] {
+        node.add_source(
+            slew_core::peer::SourceConfig::new(a.parse().unwrap()),
+            Instant::ZERO,
+        )
+        .unwrap();
+    }
+    let mut sources: Vec<_> = node.sources(Instant::ZERO).collect();
+    sources[0].nts = Some(NtsSourceStatus {
+        cookies: 6,
+        needs_key_exchange: None,
+        key_exchanges: 2,
+        last_key_exchange: Some(KeResult::Ok { cookies: 8 }),
+        refused: 4,
+        last_refusal: Some(NtsRefusal::Nak),
+        naks: 3,
+    });
+    let mut server = ServerStats::ZERO;
+    server.nts.served = 1000;
+    server.nts.cookies_issued = 1001;
+    server.nts.naks = 9;
+    server.nts.nak_unknown_key = 5;
+    server.nts.nak_forged = 4;
+    server.nts.dropped_no_cookie = 11;
+    let ke = KeServerStats::default();
+    ke.served.store(17, Ordering::Relaxed);
+    ke.failed_handshake.store(2, Ordering::Relaxed);
+    ke.refused_busy.store(1, Ordering::Relaxed);
+    ke.active.store(3, Ordering::Relaxed);
+    let control = MonitorStats {
+        answered: 0,
+        rate_limited: 0,
+        malformed: 0,
+    };
+    let system = node.system();
+    let p = render_with_ke_server(
+        &MetricsInput {
+            system: &system,
+            sources: &sources,
+            server: &server,
+            control,
+        },
+        Some(&ke),
+    );
+    for needle in [
+        "# TYPE slew_nts_ke_served counter\nslew_nts_ke_served_total 17\n",
+        "slew_nts_ke_failed_total{reason=\"handshake\"} 2\n",
+        "slew_nts_ke_failed_total{reason=\"busy\"} 1\n",
+        "slew_nts_ke_failed_total{reason=\"request\"} 0\n",
+        "slew_nts_ke_connections 3\n",
+        "slew_nts_requests_served_total 1000\n",
+        "slew_nts_cookies_issued_total 1001\n",
+        "slew_nts_naks_sent_total{reason=\"unknown_key\"} 5\n",
+        "slew_nts_naks_sent_total{reason=\"forged\"} 4\n",
+        "slew_nts_naks_sent_total{reason=\"bad_cookie\"} 0\n",
+        "slew_nts_requests_dropped_total{reason=\"no_cookie\"} 11\n",
+        "slew_source_nts_cookies{address=\"192.0.2.1:123\"} 6\n",
+        "slew_source_nts_needs_key_exchange{address=\"192.0.2.1:123\"} 0\n",
+        "slew_source_nts_last_key_exchange{address=\"192.0.2.1:123\",result=\"ok\"} 1\n",
+        "slew_source_nts_key_exchanges_total{address=\"192.0.2.1:123\"} 2\n",
+        "slew_source_nts_naks_received_total{address=\"192.0.2.1:123\"} 3\n",
+        "slew_source_nts_refused_total{address=\"192.0.2.1:123\"} 4\n",
+    ] {
+        assert!(p.contains(needle), "{needle:?} missing:\n{p}");
+    }
+    // The plain source has no NTS rows.
+    assert!(
+        !p.contains("slew_source_nts_cookies{address=\"192.0.2.2:123\"}"),
+        "{p}"
+    );
+    assert!(p.ends_with("# EOF\n"), "{p}");
+
+    // A failed KE and a wait for the next one.
+    sources[0].nts = Some(NtsSourceStatus {
+        cookies: 0,
+        needs_key_exchange: Some(KeNeed::Initial),
+        key_exchanges: 0,
+        last_key_exchange: Some(KeResult::Failed(KeFailure::Certificate)),
+        refused: 0,
+        last_refusal: None,
+        naks: 0,
+    });
+    let p = render(&MetricsInput {
+        system: &system,
+        sources: &sources,
+        server: &server,
+        control,
+    });
+    assert!(
+        p.contains(
+            "slew_source_nts_last_key_exchange{address=\"192.0.2.1:123\",result=\"certificate\"} 1\n"
+        ),
+        "{p}"
+    );
+    assert!(p.contains("slew_source_nts_needs_key_exchange{address=\"192.0.2.1:123\"} 1\n"));
+    // Without a KE server, no KE server metrics.
+    assert!(!p.contains("slew_nts_ke_served"), "{p}");
+
+    // No NTS source at all: no per-source NTS family.
+    let p = page();
+    assert!(!p.contains("slew_source_nts"), "{p}");
+    assert!(p.contains("slew_nts_requests_served_total 0\n"), "{p}");
+}

@@ -179,6 +179,7 @@ impl NodeView {
                 Some((_, r)) => r,
                 None => s.reason.code(),
             },
+            nts: s.nts,
         }
     }
 
@@ -222,6 +223,7 @@ impl NodeView {
             dispersion_s: LOCAL_CLOCK_DISPERSION_S,
             jitter_s: 0.0,
             reason: if local.active { "" } else { "backup" },
+            nts: None,
         }
     }
 }

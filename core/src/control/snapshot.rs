@@ -5,6 +5,7 @@
 
 use core::net::IpAddr;
 
+use crate::peer::NtsSourceStatus;
 use crate::time::NtpTimestamp;
 use crate::wire::RefId;
 
@@ -277,4 +278,7 @@ pub struct PeerSnapshot<'a> {
     /// Why it is not selected: a short code (`falseticker`, `unreach`…; the
     /// discipline's `Reason::code()`), empty when nothing is against it.
     pub reason: &'a str,
+    /// `Some` for an NTS source (RFC 8915): its cookies, key exchanges, NAKs and
+    /// refusals, sent as the `nts*` variables.
+    pub nts: Option<NtsSourceStatus>,
 }

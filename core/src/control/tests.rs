@@ -335,3 +335,49 @@ fn never_panics_on_arbitrary_requests() {
         let _ = Responder::new(&NTPQ_RV_NAMES[..cut], &sys, &peers);
     }
 }
+
+/// An NTS source's row carries the `nts*` variables after `reason`; a plain
+/// source's default list stays ntpd's (no `nts` at all).
+#[test]
+fn nts_variables_only_for_an_nts_source() {
+    use crate::peer::{KeFailure, KeNeed, KeResult, NtsRefusal, NtsSourceStatus};
+    let sys = sys();
+    let plain = text(&respond(&NTPQ_READVAR_ASSOC1, &sys, &[local_peer()]));
+    assert!(!plain.contains("nts"), "{plain}");
+
+    let mut p = local_peer();
+    p.nts = Some(NtsSourceStatus {
+        cookies: 3,
+        needs_key_exchange: Some(KeNeed::Nak),
+        key_exchanges: 2,
+        last_key_exchange: Some(KeResult::Failed(KeFailure::Certificate)),
+        refused: 5,
+        last_refusal: Some(NtsRefusal::Forged),
+        naks: 1,
+    });
+    let body = text(&respond(&NTPQ_READVAR_ASSOC1, &sys, &[p]));
+    let flat = body.replace("\r\n", " ");
+    assert!(
+        flat.contains(
+            "reason=\"\", nts=1, ntscookies=3, ntske=2, ntskelast=\"certificate\", \
+             ntskecookies=0, ntsneedke=\"nak\", ntsnaks=1, ntsrefused=5, \
+             ntsrefusal=\"forged\""
+        ),
+        "{body:?}"
+    );
+
+    p.nts = Some(NtsSourceStatus {
+        cookies: 8,
+        needs_key_exchange: None,
+        key_exchanges: 1,
+        last_key_exchange: Some(KeResult::Ok { cookies: 8 }),
+        refused: 0,
+        last_refusal: None,
+        naks: 0,
+    });
+    let body = text(&respond(&NTPQ_READVAR_ASSOC1, &sys, &[p])).replace("\r\n", " ");
+    assert!(
+        body.contains("ntskelast=\"ok\", ntskecookies=8, ntsneedke=\"\","),
+        "{body}"
+    );
+}

@@ -101,6 +101,7 @@ pub(super) fn local_peer() -> PeerSnapshot<'static> {
         dispersion_s: 0.000_95,
         jitter_s: 0.0,
         reason: "",
+        nts: None,
     }
 }
 

@@ -9,6 +9,7 @@
 use core::fmt::{self, Write};
 
 use super::snapshot::{PeerSnapshot, RefIdKind, SystemSnapshot};
+use crate::peer::{KeResult, NtsSourceStatus};
 use crate::time::NtpTimestamp;
 use crate::wire::RefId;
 
@@ -189,11 +190,33 @@ pub enum PeerVar {
     Jitter,
     /// `reason`: slew's own, why the source is not selected (empty: nothing against it).
     Reason,
+    /// `nts`: 1 for an NTS source, 0 otherwise. This and the other `nts*` variables
+    /// are slew's own (ntpsec reports NTS only in system counters such as
+    /// `nts_client_send`); the default list has them only for an NTS source.
+    Nts,
+    /// `ntscookies`: cookies held.
+    NtsCookies,
+    /// `ntske`: NTS-KE sessions that succeeded.
+    NtsKe,
+    /// `ntskelast`: the last NTS-KE's outcome, `ok` or a failure code
+    /// (`KeFailure::code()`), empty before the first.
+    NtsKeLast,
+    /// `ntskecookies`: cookies the last successful NTS-KE gave.
+    NtsKeCookies,
+    /// `ntsneedke`: why the source waits for NTS-KE (`KeNeed::code()`), empty when not.
+    NtsNeedKe,
+    /// `ntsnaks`: NTS NAKs received.
+    NtsNaks,
+    /// `ntsrefused`: answers refused by the NTS checks (NAKs included).
+    NtsRefused,
+    /// `ntsrefusal`: why the last one was (`NtsRefusal::code()`), empty for none.
+    NtsRefusal,
 }
 
-/// ntpd's default order for `rv ASSOC` (the subset slew keeps), then slew's `reason`.
+/// ntpd's default order for `rv ASSOC` (the subset slew keeps), then slew's `reason`
+/// and, for an NTS source, its `nts*` variables.
 /// `reftime` precedes `rec`: ntpq -p computes "when" from whichever comes last.
-pub const PEER_DEFAULT: [PeerVar; 20] = [
+pub const PEER_DEFAULT: [PeerVar; 29] = [
     PeerVar::SrcAdr,
     PeerVar::SrcPort,
     PeerVar::SrcHost,
@@ -214,6 +237,15 @@ pub const PEER_DEFAULT: [PeerVar; 20] = [
     PeerVar::Dispersion,
     PeerVar::Jitter,
     PeerVar::Reason,
+    PeerVar::Nts,
+    PeerVar::NtsCookies,
+    PeerVar::NtsKe,
+    PeerVar::NtsKeLast,
+    PeerVar::NtsKeCookies,
+    PeerVar::NtsNeedKe,
+    PeerVar::NtsNaks,
+    PeerVar::NtsRefused,
+    PeerVar::NtsRefusal,
 ];
 
 impl PeerVar {
@@ -240,6 +272,15 @@ impl PeerVar {
             PeerVar::Dispersion => "dispersion",
             PeerVar::Jitter => "jitter",
             PeerVar::Reason => "reason",
+            PeerVar::Nts => "nts",
+            PeerVar::NtsCookies => "ntscookies",
+            PeerVar::NtsKe => "ntske",
+            PeerVar::NtsKeLast => "ntskelast",
+            PeerVar::NtsKeCookies => "ntskecookies",
+            PeerVar::NtsNeedKe => "ntsneedke",
+            PeerVar::NtsNaks => "ntsnaks",
+            PeerVar::NtsRefused => "ntsrefused",
+            PeerVar::NtsRefusal => "ntsrefusal",
         }
     }
 
@@ -259,6 +300,16 @@ impl PeerVar {
             PeerVar::SrcHost => p.srchost.is_some(),
             PeerVar::RefTime => !p.reference_time.is_zero(),
             PeerVar::Rec => !p.received.is_zero(),
+            // A plain source's list stays ntpd's (ntpq's layouts are compared).
+            PeerVar::Nts
+            | PeerVar::NtsCookies
+            | PeerVar::NtsKe
+            | PeerVar::NtsKeLast
+            | PeerVar::NtsKeCookies
+            | PeerVar::NtsNeedKe
+            | PeerVar::NtsNaks
+            | PeerVar::NtsRefused
+            | PeerVar::NtsRefusal => p.nts.is_some(),
             _ => true,
         }
     }
@@ -287,7 +338,53 @@ impl PeerVar {
             PeerVar::Dispersion => write!(w, "{name}={}", Ms(p.dispersion_s, 3)),
             PeerVar::Jitter => write!(w, "{name}={}", Ms(p.jitter_s, 3)),
             PeerVar::Reason => write!(w, "{name}=\"{}\"", Quoted(p.reason)),
+            _ => write_nts(self, p.nts.as_ref(), w),
         }
+    }
+}
+
+/// Writes one of the `nts*` variables; a plain source reports zeros and empty codes.
+fn write_nts(v: PeerVar, nts: Option<&NtsSourceStatus>, w: &mut dyn Write) -> fmt::Result {
+    let name = v.name();
+    let n = nts.copied().unwrap_or(NtsSourceStatus {
+        cookies: 0,
+        needs_key_exchange: None,
+        key_exchanges: 0,
+        last_key_exchange: None,
+        refused: 0,
+        last_refusal: None,
+        naks: 0,
+    });
+    match v {
+        PeerVar::Nts => write!(w, "{name}={}", u8::from(nts.is_some())),
+        PeerVar::NtsCookies => write!(w, "{name}={}", n.cookies),
+        PeerVar::NtsKe => write!(w, "{name}={}", n.key_exchanges),
+        PeerVar::NtsKeLast => {
+            let code = match n.last_key_exchange {
+                None => "",
+                Some(KeResult::Ok { .. }) => "ok",
+                Some(KeResult::Failed(f)) => f.code(),
+            };
+            write!(w, "{name}=\"{code}\"")
+        }
+        PeerVar::NtsKeCookies => {
+            let c = match n.last_key_exchange {
+                Some(KeResult::Ok { cookies }) => cookies,
+                _ => 0,
+            };
+            write!(w, "{name}={c}")
+        }
+        PeerVar::NtsNeedKe => {
+            let code = n.needs_key_exchange.map_or("", |k| k.code());
+            write!(w, "{name}=\"{code}\"")
+        }
+        PeerVar::NtsNaks => write!(w, "{name}={}", n.naks),
+        PeerVar::NtsRefused => write!(w, "{name}={}", n.refused),
+        PeerVar::NtsRefusal => {
+            let code = n.last_refusal.map_or("", |r| r.code());
+            write!(w, "{name}=\"{code}\"")
+        }
+        _ => Ok(()),
     }
 }
 

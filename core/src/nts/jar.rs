@@ -99,6 +99,16 @@ impl CookieJar {
         }
     }
 
+    /// The session's keys (for a load generator that builds its own requests).
+    pub const fn keys(&self) -> &SessionKeys {
+        &self.keys
+    }
+
+    /// The cookie the next request would spend, without spending it.
+    pub fn next_cookie(&self) -> Option<&[u8]> {
+        self.cookies.front().map(|c| &c[..])
+    }
+
     /// Cookies in the jar.
     pub fn cookies(&self) -> usize {
         self.cookies.len()

@@ -8,6 +8,12 @@
 //! each second; each step ends with responses/s, loss and latency percentiles, and a
 //! ramp ends with the highest rate served under `--max-loss`.
 //!
+//! `--nts-ke HOST` makes one NTS-KE first (port `--nts-ke-port`, CAs from `--nts-ca`)
+//! and then sends NTS requests (RFC 8915) to `--server`: every one with the KE's
+//! first cookie, a fresh Unique Identifier and an authenticator under C2S; an answer
+//! counts only when it echoes that identifier and verifies under S2C
+//! (`slew_linux::load::nts`).
+//!
 //! Bounded: every step lasts `--step-secs` (at most 600 s in all) and the whole run
 //! sends at most `--count` requests.
 
@@ -64,6 +70,15 @@ struct Args {
     /// No progress line.
     #[arg(short, long)]
     quiet: bool,
+    /// NTS: the NTS-KE server's name (checked against its certificate).
+    #[arg(long, value_name = "HOST")]
+    nts_ke: Option<String>,
+    /// NTS: its NTS-KE port.
+    #[arg(long, default_value_t = slew_core::nts::ke_msg::KE_PORT)]
+    nts_ke_port: u16,
+    /// NTS: a PEM file of CAs to trust instead of the system store.
+    #[arg(long, value_name = "FILE")]
+    nts_ca: Option<std::path::PathBuf>,
 }
 
 /// State the sender and the receiver share.
@@ -78,6 +93,8 @@ struct Shared {
     tally: Mutex<Tally>,
     /// Realtime at the run's start (send times are microseconds since then).
     t0: slew_core::NtpTimestamp,
+    /// `--nts-ke`: what NTS requests are built and answers verified with.
+    nts: Option<load::nts::NtsLoad>,
 }
 
 /// What one step measured.
@@ -134,6 +151,22 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         }
     }
     let sockets = Arc::new(sockets);
+    let nts = match &args.nts_ke {
+        None => None,
+        Some(host) => {
+            let mut req = slew_linux::nts::KeRequest::new(host);
+            req.port = args.nts_ke_port;
+            req.ca_file = args.nts_ca.clone();
+            let ke = slew_linux::nts::client::exchange(&req)
+                .map_err(|e| format!("NTS-KE with {host}:{}: {e}", args.nts_ke_port))?;
+            println!(
+                "slew-load: NTS-KE with {} gave {} cookies",
+                ke.ke_addr,
+                ke.jar.cookies()
+            );
+            Some(load::nts::NtsLoad::new(&ke.jar, random_key()).ok_or("NTS-KE gave no cookie")?)
+        }
+    };
     let shared = Arc::new(Shared {
         key: random_key(),
         server: args.server,
@@ -142,6 +175,7 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         stop: AtomicBool::new(false),
         tally: Mutex::new(Tally::new()),
         t0: realtime_now(),
+        nts,
     });
     let receiver = {
         let sockets = Arc::clone(&sockets);
@@ -351,12 +385,21 @@ fn step(args: &Args, sockets: &[NtpSocket], shared: &Shared, rate: u64, budget: 
             let sent_us = (realtime_now() - shared.t0).to_nanos().max(0) as u64 / 1000;
             for k in 0..n {
                 let Some(buf) = tx.next_buf() else { break };
-                let req: &mut [u8; HEADER_LEN] = match (&mut buf[..HEADER_LEN]).try_into() {
-                    Ok(r) => r,
-                    Err(_) => break,
+                let nonce = load::nonce(shared.key, first + sent + k, sent_us);
+                let len = match &shared.nts {
+                    Some(nts) => nts.build(&mut buf[..], nonce),
+                    None => match (&mut buf[..HEADER_LEN]).try_into() {
+                        Ok(req) => {
+                            load::build_request(req, nonce);
+                            HEADER_LEN
+                        }
+                        Err(_) => 0,
+                    },
                 };
-                load::build_request(req, load::nonce(shared.key, first + sent + k, sent_us));
-                tx.push(HEADER_LEN, shared.server);
+                if len == 0 {
+                    break;
+                }
+                tx.push(len, shared.server);
             }
             // Publish the sequence numbers before the answers can arrive.
             shared.sent.store(first + sent + n, Ordering::Release);
@@ -390,9 +433,9 @@ fn step(args: &Args, sockets: &[NtpSocket], shared: &Shared, rate: u64, budget: 
 
 /// Receives and checks answers until told to stop; returns the rejected-response
 /// counts of the whole run.
-fn receive(sockets: &[NtpSocket], shared: &Shared, count: u64) -> [u64; 7] {
+fn receive(sockets: &[NtpSocket], shared: &Shared, count: u64) -> [u64; Bad::ALL.len()] {
     let mut answered = Bitmap::new(count);
-    let mut bad_total = [0u64; 7];
+    let mut bad_total = [0u64; Bad::ALL.len()];
     let mut rx = RecvBatch::new();
     while !shared.stop.load(Ordering::Relaxed) {
         let mut ready: Vec<usize> = Vec::new();
@@ -426,14 +469,20 @@ fn receive(sockets: &[NtpSocket], shared: &Shared, count: u64) -> [u64; 7] {
                     let Some((r, bytes)) = rx.get(k) else {
                         continue;
                     };
-                    match load::check_response(
-                        bytes,
-                        r.from,
-                        shared.server,
-                        shared.key,
-                        sent,
-                        &mut answered,
-                    ) {
+                    let verified = match &shared.nts {
+                        Some(nts) if r.from == shared.server => nts.verify(bytes),
+                        _ => Ok(()),
+                    };
+                    match verified.and_then(|()| {
+                        load::check_response(
+                            bytes,
+                            r.from,
+                            shared.server,
+                            shared.key,
+                            sent,
+                            &mut answered,
+                        )
+                    }) {
                         Ok((seq, _)) if seq < step_start => tally.late += 1,
                         Ok((_, sent_us)) => {
                             let rx_us = (r.rx_time - shared.t0).to_nanos().max(0) as u64 / 1000;

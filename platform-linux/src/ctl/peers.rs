@@ -3,7 +3,10 @@
 //! The layout is ntpq's (ntpd 4.2.8), column for column: tally, remote (15), refid
 //! (15), st, t, when, poll, reach (octal), delay, offset and jitter in ms; slewctl
 //! appends a `reason` column. With no reason to show, a row is byte for byte what
-//! ntpq prints.
+//! ntpq prints. An NTS source adds one token to that last column, `nts:COOKIES`, then
+//! `ke:CODE` when its last NTS-KE failed, `needke:WHY` while it waits for one and
+//! `refused:CODE` for the last answer the NTS checks refused; `--json` has all of
+//! it, structured, under `nts`.
 
 use std::net::Ipv4Addr;
 
@@ -56,6 +59,76 @@ pub struct PeerRow {
     pub dispersion_ms: f64,
     /// Why it is not selected (empty when nothing is against it).
     pub reason: String,
+    /// The NTS figures of an NTS source (the `nts*` variables), `None` otherwise.
+    pub nts: Option<NtsRow>,
+}
+
+/// What the `nts*` variables say of an NTS source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NtsRow {
+    /// Cookies held (`ntscookies`).
+    pub cookies: u64,
+    /// NTS-KE sessions that succeeded (`ntske`).
+    pub key_exchanges: u64,
+    /// The last NTS-KE's outcome: `ok` or a failure code; `None` before the first
+    /// (`ntskelast`).
+    pub last_key_exchange: Option<String>,
+    /// Cookies the last successful NTS-KE gave (`ntskecookies`).
+    pub last_key_exchange_cookies: u64,
+    /// Why it waits for NTS-KE, `None` when it does not (`ntsneedke`).
+    pub needs_key_exchange: Option<String>,
+    /// NTS NAKs received (`ntsnaks`).
+    pub naks: u64,
+    /// Answers refused by the NTS checks, NAKs included (`ntsrefused`).
+    pub refused: u64,
+    /// Why the last one was, `None` for none (`ntsrefusal`).
+    pub last_refusal: Option<String>,
+}
+
+impl NtsRow {
+    /// From the variables; `None` unless `nts=1`.
+    fn from_vars(vars: &[(String, String)]) -> Option<Self> {
+        if var_i64(vars, "nts") != Some(1) {
+            return None;
+        }
+        let count = |name| var_i64(vars, name).unwrap_or(0).max(0) as u64;
+        let code = |name| {
+            var(vars, name)
+                .filter(|c| !c.is_empty())
+                .map(str::to_string)
+        };
+        Some(Self {
+            cookies: count("ntscookies"),
+            key_exchanges: count("ntske"),
+            last_key_exchange: code("ntskelast"),
+            last_key_exchange_cookies: count("ntskecookies"),
+            needs_key_exchange: code("ntsneedke"),
+            naks: count("ntsnaks"),
+            refused: count("ntsrefused"),
+            last_refusal: code("ntsrefusal"),
+        })
+    }
+
+    /// The table's token: `nts:8`, then what is wrong, if anything.
+    pub fn token(&self) -> String {
+        let mut t = format!("nts:{}", self.cookies);
+        match self.last_key_exchange.as_deref() {
+            None | Some("ok") => {}
+            Some(why) => {
+                t.push_str(" ke:");
+                t.push_str(why);
+            }
+        }
+        if let Some(why) = &self.needs_key_exchange {
+            t.push_str(" needke:");
+            t.push_str(why);
+        }
+        if let Some(why) = &self.last_refusal {
+            t.push_str(" refused:");
+            t.push_str(why);
+        }
+        t
+    }
 }
 
 impl PeerRow {
@@ -127,6 +200,7 @@ impl PeerRow {
             jitter_ms: var_f64(vars, "jitter").unwrap_or(0.0),
             dispersion_ms: var_f64(vars, "dispersion").unwrap_or(0.0),
             reason: var(vars, "reason").unwrap_or("").to_string(),
+            nts: NtsRow::from_vars(vars),
         };
         if var(vars, "reason").is_none() {
             // A daemon that does not say (ntpd): the tally code's meaning.
@@ -171,6 +245,10 @@ impl PeerRow {
             l.push(' ');
             l.push_str(&escape(&self.reason));
         }
+        if let Some(nts) = &self.nts {
+            l.push(' ');
+            l.push_str(&escape(&nts.token()));
+        }
         l
     }
 
@@ -199,6 +277,7 @@ impl PeerRow {
             jitter_ms: self.jitter_ms,
             dispersion_ms: self.dispersion_ms,
             reason: &self.reason,
+            nts: self.nts.as_ref(),
         }
     }
 }
@@ -225,6 +304,7 @@ struct RowJson<'a> {
     jitter_ms: f64,
     dispersion_ms: f64,
     reason: &'a str,
+    nts: Option<&'a NtsRow>,
 }
 
 /// ntpq's refid column: addresses as they are, codes between dots.

@@ -101,6 +101,7 @@ fn peer(
         dispersion_s: 0.01,
         jitter_s: jitter / 1e3,
         reason,
+        nts: None,
     }
 }
 
@@ -349,7 +350,7 @@ fn peers_json_is_one_object_per_row() {
         "{j}"
     );
     assert!(j.contains("\"tally\": \" \", \"selected\": false, \"remote\": \"LOCAL(0)\", \"address\": \"127.127.1.0\""), "{j}");
-    assert!(j.contains("{\"association\": 2, \"tally\": \"*\", \"selected\": true, \"remote\": \"202.112.10.36\", \"address\": \"202.112.10.36\", \"port\": 123, \"refid\": \"202.112.10.60\", \"stratum\": 2, \"type\": \"u\", \"when_s\": 277, \"poll_s\": 128, \"reach\": 204, \"reach_octal\": \"314\", \"delay_ms\": 201.553, \"offset_ms\": 9.193, \"jitter_ms\": 17.068, \"dispersion_ms\": 10, \"reason\": \"\"}"), "{j}");
+    assert!(j.contains("{\"association\": 2, \"tally\": \"*\", \"selected\": true, \"remote\": \"202.112.10.36\", \"address\": \"202.112.10.36\", \"port\": 123, \"refid\": \"202.112.10.60\", \"stratum\": 2, \"type\": \"u\", \"when_s\": 277, \"poll_s\": 128, \"reach\": 204, \"reach_octal\": \"314\", \"delay_ms\": 201.553, \"offset_ms\": 9.193, \"jitter_ms\": 17.068, \"dispersion_ms\": 10, \"reason\": \"\", \"nts\": null}"), "{j}");
     assert!(j.ends_with("}]}"));
 }
 
@@ -403,4 +404,61 @@ fn status_local_clock_and_unsynchronised() {
     assert!(st
         .json("x")
         .contains("\"synchronised\": false, \"exit\": 1, \"leap\": 3"));
+}
+
+/// An NTS source through the responder: the table keeps ntpq's columns and adds one
+/// token to the last; the JSON row has the figures, structured.
+#[test]
+fn peers_show_an_nts_sources_cookies_ke_and_refusals() {
+    use slew_core::peer::{KeFailure, KeNeed, KeResult, NtsRefusal, NtsSourceStatus};
+    let s = sys(
+        0,
+        ClockSource::Ntp,
+        5,
+        3,
+        RefId::from_bytes([202, 112, 10, 36]),
+    );
+    let mut peers = article_peers();
+    let plain = table(&rows_via_responder(&s, &peers));
+    peers[0].nts = Some(NtsSourceStatus {
+        cookies: 7,
+        needs_key_exchange: None,
+        key_exchanges: 1,
+        last_key_exchange: Some(KeResult::Ok { cookies: 8 }),
+        refused: 2,
+        last_refusal: Some(NtsRefusal::Forged),
+        naks: 0,
+    });
+    peers[1].nts = Some(NtsSourceStatus {
+        cookies: 0,
+        needs_key_exchange: Some(KeNeed::Initial),
+        key_exchanges: 0,
+        last_key_exchange: Some(KeResult::Failed(KeFailure::Certificate)),
+        refused: 0,
+        last_refusal: None,
+        naks: 0,
+    });
+    let rows = rows_via_responder(&s, &peers);
+    let out = table(&rows);
+    let (old, new): (Vec<&str>, Vec<&str>) = (plain.lines().collect(), out.lines().collect());
+    // Same header, same ntpq columns; the token is appended.
+    assert_eq!(old[0], new[0]);
+    assert_eq!(new[2], format!("{} nts:7 refused:forged", old[2]));
+    assert_eq!(
+        new[3],
+        format!("{} nts:0 ke:certificate needke:initial", old[3])
+    );
+    assert_eq!(old[4], new[4], "LOCAL(0) is no NTS source");
+
+    let j = table_json("127.0.0.1:123", &rows);
+    assert!(
+        j.contains("\"reason\": \"\", \"nts\": {\"cookies\": 7, \"key_exchanges\": 1, \"last_key_exchange\": \"ok\", \"last_key_exchange_cookies\": 8, \"needs_key_exchange\": null, \"naks\": 0, \"refused\": 2, \"last_refusal\": \"forged\"}}"),
+        "{j}"
+    );
+    assert!(
+        j.contains("\"nts\": {\"cookies\": 0, \"key_exchanges\": 0, \"last_key_exchange\": \"certificate\", \"last_key_exchange_cookies\": 0, \"needs_key_exchange\": \"initial\", \"naks\": 0, \"refused\": 0, \"last_refusal\": null}"),
+        "{j}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&j).unwrap();
+    assert_eq!(v["peers"][2]["nts"], serde_json::Value::Null);
 }
