@@ -11,7 +11,7 @@ use crate::wire::Mode;
 
 use super::{Datagram, Endpoint, ServePolicy};
 
-impl<P: ServePolicy, const N: usize, const R: usize> Endpoint<P, N, R> {
+impl<P: ServePolicy, const N: usize, const R: usize, const S: usize> Endpoint<P, N, R, S> {
     /// Decides what to do with one datagram: `local` is the address it arrived on,
     /// `from` its sender, `rx_time` the wall-clock receive stamp (a kernel stamp
     /// when the port has one), `now` the monotonic time. A time request is answered

@@ -10,8 +10,15 @@ use super::{Correction, Endpoint, EndpointAction, ServePolicy};
 /// Drains the endpoint's actions into `clock` and `transport`, handing events and
 /// errors to `report`; returns one-shot mode's correction when it was decided in
 /// this drain (the port makes it and stops). Call after every `handle_*`.
-pub fn run_once_with<P: ServePolicy, const N: usize, const R: usize, C: Clock, T: Transport>(
-    ep: &mut Endpoint<P, N, R>,
+pub fn run_once_with<
+    P: ServePolicy,
+    const N: usize,
+    const R: usize,
+    const S: usize,
+    C: Clock,
+    T: Transport,
+>(
+    ep: &mut Endpoint<P, N, R, S>,
     clock: &mut C,
     transport: &mut T,
     mut report: impl FnMut(Report<'_>),

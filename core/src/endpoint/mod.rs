@@ -78,8 +78,8 @@ use once::OneShot;
 /// }
 /// ```
 #[derive(Debug)]
-pub struct Endpoint<P: ServePolicy, const N: usize, const R: usize = 0> {
-    node: Node<N, R>,
+pub struct Endpoint<P: ServePolicy, const N: usize, const R: usize = 0, const S: usize = 0> {
+    node: Node<N, R, S>,
     server: Server,
     policy: P,
     leap: LeapSchedule,
@@ -94,7 +94,7 @@ pub struct Endpoint<P: ServePolicy, const N: usize, const R: usize = 0> {
     updates_seen: u32,
 }
 
-impl<P: ServePolicy, const N: usize, const R: usize> Endpoint<P, N, R> {
+impl<P: ServePolicy, const N: usize, const R: usize, const S: usize> Endpoint<P, N, R, S> {
     /// An endpoint with a node of no sources, serving with the tables `policy`.
     pub fn new(config: NodeConfig, policy: P) -> Self {
         Self {
@@ -110,12 +110,12 @@ impl<P: ServePolicy, const N: usize, const R: usize> Endpoint<P, N, R> {
     }
 
     /// The client node (sources, system status).
-    pub fn node(&self) -> &Node<N, R> {
+    pub fn node(&self) -> &Node<N, R, S> {
         &self.node
     }
 
     /// The client node, to add or remove sources and feed refclocks.
-    pub fn node_mut(&mut self) -> &mut Node<N, R> {
+    pub fn node_mut(&mut self) -> &mut Node<N, R, S> {
         &mut self.node
     }
 

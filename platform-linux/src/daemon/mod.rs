@@ -60,6 +60,9 @@ pub const MAX_SOURCES: usize = 16;
 /// Most reference clocks (`server 127.127.T.U`); each also takes a source slot.
 pub const MAX_REFCLOCKS: usize = 4;
 
+/// Most NTS sources (`server … nts`); each also takes a source slot.
+pub const MAX_NTS: usize = MAX_SOURCES;
+
 /// How often the driftfile is rewritten while synchronised (ntpd: hourly).
 pub const DRIFT_WRITE_INTERVAL: Duration = Duration::from_secs(3600);
 
@@ -102,7 +105,7 @@ pub enum Exit {
 }
 
 /// The daemon's protocol core.
-type Daemonpoint = Endpoint<Open, MAX_SOURCES, MAX_REFCLOCKS>;
+type Daemonpoint = Endpoint<Open, MAX_SOURCES, MAX_REFCLOCKS, MAX_NTS>;
 
 /// The running daemon, generic over the clock it disciplines.
 pub struct Daemon<C: DaemonClock> {
@@ -290,7 +293,7 @@ impl<C: DaemonClock> Daemon<C> {
     }
 
     /// The node, for monitoring.
-    pub fn node(&self) -> &Node<MAX_SOURCES, MAX_REFCLOCKS> {
+    pub fn node(&self) -> &Node<MAX_SOURCES, MAX_REFCLOCKS, MAX_NTS> {
         self.ep.node()
     }
 
