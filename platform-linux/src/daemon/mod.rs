@@ -38,6 +38,7 @@ use crate::time::{measure_precision, monotonic_now};
 
 mod leap;
 mod lifecycle;
+mod nts;
 mod refclocks;
 mod reload;
 mod run;
@@ -46,6 +47,7 @@ mod sources;
 mod txstamp;
 mod view;
 
+pub use nts::NtsServerOptions;
 pub use reload::ReloadSource;
 pub use seams::SendError;
 use seams::{ClientTransport, EraResolving};
@@ -84,6 +86,8 @@ struct Assoc {
     unreachable_since: Option<Instant>,
     /// The authentication refusal last logged (one line per change, not per packet).
     auth_logged: Option<Reason>,
+    /// The NTS refusal last logged (likewise).
+    nts_logged: Option<slew_core::peer::NtsRefusal>,
     /// When it was added, and whether its silence was reported (`key N` sources).
     added: Instant,
     silence_logged: bool,
@@ -148,6 +152,10 @@ pub struct Daemon<C: DaemonClock> {
     client_rx: u64,
     /// The reference clocks' drivers (SHM segments, NMEA ttys).
     refclocks: Vec<refclocks::RefDriver>,
+    /// NTS sources' key exchanges.
+    nts_client: nts::NtsClient,
+    /// `nts enable`: the NTS-KE server and the master keys.
+    nts_server: Option<nts::NtsServing>,
 }
 
 impl<C: DaemonClock> std::fmt::Debug for Daemon<C> {
@@ -273,6 +281,8 @@ impl<C: DaemonClock> Daemon<C> {
             tx_pending: txstamp::TxPending::default(),
             client_rx: 0,
             refclocks: drivers,
+            nts_client: nts::NtsClient::default(),
+            nts_server: None,
         };
         d.resolve_pending(now);
         Ok(d)
