@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use common::follow::loopback;
 use common::ntpsec::spawn_ntpsec_ntpd;
-use common::nts::start_chronyd_nts;
+use common::nts::{current_user, start_chronyd_nts};
 use common::{
     chronyd_offset, free_port, require, run_with_timeout, slew_bin, start_slewd, start_slewd_with,
     text, NetNs, Proc, TempDir,
@@ -108,7 +108,8 @@ fn nts_server_line(ca: &Path, ke_port: u16) -> String {
 /// slewd's ntp.conf for an NTS server: `nts enable` with the test certificate.
 fn nts_enable_conf(dir: &TempDir) -> String {
     format!(
-        "nts enable\nnts cert {d}/cert.pem\nnts key {d}/key.pem\nnts cookie {d}/nts-keys\n",
+        "server 127.127.1.0\nfudge 127.127.1.0 stratum 10\n\
+         nts enable\nnts cert {d}/cert.pem\nnts key {d}/key.pem\nnts cookie {d}/nts-keys\n",
         d = dir.path().display()
     )
 }
@@ -131,7 +132,9 @@ fn chronyd_nts_query(dir: &TempDir, port: u16, ke_port: u16, ca: &Path) -> (bool
         )
         .unwrap();
         let mut cmd = Command::new(&chronyd);
-        cmd.args(["-Q", "-t", "10", "-f"]).arg(&conf);
+        // As the current user, so that it can read the CA and write its dump dir.
+        cmd.args(["-Q", "-t", "10", "-u", &current_user(), "-f"])
+            .arg(&conf);
         let out = run_with_timeout(cmd, Duration::from_secs(30));
         let t = text(&out);
         all.push_str(&format!("--- chronyd -Q attempt {attempt}\n{t}"));
@@ -173,4 +176,58 @@ fn slewd_follows_chronyd_over_nts() {
         "{table}\n{log}"
     );
     assert!(!log.contains("NTS answer refused"), "{log}");
+}
+
+#[test]
+fn chronyd_accepts_slewd_as_nts_server() {
+    let dir = TempDir::new("nts-slewd-serve");
+    let ca = pki(&dir);
+    let (port, ke_port) = (free_port(), free_tcp_port());
+    let mut slewd = start_slewd(
+        &dir,
+        &nts_enable_conf(&dir),
+        &[loopback(port)],
+        &["--clock", "virtual", "--nts-ke-port", &ke_port.to_string()],
+    );
+    wait_for_log(&slewd, "serving NTS-KE on 127.0.0.1:", Duration::from_secs(10));
+    let (ok, out) = chronyd_nts_query(&dir, port, ke_port, &ca);
+    assert!(ok, "chronyd -Q over NTS failed:\n{out}\nslewd log:\n{}", slewd.log_text());
+    let offset = chronyd_offset(&out).unwrap();
+    assert!(offset.abs() < 0.05, "offset {offset}:\n{out}");
+    // A restart keeps the master keys (the key file, 0600).
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(dir.join("nts-keys")).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o077, 0, "key file mode {mode:o}");
+    slewd.terminate(Duration::from_secs(5)).expect("slewd exits");
+    let log = slewd.log_text();
+    assert!(log.contains("NTS master key created"), "{log}");
+    let served = served_nts(&log);
+    assert!(served.0 >= 1, "NTS-authenticated answers counted: {log}");
+}
+
+/// (NTS-authenticated answers, answered by the threads with NTS) from the
+/// "served N requests" line slewd logs at exit.
+fn served_nts(log: &str) -> (u64, u64) {
+    let line = log
+        .lines()
+        .rev()
+        .find(|l| l.contains("served ") && l.contains("requests"))
+        .unwrap_or_else(|| panic!("no served line:\n{log}"));
+    let before = |marker: &str| -> u64 {
+        line.split(marker)
+            .next()
+            .filter(|_| line.contains(marker))
+            .and_then(|h| h.split([' ', ',']).filter(|w| !w.is_empty()).last())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    let threads = line
+        .split("the threads answered ")
+        .nth(1)
+        .and_then(|t| t.split(", ").nth(1))
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    (before(" NTS-authenticated"), threads)
 }
