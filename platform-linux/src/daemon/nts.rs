@@ -71,6 +71,8 @@ pub(super) struct NtsServing {
     ke: Option<KeServer>,
     _rotation: Option<RotationTimer>,
     store: Arc<KeyStore>,
+    /// The store's generation last seen by the loop (a rotation is logged once).
+    generation: u64,
 }
 
 /// Test and operations knobs for the NTS-KE server (slewd's command line).
@@ -274,9 +276,24 @@ impl<C: DaemonClock> Daemon<C> {
         self.nts_server = Some(NtsServing {
             ke: Some(ke),
             _rotation: Some(rotation_timer),
+            generation: store.generation(),
             store,
         });
         Ok(())
+    }
+
+    /// Each turn: after a master-key rotation, this thread's server takes the new
+    /// keys (the server threads do on their next batch) and the rotation is logged.
+    pub(super) fn refresh_nts_keys(&mut self) {
+        let Some(s) = &mut self.nts_server else {
+            return;
+        };
+        let generation = s.store.generation();
+        if generation != s.generation {
+            s.generation = generation;
+            log::info!("NTS master key rotated (generation {generation}): new cookies under the new key, the previous one still opens");
+        }
+        self.server.refresh_nts_keys();
     }
 
     /// The NTS-KE server's counters (for metrics), when `nts enable` runs.

@@ -90,8 +90,6 @@ impl<C: DaemonClock> Daemon<C> {
             self.collect_resolved(now);
             self.resolve_pending(now);
             self.service_nts(now);
-            // After a master-key rotation: this thread's copy (one atomic load else).
-            self.server.refresh_nts_keys();
             self.report_auth_silence(now);
             if now >= self.next_drift_write {
                 self.write_drift();
@@ -197,6 +195,9 @@ impl<C: DaemonClock> Daemon<C> {
                 }
             }
             let now = monotonic_now();
+            // After a master-key rotation, before answering: this thread's copy (one
+            // atomic load otherwise).
+            self.refresh_nts_keys();
             if !refclock_ready.is_empty() {
                 self.service_refclocks(now, &refclock_ready);
             }
