@@ -227,7 +227,7 @@ fn served_nts(log: &str) -> (u64, u64) {
         line.split(marker)
             .next()
             .filter(|_| line.contains(marker))
-            .and_then(|h| h.split([' ', ',']).filter(|w| !w.is_empty()).last())
+            .and_then(|h| h.split([' ', ',']).rfind(|w| !w.is_empty()))
             .and_then(|n| n.parse().ok())
             .unwrap_or(0)
     };
