@@ -62,7 +62,7 @@ pub struct Ntp<
     S: ServerRole = NoServer,
 > {
     clock: SoftClock<T>,
-    ep: Endpoint<P, N, R, S>,
+    ep: Endpoint<P, N, R, 0, S>,
 }
 
 impl<T: TickSource, const N: usize, const R: usize> Ntp<T, N, R> {
@@ -86,7 +86,7 @@ impl<T: TickSource, const N: usize, const R: usize, P: ServePolicy, S: ServerRol
     Ntp<T, N, R, P, S>
 {
     /// The service around an endpoint the caller has set up (a leap schedule, say).
-    pub fn with_endpoint(clock: SoftClock<T>, ep: Endpoint<P, N, R, S>) -> Self {
+    pub fn with_endpoint(clock: SoftClock<T>, ep: Endpoint<P, N, R, 0, S>) -> Self {
         Self { clock, ep }
     }
 
@@ -117,12 +117,12 @@ impl<T: TickSource, const N: usize, const R: usize, P: ServePolicy, S: ServerRol
     }
 
     /// The endpoint: server counters, tables, leap schedule.
-    pub fn endpoint(&self) -> &Endpoint<P, N, R, S> {
+    pub fn endpoint(&self) -> &Endpoint<P, N, R, 0, S> {
         &self.ep
     }
 
     /// The endpoint, to change its tables or hand it a leap schedule.
-    pub fn endpoint_mut(&mut self) -> &mut Endpoint<P, N, R, S> {
+    pub fn endpoint_mut(&mut self) -> &mut Endpoint<P, N, R, 0, S> {
         &mut self.ep
     }
 

@@ -39,7 +39,7 @@ fn client_state_for_four_sources_is_under_4_kib() {
     println!(
         "Endpoint<Open, 4>: {} bytes with a Server, {} with NoServer (Server: {server} bytes)",
         size_of::<Endpoint<Open, 4>>(),
-        size_of::<Endpoint<Open, 4, 0, NoServer>>()
+        size_of::<Endpoint<Open, 4, 0, 0, NoServer>>()
     );
     println!("LanPolicy<16> (rate limiter of 16 clients): {tables16} bytes");
     println!("Ntp<_, 3, 1, LanPolicy<16>, Server> (the firmware's, serving): {serving} bytes");

@@ -118,6 +118,10 @@ pub struct TimeServer {
     /// datagrams (`io_goodwakeups`): this thread's.
     wakeups: u64,
     good_wakeups: u64,
+    /// `nts enable`: the shared master keys, and the generation installed in
+    /// `server` ([`serve_nts`](self)).
+    nts_store: Option<Arc<crate::nts::KeyStore>>,
+    nts_generation: Option<u64>,
 }
 
 impl TimeServer {
@@ -187,6 +191,8 @@ impl TimeServer {
             pending: Vec::new(),
             wakeups: 0,
             good_wakeups: 0,
+            nts_store: None,
+            nts_generation: None,
         })
     }
 
@@ -221,7 +227,12 @@ impl TimeServer {
         }
         let servers = std::mem::take(&mut self.pending);
         let n = servers.len();
-        self.threads = Some(ServerThreads::spawn(servers, sys, Arc::clone(&self.guard))?);
+        self.threads = Some(ServerThreads::spawn(
+            servers,
+            sys,
+            Arc::clone(&self.guard),
+            self.nts_store.clone(),
+        )?);
         log::info!("{n} server thread(s) beside the main loop (SO_REUSEPORT)");
         Ok(())
     }
@@ -236,7 +247,7 @@ impl TimeServer {
     /// (once per turn of the main loop; nothing without threads).
     pub fn publish(&self, sys: &SystemVars, clock: &mut dyn ServeClock) {
         if let Some(t) = &self.threads {
-            t.publish(sys, clock, &self.guard);
+            t.publish(sys, clock, &self.guard, self.nts_store.as_ref());
         }
     }
 
@@ -543,8 +554,20 @@ impl TimeServer {
         if send_errors > 0 {
             line.push_str(&format!(", {send_errors} send errors"));
         }
+        if s.nts.served + s.nts.naks > 0 {
+            line.push_str(&format!(
+                ", {} NTS-authenticated, {} NTS NAKs",
+                s.nts.served, s.nts.naks
+            ));
+        }
         if let Some(t) = &self.threads {
-            line.push_str(&format!(" (main loop and {} server threads)", t.len()));
+            let w = t.merged().server;
+            line.push_str(&format!(
+                " (main loop and {} server threads; the threads answered {}, {} NTS-authenticated)",
+                t.len(),
+                w.answered,
+                w.nts.served
+            ));
             if t.control_dropped() > 0 {
                 line.push_str(&format!(
                     ", {} control requests dropped (queue full)",
@@ -567,6 +590,9 @@ impl TimeServer {
         log::info!("{line}");
     }
 }
+
+#[path = "serve_nts.rs"]
+mod serve_nts;
 
 #[cfg(test)]
 #[path = "serve_tests.rs"]

@@ -33,6 +33,7 @@ use slew_core::system::SystemVars;
 use slew_core::{NtpDuration, NtpTimestamp};
 
 use crate::access::Guard;
+use crate::nts::KeyStore;
 use crate::serve::{ServeClock, TimeServer, TxLead};
 use crate::time::realtime_now;
 
@@ -54,6 +55,9 @@ struct Published {
     offset: NtpDuration,
     /// The running configuration's tables, the same `Arc` the main thread uses.
     guard: Arc<Guard>,
+    /// `nts enable`: the master keys; each worker installs them again (with a seed
+    /// of its own) when the store's generation changes.
+    nts: Option<Arc<KeyStore>>,
 }
 
 /// One worker's counters.
@@ -121,13 +125,19 @@ impl ServerThreads {
 
     /// Starts one thread per server from [`ServerThreads::bind`], answering with
     /// `sys` and the main thread's `guard` until the first [`ServerThreads::publish`].
-    pub fn spawn(servers: Vec<TimeServer>, sys: SystemVars, guard: Arc<Guard>) -> io::Result<Self> {
+    pub fn spawn(
+        servers: Vec<TimeServer>,
+        sys: SystemVars,
+        guard: Arc<Guard>,
+        nts: Option<Arc<KeyStore>>,
+    ) -> io::Result<Self> {
         let n = servers.len();
         let shared = Arc::new(Shared {
             published: Mutex::new(Published {
                 sys,
                 offset: NtpDuration::ZERO,
                 guard,
+                nts,
             }),
             stop: AtomicBool::new(false),
             stats: (0..n).map(|_| Mutex::new(WorkerStats::default())).collect(),
@@ -150,7 +160,13 @@ impl ServerThreads {
 
     /// Publishes what the main thread serves: system variables, the clock's offset
     /// from realtime, the running configuration's tables.
-    pub fn publish(&self, sys: &SystemVars, clock: &mut dyn ServeClock, guard: &Arc<Guard>) {
+    pub fn publish(
+        &self,
+        sys: &SystemVars,
+        clock: &mut dyn ServeClock,
+        guard: &Arc<Guard>,
+        nts: Option<&Arc<KeyStore>>,
+    ) {
         let r = realtime_now();
         let offset = clock.receive_time(r) - r;
         if let Ok(mut p) = self.shared.published.lock() {
@@ -158,6 +174,14 @@ impl ServerThreads {
             p.offset = offset;
             if !Arc::ptr_eq(&p.guard, guard) {
                 p.guard = Arc::clone(guard);
+            }
+            let same = match (&p.nts, nts) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (None, None) => true,
+                _ => false,
+            };
+            if !same {
+                p.nts = nts.cloned();
             }
         }
     }
@@ -257,6 +281,9 @@ fn worker(index: usize, mut server: TimeServer, shared: &Shared) {
             return;
         };
         server.adopt_guard(&published.guard);
+        // A rotation shows as a new generation: the keys are installed again here,
+        // in this thread, before the batch is answered.
+        server.adopt_nts_store(published.nts.as_ref());
         let mut clock = OffsetClock(published.offset);
         for (i, _) in readable.iter().enumerate().filter(|(_, r)| **r) {
             server.drain(

@@ -445,9 +445,9 @@ impl Recorder {
 
     /// Compares the node with the last call and records the differences; `wall` is
     /// the daemon clock's time now.
-    pub fn after_drive<const N: usize, const R: usize>(
+    pub fn after_drive<const N: usize, const R: usize, const S: usize>(
         &mut self,
-        node: &Node<N, R>,
+        node: &Node<N, R, S>,
         now: Instant,
         wall: NtpTimestamp,
     ) {

@@ -11,7 +11,9 @@ use crate::wire::Mode;
 
 use super::{Datagram, Endpoint, ServePolicy, ServerRole};
 
-impl<P: ServePolicy, const N: usize, const R: usize, S: ServerRole> Endpoint<P, N, R, S> {
+impl<P: ServePolicy, const N: usize, const R: usize, const S: usize, V: ServerRole>
+    Endpoint<P, N, R, S, V>
+{
     /// Decides what to do with one datagram: `local` is the address it arrived on,
     /// `from` its sender, `rx_time` the wall-clock receive stamp (a kernel stamp
     /// when the port has one), `now` the monotonic time. A time request is answered

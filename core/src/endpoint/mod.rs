@@ -36,8 +36,8 @@ use crate::time::{Instant, NtpTimestamp, WideDuration};
 
 use once::OneShot;
 
-/// Everything NTP in one sans-IO value: a client [`Node`] of `N` sources and `R`
-/// reference clocks, a server `S` consulting the tables `P` (a [`Server`], or
+/// Everything NTP in one sans-IO value: a client [`Node`] of `N` sources, `R`
+/// reference clocks and `S` NTS slots, a server `V` consulting the tables `P` (a [`Server`], or
 /// [`NoServer`] for a client only, which drops every request and costs no RAM),
 /// the control responder, and the leap schedule.
 ///
@@ -81,9 +81,15 @@ use once::OneShot;
 /// }
 /// ```
 #[derive(Debug)]
-pub struct Endpoint<P: ServePolicy, const N: usize, const R: usize = 0, S: ServerRole = Server> {
-    node: Node<N, R>,
-    server: S,
+pub struct Endpoint<
+    P: ServePolicy,
+    const N: usize,
+    const R: usize = 0,
+    const S: usize = 0,
+    V: ServerRole = Server,
+> {
+    node: Node<N, R, S>,
+    server: V,
     policy: P,
     leap: LeapSchedule,
     /// The latest wall-clock reading the port gave (a receive stamp, or
@@ -97,17 +103,19 @@ pub struct Endpoint<P: ServePolicy, const N: usize, const R: usize = 0, S: Serve
     updates_seen: u32,
 }
 
-impl<P: ServePolicy, const N: usize, const R: usize, S: ServerRole> Endpoint<P, N, R, S> {
+impl<P: ServePolicy, const N: usize, const R: usize, const S: usize, V: ServerRole>
+    Endpoint<P, N, R, S, V>
+{
     /// An endpoint with a node of no sources, serving with the tables `policy`.
     pub fn new(config: NodeConfig, policy: P) -> Self {
         Self::from_node(Node::new(config), policy)
     }
 
     /// An endpoint around a node the port has built (sources and refclocks added).
-    pub fn from_node(node: Node<N, R>, policy: P) -> Self {
+    pub fn from_node(node: Node<N, R, S>, policy: P) -> Self {
         Self {
             node,
-            server: S::default(),
+            server: V::default(),
             policy,
             leap: LeapSchedule::NONE,
             wall: None,
@@ -118,12 +126,12 @@ impl<P: ServePolicy, const N: usize, const R: usize, S: ServerRole> Endpoint<P, 
     }
 
     /// The client node (sources, system status).
-    pub fn node(&self) -> &Node<N, R> {
+    pub fn node(&self) -> &Node<N, R, S> {
         &self.node
     }
 
     /// The client node, to add or remove sources and feed refclocks.
-    pub fn node_mut(&mut self) -> &mut Node<N, R> {
+    pub fn node_mut(&mut self) -> &mut Node<N, R, S> {
         &mut self.node
     }
 

@@ -407,7 +407,7 @@ fn control_queries_are_answered_fragment_by_fragment() {
 
 #[test]
 fn a_client_only_endpoint_drops_requests_and_pays_nothing_for_a_server() {
-    let mut ep: Endpoint<Open, 2, 0, NoServer> = Endpoint::new(
+    let mut ep: Endpoint<Open, 2, 0, 0, NoServer> = Endpoint::new(
         NodeConfig {
             local_clock_stratum: Some(10),
             ..NodeConfig::default()
@@ -436,7 +436,7 @@ fn a_client_only_endpoint_drops_requests_and_pays_nothing_for_a_server() {
     assert_eq!(*ep.server_stats(), crate::server::ServerStats::ZERO);
     assert_eq!(
         core::mem::size_of::<Endpoint<Open, 2>>()
-            - core::mem::size_of::<Endpoint<Open, 2, 0, NoServer>>(),
+            - core::mem::size_of::<Endpoint<Open, 2, 0, 0, NoServer>>(),
         core::mem::size_of::<crate::server::Server>()
     );
 }

@@ -8,10 +8,11 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use slew_linux::clock::{virtual_clock, DaemonClock, KernelClock, ObserveClock};
-use slew_linux::daemon::{Daemon, Exit};
+use slew_linux::daemon::{Daemon, Exit, NtsServerOptions};
 use slew_linux::logger::{self, Sink};
 use slew_linux::notify;
 use slew_linux::privdrop::{self, Target};
@@ -86,6 +87,13 @@ struct Args {
     /// CAP_SYS_TIME (none with --clock observe|virtual). Needs root.
     #[arg(short = 'u', long = "user", value_name = "USER[:GROUP]")]
     user: Option<String>,
+    /// With `nts enable`: the NTS-KE server's TCP port (default 4460), on the listen
+    /// addresses.
+    #[arg(long = "nts-ke-port", value_name = "PORT")]
+    nts_ke_port: Option<u16>,
+    /// Tests only: rotate the NTS master key every N seconds (0: daily).
+    #[arg(long = "nts-rotation-s", hide = true, default_value_t = 0)]
+    nts_rotation_s: u64,
     /// Tests only: the rate-limited log's window in seconds (0: the defaults, 60 s),
     /// so that a test sees the "N more … suppressed" summary without waiting.
     #[arg(long = "log-window-s", hide = true, default_value_t = 0)]
@@ -232,6 +240,17 @@ fn serve<C: DaemonClock>(
             log::error!("cannot write pidfile {}: {e}", path.display());
             return ExitCode::from(1);
         }
+    }
+    // After detaching (threads do not survive the fork), before dropping privileges
+    // (the key file and the TLS key are root's).
+    let nts_opts = NtsServerOptions {
+        ke_port: args.nts_ke_port,
+        rotation: (args.nts_rotation_s > 0).then(|| Duration::from_secs(args.nts_rotation_s)),
+    };
+    if let Err(e) = daemon.start_nts_server(nts_opts) {
+        log::error!("{e}");
+        eprintln!("slewd: {e}");
+        return ExitCode::from(1);
     }
     if let Some(target) = target {
         if !drop_root(target, kernel_clock, driftfile.as_deref()) {

@@ -147,6 +147,7 @@ impl<C: DaemonClock> Daemon<C> {
         self.server.log_stats();
         self.monitor.log_stats();
         self.write_drift();
+        self.stop_nts_server();
     }
 
     /// SIGHUP: apply a new configuration, keeping the associations whose lines did

@@ -38,6 +38,7 @@ use crate::time::{measure_precision, monotonic_now};
 
 mod leap;
 mod lifecycle;
+mod nts;
 mod refclocks;
 mod reload;
 mod run;
@@ -46,6 +47,7 @@ mod sources;
 mod txstamp;
 mod view;
 
+pub use nts::NtsServerOptions;
 pub use reload::ReloadSource;
 pub use seams::SendError;
 use seams::{ClientTransport, EraResolving};
@@ -59,6 +61,9 @@ pub const MAX_SOURCES: usize = 16;
 
 /// Most reference clocks (`server 127.127.T.U`); each also takes a source slot.
 pub const MAX_REFCLOCKS: usize = 4;
+
+/// Most NTS sources (`server … nts`); each also takes a source slot.
+pub const MAX_NTS: usize = MAX_SOURCES;
 
 /// How often the driftfile is rewritten while synchronised (ntpd: hourly).
 pub const DRIFT_WRITE_INTERVAL: Duration = Duration::from_secs(3600);
@@ -81,6 +86,8 @@ struct Assoc {
     unreachable_since: Option<Instant>,
     /// The authentication refusal last logged (one line per change, not per packet).
     auth_logged: Option<Reason>,
+    /// The NTS refusal last logged (likewise).
+    nts_logged: Option<slew_core::peer::NtsRefusal>,
     /// When it was added, and whether its silence was reported (`key N` sources).
     added: Instant,
     silence_logged: bool,
@@ -102,7 +109,7 @@ pub enum Exit {
 }
 
 /// The daemon's protocol core.
-type Daemonpoint = Endpoint<Open, MAX_SOURCES, MAX_REFCLOCKS>;
+type Daemonpoint = Endpoint<Open, MAX_SOURCES, MAX_REFCLOCKS, MAX_NTS>;
 
 /// The running daemon, generic over the clock it disciplines.
 pub struct Daemon<C: DaemonClock> {
@@ -145,6 +152,10 @@ pub struct Daemon<C: DaemonClock> {
     client_rx: u64,
     /// The reference clocks' drivers (SHM segments, NMEA ttys).
     refclocks: Vec<refclocks::RefDriver>,
+    /// NTS sources' key exchanges.
+    nts_client: nts::NtsClient,
+    /// `nts enable`: the NTS-KE server and the master keys.
+    nts_server: Option<nts::NtsServing>,
 }
 
 impl<C: DaemonClock> std::fmt::Debug for Daemon<C> {
@@ -270,6 +281,8 @@ impl<C: DaemonClock> Daemon<C> {
             tx_pending: txstamp::TxPending::default(),
             client_rx: 0,
             refclocks: drivers,
+            nts_client: nts::NtsClient::default(),
+            nts_server: None,
         };
         d.resolve_pending(now);
         Ok(d)
@@ -290,7 +303,7 @@ impl<C: DaemonClock> Daemon<C> {
     }
 
     /// The node, for monitoring.
-    pub fn node(&self) -> &Node<MAX_SOURCES, MAX_REFCLOCKS> {
+    pub fn node(&self) -> &Node<MAX_SOURCES, MAX_REFCLOCKS, MAX_NTS> {
         self.ep.node()
     }
 

@@ -124,9 +124,9 @@ impl RefDriver {
     /// `line`: the NMEA sentence the sample came from, clockstats' timecode for
     /// that driver (ntpd writes the sentence itself); `None` for SHM, whose timecode
     /// is the reference time.
-    fn take<const N: usize, const R: usize>(
+    fn take<const N: usize, const R: usize, const S: usize>(
         &mut self,
-        node: &mut Node<N, R>,
+        node: &mut Node<N, R, S>,
         now: Instant,
         sample: &RefSample,
         line: Option<&str>,
@@ -156,9 +156,9 @@ impl RefDriver {
 
     /// Read what there is: the SHM segment when its second is due, the tty when
     /// `readable` (or to open it when due).
-    pub fn service<const N: usize, const R: usize>(
+    pub fn service<const N: usize, const R: usize, const S: usize>(
         &mut self,
-        node: &mut Node<N, R>,
+        node: &mut Node<N, R, S>,
         now: Instant,
         readable: bool,
         clock: &mut dyn FnMut(UnixTime) -> UnixTime,

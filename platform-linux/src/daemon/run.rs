@@ -89,6 +89,7 @@ impl<C: DaemonClock> Daemon<C> {
             }
             self.collect_resolved(now);
             self.resolve_pending(now);
+            self.service_nts(now);
             self.report_auth_silence(now);
             if now >= self.next_drift_write {
                 self.write_drift();
@@ -123,7 +124,10 @@ impl<C: DaemonClock> Daemon<C> {
                         .filter_map(|r| r.deadline())
                         .min()
                         .map_or(Duration::MAX, |t| t.saturating_since(now)),
-                );
+                )
+                // An NTS-KE due (after its back-off); a finished one wakes the poll
+                // through its socket.
+                .min(self.nts_client.wait(now).unwrap_or(Duration::MAX));
             let deadline = if self.reloader.is_pending() {
                 deadline.min(reload::RELOAD_POLL)
             } else {
@@ -136,6 +140,7 @@ impl<C: DaemonClock> Daemon<C> {
             let mut client_ready = false;
             let mut metrics_ready = false;
             let mut refclock_ready: Vec<usize> = Vec::new();
+            let mut ke_ready = false;
             {
                 let mut fds: Vec<PollFd<'_>> = self
                     .server
@@ -162,13 +167,20 @@ impl<C: DaemonClock> Daemon<C> {
                         tty_of.push(k);
                     }
                 }
+                // Last: the NTS-KE results (taken by `service_nts` next turn).
+                let ke_fd = self.nts_client.poll_fd().map(|fd| {
+                    fds.push(PollFd::new(fd, PollFlags::POLLIN));
+                    fds.len() - 1
+                });
                 match poll(&mut fds, timeout) {
                     Ok(_) | Err(nix::Error::EINTR) => {}
                     Err(e) => return Err(io::Error::from_raw_os_error(e as i32)),
                 }
                 for (i, fd) in fds.iter().enumerate() {
                     if fd.revents().is_some_and(|r| !r.is_empty()) {
-                        if i >= n_metrics {
+                        if Some(i) == ke_fd {
+                            ke_ready = true;
+                        } else if i >= n_metrics {
                             if let Some(&k) = tty_of.get(i - n_metrics) {
                                 refclock_ready.push(k);
                             }
@@ -183,8 +195,14 @@ impl<C: DaemonClock> Daemon<C> {
                 }
             }
             let now = monotonic_now();
+            // After a master-key rotation, before answering: this thread's copy (one
+            // atomic load otherwise).
+            self.refresh_nts_keys();
             if !refclock_ready.is_empty() {
                 self.service_refclocks(now, &refclock_ready);
+            }
+            if ke_ready {
+                self.service_nts(now);
             }
             if client_ready {
                 self.drain_clients(now);

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use slew_core::node::{Event, PacketVerdict};
-use slew_core::peer::{Reason, SourceConfig, SourceId};
+use slew_core::peer::{NtsRefusal, Reason, SourceConfig, SourceId};
 use slew_core::Instant;
 use std::time::Duration;
 
@@ -108,12 +108,14 @@ impl<C: DaemonClock> Daemon<C> {
                 Ok(id) => {
                     log::info!("{name}: polling {addr}");
                     self.give_key(id, template.key, &name);
+                    self.mark_nts(spec_idx, id, &name);
                     self.assocs.push(Assoc {
                         spec: spec_idx,
                         id,
                         addr,
                         unreachable_since: None,
                         auth_logged: None,
+                        nts_logged: None,
                         added: now,
                         silence_logged: false,
                     });
@@ -351,6 +353,9 @@ impl<C: DaemonClock> Daemon<C> {
                 );
                 self.assocs.retain(|a| a.id != id);
             }
+            Event::NeedKeyExchange { id, reason, .. } => {
+                self.on_need_key_exchange(id, reason, now);
+            }
             _ => log::debug!("{ev:?}"),
         }
     }
@@ -374,9 +379,52 @@ impl<C: DaemonClock> Daemon<C> {
                 };
                 log::warn!("{name}: answer refused ({}): {why}", r.code());
             }
-            PacketVerdict::Accepted => a.auth_logged = None,
+            PacketVerdict::Refused(Reason::NtsRefused | Reason::NtsNak) => {
+                let id = a.id;
+                self.log_nts_refusal(id, from);
+            }
+            PacketVerdict::Accepted => {
+                a.auth_logged = None;
+                a.nts_logged = None;
+            }
             _ => {}
         }
+    }
+
+    /// An NTS answer refused (forged, replayed, not ours, a NAK): a warning with the
+    /// reason and the count, once until the reason changes.
+    fn log_nts_refusal(&mut self, id: SourceId, from: SocketAddr) {
+        let Some(nts) = self
+            .ep
+            .node()
+            .source(id, monotonic_now())
+            .and_then(|s| s.nts)
+        else {
+            return;
+        };
+        let Some(why) = nts.last_refusal else { return };
+        let Some(a) = self.assocs.iter_mut().find(|a| a.id == id) else {
+            return;
+        };
+        if a.nts_logged == Some(why) {
+            return;
+        }
+        a.nts_logged = Some(why);
+        let what = match why {
+            NtsRefusal::NotWaiting => "no request waiting for it (a replay?)",
+            NtsRefusal::Forged => "the authenticator does not verify (forged or damaged)",
+            NtsRefusal::UniqueId => "not the Unique Identifier of our request",
+            NtsRefusal::MissingAuthenticator => "no NTS authenticator",
+            NtsRefusal::Nak => "an NTS NAK: the server cannot open our cookies, NTS-KE again",
+            NtsRefusal::NoCookies => "authentic but without a usable cookie",
+            _ => "malformed",
+        };
+        log::warn!(
+            "{}: NTS answer refused ({}): {what}; {} refused so far",
+            self.name_of(from),
+            why.code(),
+            nts.refused
+        );
     }
 
     pub(super) fn log_no_server(&self) {

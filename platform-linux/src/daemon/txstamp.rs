@@ -36,10 +36,10 @@ impl TxPending {
     }
 
     /// Reads every stamp queued on `socket` and gives the node the ones that match.
-    pub(super) fn collect<const N: usize, const R: usize, C: DaemonClock>(
+    pub(super) fn collect<const N: usize, const R: usize, const S: usize, C: DaemonClock>(
         &mut self,
         socket: &NtpSocket,
-        node: &mut Node<N, R>,
+        node: &mut Node<N, R, S>,
         clock: &mut C,
         now: Instant,
     ) {

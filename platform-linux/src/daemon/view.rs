@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use slew_core::node::Node;
 use slew_core::Instant;
 
-use super::{refclocks, Assoc, Daemon, MAX_REFCLOCKS, MAX_SOURCES};
+use super::{refclocks, Assoc, Daemon, MAX_NTS, MAX_REFCLOCKS, MAX_SOURCES};
 use crate::clock::DaemonClock;
 use crate::config::Host;
 use crate::settings::SourceSpec;
@@ -33,7 +33,7 @@ impl<C: DaemonClock> Daemon<C> {
 /// control handler on every turn with readable sockets, and the view is built only
 /// when a mode 6 query actually asks (most turns carry only time requests).
 pub(super) struct LazyView<'a> {
-    node: &'a Node<MAX_SOURCES, MAX_REFCLOCKS>,
+    node: &'a Node<MAX_SOURCES, MAX_REFCLOCKS, MAX_NTS>,
     assocs: &'a [Assoc],
     specs: &'a [SourceSpec],
     refclocks: &'a [refclocks::RefDriver],
@@ -44,7 +44,7 @@ pub(super) struct LazyView<'a> {
 
 impl<'a> LazyView<'a> {
     pub(super) fn new(
-        node: &'a Node<MAX_SOURCES, MAX_REFCLOCKS>,
+        node: &'a Node<MAX_SOURCES, MAX_REFCLOCKS, MAX_NTS>,
         assocs: &'a [Assoc],
         specs: &'a [SourceSpec],
         refclocks: &'a [refclocks::RefDriver],

@@ -8,6 +8,8 @@
 //! (Server and Port records) are honoured; without them NTP goes to the KE host on 123.
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
@@ -91,6 +93,9 @@ pub struct KeSuccess {
     pub ntp_port: u16,
     /// The KE server's address that answered.
     pub ke_addr: SocketAddr,
+    /// `ntp_host:ntp_port` resolved (in the exchange's thread, off the poll loop):
+    /// the KE server's address when it named no other NTP server.
+    pub ntp_addr: SocketAddr,
 }
 
 /// Does one NTS-KE, blocking, within the request's timeouts.
@@ -167,12 +172,40 @@ pub fn exchange_with(req: &KeRequest, config: Arc<ClientConfig>) -> Result<KeSuc
         .as_ref()
         .map_or_else(|| req.host.clone(), |s| s.as_str().to_string());
     let ntp_port = outcome.port.unwrap_or(NTP_PORT);
+    let ntp_addr = ntp_address(&ntp_host, ntp_port, &req.host, ke_addr)?;
     Ok(KeSuccess {
         jar: CookieJar::new(keys, &outcome),
         ntp_host,
         ntp_port,
         ke_addr,
+        ntp_addr,
     })
+}
+
+/// Where NTP goes after a KE with `ke_host` (answered from `ke_addr`): the same
+/// machine when the server named no other (or named the KE host), else the named
+/// server, resolved here.
+fn ntp_address(
+    ntp_host: &str,
+    ntp_port: u16,
+    ke_host: &str,
+    ke_addr: SocketAddr,
+) -> Result<SocketAddr, KeFailure> {
+    if ntp_host == ke_host {
+        return Ok(SocketAddr::new(ke_addr.ip(), ntp_port));
+    }
+    if let Ok(ip) = ntp_host.parse::<std::net::IpAddr>() {
+        return Ok(SocketAddr::new(ip, ntp_port));
+    }
+    (ntp_host, ntp_port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| {
+            KeFailure::Resolve(format!(
+                "cannot resolve the NTP server {ntp_host} the KE server named"
+            ))
+        })
 }
 
 /// The C2S and S2C keys of this TLS session (RFC 8915 §5.1); the server exports the
@@ -202,10 +235,16 @@ pub struct KeDone {
 
 /// Runs NTS-KE exchanges on their own threads and hands the results back over a
 /// channel the poll loop drains without blocking ([`try_recv`](Self::try_recv)).
+/// Each finished exchange also writes a byte to a socket the loop polls
+/// ([`poll_fd`](Self::poll_fd)), so a result wakes the loop at once without a
+/// periodic wake-up.
 #[derive(Debug)]
 pub struct KeClient {
     tx: Sender<KeDone>,
     rx: Receiver<KeDone>,
+    /// Read end (non-blocking) and write end of the wake-up pair; `None` when the
+    /// pair could not be made (the results are then seen at the loop's next turn).
+    wake: Option<(UnixDatagram, Arc<UnixDatagram>)>,
 }
 
 impl Default for KeClient {
@@ -218,24 +257,45 @@ impl KeClient {
     /// No exchange running.
     pub fn new() -> Self {
         let (tx, rx) = mpsc::channel();
-        KeClient { tx, rx }
+        let wake = UnixDatagram::pair().ok().and_then(|(r, w)| {
+            r.set_nonblocking(true).ok()?;
+            w.set_nonblocking(true).ok()?;
+            Some((r, Arc::new(w)))
+        });
+        KeClient { tx, rx, wake }
+    }
+
+    /// Readable when an exchange finished: poll it with `POLLIN`, then call
+    /// [`try_recv`](Self::try_recv) until it returns `None`.
+    pub fn poll_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.wake.as_ref().map(|(r, _)| r.as_fd())
     }
 
     /// Starts one exchange on a thread. Its result arrives as a [`KeDone`] with `id`.
     /// The thread ends by the request's timeouts at the latest (plus name resolution).
     pub fn spawn(&self, id: usize, req: KeRequest) -> std::io::Result<()> {
         let tx = self.tx.clone();
+        let wake = self.wake.as_ref().map(|(_, w)| Arc::clone(w));
         thread::Builder::new()
             .name(format!("nts-ke {}", req.host))
             .spawn(move || {
                 let result = exchange(&req);
                 let _ = tx.send(KeDone { id, result });
+                // After the send: a loop that drained the socket and then the
+                // channel either saw this result or will be woken by this byte.
+                if let Some(w) = wake {
+                    let _ = w.send(&[1]);
+                }
             })
             .map(|_| ())
     }
 
     /// A finished exchange, if any; never blocks.
     pub fn try_recv(&self) -> Option<KeDone> {
+        if let Some((r, _)) = &self.wake {
+            let mut b = [0u8; 16];
+            while r.recv(&mut b).is_ok() {}
+        }
         self.rx.try_recv().ok()
     }
 

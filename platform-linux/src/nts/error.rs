@@ -105,6 +105,25 @@ impl From<rustls::Error> for KeFailure {
 }
 
 impl KeFailure {
+    /// The node's coarse kind of this failure, for `slewctl peers` and the metrics
+    /// ([`slew_core::node::Node::key_exchange_failed`]).
+    pub fn kind(&self) -> slew_core::peer::KeFailure {
+        use slew_core::peer::KeFailure as K;
+        match self {
+            KeFailure::Resolve(_) | KeFailure::Refused => K::Connect,
+            KeFailure::Timeout(_) => K::Timeout,
+            KeFailure::UnknownIssuer
+            | KeFailure::NameMismatch
+            | KeFailure::Certificate(_)
+            | KeFailure::TrustStore(_) => K::Certificate,
+            KeFailure::Alpn => K::Alpn,
+            KeFailure::NoCommonAead => K::NoCommonAead,
+            KeFailure::ServerRefused(_) => K::Refused,
+            KeFailure::Protocol(_) => K::Malformed,
+            KeFailure::Other(_) => K::Other,
+        }
+    }
+
     /// Classifies an I/O error of the TLS stream at `stage`.
     pub fn from_io(e: &io::Error, stage: &'static str) -> Self {
         if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {

@@ -86,28 +86,24 @@ pub fn settings_from(config: &Config) -> NtsSettings {
     NtsSettings { server, sources }
 }
 
-/// NTS lines the daemon does not act on yet: NTS-KE and the key store exist, the
-/// daemon loop does not run them yet. Refused rather than ignored, because a
-/// `server … nts` followed without NTS is exactly what the admin asked not to happen.
-pub fn not_honoured(config: &Config) -> Vec<(Location, String)> {
-    let mut out: Vec<(Location, String)> = config
+/// `pool HOST nts`: refused by name. NTS-KE authenticates one server name, and a
+/// pool name's members are other machines behind one DNS name (each would need
+/// its own KE with that name and certificate): list the servers instead.
+/// Refused rather than followed without NTS, which is what the admin asked not to
+/// happen.
+pub fn pool_nts_refused(config: &Config) -> Vec<(Location, String)> {
+    config
         .sources
         .iter()
-        .filter(|s| s.options.nts)
+        .filter(|s| s.options.nts && s.kind == crate::config::SourceKind::Pool)
         .map(|s| {
             (
                 s.at.clone(),
-                "`nts` on a source (not wired into slewd yet)".into(),
+                "`pool … nts` (NTS-KE runs per server: write one `server HOST nts` line per server)"
+                    .into(),
             )
         })
-        .collect();
-    if let Some(on) = config.nts.enabled.as_ref().filter(|e| e.value) {
-        out.push((
-            on.at.clone(),
-            "`nts enable` (not wired into slewd yet)".into(),
-        ));
-    }
-    out
+        .collect()
 }
 
 #[cfg(test)]
@@ -147,7 +143,13 @@ mod tests {
             n.sources[1].ke.ca_file.as_deref(),
             Some(Path::new("/own.pem"))
         );
-        // Until the daemon runs NTS, these lines are refused, not followed in the clear.
-        assert_eq!(not_honoured(&c).len(), 3);
+        // slewd runs NTS for servers; only a pool line is refused.
+        assert!(pool_nts_refused(&c).is_empty());
+        let p = parse_str("pool pool.example nts\n", Path::new("/etc/ntp.conf"))
+            .unwrap()
+            .config;
+        let refused = pool_nts_refused(&p);
+        assert_eq!(refused.len(), 1);
+        assert!(refused[0].1.contains("server HOST nts"), "{}", refused[0].1);
     }
 }
