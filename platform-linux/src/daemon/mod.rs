@@ -464,12 +464,17 @@ impl<C: DaemonClock> Daemon<C> {
         };
         let mut page = || {
             let sources: Vec<_> = self.ep.node().sources(now).collect();
-            crate::metrics::render(&crate::metrics::MetricsInput {
-                system: &self.ep.node().system(),
-                sources: &sources,
-                server: self.server.stats(),
-                control: self.monitor.stats(),
-            })
+            // Every server thread's answers, NTS ones included, and the KE server's.
+            let served = self.server.merged_stats();
+            crate::metrics::render_with_ke_server(
+                &crate::metrics::MetricsInput {
+                    system: &self.ep.node().system(),
+                    sources: &sources,
+                    server: &served,
+                    control: self.monitor.stats(),
+                },
+                self.nts_ke_stats(),
+            )
         };
         m.service(now, &mut page);
         self.metrics = Some(m);
