@@ -75,6 +75,7 @@ fuzz_target!(|data: &[u8]| {
         dispersion_s: 1e-3,
         jitter_s: 5e-5,
         reason: "outlier",
+        nts: None,
     };
     let peers = [peer(1, Some("LOCAL(0)")), peer(2, None), peer(3, Some("ntp.example"))];
     respond(data, Responder::new(data, &sys, &peers));
