@@ -37,8 +37,8 @@ use std::time::{Duration, Instant};
 
 use common::ntpsec::spawn_ntpsec_ntpd;
 use common::nts::{
-    current_user, exporter_secret, key_exchange, make_cert, session_keys, start_chronyd_nts,
-    start_s_server,
+    current_user, exporter_secret, key_exchange, make_cert, now, server_header, session_keys,
+    start_chronyd_nts, start_s_server,
 };
 use common::{free_port, require, spawn_logged, NetNs, TempDir};
 use slew_core::nts::cookie::{CookieKeys, COOKIE_LEN};
@@ -69,30 +69,6 @@ fn nts_request(jar: &mut CookieJar, seq: u8) -> (Vec<u8>, NtpTimestamp) {
     let nonce = [seq ^ 0xa5; 16];
     let n = jar.write_request(&mut buf, uid, nonce).unwrap();
     (buf[..n].to_vec(), transmit)
-}
-
-/// The wall clock as an NTP timestamp (the test's server reads it, never sets it).
-fn now() -> NtpTimestamp {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    NtpTimestamp::from_unix(d.as_secs() as i64, d.subsec_nanos())
-}
-
-/// The header of a stratum 1 answer to `request`.
-fn server_header(request: &[u8], received: NtpTimestamp) -> Repr {
-    let mut repr = Repr::parse(&Packet::new_checked(request).unwrap()).unwrap();
-    repr.mode = Mode::Server;
-    repr.stratum = 1;
-    repr.precision = -20;
-    repr.root_delay = slew_core::NtpShort::from_bits(0);
-    repr.root_dispersion = slew_core::NtpShort::from_bits(0x10);
-    repr.ref_id = slew_core::wire::RefId::from_ascii(b"GPS\0");
-    repr.origin_timestamp = repr.transmit_timestamp;
-    repr.reference_timestamp = received;
-    repr.receive_timestamp = received;
-    repr.transmit_timestamp = now();
-    repr
 }
 
 /// Our NTS-KE server's half of one exchange, over `openssl s_server`'s plaintext:

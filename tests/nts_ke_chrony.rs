@@ -21,6 +21,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::nts::{now, server_header};
 use common::*;
 use nts_ke_support::*;
 use slew_core::nts::jar::CookieJar;
@@ -141,29 +142,6 @@ fn nts_ke_client_gets_cookies_and_keys_from_chronyd() {
     let e = client::exchange(&req).unwrap_err();
     assert_eq!(e, KeFailure::UnknownIssuer, "{e}");
     assert!(e.to_string().contains("ca FILE"), "{e}");
-}
-
-/// The wall clock as an NTP timestamp (read, never set).
-fn now() -> NtpTimestamp {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    NtpTimestamp::from_unix(d.as_secs() as i64, d.subsec_nanos())
-}
-
-fn server_header(request: &[u8], received: NtpTimestamp) -> Repr {
-    let mut repr = Repr::parse(&Packet::new_checked(request).unwrap()).unwrap();
-    repr.mode = Mode::Server;
-    repr.stratum = 1;
-    repr.precision = -20;
-    repr.root_delay = slew_core::NtpShort::from_bits(0);
-    repr.root_dispersion = slew_core::NtpShort::from_bits(0x10);
-    repr.ref_id = slew_core::wire::RefId::from_ascii(b"GPS\0");
-    repr.origin_timestamp = repr.transmit_timestamp;
-    repr.reference_timestamp = received;
-    repr.receive_timestamp = received;
-    repr.transmit_timestamp = now();
-    repr
 }
 
 #[test]

@@ -14,6 +14,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::nts::now;
 use common::*;
 use nts_ke_support::*;
 use slew_core::nts::ke_msg::MAX_COOKIES;
@@ -46,13 +47,6 @@ fn ntpd_command(ntpd: &std::path::Path, dir: &TempDir) -> Command {
 
 fn log(dir: &TempDir) -> String {
     std::fs::read_to_string(dir.join("ntpd.log")).unwrap_or_default()
-}
-
-fn now() -> NtpTimestamp {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    NtpTimestamp::from_unix(d.as_secs() as i64, d.subsec_nanos())
 }
 
 #[test]

@@ -265,3 +265,29 @@ pub fn start_s_server(dir: &TempDir, port: u16, keylog: &Path) -> Child {
     }
     tls
 }
+
+/// The wall clock as an NTP timestamp (a test's server reads it, never sets it).
+pub fn now() -> slew_core::NtpTimestamp {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    slew_core::NtpTimestamp::from_unix(d.as_secs() as i64, d.subsec_nanos())
+}
+
+/// The header of a stratum 1 answer to `request`, received at `received` and sent
+/// now: what a test's stand-in NTS server puts before its NTS fields.
+pub fn server_header(request: &[u8], received: slew_core::NtpTimestamp) -> slew_core::wire::Repr {
+    use slew_core::wire::{Mode, Packet, Repr};
+    let mut repr = Repr::parse(&Packet::new_checked(request).unwrap()).unwrap();
+    repr.mode = Mode::Server;
+    repr.stratum = 1;
+    repr.precision = -20;
+    repr.root_delay = slew_core::NtpShort::from_bits(0);
+    repr.root_dispersion = slew_core::NtpShort::from_bits(0x10);
+    repr.ref_id = slew_core::wire::RefId::from_ascii(b"GPS\0");
+    repr.origin_timestamp = repr.transmit_timestamp;
+    repr.reference_timestamp = received;
+    repr.receive_timestamp = received;
+    repr.transmit_timestamp = now();
+    repr
+}
