@@ -18,8 +18,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use slew_linux::nts::keystore::DEFAULT_ROTATION;
-use slew_linux::nts::{client, tls, KeLimits, KeRequest, KeServer, KeServerConfig, KeyStore};
+use slew_linux::server::nts::keystore::DEFAULT_ROTATION;
+use slew_linux::server::nts::{
+    client, tls, KeLimits, KeRequest, KeServer, KeServerConfig, KeyStore,
+};
 
 const THREADS: usize = 2;
 

@@ -14,8 +14,8 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use common::*;
-use slew_linux::batch::{RecvBatch, BATCH};
-use slew_linux::net::NtpSocket;
+use slew_linux::os::batch::{RecvBatch, BATCH};
+use slew_linux::os::net::NtpSocket;
 
 /// A small deterministic generator (xorshift64*): the same seed, the same run.
 struct Rng(u64);

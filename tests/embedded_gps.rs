@@ -17,7 +17,7 @@ use std::time::Duration;
 use common::gps::{open_pty, sentences, sleep_until};
 use common::*;
 use slew_core::refclock::UnixTime;
-use slew_linux::refclock::realtime_unix;
+use slew_linux::os::refclock::realtime_unix;
 
 /// The refclock polls every 16 s and the discipline sets the clock at the fourth
 /// poll (about 64 s); the rest shows it serving and staying put. A loaded 2-core

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use slew_core::clock::{ClockStatus, LeapIndicator};
 use slew_core::{Clock, NtpDuration};
-use slew_linux::clock::kernel::{self, read_state, KernelClock};
+use slew_linux::os::clock::kernel::{self, read_state, KernelClock};
 
 /// The tests run one at a time: each measures the clock the others adjust.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());

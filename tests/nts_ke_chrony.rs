@@ -29,8 +29,8 @@ use slew_core::nts::ke_msg::MAX_COOKIES;
 use slew_core::nts::server::check_request;
 use slew_core::wire::{Mode, Packet, Repr};
 use slew_core::NtpTimestamp;
-use slew_linux::nts::keystore::DEFAULT_ROTATION;
-use slew_linux::nts::{client, KeFailure, KeRequest, KeyStore};
+use slew_linux::server::nts::keystore::DEFAULT_ROTATION;
+use slew_linux::server::nts::{client, KeFailure, KeRequest, KeyStore};
 
 fn user() -> String {
     let mut c = Command::new("id");

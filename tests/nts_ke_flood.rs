@@ -19,8 +19,8 @@ use nts_ke_support::*;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, Connection};
 use slew_core::nts::ke_msg::MAX_COOKIES;
-use slew_linux::nts::keystore::DEFAULT_ROTATION;
-use slew_linux::nts::{stream, tls, KeClient, KeRequest, KeyStore};
+use slew_linux::server::nts::keystore::DEFAULT_ROTATION;
+use slew_linux::server::nts::{stream, tls, KeClient, KeRequest, KeyStore};
 
 fn threads() -> usize {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();

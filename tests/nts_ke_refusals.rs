@@ -21,8 +21,10 @@ use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, Connection};
 use slew_core::nts::ke::RecordDecoder;
 use slew_core::nts::ke_msg::{write_request, ResponseReader, MAX_COOKIES};
-use slew_linux::nts::keystore::DEFAULT_ROTATION;
-use slew_linux::nts::{client, stream, tls, KeClient, KeFailure, KeRequest, KeServer, KeyStore};
+use slew_linux::server::nts::keystore::DEFAULT_ROTATION;
+use slew_linux::server::nts::{
+    client, stream, tls, KeClient, KeFailure, KeRequest, KeServer, KeyStore,
+};
 
 fn loopback(port: u16) -> Vec<SocketAddr> {
     vec![SocketAddr::from(([127, 0, 0, 1], port))]

@@ -32,9 +32,9 @@ use slew_core::refclock::shm::ShmError;
 use slew_core::refclock::source::{Driver, RefclockConfig, RefclockSource};
 use slew_core::refclock::UnixTime;
 use slew_core::Instant;
-use slew_linux::refclock::nmea::NmeaPort;
-use slew_linux::refclock::realtime_unix;
-use slew_linux::refclock::shm::{ShmReader, ShmSegment};
+use slew_linux::os::refclock::nmea::NmeaPort;
+use slew_linux::os::refclock::realtime_unix;
+use slew_linux::os::refclock::shm::{ShmReader, ShmSegment};
 
 const OFFSET_S: f64 = 0.040;
 

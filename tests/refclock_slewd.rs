@@ -25,7 +25,7 @@ use common::gps::{open_pty, sentences, sleep_until, Sentences};
 use common::mode6::ntpsec_ntpq_command;
 use common::{require, run_with_timeout, slew_bin, spawn_logged, NetNs, Proc, TempDir};
 use slew_core::refclock::UnixTime;
-use slew_linux::refclock::realtime_unix;
+use slew_linux::os::refclock::realtime_unix;
 
 const OFFSET_S: f64 = 0.040;
 
@@ -404,7 +404,7 @@ fn slewd_follows_its_nmea_driver_on_a_pty_and_says_why_it_refuses() {
 fn a_segment_of_the_wrong_size_is_never_read() {
     private_ipc();
     // Another program's 64-byte segment at unit 2's key.
-    let key = slew_linux::refclock::shm::shm_key(2);
+    let key = slew_linux::os::refclock::shm::shm_key(2);
     // SAFETY: plain syscall in our private IPC namespace.
     let id = unsafe { libc::shmget(key, 64, libc::IPC_CREAT | 0o600) };
     assert!(id >= 0, "{}", std::io::Error::last_os_error());

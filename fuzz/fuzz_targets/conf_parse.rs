@@ -18,15 +18,21 @@ fuzz_target!(|data: &[u8]| {
         assert!(
             !text
                 .chars()
-                .any(|c| c != '\n' && slew_linux::escape::needs_escape(c)),
+                .any(|c| c != '\n' && slew_linux::config::escape::needs_escape(c)),
             "{text:?}"
         );
     };
     match parsed {
         Ok(p) => {
             p.warnings.iter().for_each(|w| clean(w.to_string()));
-            // Whatever parses must also be distilled without panicking.
-            let _ = slew_linux::access::hardening_from(&p.config);
+            // Whatever parses must also be distilled without panicking, against a
+            // fixed host: no DNS or getifaddrs per fuzz input.
+            let host = slew_linux::settings::FixedHost::loopback();
+            let _ = slew_linux::settings::access::hardening_from(&p.config, &host);
+            if slew_linux::settings::not_honoured(&p.config, &host).is_empty() {
+                let overrides = slew_linux::settings::Overrides::default();
+                let _ = slew_linux::settings::settings_from(&p.config, &overrides, &host);
+            }
         }
         Err(r) => clean(r.to_string()),
     }

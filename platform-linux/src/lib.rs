@@ -4,35 +4,12 @@
 //! LD_PRELOAD-based clock and network simulators must be able to drive the real
 //! binary).
 
-pub mod access;
-pub mod batch;
-pub mod clock;
-pub mod compat;
 pub mod config;
-pub mod ctl;
 pub mod daemon;
-pub mod drift;
-pub mod entropy;
-pub mod escape;
-pub mod kernel_state;
-pub mod leapfile;
-pub mod listen;
-pub mod load;
-pub mod logger;
-pub mod metrics;
-pub mod monitor;
-pub mod net;
-pub mod notify;
-pub mod nts;
-pub mod privdrop;
-pub mod query;
-pub mod ratelog;
-pub mod refclock;
-pub mod resolve;
-pub mod serve;
-pub mod serve_threads;
+pub mod os;
+pub mod server;
 pub mod settings;
-pub mod signals;
-pub mod snapshot;
-pub mod stats;
-pub mod time;
+
+pub mod compat;
+pub mod ctl;
+pub mod load;

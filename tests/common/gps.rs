@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use slew_core::refclock::nmea::checksum;
 use slew_core::refclock::UnixTime;
-use slew_linux::refclock::realtime_unix;
+use slew_linux::os::refclock::realtime_unix;
 
 /// `$BODY*CS\r\n`, with the checksum a receiver puts on every sentence.
 pub fn nmea_line(body: &str) -> String {

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use slew_linux::nts::{KeLimits, KeServer, KeServerConfig, KeyStore};
+use slew_linux::server::nts::{KeLimits, KeServer, KeServerConfig, KeyStore};
 
 use super::common::{require, run_with_timeout, text, TempDir};
 

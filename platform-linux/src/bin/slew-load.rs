@@ -27,10 +27,10 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use slew_core::wire::HEADER_LEN;
-use slew_linux::batch::{RecvBatch, SendBatch, BATCH};
 use slew_linux::load::{self, Bad, Bitmap, Tally};
-use slew_linux::net::NtpSocket;
-use slew_linux::time::realtime_now;
+use slew_linux::os::batch::{RecvBatch, SendBatch, BATCH};
+use slew_linux::os::net::NtpSocket;
+use slew_linux::os::time::realtime_now;
 
 #[derive(Parser, Debug)]
 #[command(name = "slew-load", about = "Open-loop NTP load over loopback")]
@@ -130,7 +130,7 @@ fn main() -> ExitCode {
 }
 
 fn random_key() -> u64 {
-    slew_linux::entropy::random_u64()
+    slew_linux::os::entropy::random_u64()
 }
 
 fn run(args: &Args) -> Result<ExitCode, String> {
@@ -154,10 +154,10 @@ fn run(args: &Args) -> Result<ExitCode, String> {
     let nts = match &args.nts_ke {
         None => None,
         Some(host) => {
-            let mut req = slew_linux::nts::KeRequest::new(host);
+            let mut req = slew_linux::server::nts::KeRequest::new(host);
             req.port = args.nts_ke_port;
             req.ca_file = args.nts_ca.clone();
-            let ke = slew_linux::nts::client::exchange(&req)
+            let ke = slew_linux::server::nts::client::exchange(&req)
                 .map_err(|e| format!("NTS-KE with {host}:{}: {e}", args.nts_ke_port))?;
             println!(
                 "slew-load: NTS-KE with {} gave {} cookies",

@@ -19,10 +19,10 @@ use clap::{Parser, Subcommand};
 use slew_core::endpoint::{Correction, Force, StepRule};
 use slew_core::WideDuration;
 use slew_linux::compat::{self, Personality};
+use slew_linux::ctl::query::{self, QueryOptions};
 use slew_linux::ctl::{self, json, peers, status, ControlClient};
-use slew_linux::logger::{civil_from_days, format_utc};
-use slew_linux::query::{self, QueryOptions};
-use slew_linux::time::unix_now_s;
+use slew_linux::os::logger::{civil_from_days, format_utc};
+use slew_linux::os::time::unix_now_s;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -224,7 +224,7 @@ fn ntpdate_stamp(unix_s: i64) -> String {
 /// slew is bounded by the kernel anyway (±2145 s).
 fn adjust(correction: Correction) -> Result<(), String> {
     use slew_core::Clock;
-    let mut clock = slew_linux::clock::KernelClock::new();
+    let mut clock = slew_linux::os::clock::KernelClock::new();
     let result = match correction {
         Correction::Step(d) => clock.step(d),
         Correction::Slew(d) => clock.slew(d),

@@ -11,13 +11,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use slew_linux::clock::{virtual_clock, DaemonClock, KernelClock, ObserveClock};
 use slew_linux::daemon::{Daemon, Exit, NtsServerOptions};
-use slew_linux::logger::{self, Sink};
-use slew_linux::notify;
-use slew_linux::privdrop::{self, Target};
+use slew_linux::os::clock::{virtual_clock, DaemonClock, KernelClock, ObserveClock};
+use slew_linux::os::host::SystemHost;
+use slew_linux::os::logger::{self, Sink};
+use slew_linux::os::notify;
+use slew_linux::os::privdrop::{self, Target};
+use slew_linux::os::signals;
 use slew_linux::settings::{self, ClockKind, Overrides, Settings};
-use slew_linux::signals;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum ClockArg {
@@ -121,7 +122,7 @@ impl Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let loaded = match settings::load(&args.config, &args.overrides()) {
+    let loaded = match settings::load(&args.config, &args.overrides(), &SystemHost) {
         Ok(l) => l,
         Err(report) => {
             eprintln!("{report}");
@@ -209,7 +210,7 @@ fn serve<C: DaemonClock>(
     };
     // Until the daemon has detached, everything goes to the terminal.
     logger::init(Sink::Stderr, "slewd", args.debug);
-    slew_linux::ratelog::set_window_override(args.log_window_s);
+    slew_linux::os::ratelog::set_window_override(args.log_window_s);
     let mut daemon = match Daemon::new(settings, clock) {
         Ok(d) => d,
         Err(e) => {
@@ -263,7 +264,7 @@ fn serve<C: DaemonClock>(
     }
     let (path, overrides) = (args.config.clone(), args.overrides());
     daemon.set_reload_source(std::sync::Arc::new(move || {
-        settings::load(&path, &overrides)
+        settings::load(&path, &overrides, &SystemHost)
     }));
     // Sockets bound, privileges dropped, handlers in place: time can be asked for.
     notify::notify_or_log("READY=1\nSTATUS=serving NTP");

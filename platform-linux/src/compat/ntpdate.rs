@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use super::names::pretty_date;
 use super::ntpq::format::host_name;
 use super::{getopt, Refused};
-use crate::query::{ServerReport, Unusable};
+use crate::ctl::query::{ServerReport, Unusable};
 
 /// ntpdate's command line.
 #[derive(Debug, Clone, PartialEq)]

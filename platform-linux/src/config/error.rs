@@ -5,13 +5,13 @@
 //! used anyway (the cases where ntpd, too, logs and carries on).
 //!
 //! Everything a diagnostic shows of the file (words, paths) passes through
-//! [`crate::escape`]: a NUL, ESC or other control byte on a line is shown as `\0`,
+//! [`crate::config::escape`]: a NUL, ESC or other control byte on a line is shown as `\0`,
 //! `\x1b`, …, never written raw to a terminal or a log.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::escape::escape;
+use crate::config::escape::escape;
 
 /// Where in which file a diagnostic points. Lines and columns count from 1; column
 /// counts characters (a tab is one column), as editors' "go to column" does.

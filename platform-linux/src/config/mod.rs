@@ -60,6 +60,7 @@
 
 mod directives;
 mod error;
+pub mod escape;
 pub mod keys;
 mod lexer;
 mod misc;

@@ -8,6 +8,7 @@
 pub mod client;
 pub mod json;
 pub mod peers;
+pub mod query;
 pub mod status;
 
 #[cfg(test)]

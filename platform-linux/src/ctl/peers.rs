@@ -224,9 +224,9 @@ impl PeerRow {
 
     /// ntpq -p's line for it (with the reason appended when there is one). The
     /// name, refid and reason come from the server's answer: controls in them are
-    /// shown escaped ([`crate::escape`]), never sent raw to the terminal.
+    /// shown escaped ([`crate::config::escape`]), never sent raw to the terminal.
     pub fn line(&self) -> String {
-        use crate::escape::escape;
+        use crate::config::escape::escape;
         let mut l = format!(
             "{}{:<15.15} {:<15.15} {:>2} {} {:>4} {:>4} {:>4o} {:>8.3} {:>8.3} {:>7.3}",
             self.tally(),
@@ -364,7 +364,7 @@ pub fn fetch(client: &mut ControlClient) -> Result<Vec<PeerRow>, CtlError> {
         .ok()
         .and_then(|(_, v)| var_ntp_seconds(&v, "clock"))
         .or_else(|| {
-            let t = crate::time::realtime_now();
+            let t = crate::os::time::realtime_now();
             Some(f64::from(t.seconds()) + f64::from(t.fraction()) / 4_294_967_296.0)
         });
     let mut rows = Vec::with_capacity(assocs.len());

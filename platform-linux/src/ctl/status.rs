@@ -105,7 +105,7 @@ impl Status {
             .unwrap_or("unknown source");
         if src == 6 {
             // The refid is the server's word: shown escaped, never raw.
-            format!("{name} ({})", crate::escape::escape(&self.refid))
+            format!("{name} ({})", crate::config::escape::escape(&self.refid))
         } else {
             name.to_string()
         }

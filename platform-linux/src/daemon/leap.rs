@@ -4,7 +4,7 @@
 use slew_core::endpoint::LeapSchedule;
 
 use super::Daemon;
-use crate::clock::DaemonClock;
+use crate::os::clock::DaemonClock;
 
 impl<C: DaemonClock> Daemon<C> {
     /// Re-reads the leapfile (SIGHUP).
@@ -16,7 +16,7 @@ impl<C: DaemonClock> Daemon<C> {
             None => self.ep.set_leap_schedule(LeapSchedule::NONE),
             Some(path) => {
                 if let Some(t) = load_leapfile(path) {
-                    let now_s = crate::time::unix_now_s();
+                    let now_s = crate::os::time::unix_now_s();
                     self.ep.set_leap_schedule(t.schedule(now_s));
                 } else if *self.ep.leap_schedule() != LeapSchedule::NONE {
                     log::warn!("keeping the leap-second table read before");
@@ -27,10 +27,10 @@ impl<C: DaemonClock> Daemon<C> {
 }
 
 /// Reads a leapfile, logging why it cannot be used.
-pub(super) fn load_leapfile(path: &std::path::Path) -> Option<crate::leapfile::LeapTable> {
-    match crate::leapfile::read(path) {
+pub(super) fn load_leapfile(path: &std::path::Path) -> Option<crate::os::leapfile::LeapTable> {
+    match crate::os::leapfile::read(path) {
         Ok(t) => {
-            let now = crate::time::unix_now_s();
+            let now = crate::os::time::unix_now_s();
             if t.expired(now) {
                 log::warn!(
                     "leapfile {} has expired: fetch a current leap-seconds.list",
@@ -41,7 +41,7 @@ pub(super) fn load_leapfile(path: &std::path::Path) -> Option<crate::leapfile::L
                 Some((kind, at)) => log::info!(
                     "leapfile {}: next leap second ({kind:?}) at the end of the day before {}",
                     path.display(),
-                    crate::logger::format_utc(at)
+                    crate::os::logger::format_utc(at)
                 ),
                 None => log::info!("leapfile {}: no leap second pending", path.display()),
             }

@@ -11,10 +11,10 @@ use slew_core::endpoint::Correction;
 use super::seams::{era_note, era_resolved};
 
 use super::{Assoc, Daemon, Exit};
-use crate::clock::DaemonClock;
-use crate::drift;
+use crate::os::clock::DaemonClock;
+use crate::os::drift;
+use crate::os::time::monotonic_now;
 use crate::settings::{Settings, SourceSpec};
-use crate::time::monotonic_now;
 
 impl<C: DaemonClock> Daemon<C> {
     pub(super) fn write_drift(&mut self) {
@@ -209,7 +209,7 @@ impl<C: DaemonClock> Daemon<C> {
         for (id, key, name) in kept_keys {
             self.give_key(id, key, &name);
         }
-        self.stats = crate::stats::Recorder::new(&self.settings.stats);
+        self.stats = crate::daemon::stats::Recorder::new(&self.settings.stats);
         self.unresolved = (0..self.settings.sources.len())
             .filter(|i| !kept_specs.contains(i))
             .collect();

@@ -15,6 +15,9 @@
 //! | `leap` | the leapfile, handed to the endpoint |
 //! | `lifecycle` | driftfile, `-q`'s one correction, SIGHUP reloads |
 //! | `view` | the node's state for mode 6 and `slewctl` |
+//! | [`monitor`], [`snapshot`] | mode 6: who may ask, and the node's state as ntpq reads it |
+//! | [`metrics`] | the Prometheus text for `slewctl metrics` |
+//! | [`stats`] | ntpd's statistics files (loopstats, peerstats, clockstats) |
 //! | `seams`, `txstamp`, `refclocks`, `reload` | the clock and socket seams, T1 stamps, refclock drivers, the reload thread |
 
 use std::io;
@@ -28,22 +31,26 @@ use slew_core::peer::{Reason, SourceId};
 use slew_core::system::SystemVars;
 use slew_core::Instant;
 
-use crate::clock::DaemonClock;
-use crate::drift;
-use crate::monitor::{Identity, Monitor};
-use crate::net::{bind_error, family_missing, family_name, NtpSocket};
-use crate::serve::TimeServer;
+use crate::daemon::monitor::{Identity, Monitor};
+use crate::os::clock::DaemonClock;
+use crate::os::drift;
+use crate::os::net::{bind_error, family_missing, family_name, NtpSocket};
+use crate::os::time::{measure_precision, monotonic_now};
+use crate::server::TimeServer;
 use crate::settings::Settings;
-use crate::time::{measure_precision, monotonic_now};
 
 mod leap;
 mod lifecycle;
+pub mod metrics;
+pub mod monitor;
 mod nts;
 mod refclocks;
 mod reload;
 mod run;
 mod seams;
+pub mod snapshot;
 mod sources;
+pub mod stats;
 mod txstamp;
 mod view;
 
@@ -52,9 +59,7 @@ pub use reload::ReloadSource;
 pub use seams::SendError;
 use seams::{ClientTransport, EraResolving};
 
-/// Datagrams handled per socket per turn, so a flood on one socket cannot starve the
-/// others or the timers.
-pub const DRAIN_BUDGET: usize = 256;
+pub use crate::server::DRAIN_BUDGET;
 
 /// Upstream associations one daemon can hold.
 pub const MAX_SOURCES: usize = 16;
@@ -132,12 +137,12 @@ pub struct Daemon<C: DaemonClock> {
     next_resolve: Instant,
     next_drift_write: Instant,
     monitor: Monitor,
-    stats: crate::stats::Recorder,
-    metrics: Option<crate::metrics::MetricsServer>,
+    stats: crate::daemon::stats::Recorder,
+    metrics: Option<crate::daemon::metrics::MetricsServer>,
     started: Instant,
     exit: Option<Exit>,
     /// DNS lookups, off the loop.
-    resolver: crate::resolve::Resolver,
+    resolver: crate::os::resolve::Resolver,
     /// For each lookup under way, the address it must not hand back.
     resolve_except: Vec<(usize, Option<SocketAddr>)>,
     /// SIGHUP's re-read of the configuration, off the loop.
@@ -237,7 +242,7 @@ impl<C: DaemonClock> Daemon<C> {
         if let Some(t) = settings.leapfile.as_deref().and_then(leap::load_leapfile) {
             ep.set_leap_schedule(LeapSchedule::from_table(
                 &t.entries,
-                crate::time::unix_now_s(),
+                crate::os::time::unix_now_s(),
             ));
         }
         if settings.once {
@@ -254,7 +259,7 @@ impl<C: DaemonClock> Daemon<C> {
                 ),
             }
         }
-        let stats = crate::stats::Recorder::new(&settings.stats);
+        let stats = crate::daemon::stats::Recorder::new(&settings.stats);
         let mut d = Self {
             unresolved: (0..settings.sources.len()).collect(),
             settings,
@@ -273,7 +278,7 @@ impl<C: DaemonClock> Daemon<C> {
             metrics: None,
             started: now,
             exit: None,
-            resolver: crate::resolve::Resolver::default(),
+            resolver: crate::os::resolve::Resolver::default(),
             resolve_except: Vec::new(),
             reloader: reload::Reloader::default(),
             once_done: None,
@@ -308,7 +313,7 @@ impl<C: DaemonClock> Daemon<C> {
     }
 
     /// `--server-threads N`: N more threads will serve the listen addresses on
-    /// `SO_REUSEPORT` sockets of their own ([`crate::serve_threads`]). Binds them
+    /// `SO_REUSEPORT` sockets of their own ([`crate::server::threads`]). Binds them
     /// now (call before forking and dropping privileges); [`Daemon::run`] starts
     /// the threads.
     pub fn prepare_server_threads(&mut self, n: usize) -> io::Result<()> {
@@ -442,7 +447,7 @@ impl<C: DaemonClock> Daemon<C> {
 
     /// `--metrics`: serves the Prometheus page on `addr` from now on.
     pub fn enable_metrics(&mut self, addr: SocketAddr) -> io::Result<SocketAddr> {
-        let m = crate::metrics::MetricsServer::bind(addr).map_err(|e| {
+        let m = crate::daemon::metrics::MetricsServer::bind(addr).map_err(|e| {
             if family_missing(&e, &addr) {
                 io::Error::new(
                     e.kind(),
@@ -466,8 +471,8 @@ impl<C: DaemonClock> Daemon<C> {
             let sources: Vec<_> = self.ep.node().sources(now).collect();
             // Every server thread's answers, NTS ones included, and the KE server's.
             let served = self.server.merged_stats();
-            crate::metrics::render_with_ke_server(
-                &crate::metrics::MetricsInput {
+            crate::daemon::metrics::render_with_ke_server(
+                &crate::daemon::metrics::MetricsInput {
                     system: &self.ep.node().system(),
                     sources: &sources,
                     server: &served,
@@ -494,5 +499,5 @@ impl<C: DaemonClock> Daemon<C> {
 
 /// A seed for the node's PRNG: nonces must not be guessable by an off-path attacker.
 fn seed() -> u64 {
-    crate::entropy::random_u64()
+    crate::os::entropy::random_u64()
 }

@@ -19,8 +19,8 @@ use slew_core::peer::{KeNeed, SourceId};
 use slew_core::Instant;
 
 use super::Daemon;
-use crate::clock::DaemonClock;
-use crate::nts::{
+use crate::os::clock::DaemonClock;
+use crate::server::nts::{
     backoff, KeClient, KeServer, KeServerConfig, KeyStore, LoadOutcome, RotationTimer,
 };
 
@@ -86,7 +86,7 @@ pub struct NtsServerOptions {
 
 /// A jitter in [0, 1) for the back-off, so that a fleet does not retry in step.
 fn jitter() -> f64 {
-    (crate::entropy::random_u64() >> 11) as f64 / (1u64 << 53) as f64
+    (crate::os::entropy::random_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 impl<C: DaemonClock> Daemon<C> {
@@ -152,7 +152,7 @@ impl<C: DaemonClock> Daemon<C> {
             match done.result {
                 Ok(ok) => {
                     let cookies = ok.jar.cookies();
-                    let seed = crate::entropy::random_bytes();
+                    let seed = crate::os::entropy::random_bytes();
                     if self
                         .ep
                         .node_mut()
@@ -266,7 +266,7 @@ impl<C: DaemonClock> Daemon<C> {
         ke_cfg.ntp_port = local
             .first()
             .map(SocketAddr::port)
-            .filter(|p| *p != crate::nts::client::NTP_PORT);
+            .filter(|p| *p != crate::server::nts::client::NTP_PORT);
         let ke = KeServer::start(&ke_cfg, Arc::clone(&store))
             .map_err(|e| format!("nts: the NTS-KE server did not start: {e}"))?;
         for a in ke.local_addrs() {
@@ -297,7 +297,7 @@ impl<C: DaemonClock> Daemon<C> {
     }
 
     /// The NTS-KE server's counters (for metrics), when `nts enable` runs.
-    pub fn nts_ke_stats(&self) -> Option<&crate::nts::KeServerStats> {
+    pub fn nts_ke_stats(&self) -> Option<&crate::server::nts::KeServerStats> {
         self.nts_server.as_ref()?.ke.as_ref().map(KeServer::stats)
     }
 

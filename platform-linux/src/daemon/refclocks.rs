@@ -17,8 +17,8 @@ use slew_core::refclock::source::{Driver, RefclockConfig};
 use slew_core::refclock::{RefSample, UnixTime};
 use slew_core::Instant;
 
-use crate::refclock::nmea::{device_path, NmeaPort};
-use crate::refclock::shm::{AttachError, ShmReader, ShmSegment};
+use crate::os::refclock::nmea::{device_path, NmeaPort};
+use crate::os::refclock::shm::{AttachError, ShmReader, ShmSegment};
 
 /// ntpd reads the SHM segment once a second.
 pub const SHM_READ_INTERVAL: Duration = Duration::from_secs(1);
@@ -235,7 +235,7 @@ impl RefDriver {
                     NmeaEvent::Sample(s, _, line) => {
                         // Printable already (the checksum passed); escaped anyway,
                         // as everything a peer sends is before it reaches a file.
-                        let text = crate::escape::escape_bytes(line);
+                        let text = crate::config::escape::escape_bytes(line);
                         samples.push((s, text.trim_end().to_string()));
                     }
                     NmeaEvent::Rejected(e, line) => {

@@ -9,12 +9,12 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::view::LazyView;
 use super::{reload, Daemon, Exit, DRAIN_BUDGET, DRIFT_WRITE_INTERVAL, ONCE_TIMEOUT};
-use crate::clock::DaemonClock;
-use crate::monitor::ServeState;
-use crate::net::family_name;
-use crate::serve::TimeServer;
-use crate::signals;
-use crate::time::monotonic_now;
+use crate::daemon::monitor::ServeState;
+use crate::os::clock::DaemonClock;
+use crate::os::net::family_name;
+use crate::os::signals;
+use crate::os::time::monotonic_now;
+use crate::server::TimeServer;
 
 impl<C: DaemonClock> Daemon<C> {
     /// Serves and disciplines until SIGTERM or SIGINT (or, with `-q`, until the time

@@ -7,9 +7,9 @@ use std::net::SocketAddr;
 use slew_core::clock::ErrorKind;
 use slew_core::{Clock, NtpDuration, Transport, WideDuration};
 
-use crate::clock::DaemonClock;
-use crate::net::NtpSocket;
-use crate::time::{step_into_window, BASEDATE_UNIX_S};
+use crate::os::clock::DaemonClock;
+use crate::os::net::NtpSocket;
+use crate::os::time::{step_into_window, BASEDATE_UNIX_S};
 
 /// The client sockets as the node's [`Transport`].
 pub(super) struct ClientTransport<'a> {
@@ -35,7 +35,7 @@ impl Transport for ClientTransport<'_> {
     type Error = SendError;
     fn send(&mut self, to: SocketAddr, bytes: &[u8]) -> Result<(), SendError> {
         let socket = if to.is_ipv4() { self.v4 } else { self.v6 };
-        let family = crate::net::family_name(&to);
+        let family = crate::os::net::family_name(&to);
         let socket =
             socket.ok_or_else(|| SendError(io::Error::other(format!("no {family} socket"))))?;
         socket.send_to(bytes, to).map(|_| ()).map_err(SendError)

@@ -9,10 +9,10 @@ use slew_core::Instant;
 use std::time::Duration;
 
 use super::{Assoc, Daemon, Exit, MAX_SOURCES, RERESOLVE_AFTER, RESOLVE_RETRY};
-use crate::clock::DaemonClock;
 use crate::config::Host;
-use crate::resolve::{resolve, POOL_MAX};
-use crate::time::monotonic_now;
+use crate::os::clock::DaemonClock;
+use crate::os::resolve::{resolve, POOL_MAX};
+use crate::os::time::monotonic_now;
 
 impl<C: DaemonClock> Daemon<C> {
     pub(super) fn add_spec(&mut self, spec_idx: usize, now: Instant) -> Result<(), String> {
@@ -128,7 +128,7 @@ impl<C: DaemonClock> Daemon<C> {
             }
         }
         if let Some((addr, why)) = no_family {
-            let family = crate::net::family_name(&addr);
+            let family = crate::os::net::family_name(&addr);
             let who = if literal {
                 addr.to_string()
             } else {

@@ -10,8 +10,8 @@
 use slew_core::node::{Node, TxId};
 use slew_core::{Instant, NtpTimestamp};
 
-use crate::clock::DaemonClock;
-use crate::net::NtpSocket;
+use crate::os::clock::DaemonClock;
+use crate::os::net::NtpSocket;
 
 /// Requests still waiting for their stamp: a handful per poll, kept at most this
 /// many (oldest dropped) and at most a second.

@@ -7,10 +7,10 @@ use slew_core::node::Node;
 use slew_core::Instant;
 
 use super::{refclocks, Assoc, Daemon, MAX_NTS, MAX_REFCLOCKS, MAX_SOURCES};
-use crate::clock::DaemonClock;
 use crate::config::Host;
+use crate::daemon::snapshot::NodeView;
+use crate::os::clock::DaemonClock;
 use crate::settings::SourceSpec;
-use crate::snapshot::NodeView;
 
 impl<C: DaemonClock> Daemon<C> {
     /// The node's state for the control responder (ntpq, ntpstat, slewctl).
@@ -100,7 +100,7 @@ impl<'a> LazyView<'a> {
     }
 }
 
-impl crate::monitor::SnapshotSource for LazyView<'_> {
+impl crate::daemon::monitor::SnapshotSource for LazyView<'_> {
     fn system_peer(&self) -> (Option<SocketAddr>, u8) {
         self.build().system_peer()
     }
@@ -119,7 +119,7 @@ impl crate::monitor::SnapshotSource for LazyView<'_> {
 
     fn with_snapshots(
         &self,
-        identity: &crate::monitor::Identity,
+        identity: &crate::daemon::monitor::Identity,
         answer: &mut dyn FnMut(
             &slew_core::control::SystemSnapshot<'_>,
             &[slew_core::control::PeerSnapshot<'_>],

@@ -235,7 +235,7 @@ impl Session {
                 }
                 out.push_str(&"=".repeat(78));
                 out.push('\n');
-                let now_s = crate::time::realtime_now().seconds();
+                let now_s = crate::os::time::realtime_now().seconds();
                 for (id, status) in assocs {
                     if name == "peers" && (status >> 8) & 0x90 == 0 {
                         continue;

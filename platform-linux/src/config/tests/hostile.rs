@@ -111,7 +111,7 @@ fn check(r: &Result<Parsed, Rejected>) {
         assert!(
             !text
                 .chars()
-                .any(|c| c != '\n' && crate::escape::needs_escape(c)),
+                .any(|c| c != '\n' && crate::config::escape::needs_escape(c)),
             "raw control character in {text:?}"
         );
     };
@@ -141,7 +141,7 @@ proptest! {
             for e in errors {
                 let text = e.to_string();
                 prop_assert!(
-                    !text.chars().any(|c| c != '\n' && crate::escape::needs_escape(c)),
+                    !text.chars().any(|c| c != '\n' && crate::config::escape::needs_escape(c)),
                     "{text:?}"
                 );
             }
