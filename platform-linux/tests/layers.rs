@@ -101,7 +101,11 @@ fn every_folder_uses_only_the_folders_before_it() {
         assert!(src.join(folder).is_dir(), "src/{folder} is missing");
     }
     let found = violations(&src);
-    assert!(found.is_empty(), "imports against the flow:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "imports against the flow:\n{}",
+        found.join("\n")
+    );
 }
 
 #[test]

@@ -11,11 +11,75 @@ use std::time::Duration;
 use super::{Assoc, Daemon, Exit, MAX_SOURCES, RERESOLVE_AFTER, RESOLVE_RETRY};
 use crate::config::Host;
 use crate::os::clock::DaemonClock;
-use crate::os::resolve::{resolve, POOL_MAX};
+use crate::os::resolve::{resolve, ResolveError, POOL_MAX};
 use crate::os::time::monotonic_now;
 
+/// Why a configuration line has no association yet (logged, and the line is looked
+/// up again after [`RESOLVE_RETRY`]).
+#[derive(Debug)]
+pub enum AssocError {
+    /// Its name gave no address.
+    Resolve(ResolveError),
+    /// The lookup thread could not be started.
+    NoLookupThread {
+        /// The line's name.
+        name: String,
+    },
+    /// The node holds [`MAX_SOURCES`] already.
+    Full {
+        /// The line's name.
+        name: String,
+        /// The address left out.
+        addr: SocketAddr,
+    },
+    /// The name's addresses are all of a family this host has no socket for.
+    NoFamily {
+        /// The name and the address.
+        who: String,
+        /// `IPv4` or `IPv6`.
+        family: &'static str,
+        /// Why there is no socket of that family.
+        why: String,
+    },
+}
+
+impl std::fmt::Display for AssocError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Resolve(e) => e.fmt(f),
+            Self::NoLookupThread { name } => {
+                write!(f, "{name}: cannot start the name lookup thread")
+            }
+            Self::Full { name, addr } => {
+                write!(
+                    f,
+                    "{name}: no room for {addr} (at most {MAX_SOURCES} sources)"
+                )
+            }
+            Self::NoFamily { who, family, why } => {
+                write!(f, "{who} not polled: no {family} on this host ({why})")
+            }
+        }
+    }
+}
+
+impl std::error::Error for AssocError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Resolve(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<ResolveError> for AssocError {
+    fn from(e: ResolveError) -> Self {
+        Self::Resolve(e)
+    }
+}
+
 impl<C: DaemonClock> Daemon<C> {
-    pub(super) fn add_spec(&mut self, spec_idx: usize, now: Instant) -> Result<(), String> {
+    pub(super) fn add_spec(&mut self, spec_idx: usize, now: Instant) -> Result<(), AssocError> {
         self.add_spec_except(spec_idx, now, None)
     }
 
@@ -28,7 +92,7 @@ impl<C: DaemonClock> Daemon<C> {
         spec_idx: usize,
         now: Instant,
         except: Option<SocketAddr>,
-    ) -> Result<(), String> {
+    ) -> Result<(), AssocError> {
         let Some(spec) = self.settings.sources.get(spec_idx) else {
             return Ok(());
         };
@@ -37,10 +101,9 @@ impl<C: DaemonClock> Daemon<C> {
             self.resolve_except.retain(|(i, _)| *i != spec_idx);
             self.resolve_except.push((spec_idx, except));
             if !self.resolver.request(spec_idx, spec) {
-                return Err(format!(
-                    "{}: cannot start the name lookup thread",
-                    spec.display_name()
-                ));
+                return Err(AssocError::NoLookupThread {
+                    name: spec.display_name(),
+                });
             }
             return Ok(());
         }
@@ -57,7 +120,9 @@ impl<C: DaemonClock> Daemon<C> {
                 .find(|(i, _)| *i == idx)
                 .and_then(|(_, e)| *e);
             self.resolve_except.retain(|(i, _)| *i != idx);
-            let outcome = result.and_then(|addrs| self.associate(idx, addrs, now, except));
+            let outcome = result
+                .map_err(AssocError::from)
+                .and_then(|addrs| self.associate(idx, addrs, now, except));
             if let Err(e) = outcome {
                 log::warn!("{e}; trying again in {} s", RESOLVE_RETRY.as_secs());
                 if !self.unresolved.contains(&idx) {
@@ -74,7 +139,7 @@ impl<C: DaemonClock> Daemon<C> {
         addrs: Vec<SocketAddr>,
         now: Instant,
         except: Option<SocketAddr>,
-    ) -> Result<(), String> {
+    ) -> Result<(), AssocError> {
         let Some(spec) = self.settings.sources.get(spec_idx) else {
             return Ok(());
         };
@@ -120,11 +185,7 @@ impl<C: DaemonClock> Daemon<C> {
                         silence_logged: false,
                     });
                 }
-                Err(_) => {
-                    return Err(format!(
-                        "{name}: no room for {addr} (at most {MAX_SOURCES} sources)"
-                    ))
-                }
+                Err(_) => return Err(AssocError::Full { name, addr }),
             }
         }
         if let Some((addr, why)) = no_family {
@@ -134,7 +195,7 @@ impl<C: DaemonClock> Daemon<C> {
             } else {
                 format!("{name} ({addr})")
             };
-            let line = format!("{who} not polled: no {family} on this host ({why})");
+            let line = AssocError::NoFamily { who, family, why };
             if have > 0 || literal {
                 // Another address of the name was taken, or an address literal that
                 // cannot change: said once, no retry.

@@ -2,6 +2,8 @@
 //! names through the system resolver (getaddrinfo, so /etc/hosts and nsswitch apply),
 //! `pool` names into several servers.
 
+use std::fmt;
+use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 
 use crate::config::{AddressFamily, Host, SourceKind};
@@ -11,14 +13,52 @@ use crate::settings::SourceSpec;
 /// takes as many as `tos maxclock` allows; four is plenty for a fleet).
 pub const POOL_MAX: usize = 4;
 
+/// Why a configured source gave no address to poll.
+#[derive(Debug)]
+pub enum ResolveError {
+    /// The resolver failed: no such name, no DNS server answering.
+    Lookup {
+        /// The name as configured.
+        name: String,
+        /// What getaddrinfo said.
+        error: io::Error,
+    },
+    /// The name resolved, but to no address of the family the line asks for.
+    NoUsableAddress {
+        /// The line's name, with its port when it is not 123.
+        name: String,
+    },
+}
+
+impl fmt::Display for ResolveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Lookup { name, error } => write!(f, "cannot resolve {name}: {error}"),
+            Self::NoUsableAddress { name } => write!(f, "{name} has no usable address"),
+        }
+    }
+}
+
+impl std::error::Error for ResolveError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Lookup { error, .. } => Some(error),
+            Self::NoUsableAddress { .. } => None,
+        }
+    }
+}
+
 /// The addresses `spec` stands for now: one for `server`, up to [`POOL_MAX`]
 /// distinct ones for `pool`.
-pub fn resolve(spec: &SourceSpec) -> Result<Vec<SocketAddr>, String> {
+pub fn resolve(spec: &SourceSpec) -> Result<Vec<SocketAddr>, ResolveError> {
     let all: Vec<SocketAddr> = match &spec.host {
         Host::Ip(ip) => vec![SocketAddr::new(*ip, spec.port)],
         Host::Name(name) => (name.as_str(), spec.port)
             .to_socket_addrs()
-            .map_err(|e| format!("cannot resolve {name}: {e}"))?
+            .map_err(|error| ResolveError::Lookup {
+                name: name.clone(),
+                error,
+            })?
             .collect(),
     };
     let mut out: Vec<SocketAddr> = Vec::new();
@@ -39,7 +79,9 @@ pub fn resolve(spec: &SourceSpec) -> Result<Vec<SocketAddr>, String> {
     };
     out.truncate(want);
     if out.is_empty() {
-        return Err(format!("{} has no usable address", spec.display_name()));
+        return Err(ResolveError::NoUsableAddress {
+            name: spec.display_name(),
+        });
     }
     Ok(out)
 }
@@ -86,7 +128,26 @@ mod tests {
             SourceKind::Pool,
             None,
         );
-        assert!(resolve(&bad).unwrap_err().contains("no-such-host.invalid"));
+        let e = resolve(&bad).unwrap_err();
+        assert!(
+            matches!(&e, ResolveError::Lookup { name, .. } if name == "no-such-host.invalid"),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string()
+                .starts_with("cannot resolve no-such-host.invalid: "),
+            "{e}"
+        );
+        assert!(std::error::Error::source(&e).is_some());
+        // ::1 only, asked for IPv4: resolved, nothing usable.
+        let v6_only = spec(
+            Host::Ip("::1".parse().unwrap()),
+            SourceKind::Server,
+            Some(AddressFamily::V4),
+        );
+        let e = resolve(&v6_only).unwrap_err();
+        assert!(matches!(e, ResolveError::NoUsableAddress { .. }), "{e:?}");
+        assert_eq!(e.to_string(), "::1 port 12300 has no usable address");
     }
 }
 
@@ -105,7 +166,7 @@ pub struct Resolver {
 /// A lookup to make: the configuration line's index and what it says.
 type Request = (usize, SourceSpec);
 /// Its outcome.
-pub type Answer = (usize, Result<Vec<SocketAddr>, String>);
+pub type Answer = (usize, Result<Vec<SocketAddr>, ResolveError>);
 
 impl Resolver {
     /// Asks for configuration line `index` to be resolved, unless it already is
@@ -191,7 +252,10 @@ mod resolver_tests {
         }
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].0, 3);
-        assert_eq!(got[0].1, Ok(vec!["127.0.0.1:123".parse().unwrap()]));
+        assert_eq!(
+            got[0].1.as_ref().unwrap(),
+            &vec!["127.0.0.1:123".parse::<SocketAddr>().unwrap()]
+        );
         assert!(!r.is_pending(3));
     }
 }
