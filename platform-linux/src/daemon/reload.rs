@@ -8,25 +8,23 @@
 //! applying until then (so a `restrict … ignore` being added is not a window in
 //! which everyone is served).
 
-use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
-use std::time::Duration;
 
+use crate::os::mailbox::Mailbox;
 use crate::settings::{LoadError, Loaded};
 
 /// Reads the configuration: given by the binary, which knows the path and the
 /// command-line overrides.
 pub type ReloadSource = Arc<dyn Fn() -> Result<Loaded, LoadError> + Send + Sync>;
 
-/// How often the loop looks for the result while a reload is under way (it cannot
-/// be woken by the helper thread: the poll set holds only the daemon's sockets).
-pub(super) const RELOAD_POLL: Duration = Duration::from_millis(50);
-
 /// The reload under way, if any, and the one ready to apply.
 #[derive(Default)]
 pub(super) struct Reloader {
     source: Option<ReloadSource>,
-    pending: Option<Receiver<Result<Loaded, LoadError>>>,
+    /// The reload thread's result; its poll fd wakes the loop when it comes.
+    done: Mailbox<Result<Loaded, LoadError>>,
+    /// The reload thread, while it runs.
+    pending: Option<std::thread::JoinHandle<()>>,
     ready: Option<Result<Loaded, LoadError>>,
 }
 
@@ -46,41 +44,45 @@ impl Reloader {
             log::warn!("SIGHUP: this daemon was started without a configuration to re-read");
             return;
         };
-        let (tx, rx) = std::sync::mpsc::channel();
+        let done = self.done.poster();
         let spawned = std::thread::Builder::new()
             .name("slewd-reload".into())
             .spawn(move || {
-                let _ = tx.send(source());
+                done.post(source());
             });
         match spawned {
-            Ok(_) => self.pending = Some(rx),
+            Ok(thread) => self.pending = Some(thread),
             Err(e) => log::error!("SIGHUP: cannot start the reload thread: {e}"),
         }
     }
 
-    pub(super) fn is_pending(&self) -> bool {
-        self.pending.is_some()
+    /// Readable when the reload thread has its result.
+    pub(super) fn poll_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.done.poll_fd()
     }
 
     /// True once the configuration has been read (well or not): the loop returns
     /// so that the binary applies it.
     pub(super) fn collect(&mut self) -> bool {
-        let Some(rx) = &self.pending else {
+        let Some(thread) = &self.pending else {
             return false;
         };
-        match rx.try_recv() {
-            Ok(result) => {
-                self.pending = None;
-                self.ready = Some(result);
-                true
-            }
-            Err(TryRecvError::Empty) => false,
-            Err(TryRecvError::Disconnected) => {
-                self.pending = None;
-                log::error!("SIGHUP: the reload thread ended without a result");
-                false
-            }
+        if let Some(result) = self.done.try_recv() {
+            self.pending = None;
+            self.ready = Some(result);
+            return true;
         }
+        if thread.is_finished() {
+            self.pending = None;
+            // It may have posted between the two looks.
+            if let Some(result) = self.done.try_recv() {
+                self.ready = Some(result);
+                return true;
+            }
+            // Finished without posting: it panicked. The next SIGHUP tries again.
+            log::error!("SIGHUP: the reload thread ended without a result");
+        }
+        false
     }
 
     pub(super) fn take_ready(&mut self) -> Option<Result<Loaded, LoadError>> {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::view::LazyView;
-use super::{reload, Daemon, Exit, DRAIN_BUDGET, DRIFT_WRITE_INTERVAL, ONCE_TIMEOUT};
+use super::{Daemon, Exit, DRAIN_BUDGET, DRIFT_WRITE_INTERVAL, ONCE_TIMEOUT};
 use crate::daemon::monitor::ServeState;
 use crate::os::clock::DaemonClock;
 use crate::os::net::family_name;
@@ -104,10 +104,22 @@ impl<C: DaemonClock> Daemon<C> {
                 .flatten()
                 .min()
                 .map(|t| t.saturating_duration_since(std::time::Instant::now()));
+            // Only a deadline or a descriptor wakes the loop (helper threads post
+            // through mailboxes it polls): no periodic wake-up.
+            let timers = [
+                Some(self.next_drift_write),
+                (!self.unresolved.is_empty()).then_some(self.next_resolve),
+                self.settings
+                    .once
+                    .then(|| started.saturating_add(ONCE_TIMEOUT)),
+            ];
             let deadline = self
                 .ep
                 .poll_timeout()
-                .map_or(Duration::from_secs(1), |t| t.saturating_since(now))
+                .into_iter()
+                .chain(timers.into_iter().flatten())
+                .min()
+                .map_or(Duration::MAX, |t| t.saturating_since(now))
                 .min(self.server.max_wait())
                 .min(
                     // A metrics connection's deadline, or when an idle one may make
@@ -128,13 +140,11 @@ impl<C: DaemonClock> Daemon<C> {
                 // An NTS-KE due (after its back-off); a finished one wakes the poll
                 // through its socket.
                 .min(self.nts_client.wait(now).unwrap_or(Duration::MAX));
-            let deadline = if self.reloader.is_pending() {
-                deadline.min(reload::RELOAD_POLL)
-            } else {
-                deadline
-            };
-            let timeout =
-                PollTimeout::try_from(deadline.as_millis() as i32 + 1).unwrap_or(PollTimeout::MAX);
+            // Rounded up to the next millisecond, so the deadline has passed on waking.
+            let timeout = i32::try_from(deadline.as_millis().saturating_add(1))
+                .ok()
+                .and_then(|ms| PollTimeout::try_from(ms).ok())
+                .unwrap_or(PollTimeout::MAX);
             let n_server = self.server.sockets().len();
             let mut readable = Vec::new();
             let mut client_ready = false;
@@ -167,18 +177,29 @@ impl<C: DaemonClock> Daemon<C> {
                         tty_of.push(k);
                     }
                 }
-                // Last: the NTS-KE results (taken by `service_nts` next turn).
+                // Last: the helper threads' mailboxes. NTS-KE results are taken by
+                // `service_nts`, lookups by `collect_resolved`, a re-read
+                // configuration by `reloader.collect`, each on the turn after.
                 let ke_fd = self.nts_client.poll_fd().map(|fd| {
                     fds.push(PollFd::new(fd, PollFlags::POLLIN));
                     fds.len() - 1
                 });
+                let n_before_mail = fds.len();
+                for fd in [self.resolver.poll_fd(), self.reloader.poll_fd()]
+                    .into_iter()
+                    .flatten()
+                {
+                    fds.push(PollFd::new(fd, PollFlags::POLLIN));
+                }
                 match poll(&mut fds, timeout) {
                     Ok(_) | Err(nix::Error::EINTR) => {}
                     Err(e) => return Err(io::Error::from_raw_os_error(e as i32)),
                 }
                 for (i, fd) in fds.iter().enumerate() {
                     if fd.revents().is_some_and(|r| !r.is_empty()) {
-                        if Some(i) == ke_fd {
+                        if i >= n_before_mail {
+                            // A mailbox: read where its results are taken.
+                        } else if Some(i) == ke_fd {
                             ke_ready = true;
                         } else if i >= n_metrics {
                             if let Some(&k) = tty_of.get(i - n_metrics) {

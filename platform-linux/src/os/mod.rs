@@ -7,6 +7,7 @@
 //! | [`batch`] | `recvmmsg`/`sendmmsg` batches for the server path |
 //! | [`host`] | the host facts settings ask for: interface addresses (`getifaddrs`), names (DNS) |
 //! | [`resolve`] | names into addresses, on a thread off the loop |
+//! | [`mailbox`] | helper threads' results, waking the poll loop when they arrive |
 //! | [`clock`] | the clocks slewd disciplines: kernel (adjtimex), observe, virtual |
 //! | [`time`] | `CLOCK_REALTIME`/`CLOCK_MONOTONIC` readings, precision, the era window |
 //! | [`kernel_state`] | the kernel clock's status for monitoring |
@@ -26,6 +27,7 @@ pub mod host;
 pub mod kernel_state;
 pub mod leapfile;
 pub mod logger;
+pub mod mailbox;
 pub mod net;
 pub mod notify;
 pub mod privdrop;

@@ -7,6 +7,7 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 
 use crate::config::{AddressFamily, Host, SourceKind};
+use crate::os::mailbox::Mailbox;
 use crate::settings::SourceSpec;
 
 /// Servers taken from one `pool` name (chrony's `maxsources` default, ntpd's pool
@@ -155,11 +156,11 @@ mod tests {
 /// resolver is unreachable, and the loop must keep answering clients meanwhile (ntpd
 /// runs its lookups in a separate child for the same reason). One worker thread,
 /// started on the first request; the loop collects results with
-/// [`Resolver::take_results`] on each turn (it wakes at least once a second).
+/// [`Resolver::take_results`] when [`Resolver::poll_fd`] wakes it.
 #[derive(Debug, Default)]
 pub struct Resolver {
     requests: Option<std::sync::mpsc::Sender<Request>>,
-    results: Option<std::sync::mpsc::Receiver<Answer>>,
+    results: Mailbox<Answer>,
     pending: Vec<usize>,
 }
 
@@ -177,12 +178,12 @@ impl Resolver {
         }
         if self.requests.is_none() {
             let (req_tx, req_rx) = std::sync::mpsc::channel::<Request>();
-            let (ans_tx, ans_rx) = std::sync::mpsc::channel::<Answer>();
+            let answers = self.results.poster();
             let spawned = std::thread::Builder::new()
                 .name("slewd-resolver".into())
                 .spawn(move || {
                     for (index, spec) in req_rx {
-                        if ans_tx.send((index, resolve(&spec))).is_err() {
+                        if !answers.post((index, resolve(&spec))) {
                             break;
                         }
                     }
@@ -191,7 +192,6 @@ impl Resolver {
                 return false;
             }
             self.requests = Some(req_tx);
-            self.results = Some(ans_rx);
         }
         let sent = self
             .requests
@@ -208,12 +208,15 @@ impl Resolver {
         self.pending.contains(&index)
     }
 
+    /// Readable when a lookup finished: poll it, then call
+    /// [`take_results`](Self::take_results).
+    pub fn poll_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.results.poll_fd()
+    }
+
     /// The lookups finished since the last call.
     pub fn take_results(&mut self) -> Vec<Answer> {
-        let Some(rx) = &self.results else {
-            return Vec::new();
-        };
-        let done: Vec<Answer> = rx.try_iter().collect();
+        let done: Vec<Answer> = self.results.drain();
         self.pending.retain(|i| !done.iter().any(|(d, _)| d == i));
         done
     }

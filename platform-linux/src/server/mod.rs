@@ -297,12 +297,13 @@ impl TimeServer {
     }
 
     /// The longest the main loop should wait in `poll`: short with server threads,
-    /// so that forwarded control requests are answered promptly.
+    /// so that forwarded control requests are answered promptly; otherwise only the
+    /// sockets and the deadlines wake it.
     pub fn max_wait(&self) -> std::time::Duration {
         if self.threads.is_some() {
             std::time::Duration::from_millis(20)
         } else {
-            std::time::Duration::from_secs(1)
+            std::time::Duration::MAX
         }
     }
 
