@@ -175,6 +175,62 @@ fn slewd_follows_chronyd_over_nts() {
     assert!(!log.contains("NTS answer refused"), "{log}");
 }
 
+/// `pool localhost nts`: each member's NTS-KE goes to the member's address with the
+/// certificate checked against the pool's name (ntpsec's way). chronyd's certificate
+/// names only `localhost` (no IP), so a KE that checked the address would fail.
+#[test]
+fn slewd_follows_a_pool_over_nts_checked_against_the_pool_name() {
+    let dir = TempDir::new("nts-slewd-pool");
+    let ca = make_ca(&dir, "test");
+    let (cert, key) = nts_ke_support::make_server_cert(&dir, "test", "server", "DNS:localhost");
+    std::fs::copy(&cert, dir.join("cert.pem")).unwrap();
+    std::fs::copy(&key, dir.join("key.pem")).unwrap();
+    let (ntp_port, ke_port) = (free_port(), free_tcp_port());
+    let _chronyd = start_chronyd_nts(&dir, ntp_port, ke_port);
+    let listen = loopback(free_port());
+    let slewd = start_slewd(
+        &dir,
+        &format!(
+            "pool localhost nts ca {} port {ke_port} iburst minpoll 3 maxpoll 3\n",
+            ca.display()
+        ),
+        &[listen],
+        &["--clock", "virtual"],
+    );
+    let table = wait_for_peers(
+        listen,
+        Duration::from_secs(60),
+        "the pool member selected over NTS",
+        &slewd,
+        |t| t.lines().any(|l| l.starts_with("*localhost ")),
+    );
+    let log = slewd.log_text();
+    assert!(
+        log.contains(&format!(
+            "NTS, keys from NTS-KE with 127.0.0.1:{ke_port} (certificate for localhost)"
+        )),
+        "the member's KE goes to its address, checked against the pool name:\n{log}"
+    );
+    assert!(
+        log.contains(&format!("NTS-KE with 127.0.0.1:{ke_port} done")),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("NTP to 127.0.0.1:{ntp_port}")),
+        "chronyd's Port record honoured:\n{log}"
+    );
+    assert!(
+        !log.contains("cannot honour"),
+        "pool … nts is accepted:\n{log}"
+    );
+    assert!(!log.contains("NTS answer refused"), "{log}");
+    let member = table
+        .lines()
+        .find(|l| l.starts_with("*localhost "))
+        .unwrap();
+    assert!(member.contains("nts:"), "an NTS source in peers:\n{table}");
+}
+
 #[test]
 fn chronyd_accepts_slewd_as_nts_server() {
     let dir = TempDir::new("nts-slewd-serve");

@@ -427,7 +427,6 @@ pub fn not_honoured(config: &Config) -> Vec<(Location, String)> {
         }
     }
     out.extend(crate::stats::not_honoured(config, &file()));
-    out.extend(crate::nts::settings::pool_nts_refused(config));
     if let Err(errors) = crate::listen::listen_addrs(&config.interfaces) {
         out.extend(errors);
     }

@@ -11,7 +11,7 @@
 //! and the NTS-KE listener, and hands the store to the server path (main loop and
 //! threads), which installs the keys again after each rotation.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +34,10 @@ struct KeState {
     due: Option<Instant>,
     /// The token of the exchange under way.
     running: Option<usize>,
+    /// A `pool … nts` member: its NTS-KE goes to this address, the certificate
+    /// checked against the pool's name (ntpsec's way). `None` for a `server` line,
+    /// whose KE resolves the name itself.
+    member: Option<IpAddr>,
 }
 
 /// The client side: exchanges under way and due.
@@ -90,11 +94,18 @@ fn jitter() -> f64 {
 }
 
 impl<C: DaemonClock> Daemon<C> {
-    /// A new association `id` of configuration line `spec`: NTS if the line says so.
-    pub(super) fn mark_nts(&mut self, spec: usize, id: SourceId, name: &str) {
+    /// A new association `id` (polling `addr`) of configuration line `spec`: NTS if
+    /// the line says so. A pool's member keeps its address for its own NTS-KE.
+    pub(super) fn mark_nts(&mut self, spec: usize, id: SourceId, name: &str, addr: SocketAddr) {
         let Some(src) = self.settings.nts.sources.iter().find(|s| s.source == spec) else {
             return;
         };
+        let member = self
+            .settings
+            .sources
+            .get(spec)
+            .filter(|s| s.kind == crate::config::SourceKind::Pool)
+            .map(|_| addr.ip());
         if !self.ep.node_mut().set_source_nts(id) {
             log::error!(
                 "{name}: no NTS slot left (at most {} NTS sources): nothing is sent to it",
@@ -102,16 +113,24 @@ impl<C: DaemonClock> Daemon<C> {
             );
             return;
         }
-        log::info!(
-            "{name}: NTS, keys from NTS-KE with {}:{}; unauthenticated answers refused",
-            src.ke.host,
-            src.ke.port
-        );
+        match member {
+            Some(ip) => log::info!(
+                "{name}: NTS, keys from NTS-KE with {} (certificate for {}); unauthenticated answers refused",
+                SocketAddr::new(ip, src.ke.port),
+                src.ke.host
+            ),
+            None => log::info!(
+                "{name}: NTS, keys from NTS-KE with {}:{}; unauthenticated answers refused",
+                src.ke.host,
+                src.ke.port
+            ),
+        }
         self.nts_client.states.push(KeState {
             id,
             failures: 0,
             due: None,
             running: None,
+            member,
         });
     }
 
@@ -187,7 +206,8 @@ impl<C: DaemonClock> Daemon<C> {
                 continue;
             }
             let id = st.id;
-            let Some(req) = self
+            let member = st.member;
+            let Some(mut req) = self
                 .assocs
                 .iter()
                 .find(|a| a.id == id)
@@ -202,6 +222,7 @@ impl<C: DaemonClock> Daemon<C> {
             else {
                 continue;
             };
+            req.addr = member;
             let token = self.nts_client.next_token;
             self.nts_client.next_token = token.wrapping_add(1);
             let st = &mut self.nts_client.states[k];

@@ -64,6 +64,10 @@ pub struct KeRequest {
     pub host: String,
     /// Its NTS-KE port (default [`KE_PORT`]).
     pub port: u16,
+    /// Connect to this address instead of resolving `host` (a `pool … nts` member:
+    /// the certificate is still checked against `host`, the name the admin wrote,
+    /// as ntpsec does).
+    pub addr: Option<std::net::IpAddr>,
     /// A PEM file of CAs to trust instead of the system store (`ca FILE`).
     pub ca_file: Option<PathBuf>,
     /// Stage timeouts.
@@ -76,6 +80,7 @@ impl KeRequest {
         KeRequest {
             host: host.to_string(),
             port: KE_PORT,
+            addr: None,
             ca_file: None,
             timeouts: KeTimeouts::default(),
         }
@@ -108,10 +113,13 @@ pub fn exchange(req: &KeRequest) -> Result<KeSuccess, KeFailure> {
 pub fn exchange_with(req: &KeRequest, config: Arc<ClientConfig>) -> Result<KeSuccess, KeFailure> {
     let name = ServerName::try_from(req.host.clone())
         .map_err(|e| KeFailure::Resolve(format!("{} is not a host name: {e}", req.host)))?;
-    let addrs: Vec<SocketAddr> = (req.host.as_str(), req.port)
-        .to_socket_addrs()
-        .map_err(|e| KeFailure::Resolve(format!("cannot resolve {}: {e}", req.host)))?
-        .collect();
+    let addrs: Vec<SocketAddr> = match req.addr {
+        Some(ip) => vec![SocketAddr::new(ip, req.port)],
+        None => (req.host.as_str(), req.port)
+            .to_socket_addrs()
+            .map_err(|e| KeFailure::Resolve(format!("cannot resolve {}: {e}", req.host)))?
+            .collect(),
+    };
     let mut last = KeFailure::Resolve(format!("{} has no address", req.host));
     let mut tcp = None;
     for a in addrs {
