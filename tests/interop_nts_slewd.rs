@@ -271,6 +271,69 @@ fn chronyd_accepts_slewd_as_nts_server() {
     assert!(served.0 >= 1, "NTS-authenticated answers counted: {log}");
 }
 
+/// One NTS-KE with slewd's KE server at 127.0.0.1:`ke_port` as `localhost`,
+/// trusting only `ca`.
+fn ke_with(ke_port: u16, ca: &Path) -> Result<(), String> {
+    let mut req = slew_linux::nts::KeRequest::new("localhost");
+    req.port = ke_port;
+    req.ca_file = Some(ca.to_path_buf());
+    slew_linux::nts::client::exchange(&req)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// SIGHUP re-reads `nts cert`/`nts key` (here renewed in place, as certbot does, by
+/// one of another CA): KE clients from then on see the new certificate; a broken
+/// key on a later SIGHUP is refused and the certificate in use stays.
+#[test]
+fn sighup_serves_a_replaced_nts_certificate() {
+    let dir = TempDir::new("nts-slewd-hup");
+    let ca = pki(&dir);
+    let other = make_ca(&dir, "other");
+    let (renewed, renewed_key) =
+        nts_ke_support::make_server_cert(&dir, "other", "renewed", "DNS:localhost,IP:127.0.0.1");
+    let (port, ke_port) = (free_port(), free_tcp_port());
+    let slewd = start_slewd(
+        &dir,
+        &nts_enable_conf(&dir),
+        &[loopback(port)],
+        &["--clock", "virtual", "--nts-ke-port", &ke_port.to_string()],
+    );
+    wait_for_log(
+        &slewd,
+        "serving NTS-KE on 127.0.0.1:",
+        Duration::from_secs(10),
+    );
+    ke_with(ke_port, &ca).expect("KE with the first certificate");
+    assert!(ke_with(ke_port, &other).is_err(), "not yet the other CA's");
+
+    std::fs::copy(&renewed, dir.join("cert.pem")).unwrap();
+    std::fs::copy(&renewed_key, dir.join("key.pem")).unwrap();
+    // SAFETY: kill(2) on our own child's PID.
+    unsafe { libc::kill(slewd.pid(), libc::SIGHUP) };
+    wait_for_log(
+        &slewd,
+        "reload: NTS-KE serves the certificate",
+        Duration::from_secs(10),
+    );
+    ke_with(ke_port, &other)
+        .unwrap_or_else(|e| panic!("KE with the renewed certificate: {e}\n{}", slewd.log_text()));
+    let old = ke_with(ke_port, &ca).expect_err("the old certificate is no longer served");
+    assert!(old.contains("certificate"), "{old}");
+
+    std::fs::write(dir.join("key.pem"), "not a key\n").unwrap();
+    // SAFETY: as above.
+    unsafe { libc::kill(slewd.pid(), libc::SIGHUP) };
+    wait_for_log(
+        &slewd,
+        "reload: NTS-KE keeps the certificate in use",
+        Duration::from_secs(10),
+    );
+    ke_with(ke_port, &other).expect("the renewed certificate is still served");
+    // NTP service went on throughout.
+    common::wait_for_ntp(loopback(port), Duration::from_secs(5), &slewd);
+}
+
 /// (NTS-authenticated answers, answered by the threads with NTS) from the
 /// "served N requests" line slewd logs at exit.
 fn served_nts(log: &str) -> (u64, u64) {

@@ -317,6 +317,55 @@ impl<C: DaemonClock> Daemon<C> {
         self.server.refresh_nts_keys();
     }
 
+    /// SIGHUP, before `new` replaces the settings: what of `nts enable/cert/key/
+    /// cookie` can change now does, the rest is logged and left as it runs (so
+    /// `new.server` is made what is in force, and the next SIGHUP compares against
+    /// that). The certificate and key are read again on every SIGHUP while the
+    /// NTS-KE server runs, even from the same paths: a renewed certificate is
+    /// usually written over the old file. Sources' `nts`/`ca` lines are the
+    /// source reload's business (a changed line is a new association, a global
+    /// `nts ca` applies from each source's next NTS-KE).
+    pub(super) fn reload_nts_server(&mut self, new: &mut crate::nts::settings::NtsSettings) {
+        let old = self.settings.nts.server.clone();
+        let Some(old) = old else {
+            if new.server.take().is_some() {
+                log::warn!("reload: `nts enable` applies only on restart (the NTS-KE server and its master keys start with the daemon, before privileges are dropped); not serving NTS now");
+            }
+            return;
+        };
+        let Some(wanted) = new.server.clone() else {
+            log::warn!("reload: removing `nts enable` applies only on restart; still serving NTS-KE and NTS with {}", old.cert.display());
+            new.server = Some(old);
+            return;
+        };
+        let mut effective = old.clone();
+        if let Some(ke) = self.nts_server.as_ref().and_then(|s| s.ke.as_ref()) {
+            match ke.replace_certificate(&wanted.cert, &wanted.key) {
+                Ok(()) => {
+                    effective.cert = wanted.cert.clone();
+                    effective.key = wanted.key.clone();
+                    log::info!(
+                        "reload: NTS-KE serves the certificate {} (key {}) read again; connections from now on use it",
+                        wanted.cert.display(),
+                        wanted.key.display()
+                    );
+                }
+                Err(e) => log::error!(
+                    "reload: NTS-KE keeps the certificate in use ({}): cannot use the new one: {e}",
+                    old.cert.display()
+                ),
+            }
+        }
+        if wanted.key_file != old.key_file {
+            log::warn!(
+                "reload: `nts cookie {}` applies only on restart; the master keys stay in {}",
+                wanted.key_file.display(),
+                old.key_file.display()
+            );
+        }
+        new.server = Some(effective);
+    }
+
     /// The NTS-KE server's counters (for metrics), when `nts enable` runs.
     pub fn nts_ke_stats(&self) -> Option<&crate::nts::KeServerStats> {
         self.nts_server.as_ref()?.ke.as_ref().map(KeServer::stats)
