@@ -271,6 +271,17 @@ fn chronyd_accepts_slewd_as_nts_server() {
     assert!(served.0 >= 1, "NTS-authenticated answers counted: {log}");
 }
 
+/// slewd's metrics page at `addr` (`--metrics`).
+fn scrape(addr: SocketAddr) -> String {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+    let mut page = String::new();
+    let _ = c.read_to_string(&mut page);
+    page
+}
+
 /// One NTS-KE with slewd's KE server at 127.0.0.1:`ke_port` as `localhost`,
 /// trusting only `ca`.
 fn ke_with(ke_port: u16, ca: &Path) -> Result<(), String> {
@@ -369,11 +380,12 @@ fn untrusted_certificate_is_refused_and_explained() {
     let (ntp_port, ke_port) = (free_port(), free_tcp_port());
     let _chronyd = start_chronyd_nts(&dir, ntp_port, ke_port);
     let listen = loopback(free_port());
+    let metrics = loopback(free_tcp_port());
     let slewd = start_slewd(
         &dir,
         &nts_server_line(&other_ca, ke_port),
         &[listen],
-        &["--clock", "virtual"],
+        &["--clock", "virtual", "--metrics", &metrics.to_string()],
     );
     let log = wait_for_log(
         &slewd,
@@ -397,6 +409,18 @@ fn untrusted_certificate_is_refused_and_explained() {
     );
     assert!(!table.contains('*'), "nothing selected:\n{table}");
     assert!(!log.contains(" done: "), "no keys installed:\n{log}");
+    // The failure is counted by reason on the metrics page (cumulative).
+    let page = scrape(metrics);
+    let failed = page
+        .lines()
+        .find_map(|l| l.strip_prefix("slew_nts_client_ke_failed_total{reason=\"certificate\"} "))
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no certificate failure counter:\n{page}"));
+    assert!(failed >= 1, "{page}");
+    assert!(
+        page.contains("slew_nts_client_ke_succeeded_total 0\n"),
+        "{page}"
+    );
 }
 
 /// A TCP relay from `listen` to `to` (NTS-KE through another address), until

@@ -46,6 +46,8 @@ pub(super) struct NtsClient {
     ke: KeClient,
     states: Vec<KeState>,
     next_token: usize,
+    /// Outcomes since start, every source (metrics).
+    stats: crate::nts::KeClientStats,
 }
 
 impl NtsClient {
@@ -177,6 +179,7 @@ impl<C: DaemonClock> Daemon<C> {
                         .node_mut()
                         .install_nts(id, ok.jar, ok.ntp_addr, seed)
                     {
+                        self.nts_client.stats.record_success();
                         self.nts_client.states[k].failures = 0;
                         self.assocs[a].addr = ok.ntp_addr;
                         log::info!(
@@ -187,6 +190,7 @@ impl<C: DaemonClock> Daemon<C> {
                     }
                 }
                 Err(e) => {
+                    self.nts_client.stats.record_failure(e.kind());
                     let st = &mut self.nts_client.states[k];
                     st.failures = st.failures.saturating_add(1);
                     let wait = backoff::retry_after(st.failures, jitter());
@@ -236,6 +240,9 @@ impl<C: DaemonClock> Daemon<C> {
                     st.failures = st.failures.saturating_add(1);
                     let wait = backoff::retry_after(st.failures, jitter());
                     st.due = Some(now.saturating_add(wait));
+                    self.nts_client
+                        .stats
+                        .record_failure(slew_core::peer::KeFailure::Other);
                     log::warn!("NTS-KE with {}: cannot start a thread: {e}", req.host);
                 }
             }
@@ -364,6 +371,12 @@ impl<C: DaemonClock> Daemon<C> {
             );
         }
         new.server = Some(effective);
+    }
+
+    /// The NTS-KE client's outcomes since start (for metrics), when any source
+    /// uses NTS.
+    pub fn nts_ke_client_stats(&self) -> Option<&crate::nts::KeClientStats> {
+        (!self.settings.nts.sources.is_empty()).then_some(&self.nts_client.stats)
     }
 
     /// The NTS-KE server's counters (for metrics), when `nts enable` runs.
