@@ -11,6 +11,11 @@
 //!   shown as `nts-ke` in `slewctl peers`;
 //! - with `--server-threads 2`, the threads answer chronyd's NTS requests, before
 //!   and after a master-key rotation.
+//! - `pool localhost nts`: each member's NTS-KE at its address, the certificate
+//!   checked against the pool name;
+//! - SIGHUP: a replaced `nts cert`/`nts key` is served to later KE clients; an
+//!   added `server … nts` line is followed;
+//! - the client's KE failures are counted by reason on the metrics page.
 //!
 //! Every wait is bounded; peers are killed by PID (dropped `Proc`s); files in temp
 //! dirs; nothing touches the clock (slewd `--clock virtual`, chronyd `-x`, ntpd
@@ -343,6 +348,41 @@ fn sighup_serves_a_replaced_nts_certificate() {
     ke_with(ke_port, &other).expect("the renewed certificate is still served");
     // NTP service went on throughout.
     common::wait_for_ntp(loopback(port), Duration::from_secs(5), &slewd);
+}
+
+/// A `server … nts` line added by SIGHUP is a new NTS source: its NTS-KE runs and
+/// slewd follows it (the source reload, with the NTS settings read again).
+#[test]
+fn sighup_adds_an_nts_source() {
+    let dir = TempDir::new("nts-slewd-hup-source");
+    let ca = pki(&dir);
+    let (ntp_port, ke_port) = (free_port(), free_tcp_port());
+    let _chronyd = start_chronyd_nts(&dir, ntp_port, ke_port);
+    let listen = loopback(free_port());
+    let slewd = start_slewd(
+        &dir,
+        "server 127.127.1.0\nfudge 127.127.1.0 stratum 10\n",
+        &[listen],
+        &["--clock", "virtual"],
+    );
+    std::fs::write(dir.join("ntp.conf"), nts_server_line(&ca, ke_port)).unwrap();
+    // SAFETY: kill(2) on our own child's PID.
+    unsafe { libc::kill(slewd.pid(), libc::SIGHUP) };
+    wait_for_log(
+        &slewd,
+        &format!("NTS-KE with 127.0.0.1:{ke_port} done"),
+        Duration::from_secs(30),
+    );
+    wait_for_peers(
+        listen,
+        Duration::from_secs(60),
+        "the added NTS source selected",
+        &slewd,
+        |t| {
+            t.lines()
+                .any(|l| l.starts_with("*127.0.0.1 ") && l.contains("nts:"))
+        },
+    );
 }
 
 /// (NTS-authenticated answers, answered by the threads with NTS) from the
