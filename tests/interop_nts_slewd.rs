@@ -11,6 +11,11 @@
 //!   shown as `nts-ke` in `slewctl peers`;
 //! - with `--server-threads 2`, the threads answer chronyd's NTS requests, before
 //!   and after a master-key rotation.
+//! - `pool localhost nts`: each member's NTS-KE at its address, the certificate
+//!   checked against the pool name;
+//! - SIGHUP: a replaced `nts cert`/`nts key` is served to later KE clients; an
+//!   added `server … nts` line is followed;
+//! - the client's KE failures are counted by reason on the metrics page.
 //!
 //! Every wait is bounded; peers are killed by PID (dropped `Proc`s); files in temp
 //! dirs; nothing touches the clock (slewd `--clock virtual`, chronyd `-x`, ntpd
@@ -175,6 +180,62 @@ fn slewd_follows_chronyd_over_nts() {
     assert!(!log.contains("NTS answer refused"), "{log}");
 }
 
+/// `pool localhost nts`: each member's NTS-KE goes to the member's address with the
+/// certificate checked against the pool's name (ntpsec's way). chronyd's certificate
+/// names only `localhost` (no IP), so a KE that checked the address would fail.
+#[test]
+fn slewd_follows_a_pool_over_nts_checked_against_the_pool_name() {
+    let dir = TempDir::new("nts-slewd-pool");
+    let ca = make_ca(&dir, "test");
+    let (cert, key) = nts_ke_support::make_server_cert(&dir, "test", "server", "DNS:localhost");
+    std::fs::copy(&cert, dir.join("cert.pem")).unwrap();
+    std::fs::copy(&key, dir.join("key.pem")).unwrap();
+    let (ntp_port, ke_port) = (free_port(), free_tcp_port());
+    let _chronyd = start_chronyd_nts(&dir, ntp_port, ke_port);
+    let listen = loopback(free_port());
+    let slewd = start_slewd(
+        &dir,
+        &format!(
+            "pool localhost nts ca {} port {ke_port} iburst minpoll 3 maxpoll 3\n",
+            ca.display()
+        ),
+        &[listen],
+        &["--clock", "virtual"],
+    );
+    let table = wait_for_peers(
+        listen,
+        Duration::from_secs(60),
+        "the pool member selected over NTS",
+        &slewd,
+        |t| t.lines().any(|l| l.starts_with("*localhost ")),
+    );
+    let log = slewd.log_text();
+    assert!(
+        log.contains(&format!(
+            "NTS, keys from NTS-KE with 127.0.0.1:{ke_port} (certificate for localhost)"
+        )),
+        "the member's KE goes to its address, checked against the pool name:\n{log}"
+    );
+    assert!(
+        log.contains(&format!("NTS-KE with 127.0.0.1:{ke_port} done")),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("NTP to 127.0.0.1:{ntp_port}")),
+        "chronyd's Port record honoured:\n{log}"
+    );
+    assert!(
+        !log.contains("cannot honour"),
+        "pool … nts is accepted:\n{log}"
+    );
+    assert!(!log.contains("NTS answer refused"), "{log}");
+    let member = table
+        .lines()
+        .find(|l| l.starts_with("*localhost "))
+        .unwrap();
+    assert!(member.contains("nts:"), "an NTS source in peers:\n{table}");
+}
+
 #[test]
 fn chronyd_accepts_slewd_as_nts_server() {
     let dir = TempDir::new("nts-slewd-serve");
@@ -215,6 +276,115 @@ fn chronyd_accepts_slewd_as_nts_server() {
     assert!(served.0 >= 1, "NTS-authenticated answers counted: {log}");
 }
 
+/// slewd's metrics page at `addr` (`--metrics`).
+fn scrape(addr: SocketAddr) -> String {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+    let mut page = String::new();
+    let _ = c.read_to_string(&mut page);
+    page
+}
+
+/// One NTS-KE with slewd's KE server at 127.0.0.1:`ke_port` as `localhost`,
+/// trusting only `ca`.
+fn ke_with(ke_port: u16, ca: &Path) -> Result<(), String> {
+    let mut req = slew_linux::server::nts::KeRequest::new("localhost");
+    req.port = ke_port;
+    req.ca_file = Some(ca.to_path_buf());
+    slew_linux::server::nts::client::exchange(&req)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// SIGHUP re-reads `nts cert`/`nts key` (here renewed in place, as certbot does, by
+/// one of another CA): KE clients from then on see the new certificate; a broken
+/// key on a later SIGHUP is refused and the certificate in use stays.
+#[test]
+fn sighup_serves_a_replaced_nts_certificate() {
+    let dir = TempDir::new("nts-slewd-hup");
+    let ca = pki(&dir);
+    let other = make_ca(&dir, "other");
+    let (renewed, renewed_key) =
+        nts_ke_support::make_server_cert(&dir, "other", "renewed", "DNS:localhost,IP:127.0.0.1");
+    let (port, ke_port) = (free_port(), free_tcp_port());
+    let slewd = start_slewd(
+        &dir,
+        &nts_enable_conf(&dir),
+        &[loopback(port)],
+        &["--clock", "virtual", "--nts-ke-port", &ke_port.to_string()],
+    );
+    wait_for_log(
+        &slewd,
+        "serving NTS-KE on 127.0.0.1:",
+        Duration::from_secs(10),
+    );
+    ke_with(ke_port, &ca).expect("KE with the first certificate");
+    assert!(ke_with(ke_port, &other).is_err(), "not yet the other CA's");
+
+    std::fs::copy(&renewed, dir.join("cert.pem")).unwrap();
+    std::fs::copy(&renewed_key, dir.join("key.pem")).unwrap();
+    // SAFETY: kill(2) on our own child's PID.
+    unsafe { libc::kill(slewd.pid(), libc::SIGHUP) };
+    wait_for_log(
+        &slewd,
+        "reload: NTS-KE serves the certificate",
+        Duration::from_secs(10),
+    );
+    ke_with(ke_port, &other)
+        .unwrap_or_else(|e| panic!("KE with the renewed certificate: {e}\n{}", slewd.log_text()));
+    let old = ke_with(ke_port, &ca).expect_err("the old certificate is no longer served");
+    assert!(old.contains("certificate"), "{old}");
+
+    std::fs::write(dir.join("key.pem"), "not a key\n").unwrap();
+    // SAFETY: as above.
+    unsafe { libc::kill(slewd.pid(), libc::SIGHUP) };
+    wait_for_log(
+        &slewd,
+        "reload: NTS-KE keeps the certificate in use",
+        Duration::from_secs(10),
+    );
+    ke_with(ke_port, &other).expect("the renewed certificate is still served");
+    // NTP service went on throughout.
+    common::wait_for_ntp(loopback(port), Duration::from_secs(5), &slewd);
+}
+
+/// A `server … nts` line added by SIGHUP is a new NTS source: its NTS-KE runs and
+/// slewd follows it (the source reload, with the NTS settings read again).
+#[test]
+fn sighup_adds_an_nts_source() {
+    let dir = TempDir::new("nts-slewd-hup-source");
+    let ca = pki(&dir);
+    let (ntp_port, ke_port) = (free_port(), free_tcp_port());
+    let _chronyd = start_chronyd_nts(&dir, ntp_port, ke_port);
+    let listen = loopback(free_port());
+    let slewd = start_slewd(
+        &dir,
+        "server 127.127.1.0\nfudge 127.127.1.0 stratum 10\n",
+        &[listen],
+        &["--clock", "virtual"],
+    );
+    std::fs::write(dir.join("ntp.conf"), nts_server_line(&ca, ke_port)).unwrap();
+    // SAFETY: kill(2) on our own child's PID.
+    unsafe { libc::kill(slewd.pid(), libc::SIGHUP) };
+    wait_for_log(
+        &slewd,
+        &format!("NTS-KE with 127.0.0.1:{ke_port} done"),
+        Duration::from_secs(30),
+    );
+    wait_for_peers(
+        listen,
+        Duration::from_secs(60),
+        "the added NTS source selected",
+        &slewd,
+        |t| {
+            t.lines()
+                .any(|l| l.starts_with("*127.0.0.1 ") && l.contains("nts:"))
+        },
+    );
+}
+
 /// (NTS-authenticated answers, answered by the threads with NTS) from the
 /// "served N requests" line slewd logs at exit.
 fn served_nts(log: &str) -> (u64, u64) {
@@ -250,11 +420,12 @@ fn untrusted_certificate_is_refused_and_explained() {
     let (ntp_port, ke_port) = (free_port(), free_tcp_port());
     let _chronyd = start_chronyd_nts(&dir, ntp_port, ke_port);
     let listen = loopback(free_port());
+    let metrics = loopback(free_tcp_port());
     let slewd = start_slewd(
         &dir,
         &nts_server_line(&other_ca, ke_port),
         &[listen],
-        &["--clock", "virtual"],
+        &["--clock", "virtual", "--metrics", &metrics.to_string()],
     );
     let log = wait_for_log(
         &slewd,
@@ -278,6 +449,18 @@ fn untrusted_certificate_is_refused_and_explained() {
     );
     assert!(!table.contains('*'), "nothing selected:\n{table}");
     assert!(!log.contains(" done: "), "no keys installed:\n{log}");
+    // The failure is counted by reason on the metrics page (cumulative).
+    let page = scrape(metrics);
+    let failed = page
+        .lines()
+        .find_map(|l| l.strip_prefix("slew_nts_client_ke_failed_total{reason=\"certificate\"} "))
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no certificate failure counter:\n{page}"));
+    assert!(failed >= 1, "{page}");
+    assert!(
+        page.contains("slew_nts_client_ke_succeeded_total 0\n"),
+        "{page}"
+    );
 }
 
 /// A TCP relay from `listen` to `to` (NTS-KE through another address), until

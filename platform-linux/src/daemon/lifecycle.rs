@@ -152,8 +152,9 @@ impl<C: DaemonClock> Daemon<C> {
 
     /// SIGHUP: apply a new configuration, keeping the associations whose lines did
     /// not change. What cannot change without a restart is logged.
-    pub fn reload(&mut self, new: Settings) {
+    pub fn reload(&mut self, mut new: Settings) {
         let now = monotonic_now();
+        self.reload_nts_server(&mut new.nts);
         if new.listen != self.settings.listen {
             log::warn!("reload: listen addresses change only on restart");
         }

@@ -118,6 +118,16 @@ pub fn render_with_ke_server(
     m: &MetricsInput<'_>,
     ke_server: Option<&crate::server::nts::server::KeServerStats>,
 ) -> String {
+    render_with_nts(m, ke_server, None)
+}
+
+/// [`render_with_ke_server`], plus the NTS-KE client's outcomes since start when
+/// any source uses NTS (`Daemon::nts_ke_client_stats`).
+pub fn render_with_nts(
+    m: &MetricsInput<'_>,
+    ke_server: Option<&crate::server::nts::server::KeServerStats>,
+    ke_client: Option<&crate::server::nts::KeClientStats>,
+) -> String {
     let mut registry = Registry::default();
     let sys = m.system;
     let mut gauge = |name: &str, help: &str, v: f64| {
@@ -211,6 +221,7 @@ pub fn render_with_ke_server(
     registry.register("slew_control_queries", "Mode 6 queries, by result", control);
     nts::register_server(&mut registry, &m.server.nts);
     nts::register_ke_server(&mut registry, ke_server);
+    nts::register_ke_client(&mut registry, ke_client);
     nts::register_sources(&mut registry, m.sources);
     let mut out = String::with_capacity(4096);
     // Writing into a String cannot fail; an encoder error would be a bug in the

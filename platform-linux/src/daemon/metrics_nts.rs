@@ -8,7 +8,10 @@
 //! `slew_nts_requests_served_total`, `slew_nts_cookies_issued_total`,
 //! `slew_nts_naks_sent_total{reason=unknown_key|bad_cookie|forged}`,
 //! `slew_nts_requests_dropped_total{reason=malformed|no_unique_id|no_cookie|no_authenticator}`.
-//! Client side, per NTS source (label `address`): gauges `slew_source_nts_cookies`,
+//! Client side, over every NTS source since start (only when one is configured):
+//! counters `slew_nts_client_ke_succeeded_total`,
+//! `slew_nts_client_ke_failed_total{reason=connect|timeout|certificate|alpn|tls|no-common-aead|refused|malformed|other}`.
+//! Per NTS source (label `address`): gauges `slew_source_nts_cookies`,
 //! `slew_source_nts_needs_key_exchange`, `slew_source_nts_last_key_exchange{result=ok|CODE}`
 //! (1 for the last outcome); counters `slew_source_nts_key_exchanges_total`,
 //! `slew_source_nts_naks_received_total`, `slew_source_nts_refused_total`.
@@ -24,6 +27,7 @@ use slew_core::peer::{KeResult, SourceStatus};
 use slew_core::server::NtsStats;
 
 use crate::server::nts::server::KeServerStats;
+use crate::server::nts::KeClientStats;
 
 /// A label `reason`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -83,6 +87,24 @@ pub(crate) fn register_ke_server(registry: &mut Registry, ke: Option<&KeServerSt
     let g = Gauge::<i64>::default();
     g.set(i64::try_from(ke.active.load(Ordering::Relaxed)).unwrap_or(i64::MAX));
     registry.register("slew_nts_ke_connections", "NTS-KE connections open", g);
+}
+
+/// Registers the NTS-KE client's cumulative outcomes (`None`: no NTS source).
+pub(crate) fn register_ke_client(registry: &mut Registry, ke: Option<&KeClientStats>) {
+    let Some(ke) = ke else { return };
+    counter(
+        registry,
+        "slew_nts_client_ke_succeeded",
+        "NTS-KE sessions of this daemon's NTS sources that gave cookies, since start",
+        ke.succeeded,
+    );
+    let rows: Vec<_> = ke.failures().collect();
+    by_reason(
+        registry,
+        "slew_nts_client_ke_failed",
+        "NTS-KE sessions of this daemon's NTS sources that failed, by reason, since start",
+        &rows,
+    );
 }
 
 /// Registers the time server's NTS counters.

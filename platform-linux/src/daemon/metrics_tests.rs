@@ -301,3 +301,57 @@ fn nts_metrics_from_the_ke_server_the_server_and_the_sources() {
     assert!(!p.contains("slew_source_nts"), "{p}");
     assert!(p.contains("slew_nts_requests_served_total 0\n"), "{p}");
 }
+
+#[test]
+fn nts_client_key_exchange_failures_accumulate_by_reason() {
+    use slew_core::peer::KeFailure;
+
+    use crate::server::nts::KeClientStats;
+
+    let node: Node<4> = Node::new(Default::default());
+    let sources: Vec<_> = node.sources(Instant::ZERO).collect();
+    let server = ServerStats::ZERO;
+    let system = node.system();
+    let control = MonitorStats {
+        answered: 0,
+        rate_limited: 0,
+        malformed: 0,
+    };
+    let input = MetricsInput {
+        system: &system,
+        sources: &sources,
+        server: &server,
+        control,
+    };
+    let mut ke = KeClientStats::default();
+    for why in [
+        KeFailure::Certificate,
+        KeFailure::Connect,
+        KeFailure::Certificate,
+        KeFailure::Timeout,
+    ] {
+        ke.record_failure(why);
+    }
+    ke.record_success();
+    let p = render_with_nts(&input, None, Some(&ke));
+    for needle in [
+        "# TYPE slew_nts_client_ke_succeeded counter\nslew_nts_client_ke_succeeded_total 1\n",
+        "slew_nts_client_ke_failed_total{reason=\"certificate\"} 2\n",
+        "slew_nts_client_ke_failed_total{reason=\"connect\"} 1\n",
+        "slew_nts_client_ke_failed_total{reason=\"timeout\"} 1\n",
+        "slew_nts_client_ke_failed_total{reason=\"alpn\"} 0\n",
+        "slew_nts_client_ke_failed_total{reason=\"no-common-aead\"} 0\n",
+    ] {
+        assert!(p.contains(needle), "{needle:?} missing:\n{p}");
+    }
+    // Counted, not a last outcome: one more failure adds to the same row.
+    ke.record_failure(KeFailure::Certificate);
+    let p = render_with_nts(&input, None, Some(&ke));
+    assert!(
+        p.contains("slew_nts_client_ke_failed_total{reason=\"certificate\"} 3\n"),
+        "{p}"
+    );
+    // No NTS source: no client KE family.
+    let p = render_with_nts(&input, None, None);
+    assert!(!p.contains("slew_nts_client_ke"), "{p}");
+}

@@ -471,7 +471,7 @@ impl<C: DaemonClock> Daemon<C> {
             let sources: Vec<_> = self.ep.node().sources(now).collect();
             // Every server thread's answers, NTS ones included, and the KE server's.
             let served = self.server.merged_stats();
-            crate::daemon::metrics::render_with_ke_server(
+            crate::daemon::metrics::render_with_nts(
                 &crate::daemon::metrics::MetricsInput {
                     system: &self.ep.node().system(),
                     sources: &sources,
@@ -479,6 +479,7 @@ impl<C: DaemonClock> Daemon<C> {
                     control: self.monitor.stats(),
                 },
                 self.nts_ke_stats(),
+                self.nts_ke_client_stats(),
             )
         };
         m.service(now, &mut page);

@@ -11,7 +11,7 @@
 //! and the NTS-KE listener, and hands the store to the server path (main loop and
 //! threads), which installs the keys again after each rotation.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +34,10 @@ struct KeState {
     due: Option<Instant>,
     /// The token of the exchange under way.
     running: Option<usize>,
+    /// A `pool … nts` member: its NTS-KE goes to this address, the certificate
+    /// checked against the pool's name (ntpsec's way). `None` for a `server` line,
+    /// whose KE resolves the name itself.
+    member: Option<IpAddr>,
 }
 
 /// The client side: exchanges under way and due.
@@ -42,6 +46,8 @@ pub(super) struct NtsClient {
     ke: KeClient,
     states: Vec<KeState>,
     next_token: usize,
+    /// Outcomes since start, every source (metrics).
+    stats: crate::server::nts::KeClientStats,
 }
 
 impl NtsClient {
@@ -90,11 +96,18 @@ fn jitter() -> f64 {
 }
 
 impl<C: DaemonClock> Daemon<C> {
-    /// A new association `id` of configuration line `spec`: NTS if the line says so.
-    pub(super) fn mark_nts(&mut self, spec: usize, id: SourceId, name: &str) {
+    /// A new association `id` (polling `addr`) of configuration line `spec`: NTS if
+    /// the line says so. A pool's member keeps its address for its own NTS-KE.
+    pub(super) fn mark_nts(&mut self, spec: usize, id: SourceId, name: &str, addr: SocketAddr) {
         let Some(src) = self.settings.nts.sources.iter().find(|s| s.source == spec) else {
             return;
         };
+        let member = self
+            .settings
+            .sources
+            .get(spec)
+            .filter(|s| s.kind == crate::config::SourceKind::Pool)
+            .map(|_| addr.ip());
         if !self.ep.node_mut().set_source_nts(id) {
             log::error!(
                 "{name}: no NTS slot left (at most {} NTS sources): nothing is sent to it",
@@ -102,16 +115,24 @@ impl<C: DaemonClock> Daemon<C> {
             );
             return;
         }
-        log::info!(
-            "{name}: NTS, keys from NTS-KE with {}:{}; unauthenticated answers refused",
-            src.ke.host,
-            src.ke.port
-        );
+        match member {
+            Some(ip) => log::info!(
+                "{name}: NTS, keys from NTS-KE with {} (certificate for {}); unauthenticated answers refused",
+                SocketAddr::new(ip, src.ke.port),
+                src.ke.host
+            ),
+            None => log::info!(
+                "{name}: NTS, keys from NTS-KE with {}:{}; unauthenticated answers refused",
+                src.ke.host,
+                src.ke.port
+            ),
+        }
         self.nts_client.states.push(KeState {
             id,
             failures: 0,
             due: None,
             running: None,
+            member,
         });
     }
 
@@ -158,6 +179,7 @@ impl<C: DaemonClock> Daemon<C> {
                         .node_mut()
                         .install_nts(id, ok.jar, ok.ntp_addr, seed)
                     {
+                        self.nts_client.stats.record_success();
                         self.nts_client.states[k].failures = 0;
                         self.assocs[a].addr = ok.ntp_addr;
                         log::info!(
@@ -168,6 +190,7 @@ impl<C: DaemonClock> Daemon<C> {
                     }
                 }
                 Err(e) => {
+                    self.nts_client.stats.record_failure(e.kind());
                     let st = &mut self.nts_client.states[k];
                     st.failures = st.failures.saturating_add(1);
                     let wait = backoff::retry_after(st.failures, jitter());
@@ -187,7 +210,8 @@ impl<C: DaemonClock> Daemon<C> {
                 continue;
             }
             let id = st.id;
-            let Some(req) = self
+            let member = st.member;
+            let Some(mut req) = self
                 .assocs
                 .iter()
                 .find(|a| a.id == id)
@@ -202,6 +226,7 @@ impl<C: DaemonClock> Daemon<C> {
             else {
                 continue;
             };
+            req.addr = member;
             let token = self.nts_client.next_token;
             self.nts_client.next_token = token.wrapping_add(1);
             let st = &mut self.nts_client.states[k];
@@ -215,6 +240,9 @@ impl<C: DaemonClock> Daemon<C> {
                     st.failures = st.failures.saturating_add(1);
                     let wait = backoff::retry_after(st.failures, jitter());
                     st.due = Some(now.saturating_add(wait));
+                    self.nts_client
+                        .stats
+                        .record_failure(slew_core::peer::KeFailure::Other);
                     log::warn!("NTS-KE with {}: cannot start a thread: {e}", req.host);
                 }
             }
@@ -294,6 +322,61 @@ impl<C: DaemonClock> Daemon<C> {
             log::info!("NTS master key rotated (generation {generation}): new cookies under the new key, the previous one still opens");
         }
         self.server.refresh_nts_keys();
+    }
+
+    /// SIGHUP, before `new` replaces the settings: what of `nts enable/cert/key/
+    /// cookie` can change now does, the rest is logged and left as it runs (so
+    /// `new.server` is made what is in force, and the next SIGHUP compares against
+    /// that). The certificate and key are read again on every SIGHUP while the
+    /// NTS-KE server runs, even from the same paths: a renewed certificate is
+    /// usually written over the old file. Sources' `nts`/`ca` lines are the
+    /// source reload's business (a changed line is a new association, a global
+    /// `nts ca` applies from each source's next NTS-KE).
+    pub(super) fn reload_nts_server(&mut self, new: &mut crate::settings::nts::NtsSettings) {
+        let old = self.settings.nts.server.clone();
+        let Some(old) = old else {
+            if new.server.take().is_some() {
+                log::warn!("reload: `nts enable` applies only on restart (the NTS-KE server and its master keys start with the daemon, before privileges are dropped); not serving NTS now");
+            }
+            return;
+        };
+        let Some(wanted) = new.server.clone() else {
+            log::warn!("reload: removing `nts enable` applies only on restart; still serving NTS-KE and NTS with {}", old.cert.display());
+            new.server = Some(old);
+            return;
+        };
+        let mut effective = old.clone();
+        if let Some(ke) = self.nts_server.as_ref().and_then(|s| s.ke.as_ref()) {
+            match ke.replace_certificate(&wanted.cert, &wanted.key) {
+                Ok(()) => {
+                    effective.cert = wanted.cert.clone();
+                    effective.key = wanted.key.clone();
+                    log::info!(
+                        "reload: NTS-KE serves the certificate {} (key {}) read again; connections from now on use it",
+                        wanted.cert.display(),
+                        wanted.key.display()
+                    );
+                }
+                Err(e) => log::error!(
+                    "reload: NTS-KE keeps the certificate in use ({}): cannot use the new one: {e}",
+                    old.cert.display()
+                ),
+            }
+        }
+        if wanted.key_file != old.key_file {
+            log::warn!(
+                "reload: `nts cookie {}` applies only on restart; the master keys stay in {}",
+                wanted.key_file.display(),
+                old.key_file.display()
+            );
+        }
+        new.server = Some(effective);
+    }
+
+    /// The NTS-KE client's outcomes since start (for metrics), when any source
+    /// uses NTS.
+    pub fn nts_ke_client_stats(&self) -> Option<&crate::server::nts::KeClientStats> {
+        (!self.settings.nts.sources.is_empty()).then_some(&self.nts_client.stats)
     }
 
     /// The NTS-KE server's counters (for metrics), when `nts enable` runs.

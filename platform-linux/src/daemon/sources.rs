@@ -157,7 +157,15 @@ impl<C: DaemonClock> Daemon<C> {
             if have >= want {
                 break;
             }
-            if Some(addr) == except || self.assocs.iter().any(|a| a.addr == addr) {
+            // One association per address of a line: an NTS member polls the port
+            // its NTS-KE named, so its `addr` may differ from the resolved one in
+            // the port only.
+            if except.is_some_and(|e| e.ip() == addr.ip())
+                || self
+                    .assocs
+                    .iter()
+                    .any(|a| a.addr == addr || (a.spec == spec_idx && a.addr.ip() == addr.ip()))
+            {
                 continue;
             }
             if let Some(why) = self.no_client_socket(&addr) {
@@ -173,7 +181,7 @@ impl<C: DaemonClock> Daemon<C> {
                 Ok(id) => {
                     log::info!("{name}: polling {addr}");
                     self.give_key(id, template.key, &name);
-                    self.mark_nts(spec_idx, id, &name);
+                    self.mark_nts(spec_idx, id, &name, addr);
                     self.assocs.push(Assoc {
                         spec: spec_idx,
                         id,

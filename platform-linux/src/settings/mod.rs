@@ -451,7 +451,6 @@ pub fn not_honoured(config: &Config, host: &dyn HostLookup) -> Vec<(Location, St
         }
     }
     out.extend(crate::settings::stats::not_honoured(config, &file()));
-    out.extend(crate::settings::nts::pool_nts_refused(config));
     if let Err(errors) = listen::listen_addrs(&config.interfaces, host) {
         out.extend(errors);
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use slew_core::nts::ke_msg::KE_PORT;
 
-use crate::config::{Config, Host, Location};
+use crate::config::{Config, Host};
 
 /// Default rotation period: daily (the default; chrony rotates hourly).
 pub const DEFAULT_ROTATION: Duration = Duration::from_secs(24 * 3600);
@@ -41,6 +41,10 @@ pub struct KeRequest {
     pub host: String,
     /// Its NTS-KE port (default [`KE_PORT`]).
     pub port: u16,
+    /// Connect to this address instead of resolving `host` (a `pool … nts` member:
+    /// the certificate is still checked against `host`, the name the admin wrote,
+    /// as ntpsec does).
+    pub addr: Option<std::net::IpAddr>,
     /// A PEM file of CAs to trust instead of the system store (`ca FILE`).
     pub ca_file: Option<PathBuf>,
     /// Stage timeouts.
@@ -53,6 +57,7 @@ impl KeRequest {
         KeRequest {
             host: host.to_string(),
             port: KE_PORT,
+            addr: None,
             ca_file: None,
             timeouts: KeTimeouts::default(),
         }
@@ -78,7 +83,8 @@ pub struct NtsServerSettings {
     pub port: u16,
 }
 
-/// One `server/pool … nts` line.
+/// One `server/pool … nts` line. A pool's members each run their own NTS-KE
+/// with the pool's name (ntpsec's way; see `daemon/nts.rs`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NtsSource {
     /// Its index in `Settings::sources` (the same order as the file).
@@ -127,32 +133,14 @@ pub fn settings_from(config: &Config) -> NtsSettings {
                     Host::Name(name) => name.clone(),
                 },
                 port: s.options.nts_port.unwrap_or(KE_PORT),
+                // A pool member's address is set per association (daemon/nts.rs).
+                addr: None,
                 ca_file: s.options.ca.clone().or_else(|| default_ca.clone()),
                 timeouts: KeTimeouts::default(),
             },
         })
         .collect();
     NtsSettings { server, sources }
-}
-
-/// `pool HOST nts`: refused by name. NTS-KE authenticates one server name, and a
-/// pool name's members are other machines behind one DNS name (each would need
-/// its own KE with that name and certificate): list the servers instead.
-/// Refused rather than followed without NTS, which is what the admin asked not to
-/// happen.
-pub fn pool_nts_refused(config: &Config) -> Vec<(Location, String)> {
-    config
-        .sources
-        .iter()
-        .filter(|s| s.options.nts && s.kind == crate::config::SourceKind::Pool)
-        .map(|s| {
-            (
-                s.at.clone(),
-                "`pool … nts` (NTS-KE runs per server: write one `server HOST nts` line per server)"
-                    .into(),
-            )
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -192,13 +180,21 @@ mod tests {
             n.sources[1].ke.ca_file.as_deref(),
             Some(Path::new("/own.pem"))
         );
-        // slewd runs NTS for servers; only a pool line is refused.
-        assert!(pool_nts_refused(&c).is_empty());
-        let p = parse_str("pool pool.example nts\n", Path::new("/etc/ntp.conf"))
-            .unwrap()
-            .config;
-        let refused = pool_nts_refused(&p);
-        assert_eq!(refused.len(), 1);
-        assert!(refused[0].1.contains("server HOST nts"), "{}", refused[0].1);
+        // A pool line is an NTS source too: its KE request names the pool (each
+        // member's address is set by the daemon), its port and CA as written.
+        let p = parse_str(
+            "pool pool.example nts port 4470 ca /p.pem\n",
+            Path::new("/etc/ntp.conf"),
+        )
+        .unwrap()
+        .config;
+        let n = settings_from(&p);
+        assert_eq!(n.sources.len(), 1);
+        let ke = &n.sources[0].ke;
+        assert_eq!(
+            (ke.host.as_str(), ke.port, ke.addr),
+            ("pool.example", 4470, None)
+        );
+        assert_eq!(ke.ca_file.as_deref(), Some(Path::new("/p.pem")));
     }
 }

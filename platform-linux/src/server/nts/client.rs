@@ -63,10 +63,13 @@ pub fn exchange(req: &KeRequest) -> Result<KeSuccess, KeFailure> {
 pub fn exchange_with(req: &KeRequest, config: Arc<ClientConfig>) -> Result<KeSuccess, KeFailure> {
     let name = ServerName::try_from(req.host.clone())
         .map_err(|e| KeFailure::Resolve(format!("{} is not a host name: {e}", req.host)))?;
-    let addrs: Vec<SocketAddr> = (req.host.as_str(), req.port)
-        .to_socket_addrs()
-        .map_err(|e| KeFailure::Resolve(format!("cannot resolve {}: {e}", req.host)))?
-        .collect();
+    let addrs: Vec<SocketAddr> = match req.addr {
+        Some(ip) => vec![SocketAddr::new(ip, req.port)],
+        None => (req.host.as_str(), req.port)
+            .to_socket_addrs()
+            .map_err(|e| KeFailure::Resolve(format!("cannot resolve {}: {e}", req.host)))?
+            .collect(),
+    };
     let mut last = KeFailure::Resolve(format!("{} has no address", req.host));
     let mut tcp = None;
     for a in addrs {

@@ -5,6 +5,7 @@
 //! | [`tls`] | rustls configurations: TLS 1.3 only, ring, ALPN `ntske/1`, roots, PEM files |
 //! | [`stream`] | a rustls connection over a blocking socket, one deadline per stage |
 //! | [`client`] | one NTS-KE exchange, and [`KeClient`]: exchanges on threads, results over a channel |
+//! | [`client_stats`] | [`KeClientStats`]: the client's KE outcomes since start, failures by reason |
 //! | [`error`] | [`KeFailure`]: why a KE failed, in words that say what to do |
 //! | [`backoff`] | when to retry a failed KE |
 //! | [`listener`] | the server's TCP sockets (one per family, as the NTP sockets) |
@@ -24,6 +25,7 @@
 
 pub mod backoff;
 pub mod client;
+pub mod client_stats;
 pub mod error;
 pub mod keystore;
 pub mod listener;
@@ -33,6 +35,7 @@ pub mod tls;
 
 pub use crate::settings::nts::{NtsServerSettings, NtsSettings, NtsSource};
 pub use client::{KeClient, KeDone, KeRequest, KeSuccess, KeTimeouts};
+pub use client_stats::KeClientStats;
 pub use error::KeFailure;
 pub use keystore::{KeyStore, LoadOutcome, RotationTimer};
 pub use server::{KeLimits, KeServer, KeServerConfig, KeServerStats};

@@ -16,7 +16,7 @@ use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -119,7 +119,9 @@ pub struct KeServerStats {
 }
 
 struct Shared {
-    config: Arc<ServerConfig>,
+    /// Swapped by [`KeServer::replace_certificate`] (SIGHUP); each connection takes
+    /// the one in force when it is admitted.
+    config: RwLock<Arc<ServerConfig>>,
     keys: Arc<KeyStore>,
     ntp_server: Option<String>,
     ntp_port: Option<u16>,
@@ -135,6 +137,7 @@ pub struct KeServer {
     thread: Option<JoinHandle<()>>,
     local: Vec<SocketAddr>,
     stats: Arc<KeServerStats>,
+    shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -156,7 +159,7 @@ impl KeServer {
             .collect();
         let stats = Arc::new(KeServerStats::default());
         let shared = Arc::new(Shared {
-            config,
+            config: RwLock::new(config),
             keys,
             ntp_server: cfg.ntp_server.clone(),
             ntp_port: cfg.ntp_port,
@@ -166,16 +169,37 @@ impl KeServer {
         });
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
+        let shared2 = shared.clone();
         let thread = thread::Builder::new()
             .name("nts-ke accept".into())
-            .spawn(move || accept_loop(&listeners, &shared, &stop2))
+            .spawn(move || accept_loop(&listeners, &shared2, &stop2))
             .map_err(|e| format!("NTS-KE: cannot start the accept thread: {e}"))?;
         Ok(KeServer {
             stop,
             thread: Some(thread),
             local,
             stats,
+            shared,
         })
+    }
+
+    /// Serves a new certificate chain and key from now on (SIGHUP): connections
+    /// admitted later handshake with it, those under way finish with the old one.
+    /// On error (unreadable, no key, key and certificate do not match) the one in
+    /// use stays.
+    pub fn replace_certificate(
+        &self,
+        cert_file: &std::path::Path,
+        key_file: &std::path::Path,
+    ) -> Result<(), String> {
+        let config = tls::server_config(cert_file, key_file)?;
+        let mut slot = self
+            .shared
+            .config
+            .write()
+            .map_err(|_| "the NTS-KE server's configuration lock is poisoned".to_string())?;
+        *slot = config;
+        Ok(())
     }
 
     /// The addresses listened on (with the ports actually bound).
@@ -287,7 +311,10 @@ fn serve_one(mut tcp: TcpStream, shared: &Shared) {
     let stats = &shared.stats;
     let _ = tcp.set_nonblocking(false);
     let _ = tcp.set_nodelay(true);
-    let Ok(server) = ServerConnection::new(shared.config.clone()) else {
+    let Ok(config) = shared.config.read().map(|c| Arc::clone(&c)) else {
+        return;
+    };
+    let Ok(server) = ServerConnection::new(config) else {
         return;
     };
     let mut conn = Connection::Server(server);
