@@ -29,8 +29,9 @@ use slew_core::system::SystemVars;
 use slew_core::Instant;
 
 use crate::clock::DaemonClock;
+use crate::control_publish::SharedMonitor;
 use crate::drift;
-use crate::monitor::{Identity, Monitor};
+use crate::monitor::Identity;
 use crate::net::{bind_error, family_missing, family_name, NtpSocket};
 use crate::serve::TimeServer;
 use crate::settings::Settings;
@@ -123,15 +124,20 @@ pub struct Daemon<C: DaemonClock> {
     /// The families left out at start were logged (once, not on every reload).
     skipped_logged: bool,
     /// The protocol core: the client node, the leap schedule, `-q`'s one-shot mode.
-    /// The server sockets still answer through [`TimeServer`] (and its threads)
-    /// with the tables of its shared guard, so the endpoint's own are open.
+    /// The server sockets answer through [`TimeServer`]'s own endpoints (and its
+    /// threads'), with what this one publishes ([`Daemonpoint::published_vars`],
+    /// the leap schedule) and the tables of the shared guard, so this endpoint's
+    /// own are open.
     ep: Box<Daemonpoint>,
     clock: C,
     assocs: Vec<Assoc>,
     unresolved: Vec<usize>,
     next_resolve: Instant,
     next_drift_write: Instant,
-    monitor: Monitor,
+    /// The control handler, shared with the server threads.
+    monitor: SharedMonitor,
+    /// The node changed since the server threads' control snapshot was taken.
+    view_dirty: bool,
     stats: crate::stats::Recorder,
     metrics: Option<crate::metrics::MetricsServer>,
     started: Instant,
@@ -268,7 +274,8 @@ impl<C: DaemonClock> Daemon<C> {
             assocs: Vec::new(),
             next_resolve: now,
             next_drift_write: now.saturating_add(DRIFT_WRITE_INTERVAL),
-            monitor: Monitor::new(Identity::current(), now),
+            monitor: SharedMonitor::new(Identity::current(), now),
+            view_dirty: true,
             stats,
             metrics: None,
             started: now,
@@ -322,6 +329,7 @@ impl<C: DaemonClock> Daemon<C> {
 
     /// Carries out what the node asks, logging its events.
     fn drive(&mut self, now: Instant) {
+        self.view_dirty = true;
         let mut events: Vec<Event> = Vec::new();
         let mut clock_errors: Vec<ErrorKind> = Vec::new();
         {
