@@ -98,6 +98,9 @@ impl<C: DaemonClock> Daemon<C> {
                 self.write_drift();
                 self.next_drift_write = now.saturating_add(DRIFT_WRITE_INTERVAL);
             }
+            // What the timers and refclocks changed reaches every server before
+            // the loop sleeps (a server thread may answer meanwhile).
+            self.publish_to_servers(now);
             // Rate-limited log summaries are written when their window ends, not
             // when the next line of their kind happens to come.
             self.server.flush_log();
