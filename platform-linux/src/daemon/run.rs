@@ -114,6 +114,9 @@ impl<C: DaemonClock> Daemon<C> {
                 .ep
                 .poll_timeout()
                 .map_or(Duration::from_secs(1), |t| t.saturating_since(now))
+                // At least once a second, threads or not (the NTS key rotation is
+                // noticed and logged by this loop).
+                .min(Duration::from_secs(1))
                 .min(
                     // A metrics connection's deadline, or when an idle one may make
                     // room for a waiting scraper.
