@@ -1,7 +1,7 @@
 //! slewd with `--server-threads 2`: three SO_REUSEPORT sockets share the address;
 //! requests from 64 loopback addresses and many ports are all answered correctly
 //! (whichever thread the kernel hands them to), mode 6 requests that land on a worker
-//! are answered through the main thread, and the exit log merges every thread's
+//! are answered by that worker itself, and the exit log merges every thread's
 //! counters. Every thread answers with what the main thread serves: a pending leap
 //! second, the restrict lines of a SIGHUP'd configuration, one rate limit per client.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -22,7 +22,7 @@ fn tasks(pid: i32) -> usize {
 }
 
 #[test]
-fn server_threads_answer_many_sources_and_forward_control() {
+fn server_threads_answer_many_sources_and_control_queries() {
     let dir = TempDir::new("threads");
     let server = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let mut slewd = start_slewd(
@@ -75,7 +75,7 @@ fn server_threads_answer_many_sources_and_forward_control() {
     assert_eq!(answered, 4 * 128);
 
     // Mode 6 READSTAT from 12 source ports: some land on worker sockets and are
-    // answered by the main thread from the same address.
+    // answered from the same address.
     let started = Instant::now();
     for _ in 0..12 {
         let s = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -204,4 +204,68 @@ fn one_client_has_one_rate_limit_however_many_threads_serve_it() {
     let threaded = served(&["--server-threads", "2"]);
     assert_eq!(alone, 1, "the first request of the burst only");
     assert_eq!(threaded, alone, "three threads, one limit");
+}
+
+/// A mode 6 READVAR of `names` (one fragment's worth) from a fresh socket: the
+/// variables text of the answer.
+fn read_vars(server: SocketAddr, names: &str) -> String {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut req = vec![0x16, 0x02, 0, 7, 0, 0, 0, 0, 0, 0, 0, names.len() as u8];
+    req.extend_from_slice(names.as_bytes());
+    while req.len() % 4 != 0 {
+        req.push(0);
+    }
+    s.send_to(&req, server).unwrap();
+    let mut buf = [0u8; 600];
+    let (n, from) = s.recv_from(&mut buf).expect("mode 6 answered");
+    assert_eq!(from, server);
+    assert!(
+        n >= 12 && buf[1] == 0x82,
+        "a whole READVAR response: {:?}",
+        &buf[..n.min(12)]
+    );
+    let count = u16::from_be_bytes([buf[10], buf[11]]) as usize;
+    String::from_utf8_lossy(&buf[12..12 + count.min(n - 12)]).into_owned()
+}
+
+/// Mode 6 queries that land on a server thread's socket are answered by that
+/// thread from the published control snapshot (the exit log counts them), with the
+/// same node state as the main thread's answers.
+#[test]
+fn server_threads_answer_mode_6_themselves() {
+    let dir = TempDir::new("threads-mode6");
+    let server = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let mut slewd = start_slewd(
+        &dir,
+        CONF,
+        &[server],
+        &["--clock", "observe", "--server-threads", "2"],
+    );
+    // The local clock is selected once the node has polled it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !read_vars(server, "stratum").contains("stratum=11") {
+        assert!(Instant::now() < deadline, "{}", slewd.log_text());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // 24 source ports: the chance that none lands on a worker is 3^-24.
+    let answers: Vec<String> = (0..24)
+        .map(|_| read_vars(server, "stratum,refid,leap"))
+        .collect();
+    for a in &answers {
+        assert!(a.contains("stratum=11"), "{a}");
+        assert_eq!(a, &answers[0], "every thread answers with the same state");
+    }
+    slewd.terminate(Duration::from_secs(5)).expect("clean exit");
+    let log = slewd.log_text();
+    let handled: u64 = log
+        .split(" mode 6 queries handled by the threads")
+        .next()
+        .and_then(|t| t.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        handled >= 1,
+        "the threads answered some queries themselves: {log}"
+    );
 }

@@ -4,12 +4,9 @@
 use core::net::SocketAddr;
 
 use crate::control::{Extras, PeerSnapshot, Responder, SystemSnapshot, CONTROL_MAX_PACKET};
-use crate::node::PacketVerdict;
-use crate::server::{Client, DropReason};
 use crate::time::{Instant, NtpTimestamp};
-use crate::wire::Mode;
 
-use super::{Datagram, Endpoint, ServePolicy, ServerRole};
+use super::{Batch, Datagram, Endpoint, ServePolicy, ServerRole};
 
 impl<P: ServePolicy, const N: usize, const R: usize, const S: usize, V: ServerRole>
     Endpoint<P, N, R, S, V>
@@ -22,6 +19,8 @@ impl<P: ServePolicy, const N: usize, const R: usize, const S: usize, V: ServerRo
     ///
     /// Server replies (mode 4) go to the client node; what it does not claim (no
     /// such source, malformed) is counted by the server like every other drop.
+    /// One datagram of [`Endpoint::batch`], which a port with many at once calls
+    /// instead ([`Batch::handle_datagram`] decides the same).
     pub fn handle_datagram(
         &mut self,
         now: Instant,
@@ -31,39 +30,35 @@ impl<P: ServePolicy, const N: usize, const R: usize, const S: usize, V: ServerRo
         rx_time: NtpTimestamp,
         out: &mut [u8],
     ) -> Datagram {
-        // The address a datagram arrived on does not change any decision yet
-        // (interface-specific restrictions would use it).
-        let _ = local;
-        self.now = now;
-        if !rx_time.is_zero() {
-            self.wall = Some((now, rx_time));
-        }
-        if bytes.first().map(|&b| Mode::from_bits(b)) == Some(Mode::Server) {
-            match self.node.handle_packet(now, from, bytes, rx_time) {
-                v @ (PacketVerdict::Accepted | PacketVerdict::Refused(_)) => {
-                    return Datagram::Client(v);
-                }
-                PacketVerdict::NotAReply
-                | PacketVerdict::UnknownSource
-                | PacketVerdict::Malformed => {}
-            }
-        }
-        // The receive stamp is the wall time the answer is about.
-        let sys = self.served_vars_at(self.leap.unix_s(rx_time));
-        let client = Client {
-            addr: from.ip(),
-            port: from.port(),
+        self.batch(|b| b.handle_datagram(now, local, from, bytes, rx_time, out))
+    }
+
+    /// Hands `f` the endpoint for a batch of datagrams, with the server's tables
+    /// taken once for all of them (one lock of a port's shared tables per
+    /// `recvmmsg` batch, not per packet). Keep `f` to the batch: the tables stay
+    /// held until it returns.
+    pub fn batch<T>(&mut self, f: impl FnOnce(&mut Batch<'_, '_, N, R, S, V>) -> T) -> T {
+        let Endpoint {
+            node,
+            server,
+            policy,
+            leap,
+            adopted,
+            wall,
             now,
-        };
-        let server = &mut self.server;
-        let result = self
-            .policy
-            .with_policy(|policy| server.respond_to(policy, client, bytes, rx_time, &sys, out));
-        match result {
-            Ok(pending) => Datagram::Answer(pending),
-            Err(DropReason::Control) => Datagram::Control,
-            Err(reason) => Datagram::Dropped(reason),
-        }
+            ..
+        } = self;
+        policy.with_policy(|policy| {
+            f(&mut Batch {
+                node,
+                server,
+                leap,
+                adopted,
+                wall,
+                now,
+                policy,
+            })
+        })
     }
 
     /// Answers a mode 6 query that [`Endpoint::handle_datagram`] admitted

@@ -4,7 +4,8 @@
 //!
 //! | file | stage |
 //! |---|---|
-//! | `datagram` | dispatch by mode: answer, drop (counted), client reply, control |
+//! | `datagram` | one datagram, or a batch of them under one look at the tables |
+//! | `batch` | dispatch by mode: answer, drop (counted), client reply, control |
 //! | `policy` | the restrict table, rate limiter and keys behind [`ServePolicy`] |
 //! | `leap` | the leap-seconds table: what to announce, when to arm the clock |
 //! | `once` | one-shot mode and the one step-or-slew rule ([`StepRule`]) |
@@ -12,6 +13,7 @@
 //! | `drive` | [`run_once_with`]: actions into `Clock` and `Transport` calls |
 
 mod action;
+mod batch;
 mod datagram;
 mod drive;
 pub mod leap;
@@ -22,6 +24,7 @@ mod serving;
 mod tests;
 
 pub use action::{Datagram, EndpointAction};
+pub use batch::Batch;
 pub use drive::run_once_with;
 pub use leap::LeapSchedule;
 pub use once::{Correction, Force, StepRule};
@@ -46,11 +49,20 @@ use once::OneShot;
 /// - **Configuration**: [`Endpoint::new`]; [`Endpoint::node_mut`] to add sources
 ///   and refclocks; [`Endpoint::policy_mut`] to change restrict lines, limits and
 ///   keys (SIGHUP); [`Endpoint::set_leap_schedule`] with the port's leap-seconds
-///   table; [`Endpoint::set_one_shot`] once, before the first input, for `-q`.
+///   table; [`Endpoint::set_one_shot`] once, before the first input, for `-q`;
+///   [`Endpoint::server_mut`] for the server's NTS keys.
+/// - **Server threads**: a port that answers on several threads gives each an
+///   endpoint with no sources and hands it, whenever they change, what the
+///   endpoint with the sources publishes: [`Endpoint::published_vars`] into
+///   [`Endpoint::adopt_vars`], [`Endpoint::leap_schedule`] into
+///   [`Endpoint::set_leap_schedule`]. Each thread then decides the leap
+///   announcement from its own receive stamps, and counts its own drops.
 /// - **Input** (`handle_*`): [`Endpoint::handle_datagram`] for every datagram,
 ///   whatever its mode, with its receive stamp (a time request is answered straight
 ///   into the port's buffer; finish it with the transmit time read as late as
-///   possible); [`Endpoint::answer_control`] for a query it admitted;
+///   possible), or [`Endpoint::batch`] then [`Batch::handle_datagram`] for each of
+///   a batch (the tables taken once); [`Endpoint::answer_control`] for a query it
+///   admitted (after the batch: the port's snapshot may read the tables);
 ///   [`Endpoint::handle_wall_time`] then [`Endpoint::handle_timeout`] when the
 ///   deadline passes; [`Endpoint::handle_tx_timestamp`] right after sending a request.
 /// - **Output** (`poll_*`): after any input, call [`Endpoint::poll_action`] until it
@@ -92,6 +104,9 @@ pub struct Endpoint<
     server: V,
     policy: P,
     leap: LeapSchedule,
+    /// A server thread's: the system variables another endpoint published, served
+    /// instead of this endpoint's node's.
+    adopted: Option<SystemVars>,
     /// The latest wall-clock reading the port gave (a receive stamp, or
     /// [`Endpoint::handle_wall_time`]) and the monotonic time it was taken at: the
     /// leap schedule's idea of "now", carried forward by the monotonic clock.
@@ -118,6 +133,7 @@ impl<P: ServePolicy, const N: usize, const R: usize, const S: usize, V: ServerRo
             server: V::default(),
             policy,
             leap: LeapSchedule::NONE,
+            adopted: None,
             wall: None,
             now: Instant::ZERO,
             once: None,
@@ -150,6 +166,24 @@ impl<P: ServePolicy, const N: usize, const R: usize, const S: usize, V: ServerRo
         ServerRole::stats(&self.server)
     }
 
+    /// The server, to install or rotate its NTS keys.
+    pub fn server_mut(&mut self) -> &mut V {
+        &mut self.server
+    }
+
+    /// What a server thread's endpoint adopts ([`Endpoint::adopt_vars`]) to answer
+    /// as this one does: the system variables without the leap announcement, which
+    /// every endpoint decides from its own receive stamps and leap schedule.
+    pub fn published_vars(&self) -> SystemVars {
+        self.adopted.unwrap_or_else(|| self.node.system_vars())
+    }
+
+    /// Serves `sys` (another endpoint's [`Endpoint::published_vars`]) instead of
+    /// this endpoint's node's system variables; `None` serves the node's again.
+    pub fn adopt_vars(&mut self, sys: Option<SystemVars>) {
+        self.adopted = sys;
+    }
+
     /// The leap schedule, from the port's leap-seconds table
     /// ([`LeapSchedule::from_table`]).
     pub fn set_leap_schedule(&mut self, leap: LeapSchedule) {
@@ -180,14 +214,8 @@ impl<P: ServePolicy, const N: usize, const R: usize, const S: usize, V: ServerRo
         self.served_vars_at(self.wall_unix_s(now))
     }
 
-    pub(super) fn served_vars_at(&self, unix_s: Option<i64>) -> SystemVars {
-        let mut sys = self.node.system_vars();
-        if sys.is_synchronized() && sys.leap == LeapIndicator::NoWarning {
-            if let Some(unix_s) = unix_s {
-                sys.leap = self.leap.announce(unix_s);
-            }
-        }
-        sys
+    fn served_vars_at(&self, unix_s: Option<i64>) -> SystemVars {
+        batch::announced(self.published_vars(), &self.leap, unix_s)
     }
 
     /// The earliest time the endpoint wants [`Endpoint::handle_timeout`] called.

@@ -19,6 +19,9 @@ pub trait ServerRole: Default {
         out: &mut [u8],
     ) -> Result<PendingResponse, DropReason>;
 
+    /// Counts a datagram dropped before it reached [`ServerRole::respond_to`].
+    fn count_drop(&mut self, reason: DropReason);
+
     /// Answered and dropped requests, by reason.
     fn stats(&self) -> &ServerStats;
 }
@@ -34,6 +37,10 @@ impl ServerRole for Server {
         out: &mut [u8],
     ) -> Result<PendingResponse, DropReason> {
         Server::respond_to(self, policy, client, request, rx_time, sys, out)
+    }
+
+    fn count_drop(&mut self, reason: DropReason) {
+        Server::count_drop(self, reason);
     }
 
     fn stats(&self) -> &ServerStats {
@@ -59,6 +66,8 @@ impl ServerRole for NoServer {
     ) -> Result<PendingResponse, DropReason> {
         Err(DropReason::NoServe)
     }
+
+    fn count_drop(&mut self, _reason: DropReason) {}
 
     fn stats(&self) -> &ServerStats {
         &ServerStats::ZERO

@@ -440,3 +440,102 @@ fn a_client_only_endpoint_drops_requests_and_pays_nothing_for_a_server() {
         core::mem::size_of::<crate::server::Server>()
     );
 }
+
+/// A server thread's endpoint: no sources, the published variables and leap
+/// schedule of the endpoint that has them.
+#[test]
+fn a_server_threads_endpoint_announces_the_leap_from_what_it_adopted() {
+    let mut main = serving(Open);
+    main.set_leap_schedule(LeapSchedule::from_table(&TABLE, LEAP_AT - 60 * 86_400));
+    // (One source slot, unused: the node's queues need a capacity.)
+    let mut worker: Endpoint<Open, 1> = Endpoint::new(NodeConfig::default(), Open);
+    // Before it adopts anything it serves its own (unsynchronised) node.
+    assert_eq!(
+        {
+            let mut out = [0u8; HEADER_LEN];
+            let rx = at_unix(LEAP_AT - 86_400);
+            match worker.handle_datagram(
+                Instant::ZERO,
+                local(),
+                client(),
+                &request(0x23),
+                rx,
+                &mut out,
+            ) {
+                Datagram::Answer(p) => Packet::new_checked(p.finish(&mut out, rx)).unwrap().leap(),
+                other => panic!("{other:?}"),
+            }
+        },
+        LeapIndicator::Unsynchronized
+    );
+    let published = main.published_vars();
+    assert_eq!(
+        published.leap,
+        LeapIndicator::NoWarning,
+        "no announcement in it"
+    );
+    worker.adopt_vars(Some(published));
+    worker.set_leap_schedule(*main.leap_schedule());
+    let mut li = |rx: NtpTimestamp| {
+        let mut out = [0u8; HEADER_LEN];
+        let got = worker.batch(|b| {
+            match b.handle_datagram(
+                Instant::ZERO,
+                local(),
+                client(),
+                &request(0x23),
+                rx,
+                &mut out,
+            ) {
+                Datagram::Answer(p) => Some(p),
+                _ => None,
+            }
+        });
+        let p = got.expect("an answer");
+        Packet::new_checked(p.finish(&mut out, rx)).unwrap().leap()
+    };
+    // The worker decides from its own receive stamp, as the main endpoint would.
+    assert_eq!(li(at_unix(LEAP_AT - 60 * 86_400)), LeapIndicator::NoWarning);
+    assert_eq!(li(at_unix(LEAP_AT - 20 * 86_400)), LeapIndicator::Insert);
+    assert_eq!(li(at_unix(LEAP_AT + 5)), LeapIndicator::NoWarning);
+    assert_eq!(worker.server_stats().answered, 4);
+    assert_eq!(main.server_stats().answered, 0, "the worker counts its own");
+}
+
+#[test]
+fn a_batch_counts_what_the_port_dropped_and_takes_the_tables_once() {
+    struct Counting(u32);
+    impl ServePolicy for Counting {
+        fn with_policy<T>(&mut self, f: impl FnOnce(&mut crate::server::Policy<'_>) -> T) -> T {
+            self.0 += 1;
+            let mut open = crate::server::Policy::OPEN;
+            f(&mut open)
+        }
+    }
+    let mut ep = serving(Counting(0));
+    let taken_before = ep.policy().0;
+    let rx = at_unix(LEAP_AT - 60 * 86_400);
+    let answered = ep.batch(|b| {
+        let mut n = 0;
+        for _ in 0..5 {
+            let mut out = [0u8; HEADER_LEN];
+            if let Datagram::Answer(p) = b.handle_datagram(
+                Instant::ZERO,
+                local(),
+                client(),
+                &request(0x23),
+                rx,
+                &mut out,
+            ) {
+                let _ = p.finish(&mut out, rx);
+                n += 1;
+            }
+        }
+        b.count_drop(DropReason::Malformed);
+        n
+    });
+    assert_eq!(answered, 5);
+    assert_eq!(ep.policy().0 - taken_before, 1, "one look at the tables");
+    assert_eq!(ep.server_stats().answered, 5);
+    assert_eq!(ep.server_stats().dropped_for(DropReason::Malformed), 1);
+}

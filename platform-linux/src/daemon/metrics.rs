@@ -50,7 +50,7 @@ use slew_core::select::Tally;
 use slew_core::server::{DropReason, ServerStats};
 use slew_core::Instant;
 
-use crate::daemon::monitor::MonitorStats;
+use crate::server::monitor::MonitorStats;
 
 #[path = "metrics_nts.rs"]
 mod nts;

@@ -15,7 +15,6 @@
 //! | `leap` | the leapfile, handed to the endpoint |
 //! | `lifecycle` | driftfile, `-q`'s one correction, SIGHUP reloads |
 //! | `view` | the node's state for mode 6 and `slewctl` |
-//! | [`monitor`], [`snapshot`] | mode 6: who may ask, and the node's state as ntpq reads it |
 //! | [`metrics`] | the Prometheus text for `slewctl metrics` |
 //! | [`stats`] | ntpd's statistics files (loopstats, peerstats, clockstats) |
 //! | `seams`, `txstamp`, `refclocks`, `reload` | the clock and socket seams, T1 stamps, refclock drivers, the reload thread |
@@ -31,24 +30,23 @@ use slew_core::peer::{Reason, SourceId};
 use slew_core::system::SystemVars;
 use slew_core::Instant;
 
-use crate::daemon::monitor::{Identity, Monitor};
 use crate::os::clock::DaemonClock;
 use crate::os::drift;
 use crate::os::net::{bind_error, family_missing, family_name, NtpSocket};
 use crate::os::time::{measure_precision, monotonic_now};
+use crate::server::control_publish::SharedMonitor;
+use crate::server::monitor::Identity;
 use crate::server::TimeServer;
 use crate::settings::Settings;
 
 mod leap;
 mod lifecycle;
 pub mod metrics;
-pub mod monitor;
 mod nts;
 mod refclocks;
 mod reload;
 mod run;
 mod seams;
-pub mod snapshot;
 mod sources;
 pub mod stats;
 mod txstamp;
@@ -128,15 +126,20 @@ pub struct Daemon<C: DaemonClock> {
     /// The families left out at start were logged (once, not on every reload).
     skipped_logged: bool,
     /// The protocol core: the client node, the leap schedule, `-q`'s one-shot mode.
-    /// The server sockets still answer through [`TimeServer`] (and its threads)
-    /// with the tables of its shared guard, so the endpoint's own are open.
+    /// The server sockets answer through [`TimeServer`]'s own endpoints (and its
+    /// threads'), with what this one publishes ([`Daemonpoint::published_vars`],
+    /// the leap schedule) and the tables of the shared guard, so this endpoint's
+    /// own are open.
     ep: Box<Daemonpoint>,
     clock: C,
     assocs: Vec<Assoc>,
     unresolved: Vec<usize>,
     next_resolve: Instant,
     next_drift_write: Instant,
-    monitor: Monitor,
+    /// The control handler, shared with the server threads.
+    monitor: SharedMonitor,
+    /// The node changed since the server threads' control snapshot was taken.
+    view_dirty: bool,
     stats: crate::daemon::stats::Recorder,
     metrics: Option<crate::daemon::metrics::MetricsServer>,
     started: Instant,
@@ -273,7 +276,8 @@ impl<C: DaemonClock> Daemon<C> {
             assocs: Vec::new(),
             next_resolve: now,
             next_drift_write: now.saturating_add(DRIFT_WRITE_INTERVAL),
-            monitor: Monitor::new(Identity::current(), now),
+            monitor: SharedMonitor::new(Identity::current(), now),
+            view_dirty: true,
             stats,
             metrics: None,
             started: now,
@@ -327,6 +331,7 @@ impl<C: DaemonClock> Daemon<C> {
 
     /// Carries out what the node asks, logging its events.
     fn drive(&mut self, now: Instant) {
+        self.view_dirty = true;
         let mut events: Vec<Event> = Vec::new();
         let mut clock_errors: Vec<ErrorKind> = Vec::new();
         {

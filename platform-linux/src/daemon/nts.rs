@@ -20,6 +20,7 @@ use slew_core::Instant;
 
 use super::Daemon;
 use crate::os::clock::DaemonClock;
+use crate::os::mailbox::Mailbox;
 use crate::server::nts::{
     backoff, KeClient, KeServer, KeServerConfig, KeyStore, LoadOutcome, RotationTimer,
 };
@@ -76,6 +77,9 @@ impl NtsClient {
 pub(super) struct NtsServing {
     ke: Option<KeServer>,
     _rotation: Option<RotationTimer>,
+    /// Woken by the rotation thread after each rotation, so the loop logs it and
+    /// installs the keys at once rather than at its next deadline.
+    rotated: Mailbox<()>,
     store: Arc<KeyStore>,
     /// The store's generation last seen by the loop (a rotation is logged once).
     generation: u64,
@@ -274,10 +278,20 @@ impl<C: DaemonClock> Daemon<C> {
         // is late by a fraction of the period at most.
         let check_every =
             (rotation / 8).clamp(Duration::from_millis(200), Duration::from_secs(600));
+        let rotated = Mailbox::new();
+        let wake = rotated.poster();
         let rotation_timer = store
-            .spawn_rotation(check_every, |e| {
-                log::error!("nts: cannot save the rotated master key: {e} (it is in use anyway)")
-            })
+            .spawn_rotation(
+                check_every,
+                |e| {
+                    log::error!(
+                        "nts: cannot save the rotated master key: {e} (it is in use anyway)"
+                    )
+                },
+                move || {
+                    wake.post(());
+                },
+            )
             .map_err(|e| format!("nts: cannot start the key rotation thread: {e}"))?;
         let local = self.local_addrs();
         let ke_port = opts.ke_port.unwrap_or(cfg.port);
@@ -304,10 +318,16 @@ impl<C: DaemonClock> Daemon<C> {
         self.nts_server = Some(NtsServing {
             ke: Some(ke),
             _rotation: Some(rotation_timer),
+            rotated,
             generation: store.generation(),
             store,
         });
         Ok(())
+    }
+
+    /// Readable after a master-key rotation (taken by [`Daemon::refresh_nts_keys`]).
+    pub(super) fn nts_rotation_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.nts_server.as_ref().and_then(|s| s.rotated.poll_fd())
     }
 
     /// Each turn: after a master-key rotation, this thread's server takes the new
@@ -316,6 +336,7 @@ impl<C: DaemonClock> Daemon<C> {
         let Some(s) = &mut self.nts_server else {
             return;
         };
+        let _ = s.rotated.drain();
         let generation = s.store.generation();
         if generation != s.generation {
             s.generation = generation;

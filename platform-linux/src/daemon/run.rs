@@ -9,12 +9,12 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::view::LazyView;
 use super::{Daemon, Exit, DRAIN_BUDGET, DRIFT_WRITE_INTERVAL, ONCE_TIMEOUT};
-use crate::daemon::monitor::ServeState;
 use crate::os::clock::DaemonClock;
 use crate::os::net::family_name;
 use crate::os::signals;
 use crate::os::time::monotonic_now;
-use crate::server::TimeServer;
+use crate::server::control_publish::ControlSnapshot;
+use crate::server::monitor::ServeState;
 
 impl<C: DaemonClock> Daemon<C> {
     /// Serves and disciplines until SIGTERM or SIGINT (or, with `-q`, until the time
@@ -57,8 +57,11 @@ impl<C: DaemonClock> Daemon<C> {
                 None => String::new(),
             }
         );
-        let sys = self.served_vars();
-        self.server.spawn_threads(sys)?;
+        // The server threads answer from the published state from their first
+        // datagram on.
+        self.publish_to_servers(monotonic_now());
+        self.server.spawn_threads(self.monitor.clone())?;
+        self.publish_to_servers(monotonic_now());
         let started = monotonic_now();
         while !signals::terminate_requested() {
             let now = monotonic_now();
@@ -95,6 +98,9 @@ impl<C: DaemonClock> Daemon<C> {
                 self.write_drift();
                 self.next_drift_write = now.saturating_add(DRIFT_WRITE_INTERVAL);
             }
+            // What the timers and refclocks changed reaches every server before
+            // the loop sleeps (a server thread may answer meanwhile).
+            self.publish_to_servers(now);
             // Rate-limited log summaries are written when their window ends, not
             // when the next line of their kind happens to come.
             self.server.flush_log();
@@ -120,7 +126,6 @@ impl<C: DaemonClock> Daemon<C> {
                 .chain(timers.into_iter().flatten())
                 .min()
                 .map_or(Duration::MAX, |t| t.saturating_since(now))
-                .min(self.server.max_wait())
                 .min(
                     // A metrics connection's deadline, or when an idle one may make
                     // room for a waiting scraper.
@@ -179,15 +184,20 @@ impl<C: DaemonClock> Daemon<C> {
                 }
                 // Last: the helper threads' mailboxes. NTS-KE results are taken by
                 // `service_nts`, lookups by `collect_resolved`, a re-read
-                // configuration by `reloader.collect`, each on the turn after.
+                // configuration by `reloader.collect`, a master-key rotation by
+                // `refresh_nts_keys`.
                 let ke_fd = self.nts_client.poll_fd().map(|fd| {
                     fds.push(PollFd::new(fd, PollFlags::POLLIN));
                     fds.len() - 1
                 });
                 let n_before_mail = fds.len();
-                for fd in [self.resolver.poll_fd(), self.reloader.poll_fd()]
-                    .into_iter()
-                    .flatten()
+                for fd in [
+                    self.resolver.poll_fd(),
+                    self.reloader.poll_fd(),
+                    self.nts_rotation_fd(),
+                ]
+                .into_iter()
+                .flatten()
                 {
                     fds.push(PollFd::new(fd, PollFlags::POLLIN));
                 }
@@ -231,66 +241,52 @@ impl<C: DaemonClock> Daemon<C> {
             if metrics_ready || self.metrics.as_ref().is_some_and(|m| m.connections() > 0) {
                 self.serve_metrics(now);
             }
-            // Server threads (if any): what this thread serves, leap announcement
-            // included; then the mode 6 requests they forwarded.
-            let served = self.served_vars();
-            self.server.publish(&served, &mut self.clock);
-            let control_waiting = self.server.has_control();
-            if control_waiting || !readable.is_empty() {
+            // Every server (this thread's and the threads'): what the endpoint
+            // serves, leap schedule included; the threads' control snapshot.
+            self.publish_to_servers(now);
+            if !readable.is_empty() {
                 let wall_now = self.clock.now().unwrap_or(slew_core::NtpTimestamp::ZERO);
-                let sys = self.served_vars();
-                // Borrows disjoint from the server and the clock, which drain uses.
-                let view = LazyView::new(
-                    self.ep.node(),
-                    &self.assocs,
-                    &self.settings.sources,
-                    &self.refclocks,
-                    now,
-                    wall_now,
-                    self.started,
-                );
-                let monitor = &mut self.monitor;
-                let client_rx = self.client_rx;
-                let serve_state = |server: &TimeServer| {
-                    let mut io = server.io_counters();
-                    io.received += client_rx;
-                    io.since_reset_s = view.uptime_s;
-                    io
-                };
-                if control_waiting {
-                    let server = &self.server;
-                    let io = serve_state(server);
-                    let state = ServeState {
-                        server: server.merged_stats(),
-                        io,
-                        guard: server.guard(),
-                    };
-                    server.take_control(&mut |socket, from, request| {
-                        monitor.handle(socket, from, request, monotonic_now(), &view, &state);
-                    });
-                }
-                // Queries met while draining are answered once the batch is done, with
-                // the server's counters and monitor list as they then stand.
+                // Queries met while draining are answered once the batch is done,
+                // with the server's counters and monitor list as they then stand.
                 let mut queries: Vec<(usize, SocketAddr, Vec<u8>)> = Vec::new();
                 for i in readable {
                     self.server.drain(
                         i,
-                        &sys,
                         DRAIN_BUDGET,
                         &mut self.clock,
                         &mut |_socket, from, request| queries.push((i, from, request.to_vec())),
                     );
                 }
                 if !queries.is_empty() {
+                    // Borrows disjoint from the server, which answers.
+                    let view = LazyView::new(
+                        self.ep.node(),
+                        &self.assocs,
+                        &self.settings.sources,
+                        &self.refclocks,
+                        now,
+                        wall_now,
+                        self.started,
+                    );
                     let server = &self.server;
+                    let mut io = server.io_counters();
+                    io.received += self.client_rx;
+                    io.since_reset_s = view.uptime_s;
                     let state = ServeState {
                         server: server.merged_stats(),
-                        io: serve_state(server),
+                        io,
                         guard: server.guard(),
                     };
                     for (i, from, request) in &queries {
                         if let Some(socket) = server.sockets().get(*i) {
-                            monitor.handle(socket, *from, request, monotonic_now(), &view, &state);
+                            self.monitor.handle(
+                                socket,
+                                *from,
+                                request,
+                                monotonic_now(),
+                                &view,
+                                &state,
+                            );
                         }
                     }
                 }
@@ -307,5 +303,21 @@ impl<C: DaemonClock> Daemon<C> {
         }
         log::info!("terminating on signal");
         Ok(Exit::Clean)
+    }
+
+    /// Hands every server what the endpoint serves (replaced only when it
+    /// changed) and, with server threads, the node's control snapshot when the
+    /// node changed since the last one.
+    fn publish_to_servers(&mut self, now: slew_core::Instant) {
+        let sys = self.ep.published_vars();
+        let leap = *self.ep.leap_schedule();
+        self.server.publish(sys, leap, &mut self.clock);
+        if self.server.thread_count() > 0 && std::mem::take(&mut self.view_dirty) {
+            let snapshot = ControlSnapshot {
+                view: self.view(now),
+                client_rx: self.client_rx,
+            };
+            self.server.publish_control(snapshot);
+        }
     }
 }

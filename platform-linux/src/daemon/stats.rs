@@ -339,7 +339,7 @@ impl Recorder {
                 unix_s,
                 &PeerRecord {
                     addr: s.addr.ip(),
-                    status: crate::daemon::snapshot::source_peer_status(&s).word(),
+                    status: crate::server::snapshot::source_peer_status(&s).word(),
                     offset_s: s.offset_s,
                     delay_s: s.delay_s,
                     dispersion_s: s.dispersion_s,

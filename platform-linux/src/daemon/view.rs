@@ -8,8 +8,8 @@ use slew_core::Instant;
 
 use super::{refclocks, Assoc, Daemon, MAX_NTS, MAX_REFCLOCKS, MAX_SOURCES};
 use crate::config::Host;
-use crate::daemon::snapshot::NodeView;
 use crate::os::clock::DaemonClock;
+use crate::server::snapshot::NodeView;
 use crate::settings::SourceSpec;
 
 impl<C: DaemonClock> Daemon<C> {
@@ -100,7 +100,7 @@ impl<'a> LazyView<'a> {
     }
 }
 
-impl crate::daemon::monitor::SnapshotSource for LazyView<'_> {
+impl crate::server::monitor::SnapshotSource for LazyView<'_> {
     fn system_peer(&self) -> (Option<SocketAddr>, u8) {
         self.build().system_peer()
     }
@@ -119,7 +119,7 @@ impl crate::daemon::monitor::SnapshotSource for LazyView<'_> {
 
     fn with_snapshots(
         &self,
-        identity: &crate::daemon::monitor::Identity,
+        identity: &crate::server::monitor::Identity,
         answer: &mut dyn FnMut(
             &slew_core::control::SystemSnapshot<'_>,
             &[slew_core::control::PeerSnapshot<'_>],

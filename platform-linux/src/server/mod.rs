@@ -1,10 +1,16 @@
-//! The time-server path of `slewd`: drain each socket in `recvmmsg` batches, answer
-//! with `slew_core::server`, stamp each answer's transmit time right before it is
-//! queued, send the batch with one `sendmmsg` (falling back to `sendmsg`).
+//! The time-server path of `slewd`: drain each socket in `recvmmsg` batches, hand
+//! each datagram to the core's [`Endpoint`](slew_core::endpoint::Endpoint) (one
+//! [`ServePoint`] per server: the main loop's and each server thread's), which
+//! decides it (answer, drop counted by reason, mode 6), stamp each answer's
+//! transmit time right before it is queued, send the batch with one `sendmmsg`
+//! (falling back to `sendmsg`). What every server answers with is the one
+//! [`Published`] state ([`crate::server::publish`]).
 //!
 //! Nothing is allocated and no lock is taken per packet: the batch buffers are made
-//! once ([`crate::os::batch`]); the restrict lookup and the rate limiter are bounded per
-//! packet (`slew_core::access`, `slew_core::ratelimit`).
+//! once ([`crate::os::batch`]); the tables are taken once per batch
+//! ([`Endpoint::batch`](slew_core::endpoint::Endpoint::batch)); the restrict lookup
+//! and the rate limiter are bounded per packet (`slew_core::access`,
+//! `slew_core::ratelimit`).
 //!
 //! Transmit timestamps: each answer is stamped when it is complete, then queued; the
 //! batch goes out after the last answer is built. The first answer of a batch thus
@@ -17,21 +23,27 @@
 //! | `mod.rs` | [`TimeServer`]: the sockets, the batches, the answers |
 //! | [`guard`] | the restrict table, rate limiter and keys every answer consults |
 //! | [`threads`] | `--server-threads N`: workers on their own `SO_REUSEPORT` sockets |
+//! | [`publish`] | the one state every server answers from, swapped when it changes |
+//! | [`monitor`], [`snapshot`], [`control_publish`] | mode 6: who may ask, the node's state as ntpq reads it, the snapshot the workers answer from |
 //! | `nts_answer` | NTS requests on the same path |
 //! | [`nts`] | NTS-KE over TLS: the key-exchange server, the client's exchanges, the master keys |
 
+pub mod control_publish;
 pub mod guard;
+pub mod monitor;
 pub mod nts;
+pub mod publish;
+pub mod snapshot;
 pub mod threads;
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use slew_core::server::{Client, DropReason, Server, ServerStats};
+use slew_core::endpoint::{Datagram, LeapSchedule};
+use slew_core::node::NodeConfig;
+use slew_core::server::{DropReason, Server, ServerStats};
 use slew_core::system::SystemVars;
-
-use crate::server::guard::{Guard, Hardening};
 use slew_core::NtpTimestamp;
 
 use crate::os::batch::{RecvBatch, SendBatch, SendMode, BATCH};
@@ -39,29 +51,14 @@ use crate::os::clock::DaemonClock;
 use crate::os::net::{bind_error, family_missing, family_name, NtpSocket};
 use crate::os::ratelog::RateLimitedLog;
 use crate::os::time::monotonic_now;
+use crate::server::control_publish::{ControlSnapshot, SharedMonitor};
+use crate::server::guard::{Guard, Hardening};
+use crate::server::publish::{Published, ServePoint, SharedGuard};
 use crate::server::threads::ServerThreads;
 
 /// Datagrams handled per socket per turn, so a flood on one socket cannot starve the
 /// others or the timers.
 pub const DRAIN_BUDGET: usize = 256;
-
-/// The time the server path stamps answers with: the daemon's clock (the kernel's,
-/// or the virtual clock under test), reading kernel receive stamps in its terms.
-pub trait ServeClock {
-    /// The clock's reading when `CLOCK_REALTIME` read `realtime` (a kernel stamp).
-    fn receive_time(&mut self, realtime: NtpTimestamp) -> NtpTimestamp;
-    /// The clock's reading now: the transmit timestamp.
-    fn transmit_time(&mut self) -> NtpTimestamp;
-}
-
-impl<C: DaemonClock> ServeClock for C {
-    fn receive_time(&mut self, realtime: NtpTimestamp) -> NtpTimestamp {
-        self.reading_at_realtime(realtime)
-    }
-    fn transmit_time(&mut self) -> NtpTimestamp {
-        self.now().unwrap_or(NtpTimestamp::ZERO)
-    }
-}
 
 /// Largest datagram we read; anything longer is cut and dropped as malformed. NTP
 /// packets with a MAC and extension fields stay far below this.
@@ -98,6 +95,25 @@ impl TxLead {
         self.build_max_ns = self.build_max_ns.max(o.build_max_ns);
     }
 
+    /// One batch of `answers`: the first stamp, the time `sendmmsg` was called and
+    /// the time it returned.
+    pub fn note(
+        &mut self,
+        answers: u64,
+        first: NtpTimestamp,
+        before: NtpTimestamp,
+        after: NtpTimestamp,
+    ) {
+        let build = (before - first).to_nanos().max(0) as u64;
+        self.build_sum_ns += build;
+        self.build_max_ns = self.build_max_ns.max(build);
+        let lead = (after - first).to_nanos().max(0) as u64;
+        self.batches += 1;
+        self.answers += answers;
+        self.sum_ns += lead;
+        self.max_ns = self.max_ns.max(lead);
+    }
+
     /// Mean lead per batch, nanoseconds.
     pub fn mean_ns(&self) -> u64 {
         self.sum_ns.checked_div(self.batches).unwrap_or(0)
@@ -115,9 +131,11 @@ pub struct TimeServer {
     sockets: Vec<NtpSocket>,
     /// Wildcards of a family the host lacks, left out by `bind_available`.
     skipped: Vec<(SocketAddr, String)>,
-    server: Server,
-    /// restrict table, rate limiter, keys: shared with the server threads.
-    guard: Arc<Guard>,
+    /// The core that decides every datagram, with the tables of `state`.
+    ep: ServePoint,
+    /// What this server answers with: the main thread's own (it publishes it to
+    /// the threads), or the last a server thread adopted.
+    state: Arc<Published>,
     rx: RecvBatch,
     tx: SendBatch,
     log: RateLimitedLog,
@@ -134,9 +152,7 @@ pub struct TimeServer {
     /// datagrams (`io_goodwakeups`): this thread's.
     wakeups: u64,
     good_wakeups: u64,
-    /// `nts enable`: the shared master keys, and the generation installed in
-    /// `server` ([`serve_nts`](self)).
-    nts_store: Option<Arc<crate::server::nts::KeyStore>>,
+    /// The NTS key generation installed in `ep`'s server ([`serve_nts`](self)).
     nts_generation: Option<u64>,
 }
 
@@ -191,11 +207,19 @@ impl TimeServer {
                 why.join("; ")
             )));
         }
+        let ep = ServePoint::new(NodeConfig::default(), SharedGuard::default());
+        let state = Arc::new(Published {
+            sys: ep.published_vars(),
+            leap: LeapSchedule::NONE,
+            guard: Arc::clone(&ep.policy().0),
+            nts: None,
+            control: None,
+        });
         Ok(Self {
             sockets,
             skipped,
-            server: Server::new(),
-            guard: Arc::new(Guard::default()),
+            ep,
+            state,
             rx: RecvBatch::new(),
             tx: SendBatch::new(),
             log: RateLimitedLog::new(10, 60),
@@ -207,7 +231,6 @@ impl TimeServer {
             pending: Vec::new(),
             wakeups: 0,
             good_wakeups: 0,
-            nts_store: None,
             nts_generation: None,
         })
     }
@@ -236,8 +259,10 @@ impl TimeServer {
         Ok(())
     }
 
-    /// Starts the threads [`TimeServer::prepare_threads`] bound (if any).
-    pub fn spawn_threads(&mut self, sys: SystemVars) -> io::Result<()> {
+    /// Starts the threads [`TimeServer::prepare_threads`] bound (if any), answering
+    /// with this server's published state from their first datagram on and mode 6
+    /// queries through `monitor`.
+    pub fn spawn_threads(&mut self, monitor: SharedMonitor) -> io::Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -245,45 +270,75 @@ impl TimeServer {
         let n = servers.len();
         self.threads = Some(ServerThreads::spawn(
             servers,
-            sys,
-            Arc::clone(&self.guard),
-            self.nts_store.clone(),
+            Arc::clone(&self.state),
+            monitor,
         )?);
         log::info!("{n} server thread(s) beside the main loop (SO_REUSEPORT)");
         Ok(())
     }
 
-    /// Server threads running.
+    /// Server threads running, or bound to run.
     pub fn thread_count(&self) -> usize {
-        self.threads.as_ref().map_or(0, ServerThreads::len)
-    }
-
-    /// Hands the server threads what this thread serves: the system variables (the
-    /// leap announcement included), the clock's offset and the current [`Guard`]
-    /// (once per turn of the main loop; nothing without threads).
-    pub fn publish(&self, sys: &SystemVars, clock: &mut dyn ServeClock) {
-        if let Some(t) = &self.threads {
-            t.publish(sys, clock, &self.guard, self.nts_store.as_ref());
-        }
-    }
-
-    /// True when server threads forwarded control (mode 6) requests.
-    pub fn has_control(&self) -> bool {
         self.threads
             .as_ref()
-            .is_some_and(ServerThreads::has_control)
+            .map_or(self.pending.len(), ServerThreads::len)
     }
 
-    /// Answers the control requests the server threads forwarded, from this
-    /// thread's socket on the same address.
-    pub fn take_control(&self, control: &mut dyn FnMut(&NtpSocket, SocketAddr, &[u8])) {
+    /// What the main endpoint serves: its [`published_vars`] and leap schedule
+    /// (each server decides the announcement from its receive stamps), and the
+    /// clock's offset for the server threads. Call every turn of the main loop: the
+    /// state is replaced only when it changed (the offset is one atomic store).
+    ///
+    /// [`published_vars`]: slew_core::endpoint::Endpoint::published_vars
+    pub fn publish<C: DaemonClock>(&mut self, sys: SystemVars, leap: LeapSchedule, clock: &mut C) {
         if let Some(t) = &self.threads {
-            t.take_control(&mut |i, from, bytes| {
-                if let Some(s) = self.sockets.get(i) {
-                    control(s, from, bytes);
-                }
+            t.set_offset(clock);
+        }
+        if self.state.sys != sys || self.state.leap != leap {
+            self.republish(|p| {
+                p.sys = sys;
+                p.leap = leap;
             });
         }
+    }
+
+    /// The node's state for the mode 6 queries server threads answer (only with
+    /// threads: without, the main thread answers from the live node).
+    pub fn publish_control(&mut self, snapshot: ControlSnapshot) {
+        if self.thread_count() > 0 {
+            let snapshot = Arc::new(snapshot);
+            self.republish(|p| p.control = Some(snapshot));
+        }
+    }
+
+    /// A new state: `change` applied to a copy of the current one, installed here
+    /// and swapped in for the server threads.
+    pub(crate) fn republish(&mut self, change: impl FnOnce(&mut Published)) {
+        let mut next = Published::clone(&self.state);
+        change(&mut next);
+        self.state = Arc::new(next);
+        self.state.install(&mut self.ep);
+        self.refresh_nts_keys();
+        if let Some(t) = &self.threads {
+            t.publish(Arc::clone(&self.state));
+        }
+    }
+
+    /// A server thread's side of [`TimeServer::republish`]: answers from `state`
+    /// (no table copied: one rate limiter for all), NTS keys refreshed after a
+    /// rotation.
+    pub(crate) fn adopt(&mut self, state: &Arc<Published>) {
+        if !Arc::ptr_eq(&self.state, state) {
+            self.note_store_change(state.nts.as_ref());
+            self.state = Arc::clone(state);
+            self.state.install(&mut self.ep);
+        }
+        self.refresh_nts_keys();
+    }
+
+    /// The state this server answers from.
+    pub fn state(&self) -> &Arc<Published> {
+        &self.state
     }
 
     /// Writes the rate-limited log's summaries whose window has ended (every turn).
@@ -296,20 +351,9 @@ impl TimeServer {
         self.log.next_flush()
     }
 
-    /// The longest the main loop should wait in `poll`: short with server threads,
-    /// so that forwarded control requests are answered promptly; otherwise only the
-    /// sockets and the deadlines wake it.
-    pub fn max_wait(&self) -> std::time::Duration {
-        if self.threads.is_some() {
-            std::time::Duration::from_millis(20)
-        } else {
-            std::time::Duration::MAX
-        }
-    }
-
     /// Counters of this thread and every server thread, merged.
     pub fn merged_stats(&self) -> ServerStats {
-        let mut s = *self.server.stats();
+        let mut s = *self.ep.server_stats();
         if let Some(t) = &self.threads {
             s.merge(&t.merged().server);
         }
@@ -325,20 +369,13 @@ impl TimeServer {
         if let Some(t) = &self.threads {
             send_errors += t.merged().send_errors;
         }
-        let rbufs = (BATCH * (1 + self.thread_count())) as u64;
-        // Answers and drops both came in; the control path's answers are its own.
-        slew_core::control::IoCounters {
-            since_reset_s: 0,
-            total_rbuf: rbufs,
-            free_rbuf: rbufs,
-            dropped: s.dropped_for(DropReason::NoBuffer),
-            ignored: 0,
-            received: s.received(),
-            sent: s.answered.saturating_sub(send_errors),
-            send_failed: send_errors,
-            wakeups: self.wakeups,
-            good_wakeups: self.good_wakeups,
-        }
+        io_counters(
+            &s,
+            send_errors,
+            1 + self.thread_count(),
+            self.wakeups,
+            self.good_wakeups,
+        )
     }
 
     /// How answers are sent: `sendmmsg` until it fails with ENOSYS/EINVAL.
@@ -370,24 +407,14 @@ impl TimeServer {
     /// is served and no key is known), on this thread and, from their next batch on,
     /// on every server thread. The rate limiter starts afresh.
     pub fn set_hardening(&mut self, hardening: &Hardening) {
-        self.guard = Arc::new(Guard::new(hardening, crate::server::guard::random_seed()));
-        if let Some(t) = &self.threads {
-            t.publish_guard(&self.guard);
-        }
-    }
-
-    /// A server thread's side of [`TimeServer::set_hardening`]: answers with the
-    /// tables the main thread published (no copy: one rate limiter for all).
-    pub(crate) fn adopt_guard(&mut self, guard: &Arc<Guard>) {
-        if !Arc::ptr_eq(&self.guard, guard) {
-            self.guard = Arc::clone(guard);
-        }
+        let guard = Arc::new(Guard::new(hardening, crate::server::guard::random_seed()));
+        self.republish(|p| p.guard = guard);
     }
 
     /// The restrict table, rate limiter and keys: the control path asks
     /// [`Guard::access`] for `nomodify`, `notrap`, `nomrulist`.
     pub fn guard(&self) -> &Guard {
-        &self.guard
+        &self.state.guard
     }
 
     /// The bound sockets, in the order of the addresses given to [`TimeServer::bind`].
@@ -402,14 +429,14 @@ impl TimeServer {
 
     /// The server's counters.
     pub fn stats(&self) -> &ServerStats {
-        self.server.stats()
+        self.ep.server_stats()
     }
 
     /// This thread's core server, to install or rotate its NTS keys
     /// ([`Server::set_nts_keys`], [`Server::rotate_nts_key`]): `drain` then answers
     /// NTS requests on the batched path like any other.
     pub fn core_server_mut(&mut self) -> &mut Server {
-        &mut self.server
+        self.ep.server_mut()
     }
 
     /// Datagrams that came without a kernel timestamp (answered with the time read
@@ -420,119 +447,132 @@ impl TimeServer {
 
     /// Answers everything queued on socket `index`, until it would block or `budget`
     /// datagrams were handled (so one flooded socket cannot starve the others or the
-    /// client work). Control (mode 6) datagrams are handed to `control` with the
-    /// socket to reply on.
-    pub fn drain(
+    /// client work). The endpoint decides each datagram; the mode 6 queries it
+    /// admits are handed to `control` with the socket to reply on, once the batch
+    /// is answered and the tables are free again.
+    pub fn drain<C: DaemonClock>(
         &mut self,
         index: usize,
-        sys: &SystemVars,
         budget: usize,
-        clock: &mut dyn ServeClock,
+        clock: &mut C,
         control: &mut dyn FnMut(&NtpSocket, SocketAddr, &[u8]),
     ) -> usize {
-        let Some(socket) = self.sockets.get(index) else {
+        let Self {
+            sockets,
+            ep,
+            rx,
+            tx,
+            log,
+            no_kernel_stamp,
+            lead,
+            send_calls,
+            send_errors,
+            wakeups,
+            good_wakeups,
+            ..
+        } = self;
+        let Some(socket) = sockets.get(index) else {
             return 0;
         };
-        self.wakeups += 1;
+        let local = socket.local_addr();
+        *wakeups += 1;
         let mut handled = 0;
         while handled < budget {
-            let n = match self.rx.recv(socket) {
+            let n = match rx.recv(socket) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) => {
-                    self.log.warn(
-                        "recv",
-                        format_args!("receive error on {}: {e}", socket.local_addr()),
-                    );
+                    log.warn("recv", format_args!("receive error on {local}: {e}"));
                     break;
                 }
             };
             handled += n;
             let mut first_stamp = None;
-            // One lock of the shared rate limiter per batch (the guard is cloned so
-            // that the lock does not borrow `self`, which the loop mutates).
-            let guard = Arc::clone(&self.guard);
-            let mut tables = guard.lock();
-            for i in 0..n {
-                let Some((received, request)) = self.rx.get(i) else {
-                    continue;
-                };
-                if !received.kernel_stamp {
-                    self.no_kernel_stamp += 1;
-                }
-                if received.truncated {
-                    self.server.count_drop(DropReason::Malformed);
-                    continue;
-                }
-                let Some(out) = self.tx.next_buf() else {
-                    continue;
-                };
-                let client = Client {
-                    addr: received.from.ip(),
-                    port: received.from.port(),
-                    now: monotonic_now(),
-                };
-                let mut policy = tables.policy();
-                match self.server.respond_to(
-                    &mut policy,
-                    client,
-                    request,
-                    clock.receive_time(received.rx_time),
-                    sys,
-                    out,
-                ) {
-                    Ok(pending) => {
-                        // The transmit timestamp: read the clock once the answer is
-                        // complete, right before queueing it.
-                        let tx_time = clock.transmit_time();
-                        let len = pending.finish(out, tx_time).len();
-                        first_stamp.get_or_insert(tx_time);
-                        self.tx.push(len, received.from);
+            // Mode 6 queries of this batch, answered after it (the control path
+            // reads the tables the batch holds).
+            let mut queries = [0usize; BATCH];
+            let mut n_queries = 0;
+            ep.batch(|batch| {
+                for i in 0..n {
+                    let Some((received, request)) = rx.get(i) else {
+                        continue;
+                    };
+                    if !received.kernel_stamp {
+                        *no_kernel_stamp += 1;
                     }
-                    // Mode 6 the core admitted (see slew_core::server: loopback,
-                    // or a source a restrict line names, never under noquery).
-                    Err(DropReason::Control) => control(socket, received.from, request),
-                    Err(DropReason::NoQuery) => {
-                        self.log.info(
-                            "control-refused",
-                            format_args!(
-                                "ignored a mode 6 query from {}: queries are answered from localhost and from addresses a restrict line names (without noquery)",
-                                received.from
-                            ),
-                        );
+                    if received.truncated {
+                        batch.count_drop(DropReason::Malformed);
+                        continue;
                     }
-                    Err(reason) => {
-                        self.log.info(
-                            reason.name(),
-                            format_args!("dropped a packet from {}: {reason}", received.from),
-                        );
+                    let Some(out) = tx.next_buf() else {
+                        continue;
+                    };
+                    match batch.handle_datagram(
+                        monotonic_now(),
+                        local,
+                        received.from,
+                        request,
+                        clock.reading_at_realtime(received.rx_time),
+                        out,
+                    ) {
+                        Datagram::Answer(pending) => {
+                            // The transmit timestamp: read the clock once the answer
+                            // is complete, right before queueing it.
+                            let tx_time = clock.now().unwrap_or(NtpTimestamp::ZERO);
+                            let len = pending.finish(out, tx_time).len();
+                            first_stamp.get_or_insert(tx_time);
+                            tx.push(len, received.from);
+                        }
+                        // Mode 6 the core admitted (loopback, or a source a restrict
+                        // line names, never under noquery).
+                        Datagram::Control => {
+                            if let Some(q) = queries.get_mut(n_queries) {
+                                *q = i;
+                                n_queries += 1;
+                            }
+                        }
+                        Datagram::Dropped(DropReason::NoQuery) => {
+                            log.info(
+                                "control-refused",
+                                format_args!(
+                                    "ignored a mode 6 query from {}: queries are answered from localhost and from addresses a restrict line names (without noquery)",
+                                    received.from
+                                ),
+                            );
+                        }
+                        Datagram::Dropped(reason) => {
+                            log.info(
+                                reason.name(),
+                                format_args!("dropped a packet from {}: {reason}", received.from),
+                            );
+                        }
+                        // A server has no sources: replies are dropped (counted) by
+                        // the endpoint and never come here.
+                        Datagram::Client(_) => {}
                     }
                 }
-            }
-            // Other threads may use the limiter while this one sends.
-            drop(tables);
-            if !self.tx.is_empty() {
-                let answers = self.tx.len() as u64;
-                let before = first_stamp.map(|_| clock.transmit_time());
-                let flushed = self.tx.flush(socket);
+            });
+            if !tx.is_empty() {
+                let answers = tx.len() as u64;
+                let before = first_stamp.map(|_| clock.now().unwrap_or(NtpTimestamp::ZERO));
+                let flushed = tx.flush(socket);
                 if let (Some(first), Some(before)) = (first_stamp, before) {
-                    let build = (before - first).to_nanos().max(0) as u64;
-                    self.lead.build_sum_ns += build;
-                    self.lead.build_max_ns = self.lead.build_max_ns.max(build);
-                    let lead = (clock.transmit_time() - first).to_nanos().max(0) as u64;
-                    self.lead.batches += 1;
-                    self.lead.answers += answers;
-                    self.lead.sum_ns += lead;
-                    self.lead.max_ns = self.lead.max_ns.max(lead);
+                    let after = clock.now().unwrap_or(NtpTimestamp::ZERO);
+                    lead.note(answers, first, before, after);
                 }
-                self.send_calls += flushed.calls as u64;
+                *send_calls += flushed.calls as u64;
                 if flushed.failed > 0 {
-                    self.send_errors += flushed.failed as u64;
+                    *send_errors += flushed.failed as u64;
                     let e = io::Error::from_raw_os_error(flushed.last_error.unwrap_or(0));
-                    self.log.warn(
+                    log.warn(
                         "send",
                         format_args!("{} answers not sent: {e}", flushed.failed),
                     );
+                }
+            }
+            for &i in queries.get(..n_queries).unwrap_or_default() {
+                if let Some((received, request)) = rx.get(i) {
+                    control(socket, received.from, request);
                 }
             }
             if n < BATCH {
@@ -541,9 +581,23 @@ impl TimeServer {
             }
         }
         if handled > 0 {
-            self.good_wakeups += 1;
+            *good_wakeups += 1;
+        }
+        if let Some(t) = &self.threads {
+            t.record_main(self.own_stats());
         }
         handled
+    }
+
+    /// This server's counters, for the shared slots the control path merges.
+    pub(crate) fn own_stats(&self) -> crate::server::threads::WorkerStats {
+        crate::server::threads::WorkerStats {
+            server: *self.ep.server_stats(),
+            lead: self.lead,
+            send_errors: self.send_errors,
+            wakeups: self.wakeups,
+            good_wakeups: self.good_wakeups,
+        }
     }
 
     /// Logs the counters (at exit and on SIGUSR1).
@@ -585,10 +639,10 @@ impl TimeServer {
                 w.answered,
                 w.nts.served
             ));
-            if t.control_dropped() > 0 {
+            if t.control_answered() > 0 {
                 line.push_str(&format!(
-                    ", {} control requests dropped (queue full)",
-                    t.control_dropped()
+                    ", {} mode 6 queries handled by the threads",
+                    t.control_answered()
                 ));
             }
         }
@@ -605,6 +659,43 @@ impl TimeServer {
             ));
         }
         log::info!("{line}");
+    }
+}
+
+/// ntpq's `iostats` from the server counters of `servers` servers (`BATCH`
+/// receive buffers each): answers and drops both came in; the control path adds
+/// its own answers.
+pub(crate) fn io_counters(
+    s: &ServerStats,
+    send_errors: u64,
+    servers: usize,
+    wakeups: u64,
+    good_wakeups: u64,
+) -> slew_core::control::IoCounters {
+    let rbufs = (BATCH * servers) as u64;
+    slew_core::control::IoCounters {
+        since_reset_s: 0,
+        total_rbuf: rbufs,
+        free_rbuf: rbufs,
+        dropped: s.dropped_for(DropReason::NoBuffer),
+        ignored: 0,
+        received: s.received(),
+        sent: s.answered.saturating_sub(send_errors),
+        send_failed: send_errors,
+        wakeups,
+        good_wakeups,
+    }
+}
+
+/// Whether two optional key stores are the same one.
+fn same_store(
+    a: Option<&Arc<crate::server::nts::KeyStore>>,
+    b: Option<&Arc<crate::server::nts::KeyStore>>,
+) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
     }
 }
 

@@ -1,7 +1,6 @@
 //! NTS on the batched server path: `drain` answers NTS requests through the core's
 //! hook, with nothing NTS-specific here but the keys installed.
 use super::*;
-use crate::os::time::realtime_now;
 use slew_core::nts::aead::AeadKey;
 use slew_core::nts::cookie::{CookieKeys, MasterKey, COOKIE_LEN};
 use slew_core::nts::jar::CookieJar;
@@ -11,15 +10,9 @@ use slew_core::nts::SessionKeys;
 use slew_core::wire::{Mode, Packet, Repr};
 use std::time::Duration;
 
-struct Realtime;
-
-impl ServeClock for Realtime {
-    fn receive_time(&mut self, realtime: NtpTimestamp) -> NtpTimestamp {
-        realtime
-    }
-    fn transmit_time(&mut self) -> NtpTimestamp {
-        realtime_now()
-    }
+/// `CLOCK_REALTIME` itself, as a server thread reads it with no offset.
+fn realtime() -> crate::server::publish::PublishedClock {
+    crate::server::publish::PublishedClock(slew_core::NtpDuration::ZERO)
 }
 
 fn session() -> SessionKeys {
@@ -79,7 +72,8 @@ fn nts_requests_are_answered_in_a_batch_and_verify() {
     client.send_to(&plain, to).unwrap();
     std::thread::sleep(Duration::from_millis(20));
     let sys = SystemVars::unsynchronized(-20);
-    let handled = server.drain(0, &sys, 256, &mut Realtime, &mut |_, _, _| {});
+    server.publish(sys, LeapSchedule::NONE, &mut realtime());
+    let handled = server.drain(0, 256, &mut realtime(), &mut |_, _, _| {});
     assert_eq!(handled, 5);
     let st = server.stats();
     assert_eq!((st.answered, st.nts.served), (5, 4));

@@ -1,17 +1,10 @@
 use super::*;
-use crate::os::time::realtime_now;
 use slew_core::wire::{Mode, Packet, Repr, HEADER_LEN};
 use std::time::Duration;
 
-struct Realtime;
-
-impl ServeClock for Realtime {
-    fn receive_time(&mut self, realtime: NtpTimestamp) -> NtpTimestamp {
-        realtime
-    }
-    fn transmit_time(&mut self) -> NtpTimestamp {
-        realtime_now()
-    }
+/// `CLOCK_REALTIME` itself, as a server thread reads it with no offset.
+fn realtime() -> crate::server::publish::PublishedClock {
+    crate::server::publish::PublishedClock(slew_core::NtpDuration::ZERO)
 }
 
 fn synced() -> SystemVars {
@@ -48,9 +41,8 @@ fn batch_answers_all(mode: SendMode) -> TimeServer {
     }
     std::thread::sleep(Duration::from_millis(20));
     let mut control_calls = 0;
-    let handled = server.drain(0, &synced(), 256, &mut Realtime, &mut |_, _, _| {
-        control_calls += 1
-    });
+    server.publish(synced(), LeapSchedule::NONE, &mut realtime());
+    let handled = server.drain(0, 256, &mut realtime(), &mut |_, _, _| control_calls += 1);
     assert_eq!(handled, 12, "twelve datagrams in one drain");
     assert_eq!(control_calls, 0);
     assert_eq!(server.stats().answered, 12);
@@ -126,9 +118,78 @@ fn control_requests_in_a_batch_go_to_the_control_path() {
     c.send_to(&request(6), to).unwrap();
     std::thread::sleep(Duration::from_millis(20));
     let mut control = Vec::new();
-    server.drain(0, &synced(), 256, &mut Realtime, &mut |_, from, bytes| {
+    server.publish(synced(), LeapSchedule::NONE, &mut realtime());
+    server.drain(0, 256, &mut realtime(), &mut |_, from, bytes| {
         control.push((from, bytes.len()))
     });
     assert_eq!(control, vec![(c.local_addr(), 12)]);
     assert_eq!(server.stats().answered, 2);
+}
+
+/// One request from `client`, drained, and its answer (or `None` after 200 ms).
+fn ask(server: &mut TimeServer, client: &NtpSocket, clock_offset_s: i64) -> Option<Vec<u8>> {
+    let to = server.local_addrs()[0];
+    client.send_to(&request(77), to).unwrap();
+    std::thread::sleep(Duration::from_millis(10));
+    let mut clock = crate::server::publish::PublishedClock(slew_core::NtpDuration::from_seconds(
+        clock_offset_s,
+    ));
+    server.drain(0, 256, &mut clock, &mut |_, _, _| {});
+    let mut buf = [0u8; 128];
+    for _ in 0..100 {
+        if let Some(r) = client.recv(&mut buf).unwrap() {
+            return Some(buf[..r.len].to_vec());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    None
+}
+
+/// The server decides the leap announcement from each receive stamp and the
+/// published schedule: the same published state announces four weeks before the
+/// leap and not two months before (the clock's offset moves the stamps there).
+#[test]
+fn the_published_leap_schedule_is_announced_from_each_receive_stamp() {
+    let now_s = crate::os::time::unix_now_s();
+    let leap_at = now_s + 60 * 86_400;
+    let leap = LeapSchedule::from_table(&[(0, 37), (leap_at, 38)], now_s);
+    let mut server = TimeServer::bind(&["127.0.0.1:0".parse().unwrap()]).unwrap();
+    server.publish(synced(), leap, &mut realtime());
+    let client = NtpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let li = |b: &[u8]| Packet::new_checked(b).unwrap().leap();
+    let now = ask(&mut server, &client, 0).expect("answered");
+    assert_eq!(li(&now), slew_core::clock::LeapIndicator::NoWarning);
+    let near = ask(&mut server, &client, 40 * 86_400).expect("answered");
+    assert_eq!(li(&near), slew_core::clock::LeapIndicator::Insert);
+    // What was published carries no announcement: each server makes its own.
+    assert_eq!(
+        server.state().sys.leap,
+        slew_core::clock::LeapIndicator::NoWarning
+    );
+}
+
+/// A second server (a thread's) that adopts the first one's state after a new
+/// configuration enforces its restrict line, and counts the drop by its reason.
+#[test]
+fn an_adopted_state_carries_the_restrict_table() {
+    let mut main = TimeServer::bind(&["127.0.0.1:0".parse().unwrap()]).unwrap();
+    let mut worker = TimeServer::bind(&["127.0.0.1:0".parse().unwrap()]).unwrap();
+    main.publish(synced(), LeapSchedule::NONE, &mut realtime());
+    worker.adopt(main.state());
+    let client = NtpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    assert!(ask(&mut worker, &client, 0).is_some(), "open before");
+    let h = crate::settings::access::hardening_from(
+        &crate::config::test_config("restrict 127.0.0.1 noserve\n"),
+        &crate::settings::FixedHost::loopback(),
+    )
+    .unwrap();
+    main.set_hardening(&h);
+    assert!(ask(&mut worker, &client, 0).is_some(), "until it adopts");
+    worker.adopt(main.state());
+    assert!(ask(&mut worker, &client, 0).is_none(), "refused after");
+    assert_eq!(worker.stats().dropped_for(DropReason::NoServe), 1);
+    assert!(
+        std::ptr::eq(main.guard(), worker.guard()),
+        "one guard, one rate limiter"
+    );
 }

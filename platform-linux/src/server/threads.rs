@@ -3,64 +3,49 @@
 //! them; the kernel spreads clients over the main thread's sockets and theirs by a
 //! hash of the client's address and port.
 //!
-//! What the threads share with the main thread, and how often they touch it:
-//! - one published state: the system variables exactly as the main thread serves
-//!   them (a leapfile's announcement included), the clock's offset from
-//!   `CLOCK_REALTIME`, and the [`Guard`] (restrict table, keys, rate limiter) of the
-//!   running configuration. The main thread replaces it each turn of its loop and at
-//!   once on SIGHUP; a worker copies it once per wake-up (per batch), never per
-//!   packet;
-//! - the rate limiter itself, inside that `Guard`: one table for every thread, locked
+//! Each thread drives its own core endpoint ([`ServePoint`], inside its
+//! [`TimeServer`]), exactly as the main thread's server does. What they share:
+//! - one published state ([`Published`]: the system variables and the leap
+//!   schedule the main endpoint serves, the [`Guard`](crate::server::guard::Guard) of the
+//!   running configuration, the NTS keys, the node's control snapshot), swapped
+//!   whole by the main thread when it changes and at once on SIGHUP, and the
+//!   clock's offset from `CLOCK_REALTIME` in an atomic ([`Board`]). A worker looks
+//!   once per wake-up (per batch), never per packet, and decides the leap
+//!   announcement from each receive stamp itself;
+//! - the rate limiter, inside that `Guard`: one table for every thread, locked
 //!   once per batch, so a client has one limit however many threads serve it (its
 //!   source ports spread it over several sockets);
-//! - their counters, written into a per-worker `Mutex` once per wake-up and merged
-//!   for the logs;
-//! - mode 6 requests: a worker cannot answer them (the node lives on the main
-//!   thread), so it queues them (a bounded queue; overflow is dropped and counted)
-//!   and the main thread answers from its own socket on the same address.
+//! - the control handler ([`SharedMonitor`]): a worker answers the mode 6 queries
+//!   it receives itself, from the published snapshot (one query rate limit and one
+//!   set of counters for all threads);
+//! - their counters, written into a per-server `Mutex` once per wake-up and merged
+//!   for the logs and for mode 6.
 //!
+//! A worker sleeps in `poll` until a datagram comes, its rate-limited log has a
+//! summary due, or the daemon stops (the stop socket's peer is dropped): no
+//! periodic wake-up.
 
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use slew_core::server::ServerStats;
-use slew_core::system::SystemVars;
-use slew_core::{NtpDuration, NtpTimestamp};
+use slew_core::NtpTimestamp;
 
-use crate::os::time::realtime_now;
-use crate::server::guard::Guard;
-use crate::server::nts::KeyStore;
-use crate::server::{ServeClock, TimeServer, TxLead};
+use crate::os::clock::DaemonClock;
+use crate::os::net::NtpSocket;
+use crate::os::time::monotonic_now;
+use crate::server::control_publish::SharedMonitor;
+use crate::server::monitor::ServeState;
+use crate::server::publish::{Board, Published};
+use crate::server::{io_counters, TimeServer, TxLead};
 
-/// Control requests waiting for the main thread, at most.
-pub const CONTROL_QUEUE: usize = 32;
-
-/// Longest control request forwarded (mode 6 requests are short).
-pub const CONTROL_MAX: usize = 512;
-
-/// How long a worker sleeps in `poll` before it looks at the stop flag.
-const WORKER_POLL_MS: u16 = 100;
-
-/// What the main thread publishes to the workers.
-#[derive(Clone, Debug)]
-struct Published {
-    /// What the main thread answers with (`Daemon::served_vars`).
-    sys: SystemVars,
-    /// The daemon clock's reading minus `CLOCK_REALTIME`.
-    offset: NtpDuration,
-    /// The running configuration's tables, the same `Arc` the main thread uses.
-    guard: Arc<Guard>,
-    /// `nts enable`: the master keys; each worker installs them again (with a seed
-    /// of its own) when the store's generation changes.
-    nts: Option<Arc<KeyStore>>,
-}
-
-/// One worker's counters.
+/// One server's counters.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct WorkerStats {
     /// Answers and drops.
@@ -69,45 +54,55 @@ pub struct WorkerStats {
     pub lead: TxLead,
     /// Answers not sent.
     pub send_errors: u64,
+    /// Reads of a readable socket, and those that found datagrams.
+    pub wakeups: u64,
+    /// See `wakeups`.
+    pub good_wakeups: u64,
 }
 
-/// A forwarded control request.
-#[derive(Clone, Copy, Debug)]
-struct ControlRequest {
-    listen: usize,
-    from: SocketAddr,
-    len: usize,
-    bytes: [u8; CONTROL_MAX],
+impl WorkerStats {
+    fn merge(&mut self, o: &WorkerStats) {
+        self.server.merge(&o.server);
+        self.lead.merge(&o.lead);
+        self.send_errors += o.send_errors;
+        self.wakeups += o.wakeups;
+        self.good_wakeups += o.good_wakeups;
+    }
 }
 
 #[derive(Debug)]
 struct Shared {
-    published: Mutex<Published>,
+    board: Board,
     stop: AtomicBool,
+    /// One slot per worker.
     stats: Vec<Mutex<WorkerStats>>,
-    control: Mutex<Vec<ControlRequest>>,
-    control_dropped: AtomicU64,
+    /// The main thread's server's counters (for the workers' mode 6 answers).
+    main: Mutex<WorkerStats>,
+    monitor: SharedMonitor,
+    /// Mode 6 queries the workers handled (answered, or refused by the rate).
+    control_answered: AtomicU64,
+}
+
+impl Shared {
+    /// Every server's counters, the main thread's included.
+    fn merged_all(&self) -> WorkerStats {
+        let mut out = self.main.lock().map(|m| *m).unwrap_or_default();
+        for s in &self.stats {
+            if let Ok(s) = s.lock() {
+                out.merge(&s);
+            }
+        }
+        out
+    }
 }
 
 /// The running server threads.
 #[derive(Debug)]
 pub struct ServerThreads {
     shared: Arc<Shared>,
+    /// Dropped to stop the workers: their end of the pair becomes readable.
+    stop_tx: Option<UnixStream>,
     handles: Vec<JoinHandle<()>>,
-}
-
-/// The daemon clock as the workers see it: `CLOCK_REALTIME` plus the offset last
-/// published (exact for the kernel and observe clocks; for the virtual clock, as
-/// fresh as the main thread's last turn).
-struct OffsetClock(NtpDuration);
-
-impl ServeClock for OffsetClock {
-    fn receive_time(&mut self, realtime: NtpTimestamp) -> NtpTimestamp {
-        realtime + self.0
-    }
-    fn transmit_time(&mut self) -> NtpTimestamp {
-        realtime_now() + self.0
-    }
 }
 
 impl ServerThreads {
@@ -123,90 +118,55 @@ impl ServerThreads {
         Ok(out)
     }
 
-    /// Starts one thread per server from [`ServerThreads::bind`], answering with
-    /// `sys` and the main thread's `guard` until the first [`ServerThreads::publish`].
+    /// Starts one thread per server from [`ServerThreads::bind`], answering from
+    /// `state` until the next [`ServerThreads::publish`], and mode 6 through
+    /// `monitor`.
     pub fn spawn(
         servers: Vec<TimeServer>,
-        sys: SystemVars,
-        guard: Arc<Guard>,
-        nts: Option<Arc<KeyStore>>,
+        state: Arc<Published>,
+        monitor: SharedMonitor,
     ) -> io::Result<Self> {
         let n = servers.len();
         let shared = Arc::new(Shared {
-            published: Mutex::new(Published {
-                sys,
-                offset: NtpDuration::ZERO,
-                guard,
-                nts,
-            }),
+            board: Board::new(state),
             stop: AtomicBool::new(false),
             stats: (0..n).map(|_| Mutex::new(WorkerStats::default())).collect(),
-            control: Mutex::new(Vec::with_capacity(CONTROL_QUEUE)),
-            control_dropped: AtomicU64::new(0),
+            main: Mutex::new(WorkerStats::default()),
+            monitor,
+            control_answered: AtomicU64::new(0),
         });
+        let (stop_tx, stop_rx) = UnixStream::pair()?;
         let mut threads = Self {
             shared,
+            stop_tx: Some(stop_tx),
             handles: Vec::with_capacity(n),
         };
         for (i, server) in servers.into_iter().enumerate() {
             let shared = Arc::clone(&threads.shared);
+            let stop = stop_rx.try_clone()?;
             let h = std::thread::Builder::new()
                 .name(format!("slewd-serve-{i}"))
-                .spawn(move || worker(i, server, &shared))?;
+                .spawn(move || worker(i, server, &shared, &stop))?;
             threads.handles.push(h);
         }
         Ok(threads)
     }
 
-    /// Publishes what the main thread serves: system variables, the clock's offset
-    /// from realtime, the running configuration's tables.
-    pub fn publish(
-        &self,
-        sys: &SystemVars,
-        clock: &mut dyn ServeClock,
-        guard: &Arc<Guard>,
-        nts: Option<&Arc<KeyStore>>,
-    ) {
-        let r = realtime_now();
-        let offset = clock.receive_time(r) - r;
-        if let Ok(mut p) = self.shared.published.lock() {
-            p.sys = *sys;
-            p.offset = offset;
-            if !Arc::ptr_eq(&p.guard, guard) {
-                p.guard = Arc::clone(guard);
-            }
-            let same = match (&p.nts, nts) {
-                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-                (None, None) => true,
-                _ => false,
-            };
-            if !same {
-                p.nts = nts.cloned();
-            }
-        }
+    /// Swaps in a new state (each worker takes it at its next wake-up).
+    pub fn publish(&self, state: Arc<Published>) {
+        self.shared.board.swap(state);
     }
 
-    /// Publishes new tables at once (SIGHUP), before the main loop's next turn.
-    pub fn publish_guard(&self, guard: &Arc<Guard>) {
-        if let Ok(mut p) = self.shared.published.lock() {
-            p.guard = Arc::clone(guard);
-        }
+    /// Publishes the daemon clock's offset from `CLOCK_REALTIME`.
+    pub fn set_offset<C: DaemonClock>(&self, clock: &mut C) {
+        self.shared.board.set_offset(clock);
     }
 
-    /// Hands each queued control request to `f` (listen index, client, bytes).
-    pub fn take_control(&self, f: &mut dyn FnMut(usize, SocketAddr, &[u8])) {
-        let pending = match self.shared.control.lock() {
-            Ok(mut q) if !q.is_empty() => std::mem::take(&mut *q),
-            _ => return,
-        };
-        for c in &pending {
-            f(c.listen, c.from, c.bytes.get(..c.len).unwrap_or_default());
+    /// The main thread's server's counters, for the workers' mode 6 answers.
+    pub fn record_main(&self, stats: WorkerStats) {
+        if let Ok(mut m) = self.shared.main.lock() {
+            *m = stats;
         }
-    }
-
-    /// True when control requests wait for the main thread.
-    pub fn has_control(&self) -> bool {
-        self.shared.control.lock().is_ok_and(|q| !q.is_empty())
     }
 
     /// The workers' counters, merged.
@@ -214,17 +174,15 @@ impl ServerThreads {
         let mut out = WorkerStats::default();
         for s in &self.shared.stats {
             if let Ok(s) = s.lock() {
-                out.server.merge(&s.server);
-                out.lead.merge(&s.lead);
-                out.send_errors += s.send_errors;
+                out.merge(&s);
             }
         }
         out
     }
 
-    /// Control requests dropped because the queue was full.
-    pub fn control_dropped(&self) -> u64 {
-        self.shared.control_dropped.load(Ordering::Relaxed)
+    /// Mode 6 queries the workers answered themselves.
+    pub fn control_answered(&self) -> u64 {
+        self.shared.control_answered.load(Ordering::Relaxed)
     }
 
     /// Number of workers.
@@ -241,16 +199,26 @@ impl ServerThreads {
 impl Drop for ServerThreads {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::Relaxed);
+        // Every worker's poll sees the end of the stream.
+        self.stop_tx.take();
         for h in self.handles.drain(..) {
             let _ = h.join();
         }
     }
 }
 
-fn worker(index: usize, mut server: TimeServer, shared: &Shared) {
+fn worker(index: usize, mut server: TimeServer, shared: &Shared, stop: &UnixStream) {
     let n = server.sockets().len();
     let mut readable = vec![false; n];
+    server.adopt(&shared.board.current());
     while !shared.stop.load(Ordering::Relaxed) {
+        // Asleep until a datagram, the log's next summary, or the stop.
+        let timeout = server
+            .log_due()
+            .map(|t| t.saturating_duration_since(std::time::Instant::now()))
+            .map_or(PollTimeout::NONE, |d| {
+                PollTimeout::try_from(d.as_millis() as u64 + 1).unwrap_or(PollTimeout::MAX)
+            });
         {
             // Rebuilt per wake-up (a few entries): it borrows the sockets that
             // `drain` needs mutably afterwards.
@@ -258,8 +226,12 @@ fn worker(index: usize, mut server: TimeServer, shared: &Shared) {
                 .sockets()
                 .iter()
                 .map(|s| PollFd::new(s.as_fd(), PollFlags::POLLIN))
+                .chain(std::iter::once(PollFd::new(
+                    stop.as_fd(),
+                    PollFlags::POLLIN,
+                )))
                 .collect();
-            match poll(&mut set, PollTimeout::from(WORKER_POLL_MS)) {
+            match poll(&mut set, timeout) {
                 Ok(_) | Err(nix::Error::EINTR) => {}
                 Err(e) => {
                     log::error!("server thread {index}: poll: {e}");
@@ -269,59 +241,81 @@ fn worker(index: usize, mut server: TimeServer, shared: &Shared) {
             for (r, fd) in readable.iter_mut().zip(set.iter()) {
                 *r = fd.revents().is_some_and(|e| !e.is_empty());
             }
+            if set
+                .last()
+                .and_then(|fd| fd.revents())
+                .is_some_and(|e| !e.is_empty())
+            {
+                return;
+            }
         }
-        // The log's "N more … suppressed" summaries are due at their window's end
-        // (this loop wakes every WORKER_POLL_MS anyway).
         server.flush_log();
         if !readable.contains(&true) {
             continue;
         }
-        // Once per wake-up: the published state (an `Arc` clone, no table copied).
-        let Ok(published) = shared.published.lock().map(|p| p.clone()) else {
-            return;
-        };
-        server.adopt_guard(&published.guard);
-        // A rotation shows as a new generation: the keys are installed again here,
-        // in this thread, before the batch is answered.
-        server.adopt_nts_store(published.nts.as_ref());
-        let mut clock = OffsetClock(published.offset);
+        // Once per wake-up: the published state (an `Arc` clone, no table copied);
+        // a key rotation shows as a new generation, installed here before the batch.
+        let published = shared.board.current();
+        server.adopt(&published);
+        let mut clock = shared.board.clock();
+        let mut control_clock = clock;
         for (i, _) in readable.iter().enumerate().filter(|(_, r)| **r) {
             server.drain(
                 i,
-                &published.sys,
                 crate::server::DRAIN_BUDGET,
                 &mut clock,
-                &mut |_, from, bytes| forward_control(shared, i, from, bytes),
+                &mut |socket, from, request| {
+                    answer_control(
+                        shared,
+                        &published,
+                        &mut control_clock,
+                        socket,
+                        from,
+                        request,
+                    )
+                },
             );
         }
         if let Some(slot) = shared.stats.get(index) {
             if let Ok(mut s) = slot.lock() {
-                *s = WorkerStats {
-                    server: *server.stats(),
-                    lead: server.tx_lead(),
-                    send_errors: server.send_errors(),
-                };
+                *s = server.own_stats();
             }
         }
     }
 }
 
-fn forward_control(shared: &Shared, listen: usize, from: SocketAddr, bytes: &[u8]) {
-    let Ok(mut q) = shared.control.lock() else {
+/// A mode 6 query the worker's endpoint admitted, answered here from the published
+/// control snapshot (silence until the main thread published one).
+fn answer_control(
+    shared: &Shared,
+    published: &Published,
+    clock: &mut impl DaemonClock,
+    socket: &NtpSocket,
+    from: SocketAddr,
+    request: &[u8],
+) {
+    let Some(snapshot) = &published.control else {
         return;
     };
-    if q.len() >= CONTROL_QUEUE || bytes.len() > CONTROL_MAX {
-        shared.control_dropped.fetch_add(1, Ordering::Relaxed);
-        return;
-    }
-    let mut c = ControlRequest {
-        listen,
-        from,
-        len: bytes.len(),
-        bytes: [0; CONTROL_MAX],
+    let now = monotonic_now();
+    let view = snapshot.at(now, clock.now().unwrap_or(NtpTimestamp::ZERO));
+    let all = shared.merged_all();
+    let mut io = io_counters(
+        &all.server,
+        all.send_errors,
+        shared.stats.len() + 1,
+        all.wakeups,
+        all.good_wakeups,
+    );
+    io.received += snapshot.client_rx;
+    io.since_reset_s = view.uptime_s;
+    let state = ServeState {
+        server: all.server,
+        io,
+        guard: &published.guard,
     };
-    if let Some(dst) = c.bytes.get_mut(..bytes.len()) {
-        dst.copy_from_slice(bytes);
-    }
-    q.push(c);
+    shared
+        .monitor
+        .handle(socket, from, request, now, &view, &state);
+    shared.control_answered.fetch_add(1, Ordering::Relaxed);
 }

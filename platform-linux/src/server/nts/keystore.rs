@@ -194,11 +194,13 @@ impl KeyStore {
 
     /// Runs [`rotate_if_due`](Self::rotate_if_due) every `check_every` on a thread
     /// of its own until the handle is dropped. A failed save is handed to `on_error`
-    /// (the daemon logs it; the new key is in use either way).
+    /// (the daemon logs it; the new key is in use either way). `on_rotated` is called
+    /// after each rotation (the daemon's loop is woken by it).
     pub fn spawn_rotation(
         self: &Arc<Self>,
         check_every: Duration,
         on_error: impl Fn(io::Error) + Send + 'static,
+        on_rotated: impl Fn() + Send + 'static,
     ) -> io::Result<RotationTimer> {
         let (stop, stopped) = mpsc::channel::<()>();
         let store = Arc::clone(self);
@@ -206,8 +208,12 @@ impl KeyStore {
             .name("nts-keys".into())
             .spawn(move || {
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(check_every) {
+                    let before = store.generation();
                     if let Err(e) = store.rotate_if_due(SystemTime::now()) {
                         on_error(e);
+                    }
+                    if store.generation() != before {
+                        on_rotated();
                     }
                 }
             })?;
@@ -420,7 +426,7 @@ mod tests {
     fn the_rotation_timer_rotates_when_due_and_stops_on_drop() {
         let s = Arc::new(KeyStore::ephemeral(Duration::from_millis(30)));
         let timer = s
-            .spawn_rotation(Duration::from_millis(10), |e| panic!("{e}"))
+            .spawn_rotation(Duration::from_millis(10), |e| panic!("{e}"), || {})
             .unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while s.generation() < 2 && std::time::Instant::now() < deadline {

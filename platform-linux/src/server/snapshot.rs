@@ -17,7 +17,7 @@ use slew_core::system::LOCAL_CLOCK_DISPERSION_S;
 use slew_core::wire::RefId;
 use slew_core::{Instant, NtpDuration, NtpTimestamp, PollInterval};
 
-use crate::daemon::monitor::{Identity, SnapshotSource};
+use crate::server::monitor::{Identity, SnapshotSource};
 
 /// The association id of the local clock.
 pub const LOCAL_CLOCK_ASSOC_ID: u16 = 1;
