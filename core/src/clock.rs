@@ -128,6 +128,75 @@ pub trait Clock {
 
     /// Publish the synchronisation state.
     fn set_status(&mut self, status: ClockStatus) -> Result<(), Self::Error>;
+
+    /// A name for logs (`kernel`, `virtual`…).
+    fn name(&self) -> &'static str {
+        "clock"
+    }
+
+    /// This clock's reading at the moment the port's stamp clock read `stamp`: the
+    /// port's receive and transmit stamps (Linux's are `CLOCK_REALTIME`, a MAC's
+    /// its own counter) translated into the time this clock keeps. Default: the
+    /// stamp as it is, for a clock that is the stamp clock.
+    fn reading_at_stamp(&mut self, stamp: NtpTimestamp) -> NtpTimestamp {
+        stamp
+    }
+
+    /// For a clock apart from the host's system clock (a virtual one): its reading
+    /// minus the system clock's, seconds, worth a log line when a one-shot run ends
+    /// (the clock ends with the process). Default `None`: this is the system clock.
+    fn offset_from_system_s(&mut self) -> Option<f64> {
+        None
+    }
+
+    /// For a clock kept at full width (a kernel's 64-bit `time_t` has the era): its
+    /// reading now, Unix nanoseconds, so that a step can be resolved into the era
+    /// window ([`era_resolved`]). Default `None`: an era-less clock (its reading is
+    /// an NTP timestamp), whose steps are made as asked.
+    fn full_width_now_unix_ns(&mut self) -> Option<i128> {
+        None
+    }
+}
+
+/// Where the era window for a *server's* timestamps starts: 1976-01-01 00:00:00 UTC,
+/// so its 2^32 s run to 2112-02-07. chrony's rule (its build time less 50 years) for
+/// this release's year, fixed in the source so that builds are reproducible: a
+/// timestamp is read as the one instant of that window with its bits, whatever our
+/// own clock says (ntpsec's `basedate` is the same idea). Move it forward with the
+/// releases, some decades before 2112.
+pub const BASEDATE_UNIX_S: i64 = 189_302_400;
+
+/// The step that lands where `step` does modulo the NTP era (2^32 s), inside the
+/// window that starts at `basedate_unix_s`.
+///
+/// The node measures offsets from era-less timestamps, so an offset is known modulo
+/// 2^32 s: exact within ±2^31 s (68 years), and beyond that off by a multiple of
+/// 2^32 s (a box that reads 1970 in 2042 would measure −66 years, not +72). A clock
+/// kept at full width (the kernel's `time_t`) knows where it stands, so its step is
+/// resolved as chrony resolves a server's timestamps: the instant it lands on must lie
+/// in the window.
+pub fn step_into_window(
+    now_unix_ns: i128,
+    step: WideDuration,
+    basedate_unix_s: i64,
+) -> WideDuration {
+    const ERA_NS: i128 = (1i128 << 32) * 1_000_000_000;
+    let start = i128::from(basedate_unix_s) * 1_000_000_000;
+    let target = now_unix_ns + step.to_nanos();
+    let eras = (target - start).div_euclid(ERA_NS);
+    let eras_s = i64::try_from(eras.saturating_mul(1 << 32)).unwrap_or(0);
+    step - WideDuration::from_seconds(eras_s)
+}
+
+/// The correction `d` resolved into the [`BASEDATE_UNIX_S`] window when `clock` is
+/// kept at full width ([`Clock::full_width_now_unix_ns`]): what differs from `d` is
+/// a whole number of NTP eras (2^32 s) the node cannot see. An era-less clock's `d`
+/// comes back as it is.
+pub fn era_resolved<C: Clock + ?Sized>(clock: &mut C, d: WideDuration) -> WideDuration {
+    match clock.full_width_now_unix_ns() {
+        Some(now_ns) => step_into_window(now_ns, d, BASEDATE_UNIX_S),
+        None => d,
+    }
 }
 
 impl<C: Clock + ?Sized> Clock for &mut C {
@@ -152,5 +221,17 @@ impl<C: Clock + ?Sized> Clock for &mut C {
     }
     fn set_status(&mut self, status: ClockStatus) -> Result<(), Self::Error> {
         C::set_status(self, status)
+    }
+    fn name(&self) -> &'static str {
+        C::name(self)
+    }
+    fn reading_at_stamp(&mut self, stamp: NtpTimestamp) -> NtpTimestamp {
+        C::reading_at_stamp(self, stamp)
+    }
+    fn offset_from_system_s(&mut self) -> Option<f64> {
+        C::offset_from_system_s(self)
+    }
+    fn full_width_now_unix_ns(&mut self) -> Option<i128> {
+        C::full_width_now_unix_ns(self)
     }
 }

@@ -49,8 +49,8 @@ mod view;
 
 pub use nts::NtsServerOptions;
 pub use reload::ReloadSource;
+use seams::ClientTransport;
 pub use seams::SendError;
-use seams::{ClientTransport, EraResolving};
 
 /// Datagrams handled per socket per turn, so a flood on one socket cannot starve the
 /// others or the timers.
@@ -329,7 +329,6 @@ impl<C: DaemonClock> Daemon<C> {
                 v4: self.client_v4.as_ref(),
                 v6: self.client_v6.as_ref(),
             };
-            let era_allowed = self.era_allowed();
             let sent = &mut self.tx_pending;
             let mut report = |r: Report<'_>| match r {
                 Report::Event(e) => events.push(*e),
@@ -337,13 +336,12 @@ impl<C: DaemonClock> Daemon<C> {
                 Report::SendError(k) => log::debug!("send failed: {k:?}"),
                 Report::Sent(tx) => sent.note(tx, now),
             };
-            // The endpoint arms the leap bit and, with -q, holds back every clock
-            // action until its one correction is decided.
-            let mut clock = EraResolving {
-                inner: &mut self.clock,
-                era_allowed,
-            };
-            if let Some(c) = run_once_with(&mut self.ep, &mut clock, &mut transport, &mut report) {
+            // The endpoint arms the leap bit, resolves a full-width clock's step into
+            // the era window and, with -q, holds back every clock action until its
+            // one correction is decided.
+            if let Some(c) =
+                run_once_with(&mut self.ep, &mut self.clock, &mut transport, &mut report)
+            {
                 self.once_done = Some(c);
             }
         }

@@ -332,6 +332,9 @@ impl<C: DaemonClock> Daemon<C> {
                 log::debug!("-q: the discipline asks for a step of {offset_s:+.6} s")
             }
             Event::Step { offset_s } => log::warn!("stepped the clock by {offset_s:+.6} s"),
+            Event::EraStep { asked, resolved } => {
+                log::warn!("{}", super::seams::era_note(asked, resolved))
+            }
             Event::Spike { offset_s } => {
                 log::info!("spike: offset {offset_s:+.6} s held back until it persists")
             }
