@@ -235,3 +235,88 @@ impl<C: Clock + ?Sized> Clock for &mut C {
         C::full_width_now_unix_ns(self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A virtual-like clock: its own name, stamps an hour behind, full width.
+    struct Own;
+
+    impl Clock for Own {
+        type Error = core::convert::Infallible;
+        fn now(&mut self) -> Result<NtpTimestamp, Self::Error> {
+            Ok(NtpTimestamp::ZERO)
+        }
+        fn step(&mut self, _: WideDuration) -> Result<(), Self::Error> {
+            Ok(())
+        }
+        fn slew(&mut self, _: NtpDuration) -> Result<(), Self::Error> {
+            Ok(())
+        }
+        fn set_frequency_ppm(&mut self, _: f64) -> Result<(), Self::Error> {
+            Ok(())
+        }
+        fn frequency_ppm(&mut self) -> Result<f64, Self::Error> {
+            Ok(0.0)
+        }
+        fn set_status(&mut self, _: ClockStatus) -> Result<(), Self::Error> {
+            Ok(())
+        }
+        fn name(&self) -> &'static str {
+            "own"
+        }
+        fn reading_at_stamp(&mut self, stamp: NtpTimestamp) -> NtpTimestamp {
+            stamp - NtpDuration::from_seconds(3600)
+        }
+        fn offset_from_system_s(&mut self) -> Option<f64> {
+            Some(-3600.0)
+        }
+        fn full_width_now_unix_ns(&mut self) -> Option<i128> {
+            Some((1_800_000_000i128 + (1 << 35)) * 1_000_000_000)
+        }
+    }
+
+    /// What a generic port sees of `C`, through `&mut C` as the drivers take it.
+    fn seen<C: Clock>(mut c: C) -> (&'static str, NtpTimestamp, Option<f64>, WideDuration) {
+        let stamp = NtpTimestamp::from_unix(1_800_000_000, 0);
+        let step = era_resolved(&mut c, WideDuration::from_seconds(-3));
+        (
+            c.name(),
+            c.reading_at_stamp(stamp),
+            c.offset_from_system_s(),
+            step,
+        )
+    }
+
+    #[test]
+    fn a_clocks_own_methods_reach_through_a_mutable_reference() {
+        let mut own = Own;
+        let (name, at, off, step) = seen(&mut own);
+        assert_eq!(name, "own");
+        assert_eq!(
+            at,
+            NtpTimestamp::from_unix(1_800_000_000, 0) - NtpDuration::from_seconds(3600)
+        );
+        assert_eq!(off, Some(-3600.0));
+        assert_eq!(step, WideDuration::from_seconds(-3 - (1 << 35)));
+    }
+
+    #[test]
+    fn an_era_less_clock_is_stepped_as_asked() {
+        let mut c = crate::softclock::SoftClock::new(ZeroTicks, 1_000_000_000, NtpTimestamp::ZERO);
+        let d = WideDuration::from_seconds(1 << 33);
+        assert_eq!(era_resolved(&mut c, d), d);
+        assert_eq!(c.name(), "clock");
+        let stamp = NtpTimestamp::from_unix(1_800_000_000, 5);
+        assert_eq!(c.reading_at_stamp(stamp), stamp);
+        assert_eq!(c.offset_from_system_s(), None);
+    }
+
+    struct ZeroTicks;
+    impl crate::softclock::TickSource for ZeroTicks {
+        fn ticks(&mut self) -> u64 {
+            0
+        }
+    }
+}

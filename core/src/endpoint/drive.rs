@@ -61,3 +61,7 @@ fn may_cross_eras(config: &NodeConfig) -> bool {
     let d = &config.discipline;
     d.allow_big_first || d.panic_threshold_s <= 0.0
 }
+
+#[cfg(test)]
+#[path = "drive_tests.rs"]
+mod tests;
