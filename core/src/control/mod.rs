@@ -44,6 +44,8 @@
 
 mod extra;
 pub mod mru;
+mod peer_decode;
+mod peer_vars;
 mod snapshot;
 pub mod stat_vars;
 mod vars;
@@ -57,6 +59,8 @@ mod tests_mru;
 #[cfg(test)]
 mod tests_ntpq_names;
 #[cfg(test)]
+mod tests_peer_vars;
+#[cfg(test)]
 mod tests_summary;
 
 use core::fmt;
@@ -64,6 +68,11 @@ use core::fmt;
 pub use extra::{
     Extras, IoCounters, KernelState, KeyCounters, MonitorCounters, MruContext, MruEntry, STA_NANO,
     STA_WORDS,
+};
+pub use peer_decode::var_items;
+pub use peer_vars::{
+    association_id, bounded_text, HostName, PeerVars, ReasonText, LOCAL_CLOCK_ASSOC_ID, REASON_MAX,
+    SRCHOST_MAX,
 };
 pub use snapshot::{
     host_mode, peer_event, sys_event, ClockSource, PeerSnapshot, PeerStatus, RefIdKind,
@@ -115,7 +124,7 @@ pub struct Responder<'a> {
     requested: &'a [u8],
     body: Body,
     sys: &'a SystemSnapshot<'a>,
-    peers: &'a [PeerSnapshot<'a>],
+    peers: &'a [PeerVars],
     extras: &'a Extras<'a>,
     next: usize,
     finished: bool,
@@ -130,7 +139,7 @@ impl<'a> Responder<'a> {
     pub fn new(
         request: &'a [u8],
         sys: &'a SystemSnapshot<'a>,
-        peers: &'a [PeerSnapshot<'a>],
+        peers: &'a [PeerVars],
     ) -> Option<Self> {
         Self::with_extras(request, sys, peers, &NO_EXTRAS)
     }
@@ -139,7 +148,7 @@ impl<'a> Responder<'a> {
     pub fn with_extras(
         request: &'a [u8],
         sys: &'a SystemSnapshot<'a>,
-        peers: &'a [PeerSnapshot<'a>],
+        peers: &'a [PeerVars],
         extras: &'a Extras<'a>,
     ) -> Option<Self> {
         let packet = ControlPacket::new_checked(request).ok()?;

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 
+use slew_core::control::PeerVars;
 use slew_core::node::Node;
 use slew_core::Instant;
 
@@ -10,7 +11,7 @@ use super::{refclocks, Assoc, Daemon, MAX_NTS, MAX_REFCLOCKS, MAX_SOURCES};
 use crate::clock::DaemonClock;
 use crate::config::Host;
 use crate::settings::SourceSpec;
-use crate::snapshot::NodeView;
+use crate::snapshot::{wall_at, NodeView};
 
 impl<C: DaemonClock> Daemon<C> {
     /// The node's state for the control responder (ntpq, ntpstat, slewctl).
@@ -64,38 +65,50 @@ impl<'a> LazyView<'a> {
     }
 
     fn build(&self) -> NodeView {
-        let sources = self
-            .node
-            .sources(self.now)
-            .map(|s| {
-                // A refclock is shown by its driver's name, as ntpd does.
-                if let Some(d) = self.refclocks.iter().find(|d| d.id == s.id) {
-                    return (s, Some(d.name.clone()));
-                }
-                let name = self
-                    .assocs
-                    .iter()
-                    .find(|a| a.id == s.id)
-                    .and_then(|a| self.specs.get(a.spec))
-                    .and_then(|spec| match &spec.host {
-                        Host::Name(n) => Some(n.clone()),
-                        Host::Ip(_) => None,
-                    });
-                (s, name)
-            })
-            .collect();
+        let system = self.node.system();
+        let local = self.node.local_clock();
+        let mut peers = Vec::with_capacity(MAX_SOURCES + 1);
+        if let Some(l) = local {
+            peers.push(PeerVars::local_clock(
+                l.stratum,
+                l.active,
+                system.vars.precision,
+                self.wall_now,
+                self.uptime_s,
+            ));
+        }
+        for s in self.node.sources(self.now) {
+            let received = wall_at(self.now, self.wall_now, s.last_rx);
+            let vars = PeerVars::of_source(&s, received);
+            // A refclock is shown by its driver's name, as ntpd does; a driver that
+            // refuses what it reads says why (the row may still be the system peer
+            // on its earlier samples for a few polls).
+            if let Some(d) = self.refclocks.iter().find(|d| d.id == s.id) {
+                let vars = vars.with_srchost(Some(d.name.as_str()));
+                peers.push(match d.reason {
+                    Some(r) => vars.with_reason(r),
+                    None => vars,
+                });
+                continue;
+            }
+            let name = self
+                .assocs
+                .iter()
+                .find(|a| a.id == s.id)
+                .and_then(|a| self.specs.get(a.spec))
+                .and_then(|spec| match &spec.host {
+                    Host::Name(n) => Some(n.as_str()),
+                    Host::Ip(_) => None,
+                });
+            peers.push(vars.with_srchost(name));
+        }
         NodeView {
-            system: self.node.system(),
-            sources,
-            local: self.node.local_clock(),
+            system,
+            peers,
+            local,
             now: self.now,
             wall_now: self.wall_now,
             uptime_s: self.uptime_s,
-            refclock_reasons: self
-                .refclocks
-                .iter()
-                .filter_map(|d| d.reason.map(|r| (d.id, r)))
-                .collect(),
         }
     }
 }
@@ -120,10 +133,7 @@ impl crate::monitor::SnapshotSource for LazyView<'_> {
     fn with_snapshots(
         &self,
         identity: &crate::monitor::Identity,
-        answer: &mut dyn FnMut(
-            &slew_core::control::SystemSnapshot<'_>,
-            &[slew_core::control::PeerSnapshot<'_>],
-        ),
+        answer: &mut dyn FnMut(&slew_core::control::SystemSnapshot<'_>, &[PeerVars]),
     ) {
         self.build().with_snapshots(identity, answer);
     }
