@@ -36,6 +36,11 @@
 //! `\r\n`; an item never straddles two fragments, and fragments hold at most
 //! [`CONTROL_MAX_DATA`] data bytes.
 //!
+//! Each association is a [`PeerVars`]: the one shape of a peer's state from the node
+//! ([`PeerVars::of_source`]) through this encoder to a monitoring client, which reads
+//! the READVAR answer back into it ([`PeerVars::decode`]; [`var_items`] splits any
+//! variable list).
+//!
 //! Each fragment is produced by rendering the response from its start again and
 //! keeping only the items that fall into that fragment: quadratic in the number of
 //! fragments, which is a handful at most, in exchange for needing no buffer of the

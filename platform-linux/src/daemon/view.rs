@@ -5,15 +5,14 @@ use std::net::SocketAddr;
 
 use slew_core::control::PeerVars;
 use slew_core::node::Node;
-use slew_core::Instant;
+use slew_core::{Clock, Instant};
 
 use super::{refclocks, Assoc, Daemon, MAX_NTS, MAX_REFCLOCKS, MAX_SOURCES};
-use crate::clock::DaemonClock;
 use crate::config::Host;
 use crate::settings::SourceSpec;
 use crate::snapshot::{wall_at, NodeView};
 
-impl<C: DaemonClock> Daemon<C> {
+impl<C: Clock> Daemon<C> {
     /// The node's state for the control responder (ntpq, ntpstat, slewctl).
     pub fn view(&mut self, now: Instant) -> NodeView {
         let wall_now = self.clock.now().unwrap_or(slew_core::NtpTimestamp::ZERO);
