@@ -21,7 +21,7 @@ use crate::wire::RefId;
 /// Longest `srchost` kept, bytes: a DNS name's 253 and then some.
 pub const SRCHOST_MAX: usize = 255;
 /// Longest `reason` kept, bytes (slew's codes and refclock reasons are under 16).
-pub const REASON_MAX: usize = 32;
+pub const REASON_MAX: usize = 64;
 
 /// A configured host name or a reference clock's name (`LOCAL(0)`).
 pub type HostName = heapless::String<SRCHOST_MAX>;
