@@ -12,7 +12,7 @@ use slew_core::control::{
 use slew_core::node::{LocalClockStatus, SystemStatus};
 use slew_core::peer::SourceStatus;
 use slew_core::wire::RefId;
-use slew_core::{Instant, NtpDuration, NtpTimestamp, PollInterval};
+use slew_core::{Instant, NtpTimestamp, PollInterval};
 
 use crate::monitor::{Identity, SnapshotSource};
 
@@ -22,14 +22,6 @@ pub use slew_core::control::{association_id as assoc_id, LOCAL_CLOCK_ASSOC_ID};
 /// status column): slew-core's [`PeerStatus::of_source`].
 pub fn source_peer_status(s: &SourceStatus) -> PeerStatus {
     PeerStatus::of_source(s)
-}
-
-/// The wall time of monotonic `t`, seen from `now` at `wall_now`; zero for never.
-pub fn wall_at(now: Instant, wall_now: NtpTimestamp, t: Option<Instant>) -> NtpTimestamp {
-    match t {
-        Some(t) => wall_now - NtpDuration::from_core(now.saturating_since(t)),
-        None => NtpTimestamp::ZERO,
-    }
 }
 
 /// A copy of the node's state for one loop turn.

@@ -76,8 +76,8 @@ pub use extra::{
 };
 pub use peer_decode::var_items;
 pub use peer_vars::{
-    association_id, bounded_text, HostName, PeerVars, ReasonText, LOCAL_CLOCK_ASSOC_ID, REASON_MAX,
-    SRCHOST_MAX,
+    association_id, bounded_text, wall_at, HostName, PeerVars, ReasonText, LOCAL_CLOCK_ASSOC_ID,
+    REASON_MAX, SRCHOST_MAX,
 };
 pub use snapshot::{
     host_mode, peer_event, sys_event, ClockSource, PeerSnapshot, PeerStatus, RefIdKind,

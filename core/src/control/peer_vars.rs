@@ -12,10 +12,11 @@
 use core::net::{IpAddr, Ipv4Addr};
 
 use super::snapshot::{host_mode, peer_event, PeerStatus, RefIdKind};
+use crate::node::Node;
 use crate::peer::{NtsSourceStatus, SourceId, SourceStatus};
 use crate::select::Tally;
 use crate::system::LOCAL_CLOCK_DISPERSION_S;
-use crate::time::NtpTimestamp;
+use crate::time::{Instant, NtpDuration, NtpTimestamp};
 use crate::wire::RefId;
 
 /// Longest `srchost` kept, bytes: a DNS name's 253 and then some.
@@ -209,7 +210,7 @@ impl PeerVars {
             refid: RefId::LOCL,
             refid_kind: RefIdKind::Code,
             reference_time: wall_now,
-            received: wall_now - crate::time::NtpDuration::from_seconds((uptime_s % 64) as i64),
+            received: wall_now - NtpDuration::from_seconds((uptime_s % 64) as i64),
             reach,
             hmode: host_mode::CLIENT,
             hpoll: 6,
@@ -238,5 +239,35 @@ impl PeerVars {
     /// The tally character of its selection code.
     pub fn tally(&self) -> char {
         self.status.tally()
+    }
+}
+
+/// The wall time of monotonic `t`, seen from `now` at `wall_now`; zero for never.
+pub fn wall_at(now: Instant, wall_now: NtpTimestamp, t: Option<Instant>) -> NtpTimestamp {
+    match t {
+        Some(t) => wall_now - NtpDuration::from_core(now.saturating_since(t)),
+        None => NtpTimestamp::ZERO,
+    }
+}
+
+impl<const N: usize, const R: usize, const S: usize> Node<N, R, S> {
+    /// Every association as mode 6 reports it, at monotonic `now` (wall time
+    /// `wall_now`, `uptime_s` since start): the local clock first, if configured,
+    /// then each source ([`PeerVars::of_source`]). The port adds the names it
+    /// configured them by ([`PeerVars::with_srchost`]).
+    pub fn peer_vars(
+        &self,
+        now: Instant,
+        wall_now: NtpTimestamp,
+        uptime_s: u64,
+    ) -> impl Iterator<Item = PeerVars> + '_ {
+        let precision = self.system().vars.precision;
+        let local = self
+            .local_clock()
+            .map(|l| PeerVars::local_clock(l.stratum, l.active, precision, wall_now, uptime_s));
+        local.into_iter().chain(
+            self.sources(now)
+                .map(move |s| PeerVars::of_source(&s, wall_at(now, wall_now, s.last_rx))),
+        )
     }
 }

@@ -174,3 +174,34 @@ fn the_local_clock_and_a_foreign_daemons_list() {
     let p = PeerVars::decode(2, 0, &long);
     assert_eq!(p.srchost.as_deref().map(str::len), Some(254));
 }
+
+#[test]
+fn the_node_reports_the_local_clock_first_then_each_source() {
+    use crate::node::{Node, NodeConfig};
+    use crate::peer::SourceConfig;
+    use crate::time::Instant;
+    let mut node: Node<2> = Node::new(NodeConfig {
+        local_clock_stratum: Some(10),
+        ..NodeConfig::default()
+    });
+    let addr = "192.0.2.5:123".parse().unwrap();
+    let id = node
+        .add_source(SourceConfig::new(addr), Instant::ZERO)
+        .unwrap();
+    let wall = NtpTimestamp::from_unix(1_800_000_000, 0);
+    let peers: Vec<PeerVars> = node
+        .peer_vars(Instant::from_nanos(5_000_000_000), wall, 130)
+        .collect();
+    assert_eq!(peers.len(), 2);
+    assert_eq!(peers[0].association_id, LOCAL_CLOCK_ASSOC_ID);
+    assert_eq!(peers[0].srchost.as_deref(), Some("LOCAL(0)"));
+    assert_eq!(peers[0].reach, 0b111, "three 64-s updates in 130 s");
+    assert_eq!(peers[0].stratum, 10);
+    assert_eq!(peers[1].association_id, association_id(id));
+    assert_eq!(peers[1].srcadr, addr.ip());
+    assert!(peers[1].received.is_zero(), "never answered");
+    assert_eq!(peers[1].stratum, 16);
+    let p = peers[1].clone().with_srchost(Some("ntp.example"));
+    assert_eq!(p.srchost.as_deref(), Some("ntp.example"));
+    assert!(p.with_srchost(Some("")).srchost.is_none());
+}

@@ -3,14 +3,14 @@
 
 use std::net::SocketAddr;
 
-use slew_core::control::PeerVars;
+use slew_core::control::{association_id, PeerVars, LOCAL_CLOCK_ASSOC_ID};
 use slew_core::node::Node;
 use slew_core::{Clock, Instant};
 
 use super::{refclocks, Assoc, Daemon, MAX_NTS, MAX_REFCLOCKS, MAX_SOURCES};
 use crate::config::Host;
 use crate::settings::SourceSpec;
-use crate::snapshot::{wall_at, NodeView};
+use crate::snapshot::NodeView;
 
 impl<C: Clock> Daemon<C> {
     /// The node's state for the control responder (ntpq, ntpstat, slewctl).
@@ -64,51 +64,47 @@ impl<'a> LazyView<'a> {
     }
 
     fn build(&self) -> NodeView {
-        let system = self.node.system();
-        let local = self.node.local_clock();
-        let mut peers = Vec::with_capacity(MAX_SOURCES + 1);
-        if let Some(l) = local {
-            peers.push(PeerVars::local_clock(
-                l.stratum,
-                l.active,
-                system.vars.precision,
-                self.wall_now,
-                self.uptime_s,
-            ));
-        }
-        for s in self.node.sources(self.now) {
-            let received = wall_at(self.now, self.wall_now, s.last_rx);
-            let vars = PeerVars::of_source(&s, received);
-            // A refclock is shown by its driver's name, as ntpd does; a driver that
-            // refuses what it reads says why (the row may still be the system peer
-            // on its earlier samples for a few polls).
-            if let Some(d) = self.refclocks.iter().find(|d| d.id == s.id) {
-                let vars = vars.with_srchost(Some(d.name.as_str()));
-                peers.push(match d.reason {
-                    Some(r) => vars.with_reason(r),
-                    None => vars,
-                });
-                continue;
-            }
-            let name = self
-                .assocs
-                .iter()
-                .find(|a| a.id == s.id)
-                .and_then(|a| self.specs.get(a.spec))
-                .and_then(|spec| match &spec.host {
-                    Host::Name(n) => Some(n.as_str()),
-                    Host::Ip(_) => None,
-                });
-            peers.push(vars.with_srchost(name));
-        }
+        let peers = self
+            .node
+            .peer_vars(self.now, self.wall_now, self.uptime_s)
+            .map(|p| self.named(p))
+            .collect();
         NodeView {
-            system,
+            system: self.node.system(),
             peers,
-            local,
+            local: self.node.local_clock(),
             now: self.now,
             wall_now: self.wall_now,
             uptime_s: self.uptime_s,
         }
+    }
+
+    /// An association with the name it was configured by: a refclock by its
+    /// driver's name, as ntpd shows it, and with the driver's reason when it refuses
+    /// what it reads (the row may still be the system peer on its earlier samples
+    /// for a few polls); a server by its host name.
+    fn named(&self, p: PeerVars) -> PeerVars {
+        let id = p.association_id;
+        if id == LOCAL_CLOCK_ASSOC_ID {
+            return p;
+        }
+        if let Some(d) = self.refclocks.iter().find(|d| association_id(d.id) == id) {
+            let p = p.with_srchost(Some(d.name.as_str()));
+            return match d.reason {
+                Some(r) => p.with_reason(r),
+                None => p,
+            };
+        }
+        let name = self
+            .assocs
+            .iter()
+            .find(|a| association_id(a.id) == id)
+            .and_then(|a| self.specs.get(a.spec))
+            .and_then(|spec| match &spec.host {
+                Host::Name(n) => Some(n.as_str()),
+                Host::Ip(_) => None,
+            });
+        p.with_srchost(name)
     }
 }
 
