@@ -1,8 +1,10 @@
 //! [`PeerVars`]: the one shape of a peer's state from the node to `slewctl`. The
-//! daemon fills it from the node's [`SourceStatus`] ([`PeerVars::of_source`]) or its
-//! local clock ([`PeerVars::local_clock`]); the responder encodes it as READVAR's
-//! variables ([`super::PeerVar`]); a monitoring client decodes those variables back
-//! into it ([`PeerVars::decode`]) and only formats what it gets.
+//! node reports every association in it ([`Node::peer_vars`]: its local clock,
+//! [`PeerVars::local_clock`], and each source's [`SourceStatus`],
+//! [`PeerVars::of_source`]); the port adds the names it configured; the responder
+//! encodes it as READVAR's variables ([`super::PeerVar`]); a monitoring client
+//! decodes those variables back into it ([`PeerVars::decode`]) and only formats
+//! what it gets.
 //!
 //! Figures are kept in the units mode 6 carries (milliseconds, log2 seconds), so a
 //! decoded value is exactly what the server sent and a table or a JSON document shows
