@@ -24,14 +24,14 @@
 //! | [`wire`] | the NTP packet codec (no panics on any input) |
 //! | [`system`] | system variables served to clients |
 //! | [`server`] | answering client requests |
-//! | [`control`] | answering mode 6 control queries (`ntpq`, `ntpstat`) from snapshots |
+//! | [`control`] | mode 6 (`ntpq`, `ntpstat`): snapshots in, answers out; `PeerVars`, the one peer shape, decoded back by `slewctl` |
 //! | [`access`] | the `restrict` table |
 //! | `auth` (feature) | symmetric keys: MD5, SHA1, AES128CMAC MACs |
 //! | `nts` (feature) | Network Time Security (RFC 8915) building blocks |
 //! | [`ratelimit`] | `limited`/`kod` with a fixed-size table |
 //! | [`refclock`] | reference clocks: NMEA and SHM decoding, median filter, the source |
 //! | [`softclock`] | the software clock over a tick counter (appliances, tests) |
-//! | [`clock`], [`transport`] | the seams a port implements |
+//! | [`clock`], [`transport`] | the seams a port implements (one `Clock`: also its name, stamp reading, era width) |
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -10,8 +10,9 @@ use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use libfuzzer_sys::fuzz_target;
 use slew_core::control::{
-    host_mode, mru, peer_event, sys_event, ClockSource, Extras, KernelState, MruContext, MruEntry,
-    PeerSnapshot, PeerStatus, RefIdKind, Responder, SystemSnapshot, CONTROL_MAX_PACKET,
+    bounded_text, host_mode, mru, peer_event, sys_event, ClockSource, Extras, KernelState,
+    MruContext, MruEntry, PeerStatus, PeerVars, RefIdKind, Responder, SystemSnapshot,
+    CONTROL_MAX_PACKET,
 };
 use slew_core::wire::control::ControlPacket;
 use slew_core::wire::RefId;
@@ -44,11 +45,11 @@ fuzz_target!(|data: &[u8]| {
         clk_wander_ppm: 0.01,
         state: 4,
     };
-    let peer = |id: u16, host: Option<&'static str>| PeerSnapshot {
+    let peer = |id: u16, host: Option<&'static str>| PeerVars {
         association_id: id,
         srcadr: IpAddr::V4(Ipv4Addr::new(127, 0, 0, id as u8)),
         srcport: 123,
-        srchost: host,
+        srchost: host.map(bounded_text),
         status: PeerStatus {
             configured: true,
             reachable: true,
@@ -60,8 +61,8 @@ fuzz_target!(|data: &[u8]| {
         leap: 0,
         stratum: 2,
         precision: -20,
-        root_delay_s: 0.001,
-        root_dispersion_s: 0.002,
+        root_delay_ms: 1.0,
+        root_dispersion_ms: 2.0,
         refid: RefId::from_bytes([10, 0, 0, 1]),
         refid_kind: RefIdKind::Address,
         reference_time: NtpTimestamp::from_parts(0xe9a0_0000, 0),
@@ -70,11 +71,11 @@ fuzz_target!(|data: &[u8]| {
         hmode: host_mode::CLIENT,
         hpoll: 6,
         ppoll: 6,
-        offset_s: -2e-4,
-        delay_s: 3e-4,
-        dispersion_s: 1e-3,
-        jitter_s: 5e-5,
-        reason: "outlier",
+        offset_ms: -0.2,
+        delay_ms: 0.3,
+        dispersion_ms: 1.0,
+        jitter_ms: 0.05,
+        reason: bounded_text("outlier"),
         nts: None,
     };
     let peers = [peer(1, Some("LOCAL(0)")), peer(2, None), peer(3, Some("ntp.example"))];

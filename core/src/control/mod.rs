@@ -36,6 +36,11 @@
 //! `\r\n`; an item never straddles two fragments, and fragments hold at most
 //! [`CONTROL_MAX_DATA`] data bytes.
 //!
+//! Each association is a [`PeerVars`]: the one shape of a peer's state from the node
+//! ([`PeerVars::of_source`]) through this encoder to a monitoring client, which reads
+//! the READVAR answer back into it ([`PeerVars::decode`]; [`var_items`] splits any
+//! variable list).
+//!
 //! Each fragment is produced by rendering the response from its start again and
 //! keeping only the items that fall into that fragment: quadratic in the number of
 //! fragments, which is a handful at most, in exchange for needing no buffer of the
@@ -44,6 +49,8 @@
 
 mod extra;
 pub mod mru;
+mod peer_decode;
+mod peer_vars;
 mod snapshot;
 pub mod stat_vars;
 mod vars;
@@ -57,6 +64,8 @@ mod tests_mru;
 #[cfg(test)]
 mod tests_ntpq_names;
 #[cfg(test)]
+mod tests_peer_vars;
+#[cfg(test)]
 mod tests_summary;
 
 use core::fmt;
@@ -64,6 +73,11 @@ use core::fmt;
 pub use extra::{
     Extras, IoCounters, KernelState, KeyCounters, MonitorCounters, MruContext, MruEntry, STA_NANO,
     STA_WORDS,
+};
+pub use peer_decode::var_items;
+pub use peer_vars::{
+    association_id, bounded_text, wall_at, HostName, PeerVars, ReasonText, LOCAL_CLOCK_ASSOC_ID,
+    REASON_MAX, SRCHOST_MAX,
 };
 pub use snapshot::{
     host_mode, peer_event, sys_event, ClockSource, PeerSnapshot, PeerStatus, RefIdKind,
@@ -115,7 +129,7 @@ pub struct Responder<'a> {
     requested: &'a [u8],
     body: Body,
     sys: &'a SystemSnapshot<'a>,
-    peers: &'a [PeerSnapshot<'a>],
+    peers: &'a [PeerVars],
     extras: &'a Extras<'a>,
     next: usize,
     finished: bool,
@@ -130,7 +144,7 @@ impl<'a> Responder<'a> {
     pub fn new(
         request: &'a [u8],
         sys: &'a SystemSnapshot<'a>,
-        peers: &'a [PeerSnapshot<'a>],
+        peers: &'a [PeerVars],
     ) -> Option<Self> {
         Self::with_extras(request, sys, peers, &NO_EXTRAS)
     }
@@ -139,7 +153,7 @@ impl<'a> Responder<'a> {
     pub fn with_extras(
         request: &'a [u8],
         sys: &'a SystemSnapshot<'a>,
-        peers: &'a [PeerSnapshot<'a>],
+        peers: &'a [PeerVars],
         extras: &'a Extras<'a>,
     ) -> Option<Self> {
         let packet = ControlPacket::new_checked(request).ok()?;

@@ -1,11 +1,9 @@
 //! The plain data the control responder reports: what the daemon knows about itself
-//! ([`SystemSnapshot`]) and each association ([`PeerSnapshot`]), copied out at the
-//! moment of a query. No behaviour, no references into the daemon's state beyond a
-//! few borrowed strings, so any daemon loop can fill them in.
+//! ([`SystemSnapshot`]) and each association ([`PeerVars`](super::PeerVars), in its
+//! own file), copied out at the moment of a query. No behaviour, no references into
+//! the daemon's state beyond a few borrowed strings, so any daemon loop can fill them
+//! in.
 
-use core::net::IpAddr;
-
-use crate::peer::NtsSourceStatus;
 use crate::time::NtpTimestamp;
 use crate::wire::RefId;
 
@@ -198,6 +196,21 @@ impl PeerStatus {
             | u16::from(self.last_event & 0xf)
     }
 
+    /// From a 16-bit peer status word (a READSTAT list's, a READVAR answer's).
+    /// ntpd's broadcast bit (0x08 of the high byte) has no field and is dropped.
+    pub fn from_word(word: u16) -> Self {
+        let b = (word >> 8) as u8;
+        PeerStatus {
+            configured: b & 0x80 != 0,
+            auth_enabled: b & 0x40 != 0,
+            authentic: b & 0x20 != 0,
+            reachable: b & 0x10 != 0,
+            select: b & 0b111,
+            event_count: ((word >> 4) & 0xf) as u8,
+            last_event: (word & 0xf) as u8,
+        }
+    }
+
     /// The tally character ntpq -p prints for the selection code.
     pub fn tally(&self) -> char {
         match self.select & 0b111 {
@@ -226,59 +239,8 @@ pub mod host_mode {
     pub const BROADCAST: u8 = 5;
 }
 
-/// One association, as of the query.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PeerSnapshot<'a> {
-    /// Association id (non-zero).
-    pub association_id: u16,
-    /// The peer's address; `127.127.1.0` for the local clock.
-    pub srcadr: IpAddr,
-    /// The peer's port.
-    pub srcport: u16,
-    /// A name to show instead of the address: the clock name of a reference clock
-    /// (`LOCAL(0)`, which also makes ntpq -p print type `l`) or the configured host
-    /// name. Keep it under 64 bytes.
-    pub srchost: Option<&'a str>,
-    /// Status byte and events.
-    pub status: PeerStatus,
-    /// Leap indicator the peer announced, 0–3.
-    pub leap: u8,
-    /// Stratum the peer announced (16 until it answered).
-    pub stratum: u8,
-    /// The peer's precision, log2 s.
-    pub precision: i8,
-    /// Root delay it announced, seconds.
-    pub root_delay_s: f64,
-    /// Root dispersion it announced, seconds.
-    pub root_dispersion_s: f64,
-    /// Its refid.
-    pub refid: RefId,
-    /// How to show it (see [`RefIdKind::for_stratum`]).
-    pub refid_kind: RefIdKind,
-    /// Its reference time.
-    pub reference_time: NtpTimestamp,
-    /// When its last valid reply arrived (`rec`, ntpq's "when"); zero: never.
-    pub received: NtpTimestamp,
-    /// Reach register (ntpq shows it in octal).
-    pub reach: u8,
-    /// Our mode towards it ([`host_mode`]).
-    pub hmode: u8,
-    /// Our poll interval to it, log2 s.
-    pub hpoll: i8,
-    /// The poll interval it announced, log2 s.
-    pub ppoll: i8,
-    /// Clock filter offset, seconds.
-    pub offset_s: f64,
-    /// Clock filter delay, seconds.
-    pub delay_s: f64,
-    /// Peer dispersion, seconds.
-    pub dispersion_s: f64,
-    /// Peer jitter, seconds.
-    pub jitter_s: f64,
-    /// Why it is not selected: a short code (`falseticker`, `unreach`…; the
-    /// discipline's `Reason::code()`), empty when nothing is against it.
-    pub reason: &'a str,
-    /// `Some` for an NTS source (RFC 8915): its cookies, key exchanges, NAKs and
-    /// refusals, sent as the `nts*` variables.
-    pub nts: Option<NtsSourceStatus>,
-}
+/// One association, as of the query: the responder's name for [`PeerVars`], kept
+/// (its lifetime unused) for code written before the peer's state had one shape.
+///
+/// [`PeerVars`]: super::PeerVars
+pub type PeerSnapshot<'a> = super::PeerVars;

@@ -193,8 +193,8 @@ fn no_answer_to_garbage_or_responses() {
 #[test]
 fn association_list_fragments_at_468_bytes() {
     let sys = sys();
-    let peers: Vec<PeerSnapshot<'_>> = (1..=300u16)
-        .map(|id| PeerSnapshot {
+    let peers: Vec<PeerVars> = (1..=300u16)
+        .map(|id| PeerVars {
             association_id: id,
             ..local_peer()
         })
@@ -355,7 +355,7 @@ fn nts_variables_only_for_an_nts_source() {
         last_refusal: Some(NtsRefusal::Forged),
         naks: 1,
     });
-    let body = text(&respond(&NTPQ_READVAR_ASSOC1, &sys, &[p]));
+    let body = text(&respond(&NTPQ_READVAR_ASSOC1, &sys, &[p.clone()]));
     let flat = body.replace("\r\n", " ");
     assert!(
         flat.contains(

@@ -69,12 +69,12 @@ pub(super) fn sys() -> SystemSnapshot<'static> {
     }
 }
 
-pub(super) fn local_peer() -> PeerSnapshot<'static> {
-    PeerSnapshot {
+pub(super) fn local_peer() -> PeerVars {
+    PeerVars {
         association_id: 1,
         srcadr: IpAddr::V4(Ipv4Addr::new(127, 127, 1, 0)),
         srcport: 123,
-        srchost: Some("LOCAL(0)"),
+        srchost: Some(bounded_text("LOCAL(0)")),
         status: PeerStatus {
             configured: true,
             reachable: true,
@@ -86,8 +86,8 @@ pub(super) fn local_peer() -> PeerSnapshot<'static> {
         leap: 0,
         stratum: 10,
         precision: -20,
-        root_delay_s: 0.0,
-        root_dispersion_s: 0.0,
+        root_delay_ms: 0.0,
+        root_dispersion_ms: 0.0,
         refid: RefId::LOCL,
         refid_kind: RefIdKind::Code,
         reference_time: NtpTimestamp::from_parts(0xe9a0_0000, 0),
@@ -96,21 +96,17 @@ pub(super) fn local_peer() -> PeerSnapshot<'static> {
         hmode: host_mode::CLIENT,
         hpoll: 6,
         ppoll: 6,
-        offset_s: 0.0,
-        delay_s: 0.0,
-        dispersion_s: 0.000_95,
-        jitter_s: 0.0,
-        reason: "",
+        offset_ms: 0.0,
+        delay_ms: 0.0,
+        dispersion_ms: 0.95,
+        jitter_ms: 0.0,
+        reason: ReasonText::new(),
         nts: None,
     }
 }
 
 /// Every datagram of the response.
-pub(super) fn respond(
-    req: &[u8],
-    sys: &SystemSnapshot<'_>,
-    peers: &[PeerSnapshot<'_>],
-) -> Vec<Vec<u8>> {
+pub(super) fn respond(req: &[u8], sys: &SystemSnapshot<'_>, peers: &[PeerVars]) -> Vec<Vec<u8>> {
     let mut r = Responder::new(req, sys, peers).expect("answered");
     let mut out = Vec::new();
     let mut buf = [0u8; CONTROL_MAX_PACKET];

@@ -8,7 +8,8 @@
 
 use core::fmt::{self, Write};
 
-use super::snapshot::{PeerSnapshot, RefIdKind, SystemSnapshot};
+use super::peer_vars::PeerVars;
+use super::snapshot::{RefIdKind, SystemSnapshot};
 use crate::peer::{KeResult, NtsSourceStatus};
 use crate::time::NtpTimestamp;
 use crate::wire::RefId;
@@ -295,7 +296,7 @@ impl PeerVar {
     /// Whether the default list includes it for this peer: `srchost` only when there
     /// is a name, timestamps only once known (so ntpq shows "-" for "when", as for
     /// ntpd's never-reached peers). An explicitly requested variable is always sent.
-    pub fn in_default(self, p: &PeerSnapshot<'_>) -> bool {
+    pub fn in_default(self, p: &PeerVars) -> bool {
         match self {
             PeerVar::SrcHost => p.srchost.is_some(),
             PeerVar::RefTime => !p.reference_time.is_zero(),
@@ -315,17 +316,21 @@ impl PeerVar {
     }
 
     /// Writes `name=value`.
-    pub fn write(self, p: &PeerSnapshot<'_>, w: &mut dyn Write) -> fmt::Result {
+    pub fn write(self, p: &PeerVars, w: &mut dyn Write) -> fmt::Result {
         let name = self.name();
         match self {
             PeerVar::SrcAdr => write!(w, "{name}={}", p.srcadr),
             PeerVar::SrcPort => write!(w, "{name}={}", p.srcport),
-            PeerVar::SrcHost => write!(w, "{name}=\"{}\"", Quoted(p.srchost.unwrap_or(""))),
+            PeerVar::SrcHost => write!(
+                w,
+                "{name}=\"{}\"",
+                Quoted(p.srchost.as_deref().unwrap_or(""))
+            ),
             PeerVar::Leap => write!(w, "{name}={}", p.leap & 0b11),
             PeerVar::Stratum => write!(w, "{name}={}", p.stratum),
             PeerVar::Precision => write!(w, "{name}={}", p.precision),
-            PeerVar::RootDelay => write!(w, "{name}={}", Ms(p.root_delay_s, 3)),
-            PeerVar::RootDisp => write!(w, "{name}={}", Ms(p.root_dispersion_s, 3)),
+            PeerVar::RootDelay => write!(w, "{name}={}", Fixed(p.root_delay_ms, 3)),
+            PeerVar::RootDisp => write!(w, "{name}={}", Fixed(p.root_dispersion_ms, 3)),
             PeerVar::RefId => write!(w, "{name}={}", RefIdText(p.refid, p.refid_kind)),
             PeerVar::RefTime => write!(w, "{name}={}", Lfp(p.reference_time)),
             PeerVar::Rec => write!(w, "{name}={}", Lfp(p.received)),
@@ -333,11 +338,11 @@ impl PeerVar {
             PeerVar::HMode => write!(w, "{name}={}", p.hmode),
             PeerVar::HPoll => write!(w, "{name}={}", p.hpoll),
             PeerVar::PPoll => write!(w, "{name}={}", p.ppoll),
-            PeerVar::Offset => write!(w, "{name}={}", Ms(p.offset_s, 3)),
-            PeerVar::Delay => write!(w, "{name}={}", Ms(p.delay_s, 3)),
-            PeerVar::Dispersion => write!(w, "{name}={}", Ms(p.dispersion_s, 3)),
-            PeerVar::Jitter => write!(w, "{name}={}", Ms(p.jitter_s, 3)),
-            PeerVar::Reason => write!(w, "{name}=\"{}\"", Quoted(p.reason)),
+            PeerVar::Offset => write!(w, "{name}={}", Fixed(p.offset_ms, 3)),
+            PeerVar::Delay => write!(w, "{name}={}", Fixed(p.delay_ms, 3)),
+            PeerVar::Dispersion => write!(w, "{name}={}", Fixed(p.dispersion_ms, 3)),
+            PeerVar::Jitter => write!(w, "{name}={}", Fixed(p.jitter_ms, 3)),
+            PeerVar::Reason => write!(w, "{name}=\"{}\"", Quoted(&p.reason)),
             _ => write_nts(self, p.nts.as_ref(), w),
         }
     }

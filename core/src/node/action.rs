@@ -82,6 +82,17 @@ pub enum Event {
         /// By how much, seconds.
         offset_s: f64,
     },
+    /// A step for a clock kept at full width, resolved into the era window
+    /// ([`crate::clock::era_resolved`]): the node measured `asked`, which is known
+    /// modulo the NTP era (2^32 s); the clock was stepped by `resolved`. Emitted by
+    /// the endpoint's driver ([`crate::endpoint::run_once_with`]), right before it
+    /// makes the step.
+    EraStep {
+        /// The step the discipline asked for.
+        asked: WideDuration,
+        /// The step made: `asked` plus whole eras.
+        resolved: WideDuration,
+    },
     /// An offset above the step threshold was held back (SPIK).
     Spike {
         /// The offset, seconds.

@@ -19,6 +19,14 @@ pub enum KeNeed {
 }
 
 impl KeNeed {
+    /// Every reason, for reading a code back.
+    pub const ALL: [KeNeed; 4] = [
+        KeNeed::Initial,
+        KeNeed::OutOfCookies,
+        KeNeed::Nak,
+        KeNeed::Unreachable,
+    ];
+
     /// A short lowercase code for tables and JSON.
     pub const fn code(self) -> &'static str {
         match self {
@@ -56,6 +64,19 @@ pub enum KeFailure {
 }
 
 impl KeFailure {
+    /// Every failure, for reading a code back.
+    pub const ALL: [KeFailure; 9] = [
+        KeFailure::Connect,
+        KeFailure::Timeout,
+        KeFailure::Certificate,
+        KeFailure::Alpn,
+        KeFailure::Tls,
+        KeFailure::NoCommonAead,
+        KeFailure::Refused,
+        KeFailure::Malformed,
+        KeFailure::Other,
+    ];
+
     /// A short lowercase code for tables and JSON.
     pub const fn code(self) -> &'static str {
         match self {
@@ -95,6 +116,18 @@ pub enum NtsRefusal {
 }
 
 impl NtsRefusal {
+    /// Every refusal, for reading a code back.
+    pub const ALL: [NtsRefusal; 8] = [
+        NtsRefusal::NotWaiting,
+        NtsRefusal::Wire,
+        NtsRefusal::Field,
+        NtsRefusal::UniqueId,
+        NtsRefusal::Nak,
+        NtsRefusal::MissingAuthenticator,
+        NtsRefusal::Forged,
+        NtsRefusal::NoCookies,
+    ];
+
     /// A short lowercase code for tables and JSON.
     pub const fn code(self) -> &'static str {
         match self {

@@ -11,8 +11,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use slew_core::Clock;
 use slew_linux::daemon::{Daemon, Exit, NtsServerOptions};
-use slew_linux::os::clock::{virtual_clock, DaemonClock, KernelClock, ObserveClock};
+use slew_linux::os::clock::{virtual_clock, KernelClock, ObserveClock};
 use slew_linux::os::host::SystemHost;
 use slew_linux::os::logger::{self, Sink};
 use slew_linux::os::notify;
@@ -195,12 +196,7 @@ fn drop_root(target: &Target, kernel_clock: bool, driftfile: Option<&Path>) -> b
     true
 }
 
-fn serve<C: DaemonClock>(
-    args: &Args,
-    target: Option<&Target>,
-    settings: Settings,
-    clock: C,
-) -> ExitCode {
+fn serve<C: Clock>(args: &Args, target: Option<&Target>, settings: Settings, clock: C) -> ExitCode {
     let kernel_clock = settings.clock == ClockKind::Kernel;
     let driftfile = settings.driftfile.clone();
     let sink = match (&settings.logfile, args.foreground) {
@@ -295,7 +291,7 @@ fn serve<C: DaemonClock>(
 }
 
 /// Applies the configuration SIGHUP read (or says why it keeps the running one).
-fn apply_reload<C: DaemonClock>(daemon: &mut Daemon<C>, args: &Args) {
+fn apply_reload<C: Clock>(daemon: &mut Daemon<C>, args: &Args) {
     match daemon.take_reloaded() {
         Some(Ok(loaded)) => {
             for w in &loaded.warnings {

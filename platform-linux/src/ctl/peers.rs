@@ -8,11 +8,13 @@
 //! `refused:CODE` for the last answer the NTS checks refused; `--json` has all of
 //! it, structured, under `nts`.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use serde::Serialize;
+use slew_core::control::{PeerVars, RefIdKind};
+use slew_core::peer::{KeResult, NtsSourceStatus};
 
-use super::client::{var, var_f64, var_i64, var_ntp_seconds, ControlClient, CtlError};
+use super::client::{var_ntp_seconds, ControlClient, CtlError};
 
 use super::json;
 
@@ -23,203 +25,151 @@ pub const HEADER: &str =
 pub const RULE: &str =
     "=====================================================================================";
 
-/// One association, as the table shows it.
+/// One association, as the table shows it: slew-core's [`PeerVars`] decoded from
+/// the server's READVAR answer, and the server's clock for "when". Everything the
+/// table and the JSON show is formatting of these two.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PeerRow {
-    /// Association id.
-    pub association_id: u16,
-    /// Peer status word.
-    pub status: u16,
-    /// The name shown: `srchost` (LOCAL(0), a configured name) or the address.
-    pub remote: String,
-    /// The address (`srcadr`).
-    pub address: String,
-    /// `srcport`.
-    pub port: u16,
-    /// The refid as ntpq shows it: a dotted quad, or a code between dots.
-    pub refid: String,
-    /// Stratum.
-    pub stratum: i64,
-    /// ntpq's `t`: `u` unicast, `l` local reference clock, `s` symmetric, `B`/`b`
-    /// broadcast.
-    pub kind: char,
-    /// Seconds since the last reply; `None`: never.
-    pub when_s: Option<i64>,
-    /// Poll interval, seconds.
-    pub poll_s: u64,
-    /// Reach register.
-    pub reach: u8,
-    /// Delay, ms.
-    pub delay_ms: f64,
-    /// Offset, ms.
-    pub offset_ms: f64,
-    /// Jitter, ms.
-    pub jitter_ms: f64,
-    /// Dispersion, ms.
-    pub dispersion_ms: f64,
-    /// Why it is not selected (empty when nothing is against it).
-    pub reason: String,
-    /// The NTS figures of an NTS source (the `nts*` variables), `None` otherwise.
-    pub nts: Option<NtsRow>,
+    /// The association's variables.
+    pub peer: PeerVars,
+    /// The server's clock at the query (NTP seconds), `None` when unknown.
+    pub now: Option<f64>,
 }
 
-/// What the `nts*` variables say of an NTS source.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NtsRow {
+/// The table's NTS token of an NTS source: `nts:8`, then what is wrong, if anything.
+pub fn nts_token(nts: &NtsSourceStatus) -> String {
+    let mut t = format!("nts:{}", nts.cookies);
+    if let Some(KeResult::Failed(f)) = nts.last_key_exchange {
+        t.push_str(" ke:");
+        t.push_str(f.code());
+    }
+    if let Some(why) = nts.needs_key_exchange {
+        t.push_str(" needke:");
+        t.push_str(why.code());
+    }
+    if let Some(why) = nts.last_refusal {
+        t.push_str(" refused:");
+        t.push_str(why.code());
+    }
+    t
+}
+
+/// What `--json` shows of an NTS source, under `nts`, in this field order.
+#[derive(Serialize)]
+struct NtsJson {
     /// Cookies held (`ntscookies`).
-    pub cookies: u64,
+    cookies: u64,
     /// NTS-KE sessions that succeeded (`ntske`).
-    pub key_exchanges: u64,
+    key_exchanges: u64,
     /// The last NTS-KE's outcome: `ok` or a failure code; `None` before the first
     /// (`ntskelast`).
-    pub last_key_exchange: Option<String>,
+    last_key_exchange: Option<&'static str>,
     /// Cookies the last successful NTS-KE gave (`ntskecookies`).
-    pub last_key_exchange_cookies: u64,
+    last_key_exchange_cookies: u64,
     /// Why it waits for NTS-KE, `None` when it does not (`ntsneedke`).
-    pub needs_key_exchange: Option<String>,
+    needs_key_exchange: Option<&'static str>,
     /// NTS NAKs received (`ntsnaks`).
-    pub naks: u64,
+    naks: u64,
     /// Answers refused by the NTS checks, NAKs included (`ntsrefused`).
-    pub refused: u64,
+    refused: u64,
     /// Why the last one was, `None` for none (`ntsrefusal`).
-    pub last_refusal: Option<String>,
+    last_refusal: Option<&'static str>,
 }
 
-impl NtsRow {
-    /// From the variables; `None` unless `nts=1`.
-    fn from_vars(vars: &[(String, String)]) -> Option<Self> {
-        if var_i64(vars, "nts") != Some(1) {
-            return None;
-        }
-        let count = |name| var_i64(vars, name).unwrap_or(0).max(0) as u64;
-        let code = |name| {
-            var(vars, name)
-                .filter(|c| !c.is_empty())
-                .map(str::to_string)
+impl NtsJson {
+    fn of(n: &NtsSourceStatus) -> Self {
+        let (last, last_cookies) = match n.last_key_exchange {
+            None => (None, 0),
+            Some(KeResult::Ok { cookies }) => (Some("ok"), cookies),
+            Some(KeResult::Failed(f)) => (Some(f.code()), 0),
         };
-        Some(Self {
-            cookies: count("ntscookies"),
-            key_exchanges: count("ntske"),
-            last_key_exchange: code("ntskelast"),
-            last_key_exchange_cookies: count("ntskecookies"),
-            needs_key_exchange: code("ntsneedke"),
-            naks: count("ntsnaks"),
-            refused: count("ntsrefused"),
-            last_refusal: code("ntsrefusal"),
-        })
-    }
-
-    /// The table's token: `nts:8`, then what is wrong, if anything.
-    pub fn token(&self) -> String {
-        let mut t = format!("nts:{}", self.cookies);
-        match self.last_key_exchange.as_deref() {
-            None | Some("ok") => {}
-            Some(why) => {
-                t.push_str(" ke:");
-                t.push_str(why);
-            }
+        Self {
+            cookies: n.cookies.into(),
+            key_exchanges: n.key_exchanges.into(),
+            last_key_exchange: last,
+            last_key_exchange_cookies: last_cookies.into(),
+            needs_key_exchange: n.needs_key_exchange.map(|k| k.code()),
+            naks: n.naks.into(),
+            refused: n.refused.into(),
+            last_refusal: n.last_refusal.map(|r| r.code()),
         }
-        if let Some(why) = &self.needs_key_exchange {
-            t.push_str(" needke:");
-            t.push_str(why);
-        }
-        if let Some(why) = &self.last_refusal {
-            t.push_str(" refused:");
-            t.push_str(why);
-        }
-        t
     }
 }
 
 impl PeerRow {
-    /// The tally character of the status word's selection code.
-    pub fn tally(&self) -> char {
-        match (self.status >> 8) & 0b111 {
-            1 => 'x',
-            2 => '.',
-            3 => '-',
-            4 => '+',
-            5 => '#',
-            6 => '*',
-            7 => 'o',
-            _ => ' ',
+    /// Association `association_id`'s row from READVAR's answer `data`, with its
+    /// peer status word; `now` is the server's clock (NTP seconds) for "when".
+    pub fn decode(association_id: u16, status: u16, data: &[u8], now: Option<f64>) -> Self {
+        Self {
+            peer: PeerVars::decode(association_id, status, data),
+            now,
         }
     }
 
-    /// From READVAR's variables; `now` is the server's clock (NTP seconds) for
-    /// "when".
-    pub fn from_vars(
-        association_id: u16,
-        status: u16,
-        vars: &[(String, String)],
-        now: Option<f64>,
-    ) -> Self {
-        let address = var(vars, "srcadr").unwrap_or("").to_string();
-        let remote = var(vars, "srchost")
-            .filter(|h| !h.is_empty())
-            .unwrap_or(&address)
-            .to_string();
-        let stratum = var_i64(vars, "stratum").unwrap_or(16);
-        let refid = refid_shown(var(vars, "refid").unwrap_or(""));
-        let hmode = var_i64(vars, "hmode").unwrap_or(3);
-        let kind = if address.starts_with("127.127.") {
-            'l'
-        } else {
-            match hmode {
+    /// The tally character of the status word's selection code.
+    pub fn tally(&self) -> char {
+        self.peer.tally()
+    }
+
+    /// The address (`srcadr`).
+    pub fn address(&self) -> String {
+        self.peer.srcadr.to_string()
+    }
+
+    /// The name shown: `srchost` (LOCAL(0), a configured name) or the address.
+    pub fn remote(&self) -> String {
+        match &self.peer.srchost {
+            Some(h) => h.to_string(),
+            None => self.address(),
+        }
+    }
+
+    /// The refid as ntpq shows it: a dotted quad, or a code between dots.
+    pub fn refid(&self) -> String {
+        let b = self.peer.refid.to_bytes();
+        match self.peer.refid_kind {
+            RefIdKind::Address => Ipv4Addr::from(b).to_string(),
+            RefIdKind::Code => {
+                let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+                if end == 0 {
+                    return String::new();
+                }
+                format!(".{}.", String::from_utf8_lossy(&b[..end]))
+            }
+        }
+    }
+
+    /// ntpq's `t`: `u` unicast, `l` local reference clock, `s` symmetric, `B`/`b`
+    /// broadcast.
+    pub fn kind(&self) -> char {
+        match self.peer.srcadr {
+            IpAddr::V4(a) if a.octets()[..2] == [127, 127] => 'l',
+            _ => match self.peer.hmode {
                 1 | 2 => 's',
                 5 => 'B',
                 6 => 'b',
                 _ => 'u',
-            }
-        };
-        let hpoll = var_i64(vars, "hpoll").unwrap_or(6);
-        let ppoll = var_i64(vars, "ppoll").unwrap_or(0);
-        let poll = if ppoll > 0 { hpoll.min(ppoll) } else { hpoll };
-        let poll_s = 1u64 << poll.clamp(3, 17);
-        let last = var_ntp_seconds(vars, "rec");
-        let when_s = match (now, last) {
-            // Whole seconds of each, as ntpq counts.
-            (Some(now), Some(last)) => Some((now.floor() - last.floor()).max(0.0) as i64),
-            _ => None,
-        };
-        let reach = var_i64(vars, "reach").unwrap_or(0).clamp(0, 255) as u8;
-        let mut row = Self {
-            association_id,
-            status,
-            remote,
-            port: var_i64(vars, "srcport").unwrap_or(123).clamp(0, 65535) as u16,
-            address,
-            refid,
-            stratum,
-            kind,
-            when_s,
-            poll_s,
-            reach,
-            delay_ms: var_f64(vars, "delay").unwrap_or(0.0),
-            offset_ms: var_f64(vars, "offset").unwrap_or(0.0),
-            jitter_ms: var_f64(vars, "jitter").unwrap_or(0.0),
-            dispersion_ms: var_f64(vars, "dispersion").unwrap_or(0.0),
-            reason: var(vars, "reason").unwrap_or("").to_string(),
-            nts: NtsRow::from_vars(vars),
-        };
-        if var(vars, "reason").is_none() {
-            // A daemon that does not say (ntpd): the tally code's meaning.
-            row.reason = row.reason_from_tally().to_string();
+            },
         }
-        row
     }
 
-    /// What the tally alone says against a source.
-    fn reason_from_tally(&self) -> &'static str {
-        match self.tally() {
-            'x' => "falseticker",
-            '.' => "excess",
-            '-' => "outlier",
-            '#' => "backup",
-            ' ' if self.reach == 0 => "unreach",
-            ' ' => "rejected",
-            _ => "",
+    /// Seconds since the last reply; `None`: never (or the server's clock unknown).
+    pub fn when_s(&self) -> Option<i64> {
+        let rec = self.peer.received;
+        match self.now {
+            // Whole seconds of each, as ntpq counts.
+            Some(now) if !rec.is_zero() => {
+                Some((now.floor() - f64::from(rec.seconds())).max(0.0) as i64)
+            }
+            _ => None,
         }
+    }
+
+    /// Poll interval, seconds: the shorter of ours and the peer's, as ntpq shows it.
+    pub fn poll_s(&self) -> u64 {
+        let (hpoll, ppoll) = (self.peer.hpoll, self.peer.ppoll);
+        let poll = if ppoll > 0 { hpoll.min(ppoll) } else { hpoll };
+        1u64 << poll.clamp(3, 17)
     }
 
     /// ntpq -p's line for it (with the reason appended when there is one). The
@@ -227,27 +177,29 @@ impl PeerRow {
     /// shown escaped ([`crate::config::escape`]), never sent raw to the terminal.
     pub fn line(&self) -> String {
         use crate::config::escape::escape;
+        let p = &self.peer;
         let mut l = format!(
             "{}{:<15.15} {:<15.15} {:>2} {} {:>4} {:>4} {:>4o} {:>8.3} {:>8.3} {:>7.3}",
             self.tally(),
-            escape(&self.remote),
-            escape(&self.refid),
-            self.stratum,
-            self.kind,
-            self.when_s.map_or_else(|| "-".to_string(), pretty_interval),
-            self.poll_s,
-            self.reach,
-            self.delay_ms,
-            self.offset_ms,
-            self.jitter_ms,
+            escape(&self.remote()),
+            escape(&self.refid()),
+            p.stratum,
+            self.kind(),
+            self.when_s()
+                .map_or_else(|| "-".to_string(), pretty_interval),
+            self.poll_s(),
+            p.reach,
+            p.delay_ms,
+            p.offset_ms,
+            p.jitter_ms,
         );
-        if !self.reason.is_empty() {
+        if !p.reason.is_empty() {
             l.push(' ');
-            l.push_str(&escape(&self.reason));
+            l.push_str(&escape(&p.reason));
         }
-        if let Some(nts) = &self.nts {
+        if let Some(nts) = &p.nts {
             l.push(' ');
-            l.push_str(&escape(&nts.token()));
+            l.push_str(&escape(&nts_token(nts)));
         }
         l
     }
@@ -258,26 +210,27 @@ impl PeerRow {
     }
 
     fn json_view(&self) -> RowJson<'_> {
+        let p = &self.peer;
         RowJson {
-            association: self.association_id,
+            association: p.association_id,
             tally: self.tally().to_string(),
             selected: self.tally() == '*',
-            remote: &self.remote,
-            address: &self.address,
-            port: self.port,
-            refid: &self.refid,
-            stratum: self.stratum,
-            kind: self.kind.to_string(),
-            when_s: self.when_s,
-            poll_s: self.poll_s,
-            reach: self.reach,
-            reach_octal: format!("{:o}", self.reach),
-            delay_ms: self.delay_ms,
-            offset_ms: self.offset_ms,
-            jitter_ms: self.jitter_ms,
-            dispersion_ms: self.dispersion_ms,
-            reason: &self.reason,
-            nts: self.nts.as_ref(),
+            remote: self.remote(),
+            address: self.address(),
+            port: p.srcport,
+            refid: self.refid(),
+            stratum: p.stratum,
+            kind: self.kind().to_string(),
+            when_s: self.when_s(),
+            poll_s: self.poll_s(),
+            reach: p.reach,
+            reach_octal: format!("{:o}", p.reach),
+            delay_ms: p.delay_ms,
+            offset_ms: p.offset_ms,
+            jitter_ms: p.jitter_ms,
+            dispersion_ms: p.dispersion_ms,
+            reason: &p.reason,
+            nts: p.nts.as_ref().map(NtsJson::of),
         }
     }
 }
@@ -288,11 +241,11 @@ struct RowJson<'a> {
     association: u16,
     tally: String,
     selected: bool,
-    remote: &'a str,
-    address: &'a str,
+    remote: String,
+    address: String,
     port: u16,
-    refid: &'a str,
-    stratum: i64,
+    refid: String,
+    stratum: u8,
     #[serde(rename = "type")]
     kind: String,
     when_s: Option<i64>,
@@ -304,16 +257,7 @@ struct RowJson<'a> {
     jitter_ms: f64,
     dispersion_ms: f64,
     reason: &'a str,
-    nts: Option<&'a NtsRow>,
-}
-
-/// ntpq's refid column: addresses as they are, codes between dots.
-fn refid_shown(refid: &str) -> String {
-    if refid.is_empty() || refid.parse::<Ipv4Addr>().is_ok() {
-        refid.to_string()
-    } else {
-        format!(".{refid}.")
-    }
+    nts: Option<NtsJson>,
 }
 
 /// ntpq's "when": seconds up to 2048, then minutes (`m`), hours (`h`), days (`d`).
@@ -369,13 +313,13 @@ pub fn fetch(client: &mut ControlClient) -> Result<Vec<PeerRow>, CtlError> {
         });
     let mut rows = Vec::with_capacity(assocs.len());
     for (id, status) in assocs {
-        let (resp, vars) = client.read_vars(id, &[])?;
+        let (resp, _) = client.read_vars(id, &[])?;
         let status = if resp.status != 0 {
             resp.status
         } else {
             status
         };
-        rows.push(PeerRow::from_vars(id, status, &vars, now));
+        rows.push(PeerRow::decode(id, status, &resp.data, now));
     }
     Ok(rows)
 }

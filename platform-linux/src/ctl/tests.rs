@@ -5,8 +5,8 @@
 use std::net::IpAddr;
 
 use slew_core::control::{
-    host_mode, ClockSource, PeerSnapshot, PeerStatus, RefIdKind, Responder, SystemSnapshot,
-    CONTROL_MAX_PACKET,
+    bounded_text, host_mode, ClockSource, PeerStatus, PeerVars, RefIdKind, Responder,
+    SystemSnapshot, CONTROL_MAX_PACKET,
 };
 use slew_core::wire::control::{ControlPacket, ControlRepr, Opcode};
 use slew_core::wire::RefId;
@@ -66,12 +66,12 @@ fn peer(
     reach: u8,
     (delay, offset, jitter): (f64, f64, f64),
     reason: &'static str,
-) -> PeerSnapshot<'static> {
-    PeerSnapshot {
+) -> PeerVars {
+    PeerVars {
         association_id: id,
         srcadr: IpAddr::from(addr),
         srcport: 123,
-        srchost: host,
+        srchost: host.map(bounded_text),
         status: PeerStatus {
             configured: true,
             reachable: reach != 0,
@@ -82,8 +82,8 @@ fn peer(
         leap: 0,
         stratum,
         precision: -20,
-        root_delay_s: 0.0,
-        root_dispersion_s: 0.0,
+        root_delay_ms: 0.0,
+        root_dispersion_ms: 0.0,
         refid,
         refid_kind: if host.is_some() {
             RefIdKind::Code
@@ -96,17 +96,17 @@ fn peer(
         hmode: host_mode::CLIENT,
         hpoll: poll,
         ppoll: poll,
-        offset_s: offset / 1e3,
-        delay_s: delay / 1e3,
-        dispersion_s: 0.01,
-        jitter_s: jitter / 1e3,
-        reason,
+        offset_ms: offset,
+        delay_ms: delay,
+        dispersion_ms: 10.0,
+        jitter_ms: jitter,
+        reason: bounded_text(reason),
         nts: None,
     }
 }
 
 /// The article's three associations.
-fn article_peers() -> Vec<PeerSnapshot<'static>> {
+fn article_peers() -> Vec<PeerVars> {
     vec![
         peer(
             2,
@@ -153,7 +153,7 @@ fn article_peers() -> Vec<PeerSnapshot<'static>> {
 /// Asks `Responder` as slewctl would and reassembles what it sends.
 fn ask(
     s: &SystemSnapshot<'_>,
-    peers: &[PeerSnapshot<'_>],
+    peers: &[PeerVars],
     op: Opcode,
     assoc: u16,
     names: &[u8],
@@ -194,7 +194,7 @@ fn ask(
     (d.status, d.data)
 }
 
-fn rows_via_responder(s: &SystemSnapshot<'_>, peers: &[PeerSnapshot<'_>]) -> Vec<PeerRow> {
+fn rows_via_responder(s: &SystemSnapshot<'_>, peers: &[PeerVars]) -> Vec<PeerRow> {
     let (_, list) = ask(s, peers, Opcode::ReadStat, 0, b"");
     let (_, clock) = ask(s, peers, Opcode::ReadVar, 0, b"clock");
     let now = var_ntp_seconds(&parse_vars(&clock), "clock");
@@ -202,7 +202,7 @@ fn rows_via_responder(s: &SystemSnapshot<'_>, peers: &[PeerSnapshot<'_>]) -> Vec
         .map(|c| {
             let id = u16::from_be_bytes([c[0], c[1]]);
             let (status, data) = ask(s, peers, Opcode::ReadVar, id, b"");
-            PeerRow::from_vars(id, status, &parse_vars(&data), now)
+            PeerRow::decode(id, status, &data, now)
         })
         .collect()
 }
@@ -301,24 +301,22 @@ fn reason_column_and_every_tally() {
 
 #[test]
 fn rows_from_a_daemon_without_reasons_get_the_tallys_meaning() {
-    let vars = parse_vars(b"srcadr=192.0.2.7, srcport=123, stratum=3, refid=10.1.1.1, reach=0x0, hmode=3, hpoll=10, ppoll=10, delay=0.0, offset=0.0, jitter=0.0");
-    let row = PeerRow::from_vars(5, 0x8000, &vars, None);
-    assert_eq!(row.reason, "unreach");
+    let vars: &[u8] = b"srcadr=192.0.2.7, srcport=123, stratum=3, refid=10.1.1.1, reach=0x0, hmode=3, hpoll=10, ppoll=10, delay=0.0, offset=0.0, jitter=0.0";
+    let row = PeerRow::decode(5, 0x8000, vars, None);
+    assert_eq!(row.peer.reason, "unreach");
     assert_eq!(
         row.line(),
         " 192.0.2.7       10.1.1.1         3 u    - 1024    0    0.000    0.000   0.000 unreach"
     );
-    let row = PeerRow::from_vars(5, 0x9400, &vars, None);
-    assert_eq!(row.reason, "");
+    let row = PeerRow::decode(5, 0x9400, vars, None);
+    assert_eq!(row.peer.reason, "");
     assert_eq!(row.tally(), '+');
 }
 
 #[test]
 fn peers_table_shows_a_hostile_servers_controls_escaped() {
-    let vars = parse_vars(
-        b"srcadr=192.0.2.7, srchost=\"a\x1b]0;x\x07\", stratum=3, refid=\x1b[2J, reach=0x1, reason=\"r\x9b\"",
-    );
-    let line = PeerRow::from_vars(5, 0x9400, &vars, None).line();
+    let vars = b"srcadr=192.0.2.7, srchost=\"a\x1b]0;x\x07\", stratum=3, refid=\x1b[2J, reach=0x1, reason=\"r\x9b\"";
+    let line = PeerRow::decode(5, 0x9400, vars, None).line();
     assert!(!line.chars().any(char::is_control), "{line:?}");
     assert!(line.contains("a\\x1b]0;x\\x07"), "{line}");
     assert!(line.contains(".\\x1b[2J."), "{line}");

@@ -4,9 +4,9 @@
 use slew_core::endpoint::LeapSchedule;
 
 use super::Daemon;
-use crate::os::clock::DaemonClock;
+use slew_core::Clock;
 
-impl<C: DaemonClock> Daemon<C> {
+impl<C: Clock> Daemon<C> {
     /// Re-reads the leapfile (SIGHUP).
     /// A leapfile that cannot be read now keeps the table read before, so a
     /// passing problem (an update in progress, permissions after `-u`) cannot disarm

@@ -11,12 +11,12 @@ use slew_core::endpoint::Correction;
 use super::seams::{era_note, era_resolved};
 
 use super::{Assoc, Daemon, Exit};
-use crate::os::clock::DaemonClock;
 use crate::os::drift;
 use crate::os::time::monotonic_now;
 use crate::settings::{Settings, SourceSpec};
+use slew_core::Clock;
 
-impl<C: DaemonClock> Daemon<C> {
+impl<C: Clock> Daemon<C> {
     pub(super) fn write_drift(&mut self) {
         let Some(path) = self.settings.driftfile.clone() else {
             return;

@@ -30,7 +30,6 @@ use slew_core::peer::{Reason, SourceId};
 use slew_core::system::SystemVars;
 use slew_core::Instant;
 
-use crate::os::clock::DaemonClock;
 use crate::os::drift;
 use crate::os::net::{bind_error, family_missing, family_name, NtpSocket};
 use crate::os::time::{measure_precision, monotonic_now};
@@ -38,6 +37,7 @@ use crate::server::control_publish::SharedMonitor;
 use crate::server::monitor::Identity;
 use crate::server::TimeServer;
 use crate::settings::Settings;
+use slew_core::Clock;
 
 mod leap;
 mod lifecycle;
@@ -54,8 +54,8 @@ mod view;
 
 pub use nts::NtsServerOptions;
 pub use reload::ReloadSource;
+use seams::ClientTransport;
 pub use seams::SendError;
-use seams::{ClientTransport, EraResolving};
 
 pub use crate::server::DRAIN_BUDGET;
 
@@ -115,7 +115,7 @@ pub enum Exit {
 type Daemonpoint = Endpoint<Open, MAX_SOURCES, MAX_REFCLOCKS, MAX_NTS>;
 
 /// The running daemon, generic over the clock it disciplines.
-pub struct Daemon<C: DaemonClock> {
+pub struct Daemon<C: Clock> {
     settings: Settings,
     server: TimeServer,
     /// The client sockets; `None` for a family the host lacks.
@@ -166,7 +166,7 @@ pub struct Daemon<C: DaemonClock> {
     nts_server: Option<nts::NtsServing>,
 }
 
-impl<C: DaemonClock> std::fmt::Debug for Daemon<C> {
+impl<C: Clock> std::fmt::Debug for Daemon<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Daemon")
             .field("listen", &self.settings.listen)
@@ -175,7 +175,7 @@ impl<C: DaemonClock> std::fmt::Debug for Daemon<C> {
     }
 }
 
-impl<C: DaemonClock> Daemon<C> {
+impl<C: Clock> Daemon<C> {
     /// Binds the sockets, reads the driftfile and sets up the associations; nothing
     /// is sent until [`Daemon::run`].
     pub fn new(mut settings: Settings, clock: C) -> io::Result<Self> {
@@ -339,7 +339,6 @@ impl<C: DaemonClock> Daemon<C> {
                 v4: self.client_v4.as_ref(),
                 v6: self.client_v6.as_ref(),
             };
-            let era_allowed = self.era_allowed();
             let sent = &mut self.tx_pending;
             let mut report = |r: Report<'_>| match r {
                 Report::Event(e) => events.push(*e),
@@ -347,13 +346,12 @@ impl<C: DaemonClock> Daemon<C> {
                 Report::SendError(k) => log::debug!("send failed: {k:?}"),
                 Report::Sent(tx) => sent.note(tx, now),
             };
-            // The endpoint arms the leap bit and, with -q, holds back every clock
-            // action until its one correction is decided.
-            let mut clock = EraResolving {
-                inner: &mut self.clock,
-                era_allowed,
-            };
-            if let Some(c) = run_once_with(&mut self.ep, &mut clock, &mut transport, &mut report) {
+            // The endpoint arms the leap bit, resolves a full-width clock's step into
+            // the era window and, with -q, holds back every clock action until its
+            // one correction is decided.
+            if let Some(c) =
+                run_once_with(&mut self.ep, &mut self.clock, &mut transport, &mut report)
+            {
                 self.once_done = Some(c);
             }
         }
@@ -377,7 +375,7 @@ impl<C: DaemonClock> Daemon<C> {
     fn service_refclocks(&mut self, now: Instant, readable: &[usize]) {
         let clock = &mut self.clock;
         let mut to_clock = |t: slew_core::refclock::UnixTime| {
-            let at = clock.reading_at_realtime(t.to_ntp());
+            let at = clock.reading_at_stamp(t.to_ntp());
             slew_core::refclock::UnixTime::from_ntp(at, t.secs)
         };
         for (k, d) in self.refclocks.iter_mut().enumerate() {
@@ -422,7 +420,7 @@ impl<C: DaemonClock> Daemon<C> {
                     }
                 };
                 self.client_rx += 1;
-                let rx = self.clock.reading_at_realtime(received.rx_time);
+                let rx = self.clock.reading_at_stamp(received.rx_time);
                 let bytes = buf.get(..received.len).unwrap_or_default();
                 // Only replies come to the client sockets' ephemeral ports.
                 let verdict = self

@@ -19,11 +19,11 @@ use slew_core::peer::{KeNeed, SourceId};
 use slew_core::Instant;
 
 use super::Daemon;
-use crate::os::clock::DaemonClock;
 use crate::os::mailbox::Mailbox;
 use crate::server::nts::{
     backoff, KeClient, KeServer, KeServerConfig, KeyStore, LoadOutcome, RotationTimer,
 };
+use slew_core::Clock;
 
 /// One NTS source's key-exchange schedule.
 #[derive(Debug)]
@@ -99,7 +99,7 @@ fn jitter() -> f64 {
     (crate::os::entropy::random_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
 
-impl<C: DaemonClock> Daemon<C> {
+impl<C: Clock> Daemon<C> {
     /// A new association `id` (polling `addr`) of configuration line `spec`: NTS if
     /// the line says so. A pool's member keeps its address for its own NTS-KE.
     pub(super) fn mark_nts(&mut self, spec: usize, id: SourceId, name: &str, addr: SocketAddr) {

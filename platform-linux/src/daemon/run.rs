@@ -9,14 +9,14 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::view::LazyView;
 use super::{Daemon, Exit, DRAIN_BUDGET, DRIFT_WRITE_INTERVAL, ONCE_TIMEOUT};
-use crate::os::clock::DaemonClock;
 use crate::os::net::family_name;
 use crate::os::signals;
 use crate::os::time::monotonic_now;
 use crate::server::control_publish::ControlSnapshot;
 use crate::server::monitor::ServeState;
+use slew_core::Clock;
 
-impl<C: DaemonClock> Daemon<C> {
+impl<C: Clock> Daemon<C> {
     /// Serves and disciplines until SIGTERM or SIGINT (or, with `-q`, until the time
     /// is set once).
     pub fn run(&mut self) -> io::Result<Exit> {

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use super::{Assoc, Daemon, Exit, MAX_SOURCES, RERESOLVE_AFTER, RESOLVE_RETRY};
 use crate::config::Host;
-use crate::os::clock::DaemonClock;
 use crate::os::resolve::{resolve, ResolveError, POOL_MAX};
 use crate::os::time::monotonic_now;
+use slew_core::Clock;
 
 /// Why a configuration line has no association yet (logged, and the line is looked
 /// up again after [`RESOLVE_RETRY`]).
@@ -78,7 +78,7 @@ impl From<ResolveError> for AssocError {
     }
 }
 
-impl<C: DaemonClock> Daemon<C> {
+impl<C: Clock> Daemon<C> {
     pub(super) fn add_spec(&mut self, spec_idx: usize, now: Instant) -> Result<(), AssocError> {
         self.add_spec_except(spec_idx, now, None)
     }
@@ -401,6 +401,9 @@ impl<C: DaemonClock> Daemon<C> {
                 log::debug!("-q: the discipline asks for a step of {offset_s:+.6} s")
             }
             Event::Step { offset_s } => log::warn!("stepped the clock by {offset_s:+.6} s"),
+            Event::EraStep { asked, resolved } => {
+                log::warn!("{}", super::seams::era_note(asked, resolved))
+            }
             Event::Spike { offset_s } => {
                 log::info!("spike: offset {offset_s:+.6} s held back until it persists")
             }

@@ -10,8 +10,8 @@
 use slew_core::node::{Node, TxId};
 use slew_core::{Instant, NtpTimestamp};
 
-use crate::os::clock::DaemonClock;
 use crate::os::net::NtpSocket;
+use slew_core::Clock;
 
 /// Requests still waiting for their stamp: a handful per poll, kept at most this
 /// many (oldest dropped) and at most a second.
@@ -36,7 +36,7 @@ impl TxPending {
     }
 
     /// Reads every stamp queued on `socket` and gives the node the ones that match.
-    pub(super) fn collect<const N: usize, const R: usize, const S: usize, C: DaemonClock>(
+    pub(super) fn collect<const N: usize, const R: usize, const S: usize, C: Clock>(
         &mut self,
         socket: &NtpSocket,
         node: &mut Node<N, R, S>,
@@ -68,7 +68,7 @@ impl TxPending {
             });
             if let Some(i) = found {
                 let (tx, _) = self.sent.remove(i);
-                let t1: NtpTimestamp = clock.reading_at_realtime(realtime);
+                let t1: NtpTimestamp = clock.reading_at_stamp(realtime);
                 node.handle_tx_timestamp(tx, t1);
                 self.used += 1;
             }

@@ -3,16 +3,16 @@
 
 use std::net::SocketAddr;
 
+use slew_core::control::{association_id, PeerVars, LOCAL_CLOCK_ASSOC_ID};
 use slew_core::node::Node;
-use slew_core::Instant;
+use slew_core::{Clock, Instant};
 
 use super::{refclocks, Assoc, Daemon, MAX_NTS, MAX_REFCLOCKS, MAX_SOURCES};
 use crate::config::Host;
-use crate::os::clock::DaemonClock;
 use crate::server::snapshot::NodeView;
 use crate::settings::SourceSpec;
 
-impl<C: DaemonClock> Daemon<C> {
+impl<C: Clock> Daemon<C> {
     /// The node's state for the control responder (ntpq, ntpstat, slewctl).
     pub fn view(&mut self, now: Instant) -> NodeView {
         let wall_now = self.clock.now().unwrap_or(slew_core::NtpTimestamp::ZERO);
@@ -64,39 +64,47 @@ impl<'a> LazyView<'a> {
     }
 
     fn build(&self) -> NodeView {
-        let sources = self
+        let peers = self
             .node
-            .sources(self.now)
-            .map(|s| {
-                // A refclock is shown by its driver's name, as ntpd does.
-                if let Some(d) = self.refclocks.iter().find(|d| d.id == s.id) {
-                    return (s, Some(d.name.clone()));
-                }
-                let name = self
-                    .assocs
-                    .iter()
-                    .find(|a| a.id == s.id)
-                    .and_then(|a| self.specs.get(a.spec))
-                    .and_then(|spec| match &spec.host {
-                        Host::Name(n) => Some(n.clone()),
-                        Host::Ip(_) => None,
-                    });
-                (s, name)
-            })
+            .peer_vars(self.now, self.wall_now, self.uptime_s)
+            .map(|p| self.named(p))
             .collect();
         NodeView {
             system: self.node.system(),
-            sources,
+            peers,
             local: self.node.local_clock(),
             now: self.now,
             wall_now: self.wall_now,
             uptime_s: self.uptime_s,
-            refclock_reasons: self
-                .refclocks
-                .iter()
-                .filter_map(|d| d.reason.map(|r| (d.id, r)))
-                .collect(),
         }
+    }
+
+    /// An association with the name it was configured by: a refclock by its
+    /// driver's name, as ntpd shows it, and with the driver's reason when it refuses
+    /// what it reads (the row may still be the system peer on its earlier samples
+    /// for a few polls); a server by its host name.
+    fn named(&self, p: PeerVars) -> PeerVars {
+        let id = p.association_id;
+        if id == LOCAL_CLOCK_ASSOC_ID {
+            return p;
+        }
+        if let Some(d) = self.refclocks.iter().find(|d| association_id(d.id) == id) {
+            let p = p.with_srchost(Some(d.name.as_str()));
+            return match d.reason {
+                Some(r) => p.with_reason(r),
+                None => p,
+            };
+        }
+        let name = self
+            .assocs
+            .iter()
+            .find(|a| association_id(a.id) == id)
+            .and_then(|a| self.specs.get(a.spec))
+            .and_then(|spec| match &spec.host {
+                Host::Name(n) => Some(n.as_str()),
+                Host::Ip(_) => None,
+            });
+        p.with_srchost(name)
     }
 }
 
@@ -120,10 +128,7 @@ impl crate::server::monitor::SnapshotSource for LazyView<'_> {
     fn with_snapshots(
         &self,
         identity: &crate::server::monitor::Identity,
-        answer: &mut dyn FnMut(
-            &slew_core::control::SystemSnapshot<'_>,
-            &[slew_core::control::PeerSnapshot<'_>],
-        ),
+        answer: &mut dyn FnMut(&slew_core::control::SystemSnapshot<'_>, &[PeerVars]),
     ) {
         self.build().with_snapshots(identity, answer);
     }

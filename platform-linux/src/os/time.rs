@@ -17,13 +17,9 @@ pub fn realtime_now() -> NtpTimestamp {
     }
 }
 
-/// Where the era window for a *server's* timestamps starts: 1976-01-01 00:00:00 UTC,
-/// so its 2^32 s run to 2112-02-07. chrony's rule (its build time less 50 years) for
-/// this release's year, fixed in the source so that builds are reproducible: a
-/// timestamp is read as the one instant of that window with its bits, whatever our
-/// own clock says (ntpsec's `basedate` is the same idea). Move it forward with the
-/// releases, some decades before 2112.
-pub const BASEDATE_UNIX_S: i64 = 189_302_400;
+/// The era window's start and a step's resolution into it live with the core's
+/// [`Clock`](slew_core::Clock) trait.
+pub use slew_core::clock::{step_into_window, BASEDATE_UNIX_S};
 
 /// `CLOCK_REALTIME` now at full width: Unix nanoseconds (any year `time_t` holds).
 pub fn realtime_unix_ns() -> i128 {
@@ -38,28 +34,6 @@ pub fn unix_ns_to_ntp(unix_ns: i128) -> NtpTimestamp {
     let s = unix_ns.div_euclid(1_000_000_000);
     let ns = unix_ns.rem_euclid(1_000_000_000);
     NtpTimestamp::from_unix(s.clamp(i64::MIN.into(), i64::MAX.into()) as i64, ns as u32)
-}
-
-/// The step that lands where `step` does modulo the NTP era (2^32 s), inside the
-/// window that starts at `basedate_unix_s`.
-///
-/// The node measures offsets from era-less timestamps, so an offset is known modulo
-/// 2^32 s: exact within ±2^31 s (68 years), and beyond that off by a multiple of
-/// 2^32 s (a box that reads 1970 in 2042 would measure −66 years, not +72). A clock
-/// kept at full width (the kernel's `time_t`) knows where it stands, so its step is
-/// resolved as chrony resolves a server's timestamps: the instant it lands on must lie
-/// in the window.
-pub fn step_into_window(
-    now_unix_ns: i128,
-    step: slew_core::WideDuration,
-    basedate_unix_s: i64,
-) -> slew_core::WideDuration {
-    const ERA_NS: i128 = (1i128 << 32) * 1_000_000_000;
-    let start = i128::from(basedate_unix_s) * 1_000_000_000;
-    let target = now_unix_ns + step.to_nanos();
-    let eras = (target - start).div_euclid(ERA_NS);
-    let eras_s = i64::try_from(eras.saturating_mul(1 << 32)).unwrap_or(0);
-    step - slew_core::WideDuration::from_seconds(eras_s)
 }
 
 /// `CLOCK_REALTIME` now, as Unix seconds; the pivot for resolving NTP eras.

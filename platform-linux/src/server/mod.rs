@@ -47,7 +47,6 @@ use slew_core::system::SystemVars;
 use slew_core::NtpTimestamp;
 
 use crate::os::batch::{RecvBatch, SendBatch, SendMode, BATCH};
-use crate::os::clock::DaemonClock;
 use crate::os::net::{bind_error, family_missing, family_name, NtpSocket};
 use crate::os::ratelog::RateLimitedLog;
 use crate::os::time::monotonic_now;
@@ -55,6 +54,7 @@ use crate::server::control_publish::{ControlSnapshot, SharedMonitor};
 use crate::server::guard::{Guard, Hardening};
 use crate::server::publish::{Published, ServePoint, SharedGuard};
 use crate::server::threads::ServerThreads;
+use slew_core::Clock;
 
 /// Datagrams handled per socket per turn, so a flood on one socket cannot starve the
 /// others or the timers.
@@ -290,7 +290,7 @@ impl TimeServer {
     /// state is replaced only when it changed (the offset is one atomic store).
     ///
     /// [`published_vars`]: slew_core::endpoint::Endpoint::published_vars
-    pub fn publish<C: DaemonClock>(&mut self, sys: SystemVars, leap: LeapSchedule, clock: &mut C) {
+    pub fn publish<C: Clock>(&mut self, sys: SystemVars, leap: LeapSchedule, clock: &mut C) {
         if let Some(t) = &self.threads {
             t.set_offset(clock);
         }
@@ -450,7 +450,7 @@ impl TimeServer {
     /// client work). The endpoint decides each datagram; the mode 6 queries it
     /// admits are handed to `control` with the socket to reply on, once the batch
     /// is answered and the tables are free again.
-    pub fn drain<C: DaemonClock>(
+    pub fn drain<C: Clock>(
         &mut self,
         index: usize,
         budget: usize,
@@ -512,7 +512,7 @@ impl TimeServer {
                         local,
                         received.from,
                         request,
-                        clock.reading_at_realtime(received.rx_time),
+                        clock.reading_at_stamp(received.rx_time),
                         out,
                     ) {
                         Datagram::Answer(pending) => {

@@ -16,7 +16,7 @@
 use std::net::SocketAddr;
 
 use slew_core::control::{
-    Extras, IoCounters, KeyCounters, MruContext, PeerSnapshot, Responder, SystemSnapshot,
+    Extras, IoCounters, KeyCounters, MruContext, PeerVars, Responder, SystemSnapshot,
     CONTROL_MAX_PACKET,
 };
 use slew_core::server::ServerStats;
@@ -61,14 +61,14 @@ impl Identity {
 /// The daemon's side of the seam: produce the snapshots for one query.
 ///
 /// `with_snapshots` builds a [`SystemSnapshot`] (borrowing the strings of
-/// `identity`) and one [`PeerSnapshot`] per association, then calls `answer` with
+/// `identity`) and one [`PeerVars`] per association, then calls `answer` with
 /// them. It runs only for queries that will be answered.
 pub trait SnapshotSource {
     /// Builds the snapshots and passes them to `answer`.
     fn with_snapshots(
         &self,
         identity: &Identity,
-        answer: &mut dyn FnMut(&SystemSnapshot<'_>, &[PeerSnapshot<'_>]),
+        answer: &mut dyn FnMut(&SystemSnapshot<'_>, &[PeerVars]),
     );
 
     /// The system peer's address and our mode towards it, for `sysinfo`'s

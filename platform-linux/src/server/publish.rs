@@ -16,7 +16,6 @@ use slew_core::server::{Policy, Server};
 use slew_core::system::SystemVars;
 use slew_core::{Clock, NtpDuration, NtpTimestamp, WideDuration};
 
-use crate::os::clock::DaemonClock;
 use crate::os::time::realtime_now;
 use crate::server::control_publish::ControlSnapshot;
 use crate::server::guard::Guard;
@@ -104,9 +103,9 @@ impl Board {
     }
 
     /// Publishes `clock`'s offset from `CLOCK_REALTIME` (one atomic store).
-    pub fn set_offset<C: DaemonClock>(&self, clock: &mut C) {
+    pub fn set_offset<C: Clock>(&self, clock: &mut C) {
         let r = realtime_now();
-        let offset = clock.reading_at_realtime(r) - r;
+        let offset = clock.reading_at_stamp(r) - r;
         self.offset_ns.store(offset.to_nanos(), Ordering::Relaxed);
     }
 
@@ -164,13 +163,10 @@ impl Clock for PublishedClock {
     fn set_status(&mut self, _status: ClockStatus) -> Result<(), Self::Error> {
         Err(ReadOnlyClock)
     }
-}
-
-impl DaemonClock for PublishedClock {
-    fn reading_at_realtime(&mut self, realtime: NtpTimestamp) -> NtpTimestamp {
-        realtime + self.0
-    }
     fn name(&self) -> &'static str {
         "published"
+    }
+    fn reading_at_stamp(&mut self, stamp: NtpTimestamp) -> NtpTimestamp {
+        stamp + self.0
     }
 }

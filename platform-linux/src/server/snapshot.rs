@@ -1,53 +1,27 @@
-//! What `ntpq`, `ntpstat` and `slewctl` see: the node's state copied into the control
-//! responder's snapshot types, once per loop turn that has a query to answer.
+//! What `ntpq`, `ntpstat` and `slewctl` see: the node's state copied out once per loop
+//! turn that has a query to answer, as slew-core's one peer shape
+//! ([`PeerVars`], one per association, the very type `slewctl` decodes) and the
+//! system variables the responder reports.
 //!
-//! Association ids: the local clock (LOCAL(0)) is 1, each upstream source its node
-//! id + 1, so ids stay stable while sources come and go.
-
-use std::net::IpAddr;
+//! Association ids (slew-core's): the local clock (LOCAL(0)) is 1, each upstream
+//! source its node id + 1, so ids stay stable while sources come and go.
 
 use slew_core::control::{
-    host_mode, peer_event, sys_event, ClockSource, PeerSnapshot, PeerStatus, RefIdKind,
-    SystemSnapshot,
+    host_mode, sys_event, ClockSource, PeerStatus, PeerVars, RefIdKind, SystemSnapshot,
 };
 use slew_core::node::{LocalClockStatus, SystemStatus};
-use slew_core::peer::{SourceId, SourceStatus};
-use slew_core::select::Tally;
-use slew_core::system::LOCAL_CLOCK_DISPERSION_S;
+use slew_core::peer::SourceStatus;
 use slew_core::wire::RefId;
-use slew_core::{Instant, NtpDuration, NtpTimestamp, PollInterval};
+use slew_core::{Instant, NtpTimestamp, PollInterval};
 
 use crate::server::monitor::{Identity, SnapshotSource};
 
-/// The association id of the local clock.
-pub const LOCAL_CLOCK_ASSOC_ID: u16 = 1;
-
-/// The association id of an upstream source.
-pub fn assoc_id(id: SourceId) -> u16 {
-    u16::try_from(id.0.saturating_add(1)).unwrap_or(u16::MAX)
-}
+pub use slew_core::control::{association_id as assoc_id, LOCAL_CLOCK_ASSOC_ID};
 
 /// The peer status word's fields for an upstream source (ntpq's tally, peerstats'
-/// status column).
+/// status column): slew-core's [`PeerStatus::of_source`].
 pub fn source_peer_status(s: &SourceStatus) -> PeerStatus {
-    PeerStatus {
-        configured: true,
-        // ntpd's auth bits: enabled for a `key N` source, authentic while its last
-        // poll got a reply that passed the MAC check (refused replies never reach
-        // the reach register).
-        auth_enabled: s.key.is_some(),
-        authentic: s.key.is_some() && s.reach & 1 != 0,
-        reachable: s.reach != 0,
-        select: s.tally.select_code(),
-        event_count: 1,
-        last_event: if s.tally == Tally::SystemPeer {
-            peer_event::SYS_PEER
-        } else if s.reach != 0 {
-            peer_event::REACHABLE
-        } else {
-            peer_event::UNREACHABLE
-        },
-    }
+    PeerStatus::of_source(s)
 }
 
 /// A copy of the node's state for one loop turn.
@@ -55,8 +29,10 @@ pub fn source_peer_status(s: &SourceStatus) -> PeerStatus {
 pub struct NodeView {
     /// System figures.
     pub system: SystemStatus,
-    /// Each upstream source, with the name it was configured by.
-    pub sources: Vec<(SourceStatus, Option<String>)>,
+    /// Every association as the responder reports it and slewctl reads it: the
+    /// local clock first, if configured, then each upstream source with the name it
+    /// was configured by and its refclock driver's reason.
+    pub peers: Vec<PeerVars>,
     /// The local clock, if configured.
     pub local: Option<LocalClockStatus>,
     /// The monotonic time of the copy.
@@ -65,9 +41,6 @@ pub struct NodeView {
     pub wall_now: NtpTimestamp,
     /// Seconds since the daemon started (the local clock's reach fills with it).
     pub uptime_s: u64,
-    /// Refclocks whose driver refuses what it reads, with the reason (`no fix`,
-    /// `bad checksum`, `writer stalled`, …): shown as the row's `reason`.
-    pub refclock_reasons: Vec<(SourceId, &'static str)>,
 }
 
 /// How to show a refid slewd made up itself: `LOCL` and `INIT` as codes; orphan
@@ -86,16 +59,6 @@ fn own_refid_kind(refid: RefId, stratum: u8) -> RefIdKind {
 }
 
 impl NodeView {
-    fn wall_at(&self, t: Option<Instant>) -> NtpTimestamp {
-        match t {
-            Some(t) => {
-                let age = self.now.saturating_since(t);
-                self.wall_now - NtpDuration::from_core(age)
-            }
-            None => NtpTimestamp::ZERO,
-        }
-    }
-
     fn system_snapshot<'a>(&self, identity: &'a Identity) -> SystemSnapshot<'a> {
         let sys = &self.system;
         let vars = &sys.vars;
@@ -143,89 +106,6 @@ impl NodeView {
             state: sys.state as u8,
         }
     }
-
-    fn peer_snapshot<'a>(&self, s: &SourceStatus, name: Option<&'a str>) -> PeerSnapshot<'a> {
-        let refid_kind = if s.stratum == 0 || s.stratum >= 16 {
-            RefIdKind::Code
-        } else {
-            RefIdKind::for_stratum(s.stratum)
-        };
-        PeerSnapshot {
-            association_id: assoc_id(s.id),
-            srcadr: s.addr.ip(),
-            srcport: s.addr.port(),
-            srchost: name,
-            status: source_peer_status(s),
-            leap: s.leap.to_bits(),
-            stratum: s.stratum,
-            precision: -20,
-            root_delay_s: s.root_delay_s,
-            root_dispersion_s: s.root_dispersion_s,
-            refid: s.ref_id,
-            refid_kind,
-            reference_time: s.reference_time,
-            received: self.wall_at(s.last_rx),
-            reach: s.reach,
-            hmode: host_mode::CLIENT,
-            hpoll: s.poll.log2(),
-            ppoll: s.peer_poll,
-            offset_s: s.offset_s,
-            delay_s: s.delay_s,
-            dispersion_s: s.dispersion_s,
-            jitter_s: s.jitter_s,
-            // A refclock whose driver refuses what it reads says why (the row may
-            // still be the system peer on its earlier samples for a few polls).
-            reason: match self.refclock_reasons.iter().find(|(id, _)| *id == s.id) {
-                Some((_, r)) => r,
-                None => s.reason.code(),
-            },
-            nts: s.nts,
-        }
-    }
-
-    fn local_snapshot(&self, local: LocalClockStatus) -> PeerSnapshot<'static> {
-        let vars = &self.system.vars;
-        // One bit of reach per 64-s update of the local reference since start.
-        let updates = self.uptime_s / 64 + 1;
-        let reach = if updates >= 8 {
-            0xff
-        } else {
-            ((1u16 << updates) - 1) as u8
-        };
-        PeerSnapshot {
-            association_id: LOCAL_CLOCK_ASSOC_ID,
-            srcadr: IpAddr::from([127, 127, 1, 0]),
-            srcport: 123,
-            srchost: Some("LOCAL(0)"),
-            status: PeerStatus {
-                configured: true,
-                reachable: true,
-                select: if local.active { 6 } else { 0 },
-                event_count: 1,
-                last_event: peer_event::REACHABLE,
-                ..PeerStatus::default()
-            },
-            leap: 0,
-            stratum: local.stratum,
-            precision: vars.precision,
-            root_delay_s: 0.0,
-            root_dispersion_s: 0.0,
-            refid: RefId::LOCL,
-            refid_kind: RefIdKind::Code,
-            reference_time: self.wall_now,
-            received: self.wall_now - NtpDuration::from_seconds((self.uptime_s % 64) as i64),
-            reach,
-            hmode: host_mode::CLIENT,
-            hpoll: 6,
-            ppoll: 6,
-            offset_s: 0.0,
-            delay_s: 0.0,
-            dispersion_s: LOCAL_CLOCK_DISPERSION_S,
-            jitter_s: 0.0,
-            reason: if local.active { "" } else { "backup" },
-            nts: None,
-        }
-    }
 }
 
 impl NodeView {
@@ -236,10 +116,10 @@ impl NodeView {
         let synced = self.system.vars.is_synchronized();
         match (synced, self.system.system_peer) {
             (true, Some(id)) => (
-                self.sources
+                self.peers
                     .iter()
-                    .find(|(s, _)| s.id == id)
-                    .map(|(s, _)| s.addr),
+                    .find(|p| p.association_id == assoc_id(id))
+                    .map(|p| std::net::SocketAddr::new(p.srcadr, p.srcport)),
                 host_mode::CLIENT,
             ),
             (true, None) if self.local.is_some_and(|l| l.active) => (None, host_mode::CLIENT),
@@ -274,17 +154,9 @@ impl SnapshotSource for NodeView {
     fn with_snapshots(
         &self,
         identity: &Identity,
-        answer: &mut dyn FnMut(&SystemSnapshot<'_>, &[PeerSnapshot<'_>]),
+        answer: &mut dyn FnMut(&SystemSnapshot<'_>, &[PeerVars]),
     ) {
-        let sys = self.system_snapshot(identity);
-        let mut peers: Vec<PeerSnapshot<'_>> = Vec::with_capacity(self.sources.len() + 1);
-        if let Some(local) = self.local {
-            peers.push(self.local_snapshot(local));
-        }
-        for (s, name) in &self.sources {
-            peers.push(self.peer_snapshot(s, name.as_deref()));
-        }
-        answer(&sys, &peers);
+        answer(&self.system_snapshot(identity), &self.peers);
     }
 }
 
@@ -292,18 +164,18 @@ impl SnapshotSource for NodeView {
 mod tests {
     use super::*;
     use slew_core::node::{Node, NodeConfig};
-    use slew_core::peer::{Association, SourceConfig};
+    use slew_core::peer::{Association, SourceConfig, SourceId};
+    use slew_core::system::LOCAL_CLOCK_DISPERSION_S;
 
     fn view() -> NodeView {
         let node: Node<2> = Node::new(NodeConfig::default());
         NodeView {
             system: node.system(),
-            sources: Vec::new(),
+            peers: Vec::new(),
             local: None,
             now: Instant::from_nanos(1_000_000_000),
             wall_now: NtpTimestamp::from_unix(1_800_000_000, 0),
             uptime_s: 1,
-            refclock_reasons: Vec::new(),
         }
     }
 
@@ -345,7 +217,7 @@ mod tests {
             Instant::ZERO,
         )
         .status(v.now);
-        let p = v.peer_snapshot(&keyed, None);
+        let p = PeerVars::of_source(&keyed, NtpTimestamp::ZERO);
         assert!(p.status.auth_enabled);
         assert!(!p.status.authentic, "no valid reply yet");
         assert_eq!(
@@ -355,7 +227,7 @@ mod tests {
         );
         let plain =
             Association::new(SourceId(2), SourceConfig::new(addr), Instant::ZERO).status(v.now);
-        let p = v.peer_snapshot(&plain, None);
+        let p = PeerVars::of_source(&plain, NtpTimestamp::ZERO);
         assert!(!p.status.auth_enabled && !p.status.authentic);
         assert_eq!(p.association_id, 3, "node id + 1");
     }

@@ -37,13 +37,13 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use slew_core::server::ServerStats;
 use slew_core::NtpTimestamp;
 
-use crate::os::clock::DaemonClock;
 use crate::os::net::NtpSocket;
 use crate::os::time::monotonic_now;
 use crate::server::control_publish::SharedMonitor;
 use crate::server::monitor::ServeState;
 use crate::server::publish::{Board, Published};
 use crate::server::{io_counters, TimeServer, TxLead};
+use slew_core::Clock;
 
 /// One server's counters.
 #[derive(Clone, Copy, Debug, Default)]
@@ -158,7 +158,7 @@ impl ServerThreads {
     }
 
     /// Publishes the daemon clock's offset from `CLOCK_REALTIME`.
-    pub fn set_offset<C: DaemonClock>(&self, clock: &mut C) {
+    pub fn set_offset<C: Clock>(&self, clock: &mut C) {
         self.shared.board.set_offset(clock);
     }
 
@@ -289,7 +289,7 @@ fn worker(index: usize, mut server: TimeServer, shared: &Shared, stop: &UnixStre
 fn answer_control(
     shared: &Shared,
     published: &Published,
-    clock: &mut impl DaemonClock,
+    clock: &mut impl Clock,
     socket: &NtpSocket,
     from: SocketAddr,
     request: &[u8],

@@ -301,6 +301,20 @@ impl Clock for KernelClock {
         KERNEL_MAX_TOTAL_PPM
     }
 
+    fn name(&self) -> &'static str {
+        "kernel"
+    }
+
+    /// The kernel's packet stamps are this clock's readings.
+    fn reading_at_stamp(&mut self, realtime: NtpTimestamp) -> NtpTimestamp {
+        realtime
+    }
+
+    /// `time_t` has the era.
+    fn full_width_now_unix_ns(&mut self) -> Option<i128> {
+        Some(crate::os::time::realtime_unix_ns())
+    }
+
     fn set_status(&mut self, status: ClockStatus) -> Result<(), Self::Error> {
         let mut read = zeroed_timex();
         adjtime(&mut read)?;

@@ -54,6 +54,20 @@ impl Clock for ObserveClock {
         super::kernel::KERNEL_MAX_TOTAL_PPM
     }
 
+    fn name(&self) -> &'static str {
+        "observe"
+    }
+
+    /// It reads `CLOCK_REALTIME`, as the packet stamps do.
+    fn reading_at_stamp(&mut self, realtime: NtpTimestamp) -> NtpTimestamp {
+        realtime
+    }
+
+    /// The system clock's `time_t`, which has the era.
+    fn full_width_now_unix_ns(&mut self) -> Option<i128> {
+        Some(crate::os::time::realtime_unix_ns())
+    }
+
     fn set_status(&mut self, status: ClockStatus) -> Result<(), Self::Error> {
         self.status = status;
         Ok(())

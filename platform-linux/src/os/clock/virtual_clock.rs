@@ -9,7 +9,10 @@
 
 use nix::time::{clock_gettime, ClockId};
 use slew_core::softclock::{SoftClock, TickSource};
-use slew_core::{Clock, NtpTimestamp, WideDuration};
+use std::convert::Infallible;
+
+use slew_core::clock::ClockStatus;
+use slew_core::{Clock, NtpDuration, NtpTimestamp, WideDuration};
 
 use crate::os::time::realtime_now;
 
@@ -28,8 +31,11 @@ impl TickSource for MonotonicNanos {
     }
 }
 
-/// The in-process clock slewd disciplines with `--clock virtual`.
-pub type VirtualClock = SoftClock<MonotonicNanos>;
+/// The in-process clock slewd disciplines with `--clock virtual`: the core's
+/// [`SoftClock`], which also knows where it stands against the system clock (the
+/// packet stamps' clock).
+#[derive(Debug)]
+pub struct VirtualClock(SoftClock<MonotonicNanos>);
 
 /// A virtual clock reading the system time plus `offset_s`, its oscillator
 /// `frequency_error_ppm` fast (positive) or slow.
@@ -37,14 +43,55 @@ pub fn virtual_clock(offset_s: f64, frequency_error_ppm: f64) -> VirtualClock {
     // Full width: a clock started decades (even 2^35 s) away, as an appliance
     // without an RTC would be.
     let start = realtime_now() + WideDuration::from_seconds_f64(offset_s);
-    SoftClock::new(MonotonicNanos, 1_000_000_000, start)
-        .with_frequency_error_ppm(frequency_error_ppm)
+    VirtualClock(
+        SoftClock::new(MonotonicNanos, 1_000_000_000, start)
+            .with_frequency_error_ppm(frequency_error_ppm),
+    )
 }
 
 /// The virtual clock's reading minus the system clock's, seconds.
 pub fn offset_from_system(clock: &mut VirtualClock) -> f64 {
     let ours = clock.now().unwrap_or(NtpTimestamp::ZERO);
     (ours - realtime_now()).to_seconds_f64()
+}
+
+impl Clock for VirtualClock {
+    type Error = Infallible;
+
+    fn now(&mut self) -> Result<NtpTimestamp, Infallible> {
+        self.0.now()
+    }
+    fn step(&mut self, offset: WideDuration) -> Result<(), Infallible> {
+        self.0.step(offset)
+    }
+    fn slew(&mut self, offset: NtpDuration) -> Result<(), Infallible> {
+        self.0.slew(offset)
+    }
+    fn set_frequency_ppm(&mut self, ppm: f64) -> Result<(), Infallible> {
+        self.0.set_frequency_ppm(ppm)
+    }
+    fn max_frequency_ppm(&self) -> f64 {
+        self.0.max_frequency_ppm()
+    }
+    fn frequency_ppm(&mut self) -> Result<f64, Infallible> {
+        self.0.frequency_ppm()
+    }
+    fn set_status(&mut self, status: ClockStatus) -> Result<(), Infallible> {
+        self.0.set_status(status)
+    }
+    fn name(&self) -> &'static str {
+        "virtual"
+    }
+    fn reading_at_stamp(&mut self, realtime: NtpTimestamp) -> NtpTimestamp {
+        // The stamp is recent (microseconds to milliseconds): over that span the two
+        // clocks' rates differ by at most a few hundred ppm, far below a nanosecond.
+        let age = realtime_now() - realtime;
+        self.0.read() - age
+    }
+    fn offset_from_system_s(&mut self) -> Option<f64> {
+        Some(offset_from_system(self))
+    }
+    // Era-less (its reading is an NTP timestamp): `full_width_now_unix_ns` is `None`.
 }
 
 #[cfg(test)]
