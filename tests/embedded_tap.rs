@@ -15,6 +15,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use common::mode6::ntpsec_ntpq_command_at;
 use common::*;
 
 /// How long the appliance runs: its first step comes after about 6 s (iburst
@@ -28,6 +29,18 @@ const FREQ_ERROR_PPM: &str = "30";
 
 /// Runs the appliance against `link`'s two server addresses; returns its output.
 fn run_appliance(ns: &NetNs, link: &TapLink, dir: &TempDir) -> String {
+    run_appliance_with(ns, link, dir, &[], |_| {})
+}
+
+/// As [`run_appliance`], with `extra` arguments, calling `during` with the
+/// appliance's process half way through its run.
+fn run_appliance_with(
+    ns: &NetNs,
+    link: &TapLink,
+    dir: &TempDir,
+    extra: &[&str],
+    during: impl FnOnce(&Proc),
+) -> String {
     let bin = appliance_bin();
     let v4 = SocketAddr::new(link.host_v4, 123).to_string();
     let v6 = SocketAddr::new(link.host_v6, 123).to_string();
@@ -42,12 +55,20 @@ fn run_appliance(ns: &NetNs, link: &TapLink, dir: &TempDir) -> String {
         .args(["--server", &v4, "--server", &v6])
         .args(["--seconds", &RUN_S.to_string()])
         .args(["--offset", START_OFFSET_S, "--freq-error", FREQ_ERROR_PPM])
-        .args(["--minpoll", "0", "--maxpoll", "2", "--serve"]);
+        .args(["--minpoll", "0", "--maxpoll", "2", "--serve"])
+        .args(extra);
     let mut p = spawn_logged(cmd, "appliance", dir.join("appliance.log"));
+    let started = Instant::now();
+    let mut during = Some(during);
     let deadline = Instant::now() + Duration::from_secs(RUN_S + 20);
     let status = loop {
         if let Ok(Some(s)) = p.child.try_wait() {
             break s;
+        }
+        if started.elapsed() >= Duration::from_secs(RUN_S * 2 / 3) {
+            if let Some(f) = during.take() {
+                f(&p);
+            }
         }
         assert!(
             Instant::now() < deadline,
@@ -126,6 +147,50 @@ fn appliance_follows_slewd_over_a_tap_link() {
     ];
     // A namespace does not isolate the clock: slewd must only observe it.
     let _slewd = start_slewd_with(&dir, conf, &listen, &["--clock", "observe"], Some(&ns));
-    let out = run_appliance(&ns, &link, &dir);
+    // The admin's networks may ask it mode 6 queries: ntpsec's ntpq, from the host
+    // side of the link, over IPv4 and IPv6, once it is synchronised.
+    let mut peers = String::new();
+    let mut rv = String::new();
+    let out = run_appliance_with(
+        &ns,
+        &link,
+        &dir,
+        &[
+            "--query-from",
+            "192.0.2.0/24",
+            "--query-from",
+            "2001:db8::/64",
+        ],
+        |_| {
+            let ask = |host: &str, args: &[&str]| {
+                let out = run_with_timeout(
+                    ntpsec_ntpq_command_at(&ns, host, args),
+                    Duration::from_secs(10),
+                );
+                text(&out)
+            };
+            peers = ask("192.0.2.2", &["-n", "-p"]);
+            rv = ask("2001:db8::2", &["-c", "rv"]);
+        },
+    );
     check(&out, "slewd", 12);
+    // `ntpq -p`: both servers, one of them the system peer, at slewd's stratum 11.
+    let rows: Vec<&str> = peers
+        .lines()
+        .filter(|l| l.contains("192.0.2.1") || l.contains("2001:db8::1"))
+        .collect();
+    assert_eq!(rows.len(), 2, "ntpq -p:\n{peers}\nappliance:\n{out}");
+    assert!(
+        rows.iter().any(|r| r.starts_with('*')),
+        "no system peer in ntpq -p:\n{peers}"
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r.split_whitespace().nth(2) == Some("11")),
+        "servers' stratum:\n{peers}"
+    );
+    // `ntpq -c rv`: who answers, synchronised at stratum 12.
+    assert!(rv.contains("version=\"slew-embedded"), "ntpq -c rv:\n{rv}");
+    assert!(rv.contains("stratum=12"), "ntpq -c rv:\n{rv}");
+    assert!(rv.contains("processor=\"x86_64\""), "ntpq -c rv:\n{rv}");
 }

@@ -31,7 +31,9 @@ pub mod transport;
 
 pub use config::{Builder, StepPolicy};
 pub use ntp::{sleep_until, Ntp};
-pub use server::{lan_policy, DiscardParams, LanPolicy, RateLimiter};
+pub use server::{
+    allow_queries_from, lan_policy, DiscardParams, LanPolicy, RateLimiter, LAN_QUERY_RULES,
+};
 pub use slew_core;
 pub use slew_core::endpoint::{NoServer, Open};
 pub use slew_core::server::Server;

@@ -29,6 +29,7 @@ use core::time::Duration;
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use embedded_hal::delay::DelayNs;
+use slew_core::control::{Identity, CONTROL_MAX_PACKET};
 use slew_core::endpoint::{
     run_once_with, Datagram, Endpoint, NoServer, Open, ServePolicy, ServerRole,
 };
@@ -42,17 +43,45 @@ use smoltcp::wire::IpEndpoint;
 
 use crate::transport::{recv, UdpTransport};
 
-/// Receive buffer: a header and the longest MAC trailer (key id + SHA1 digest). A
-/// longer datagram (extension fields, NTS) is truncated by smoltcp and then refused
-/// by the codec: slew-embedded speaks neither.
-pub const RX_BUF_LEN: usize = HEADER_LEN + 24;
+/// Receive buffer: the longest mode 6 request ntpq sends (a 12-byte header and
+/// 468 bytes of variable names); a time request is a header and at most the longest
+/// MAC trailer (key id + SHA1 digest). A longer datagram (extension fields, NTS) is
+/// cut by smoltcp and then refused by the codec: slew-embedded speaks neither.
+pub const RX_BUF_LEN: usize = CONTROL_MAX_PACKET;
+
+/// An answer to a time request: a header and the longest MAC trailer.
+pub const ANSWER_BUF_LEN: usize = HEADER_LEN + 24;
+
+/// What `ntpq -c rv` shows as `version`, `processor` and `system`.
+pub const IDENTITY: Identity<'static> = Identity {
+    version: concat!("slew-embedded ", env!("CARGO_PKG_VERSION")),
+    processor: ARCH,
+    system: "none",
+};
+
+#[cfg(target_arch = "x86_64")]
+const ARCH: &str = "x86_64";
+#[cfg(target_arch = "arm")]
+const ARCH: &str = "arm";
+#[cfg(target_arch = "aarch64")]
+const ARCH: &str = "aarch64";
+#[cfg(target_arch = "riscv32")]
+const ARCH: &str = "riscv32";
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "arm",
+    target_arch = "aarch64",
+    target_arch = "riscv32"
+)))]
+const ARCH: &str = "unknown";
 
 /// The NTP era is taken nearest this Unix time when a GPS stamp is turned into a
 /// date (2026-12-01): right until 2094.
 pub const GPS_ERA_PIVOT_UNIX_S: i64 = 1_796_083_200;
 
 /// The endpoint and the clock. The receive and answer buffers live on the stack,
-/// only while [`Ntp::poll`] runs (2 × [`RX_BUF_LEN`] bytes).
+/// only while [`Ntp::poll`] runs ([`RX_BUF_LEN`] + [`ANSWER_BUF_LEN`] bytes; a mode
+/// 6 answer takes more, only while it is built: see [`Ntp::poll`]).
 #[derive(Debug)]
 pub struct Ntp<
     T: TickSource,
@@ -63,6 +92,9 @@ pub struct Ntp<
 > {
     clock: SoftClock<T>,
     ep: Endpoint<P, N, R, 0, S>,
+    /// When the service started (monotonic): ntpq's `ss_uptime`, the local clock's
+    /// reach.
+    started: Instant,
 }
 
 impl<T: TickSource, const N: usize, const R: usize> Ntp<T, N, R> {
@@ -86,8 +118,14 @@ impl<T: TickSource, const N: usize, const R: usize, P: ServePolicy, S: ServerRol
     Ntp<T, N, R, P, S>
 {
     /// The service around an endpoint the caller has set up (a leap schedule, say).
-    pub fn with_endpoint(clock: SoftClock<T>, ep: Endpoint<P, N, R, 0, S>) -> Self {
-        Self { clock, ep }
+    pub fn with_endpoint(mut clock: SoftClock<T>, ep: Endpoint<P, N, R, 0, S>) -> Self {
+        let started = clock.instant();
+        Self { clock, ep, started }
+    }
+
+    /// Time since the service started (ntpq's `ss_uptime`).
+    pub fn uptime(&mut self) -> Duration {
+        self.clock.instant().saturating_since(self.started)
     }
 
     /// Monotonic time for the node's timers.
@@ -162,7 +200,7 @@ impl<T: TickSource, const N: usize, const R: usize, P: ServePolicy, S: ServerRol
             let now = self.clock.instant();
             // A plain answer is a header; a signed one a MAC more. On the stack,
             // only while answering.
-            let mut out = [0u8; RX_BUF_LEN];
+            let mut out = [0u8; ANSWER_BUF_LEN];
             match self
                 .ep
                 .handle_datagram(now, local, from, bytes, rx_time, &mut out)
@@ -172,9 +210,12 @@ impl<T: TickSource, const N: usize, const R: usize, P: ServePolicy, S: ServerRol
                     // A full queue loses the answer; the client will ask again.
                     let _ = socket.send_slice(bytes, IpEndpoint::from(from));
                 }
-                // No mode 6 responder on an appliance (no snapshots to answer
-                // from): an admitted query goes unanswered, as a drop would.
-                Datagram::Control | Datagram::Client(_) | Datagram::Dropped(_) => {}
+                // A query the endpoint admitted (restrict lines, never under
+                // `noquery`): answered from the node itself (feature `control`;
+                // without it, unanswered as a drop would be).
+                #[cfg(feature = "control")]
+                Datagram::Control => self.answer_control(socket, from, bytes, now),
+                _ => {}
             }
             self.drain(socket);
         }
@@ -191,6 +232,37 @@ impl<T: TickSource, const N: usize, const R: usize, P: ServePolicy, S: ServerRol
         self.ep
             .poll_timeout()
             .unwrap_or_else(|| now.saturating_add(Duration::from_secs(1)))
+    }
+
+    /// `ntpq -p`, `ntpq -c rv`, ntpstat: the endpoint answers from the node. Not
+    /// inlined, so the answer's buffers (a fragment and one [`PeerVars`] per
+    /// association, about 4 KiB) are on the stack only while a query is answered.
+    ///
+    /// [`PeerVars`]: slew_core::control::PeerVars
+    #[cfg(feature = "control")]
+    #[inline(never)]
+    fn answer_control(
+        &mut self,
+        socket: &mut udp::Socket<'_>,
+        from: SocketAddr,
+        request: &[u8],
+        now: Instant,
+    ) {
+        let wall_now = self.clock.read();
+        let uptime_s = now.saturating_since(self.started).as_secs();
+        let mut buf = [0u8; CONTROL_MAX_PACKET];
+        self.ep.answer_control_from_node(
+            request,
+            IDENTITY,
+            now,
+            wall_now,
+            uptime_s,
+            &mut buf,
+            // A full queue loses a fragment; ntpq asks again.
+            |fragment| {
+                let _ = socket.send_slice(fragment, IpEndpoint::from(from));
+            },
+        );
     }
 
     /// Carries out the endpoint's actions (no one-shot mode here: its correction,

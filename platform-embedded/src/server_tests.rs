@@ -102,3 +102,57 @@ fn garbage_is_dropped_by_the_core_with_its_reason() {
     ));
     assert_eq!(ep.server_stats().dropped[DropReason::Truncated.index()], 1);
 }
+
+/// A READVAR of the system variables (ntpq -c rv): version 2, mode 6, opcode 2.
+fn readvar() -> [u8; 12] {
+    let mut q = [0u8; 12];
+    q[0] = (2 << 3) | 6;
+    q[1] = 2;
+    q[3] = 1; // sequence
+    q
+}
+
+#[test]
+fn only_a_network_allowed_to_query_gets_mode_6_answers_from_the_node() {
+    let mut ep = lan::<8>(DiscardParams::NTPD);
+    let mut out = [0u8; 48];
+    // No restrict line: a LAN client's query is dropped and counted.
+    assert!(matches!(
+        ask(&mut ep, 9, at_s(0), &readvar(), &mut out),
+        Datagram::Dropped(DropReason::NoQuery)
+    ));
+    allow_queries_from(ep.policy_mut(), "192.0.2.0".parse().unwrap(), 28).unwrap();
+    // 192.0.2.9 is in 192.0.2.0/28; 192.0.2.99 is not.
+    assert!(matches!(
+        ask(&mut ep, 9, at_s(1), &readvar(), &mut out),
+        Datagram::Control
+    ));
+    assert!(matches!(
+        ask(&mut ep, 99, at_s(1), &readvar(), &mut out),
+        Datagram::Dropped(DropReason::NoQuery)
+    ));
+    // The allowed network is still served time, limited like everyone.
+    assert!(matches!(
+        ask(&mut ep, 10, at_s(2), &request(), &mut out),
+        Datagram::Answer(_)
+    ));
+    // The endpoint answers from the node: its stratum and who it is.
+    let mut buf = [0u8; slew_core::control::CONTROL_MAX_PACKET];
+    let mut answer = std::vec::Vec::new();
+    let sent = ep.answer_control_from_node(
+        &readvar(),
+        crate::ntp::IDENTITY,
+        at_s(2),
+        NtpTimestamp::from_unix(1_800_000_102, 0),
+        2,
+        &mut buf,
+        |f| answer.extend_from_slice(f.get(12..).unwrap_or_default()),
+    );
+    assert_eq!(sent, 1);
+    let text = std::string::String::from_utf8_lossy(&answer).into_owned();
+    assert!(text.contains("stratum=11"), "{text}");
+    assert!(text.contains("version=\"slew-embedded "), "{text}");
+    // The table holds LAN_QUERY_RULES networks.
+    allow_queries_from(ep.policy_mut(), "2001:db8::".parse().unwrap(), 64).unwrap();
+    assert!(allow_queries_from(ep.policy_mut(), "198.51.100.0".parse().unwrap(), 24).is_err());
+}

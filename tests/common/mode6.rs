@@ -17,6 +17,11 @@ pub mod ntpq_names;
 /// against 127.0.0.1 with `args`. Fails loudly when either is missing; never skips.
 /// The caller adds what its test needs (environment, timeout) and runs it.
 pub fn ntpsec_ntpq_command(ns: &NetNs, args: &[&str]) -> Command {
+    ntpsec_ntpq_command_at(ns, "127.0.0.1", args)
+}
+
+/// As [`ntpsec_ntpq_command`], asking `host`.
+pub fn ntpsec_ntpq_command_at(ns: &NetNs, host: &str, args: &[&str]) -> Command {
     let script: PathBuf = root().join("target/peers/ntpsec/usr/bin/ntpq");
     assert!(
         script.exists(),
@@ -25,6 +30,6 @@ pub fn ntpsec_ntpq_command(ns: &NetNs, args: &[&str]) -> Command {
     );
     let python = require("python3", "python3-ntp");
     let mut cmd = ns.command(python.to_str().unwrap());
-    cmd.arg(&script).args(args).arg("127.0.0.1");
+    cmd.arg(&script).args(args).arg(host);
     cmd
 }

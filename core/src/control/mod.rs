@@ -49,6 +49,7 @@
 
 mod extra;
 pub mod mru;
+mod of_node;
 mod peer_decode;
 mod peer_vars;
 mod snapshot;
@@ -74,6 +75,7 @@ pub use extra::{
     Extras, IoCounters, KernelState, KeyCounters, MonitorCounters, MruContext, MruEntry, STA_NANO,
     STA_WORDS,
 };
+pub use of_node::Identity;
 pub use peer_decode::var_items;
 pub use peer_vars::{
     association_id, bounded_text, wall_at, HostName, PeerVars, ReasonText, LOCAL_CLOCK_ASSOC_ID,

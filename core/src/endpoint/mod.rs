@@ -9,11 +9,13 @@
 //! | `policy` | the restrict table, rate limiter and keys behind [`ServePolicy`] |
 //! | `leap` | the leap-seconds table: what to announce, when to arm the clock |
 //! | `once` | one-shot mode and the one step-or-slew rule ([`StepRule`]) |
+//! | `control` | mode 6 from the node itself, for a port without snapshots |
 //! | `action` | what the port is asked to do ([`EndpointAction`], [`Datagram`]) |
 //! | `drive` | [`run_once_with`]: actions into `Clock` and `Transport` calls |
 
 mod action;
 mod batch;
+mod control;
 mod datagram;
 mod drive;
 pub mod leap;
@@ -25,6 +27,7 @@ mod tests;
 
 pub use action::{Datagram, EndpointAction};
 pub use batch::Batch;
+pub use control::NODE_CONTROL_PEERS;
 pub use drive::run_once_with;
 pub use leap::LeapSchedule;
 pub use once::{Correction, Force, StepRule};

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use smoltcp::wire::IpCidr;
 
 pub const USAGE: &str = "usage: appliance [--tap NAME] --addr CIDR... --server ADDR:PORT... \
-[--port N] [--seconds N] [--within-ms MS] [--offset S] [--freq-error PPM] [--minpoll L] [--maxpoll L] [--serve] \
+[--port N] [--seconds N] [--within-ms MS] [--offset S] [--freq-error PPM] [--minpoll L] [--maxpoll L] [--serve] [--query-from ADDR/LEN] \
 [--gps TTY [--gps-mode M]]";
 
 /// What the appliance was told.
@@ -14,6 +14,8 @@ pub const USAGE: &str = "usage: appliance [--tap NAME] --addr CIDR... --server A
 pub struct Args {
     pub tap: String,
     pub addrs: Vec<IpCidr>,
+    /// Networks allowed to ask mode 6 queries (ntpq, ntpstat).
+    pub query_from: Vec<IpCidr>,
     pub servers: Vec<SocketAddr>,
     pub port: u16,
     /// Run this long, then print the final offset and exit (0: forever).
@@ -36,6 +38,7 @@ impl Args {
         let mut a = Args {
             tap: "tap0".into(),
             addrs: Vec::new(),
+            query_from: Vec::new(),
             servers: Vec::new(),
             port: 123,
             seconds: 0,
@@ -59,6 +62,9 @@ impl Args {
                 "--tap" => a.tap = value.clone(),
                 "--addr" => a
                     .addrs
+                    .push(value.parse().map_err(|_| bad("an address/prefix"))?),
+                "--query-from" => a
+                    .query_from
                     .push(value.parse().map_err(|_| bad("an address/prefix"))?),
                 "--server" => a.servers.push(value.parse().map_err(|_| bad("ADDR:PORT"))?),
                 "--port" => a.port = value.parse().map_err(|_| bad("a port"))?,

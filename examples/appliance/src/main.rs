@@ -22,8 +22,8 @@ use linux_embedded_hal::Delay;
 use slew_core::access::AccessFlags;
 use slew_core::{NtpDuration, NtpTimestamp};
 use slew_embedded::{
-    lan_policy, sleep_until, Builder, DiscardParams, LanPolicy, Ntp, Server, SoftClock, StepPolicy,
-    TickSource,
+    allow_queries_from, lan_policy, sleep_until, Builder, DiscardParams, LanPolicy, Ntp, Server,
+    SoftClock, StepPolicy, TickSource,
 };
 use smoltcp::iface::{Config, Interface, SocketSet, SocketStorage};
 use smoltcp::phy::{Medium, TunTapInterface};
@@ -102,6 +102,11 @@ fn run(args: &Args) -> Result<bool, String> {
     let mut lan = lan_policy::<16>(DiscardParams::NTPD, limiter_key());
     if !args.serve {
         lan.access = slew_core::access::AccessTable::new(AccessFlags::IGNORE);
+    }
+    // `--query-from NET/LEN`: ntpq and ntpstat from there get answers.
+    for net in &args.query_from {
+        allow_queries_from(&mut lan, net.address().into(), net.prefix_len())
+            .map_err(|e| format!("--query-from {net}: {e}"))?;
     }
     let mut ntp: Appliance<_> = Ntp::serving(clock, node, lan);
     // `--gps TTY`: the receiver is `server 127.127.20.0 minpoll 4 maxpoll 4`.

@@ -6,13 +6,10 @@
 //! Association ids (slew-core's): the local clock (LOCAL(0)) is 1, each upstream
 //! source its node id + 1, so ids stay stable while sources come and go.
 
-use slew_core::control::{
-    host_mode, sys_event, ClockSource, PeerStatus, PeerVars, RefIdKind, SystemSnapshot,
-};
+use slew_core::control::{host_mode, PeerStatus, PeerVars, SystemSnapshot};
 use slew_core::node::{LocalClockStatus, SystemStatus};
 use slew_core::peer::SourceStatus;
-use slew_core::wire::RefId;
-use slew_core::{Instant, NtpTimestamp, PollInterval};
+use slew_core::{Instant, NtpTimestamp};
 
 use crate::server::monitor::{Identity, SnapshotSource};
 
@@ -43,68 +40,18 @@ pub struct NodeView {
     pub uptime_s: u64,
 }
 
-/// How to show a refid slewd made up itself: `LOCL` and `INIT` as codes; orphan
-/// mode's loopback address (ntpd's `127.0.0.1`) as an address, as ntpd shows any
-/// refid at strata 2 to 15.
-fn own_refid_kind(refid: RefId, stratum: u8) -> RefIdKind {
-    let printable = refid
-        .to_bytes()
-        .iter()
-        .all(|&b| b == 0 || b.is_ascii_graphic());
-    if printable {
-        RefIdKind::Code
-    } else {
-        RefIdKind::for_stratum(stratum)
-    }
-}
-
 impl NodeView {
     fn system_snapshot<'a>(&self, identity: &'a Identity) -> SystemSnapshot<'a> {
-        let sys = &self.system;
-        let vars = &sys.vars;
-        let synced = vars.is_synchronized();
-        let local_active = self.local.is_some_and(|l| l.active);
-        let (clock_source, peer) = match (synced, sys.system_peer) {
-            (true, Some(id)) => (ClockSource::Ntp, assoc_id(id)),
-            (true, None) if local_active => (ClockSource::Local, LOCAL_CLOCK_ASSOC_ID),
-            _ => (ClockSource::Unspecified, 0),
-        };
-        SystemSnapshot {
-            version: &identity.version,
-            processor: &identity.processor,
-            system: &identity.system,
-            leap: vars.leap.to_bits(),
-            clock_source,
-            event_count: 1,
-            // Unsynchronised after start reads as ntpd's freq_not_set, which the C
-            // ntpstat prints as "time server re-starting".
-            last_event: if synced {
-                sys_event::CLOCK_SYNC
-            } else {
-                sys_event::FREQ_NOT_SET
+        SystemSnapshot::of_node(
+            &self.system,
+            self.local,
+            self.wall_now,
+            slew_core::control::Identity {
+                version: &identity.version,
+                processor: &identity.processor,
+                system: &identity.system,
             },
-            stratum: vars.stratum,
-            precision: vars.precision,
-            root_delay_s: vars.root_delay.to_seconds_f64(),
-            root_dispersion_s: vars.root_dispersion_at(self.wall_now).to_seconds_f64(),
-            refid: vars.ref_id,
-            refid_kind: if clock_source == ClockSource::Ntp {
-                RefIdKind::for_stratum(vars.stratum)
-            } else {
-                own_refid_kind(vars.ref_id, vars.stratum)
-            },
-            reference_time: vars.reference_time,
-            clock: self.wall_now,
-            peer,
-            tc: vars.poll.log2(),
-            mintc: PollInterval::NTPD_MIN.log2(),
-            offset_s: sys.offset_s,
-            frequency_ppm: sys.frequency_ppm,
-            sys_jitter_s: sys.jitter_s,
-            clk_jitter_s: sys.clock_jitter_s,
-            clk_wander_ppm: sys.clock_wander_ppm,
-            state: sys.state as u8,
-        }
+        )
     }
 }
 
@@ -195,13 +142,6 @@ mod tests {
         });
         assert_eq!(v.system_peer(), (None, host_mode::CLIENT));
         assert!((v.root_distance_s() - LOCAL_CLOCK_DISPERSION_S).abs() < 1e-9);
-        assert_eq!(own_refid_kind(RefId::LOCL, 11), RefIdKind::Code);
-        assert_eq!(own_refid_kind(RefId::INIT, 16), RefIdKind::Code);
-        // Orphan mode's loopback refid shows as ntpd's `127.0.0.1`.
-        assert_eq!(
-            own_refid_kind(RefId::from_bytes([127, 0, 0, 1]), 10),
-            RefIdKind::Address
-        );
     }
 
     #[test]
