@@ -8,9 +8,7 @@
 //! (Server and Port records) are honoured; without them NTP goes to the KE host on 123.
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::os::fd::{AsFd, BorrowedFd};
-use std::os::unix::net::UnixDatagram;
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -28,6 +26,7 @@ use slew_core::nts::SessionKeys;
 use super::error::KeFailure;
 use super::stream;
 use super::tls;
+use crate::os::mailbox::Mailbox;
 
 /// The NTP port used when the KE server names none.
 pub const NTP_PORT: u16 = 123;
@@ -191,74 +190,47 @@ pub struct KeDone {
     pub result: Result<KeSuccess, KeFailure>,
 }
 
-/// Runs NTS-KE exchanges on their own threads and hands the results back over a
-/// channel the poll loop drains without blocking ([`try_recv`](Self::try_recv)).
-/// Each finished exchange also writes a byte to a socket the loop polls
-/// ([`poll_fd`](Self::poll_fd)), so a result wakes the loop at once without a
-/// periodic wake-up.
-#[derive(Debug)]
+/// Runs NTS-KE exchanges on their own threads and hands the results back through a
+/// [`Mailbox`] the poll loop drains without blocking ([`try_recv`](Self::try_recv)):
+/// a finished exchange wakes the loop through [`poll_fd`](Self::poll_fd), so there is
+/// no periodic wake-up.
+#[derive(Debug, Default)]
 pub struct KeClient {
-    tx: Sender<KeDone>,
-    rx: Receiver<KeDone>,
-    /// Read end (non-blocking) and write end of the wake-up pair; `None` when the
-    /// pair could not be made (the results are then seen at the loop's next turn).
-    wake: Option<(UnixDatagram, Arc<UnixDatagram>)>,
-}
-
-impl Default for KeClient {
-    fn default() -> Self {
-        Self::new()
-    }
+    done: Mailbox<KeDone>,
 }
 
 impl KeClient {
     /// No exchange running.
     pub fn new() -> Self {
-        let (tx, rx) = mpsc::channel();
-        let wake = UnixDatagram::pair().ok().and_then(|(r, w)| {
-            r.set_nonblocking(true).ok()?;
-            w.set_nonblocking(true).ok()?;
-            Some((r, Arc::new(w)))
-        });
-        KeClient { tx, rx, wake }
+        Self::default()
     }
 
     /// Readable when an exchange finished: poll it with `POLLIN`, then call
     /// [`try_recv`](Self::try_recv) until it returns `None`.
     pub fn poll_fd(&self) -> Option<BorrowedFd<'_>> {
-        self.wake.as_ref().map(|(r, _)| r.as_fd())
+        self.done.poll_fd()
     }
 
     /// Starts one exchange on a thread. Its result arrives as a [`KeDone`] with `id`.
     /// The thread ends by the request's timeouts at the latest (plus name resolution).
     pub fn spawn(&self, id: usize, req: KeRequest) -> std::io::Result<()> {
-        let tx = self.tx.clone();
-        let wake = self.wake.as_ref().map(|(_, w)| Arc::clone(w));
+        let done = self.done.poster();
         thread::Builder::new()
             .name(format!("nts-ke {}", req.host))
             .spawn(move || {
                 let result = exchange(&req);
-                let _ = tx.send(KeDone { id, result });
-                // After the send: a loop that drained the socket and then the
-                // channel either saw this result or will be woken by this byte.
-                if let Some(w) = wake {
-                    let _ = w.send(&[1]);
-                }
+                done.post(KeDone { id, result });
             })
             .map(|_| ())
     }
 
     /// A finished exchange, if any; never blocks.
     pub fn try_recv(&self) -> Option<KeDone> {
-        if let Some((r, _)) = &self.wake {
-            let mut b = [0u8; 16];
-            while r.recv(&mut b).is_ok() {}
-        }
-        self.rx.try_recv().ok()
+        self.done.try_recv()
     }
 
     /// Waits up to `timeout` for a finished exchange (tests, slewctl-like tools).
     pub fn recv_timeout(&self, timeout: Duration) -> Option<KeDone> {
-        self.rx.recv_timeout(timeout).ok()
+        self.done.recv_timeout(timeout)
     }
 }
