@@ -52,7 +52,7 @@ pub mod stats;
 mod txstamp;
 mod view;
 
-pub use nts::NtsServerOptions;
+pub use nts::{NtsServerError, NtsServerOptions};
 pub use reload::ReloadSource;
 use seams::ClientTransport;
 pub use seams::SendError;

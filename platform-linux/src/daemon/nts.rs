@@ -72,6 +72,46 @@ impl NtsClient {
     }
 }
 
+/// Why `nts enable` could not start (slewd exits with it: an admin who enabled NTS
+/// must not get a server without it).
+#[derive(Debug)]
+pub enum NtsServerError {
+    /// The master-key file cannot be kept.
+    KeyFile {
+        /// The `nts cookie` file.
+        path: std::path::PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The rotation thread could not be started.
+    RotationThread(std::io::Error),
+    /// The NTS-KE server did not start.
+    KeServer(crate::server::nts::KeServerError),
+}
+
+impl std::fmt::Display for NtsServerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::KeyFile { path, error } => write!(
+                f,
+                "nts: cannot keep the master keys in {}: {error}",
+                path.display()
+            ),
+            Self::RotationThread(e) => write!(f, "nts: cannot start the key rotation thread: {e}"),
+            Self::KeServer(e) => write!(f, "nts: the NTS-KE server did not start: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for NtsServerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::KeyFile { error, .. } | Self::RotationThread(error) => Some(error),
+            Self::KeServer(e) => Some(e),
+        }
+    }
+}
+
 /// The server side, while `nts enable` runs.
 #[derive(Debug)]
 pub(super) struct NtsServing {
@@ -257,16 +297,16 @@ impl<C: Clock> Daemon<C> {
     /// the NTS-KE listener, and the keys on the server path. Call before dropping
     /// privileges (the key file and the TLS key are root's) and after detaching
     /// (threads do not survive the fork). Nothing to do without `nts enable`.
-    pub fn start_nts_server(&mut self, opts: NtsServerOptions) -> Result<(), String> {
+    pub fn start_nts_server(&mut self, opts: NtsServerOptions) -> Result<(), NtsServerError> {
         let Some(cfg) = self.settings.nts.server.clone() else {
             return Ok(());
         };
         let rotation = opts.rotation.unwrap_or(cfg.rotation);
         let (store, outcome) = KeyStore::load_or_create(&cfg.key_file, rotation).map_err(|e| {
-            format!(
-                "nts: cannot keep the master keys in {}: {e}",
-                cfg.key_file.display()
-            )
+            NtsServerError::KeyFile {
+                path: cfg.key_file.clone(),
+                error: e,
+            }
         })?;
         match &outcome {
             LoadOutcome::Loaded => log::info!("{outcome} from {}", cfg.key_file.display()),
@@ -292,7 +332,7 @@ impl<C: Clock> Daemon<C> {
                     wake.post(());
                 },
             )
-            .map_err(|e| format!("nts: cannot start the key rotation thread: {e}"))?;
+            .map_err(NtsServerError::RotationThread)?;
         let local = self.local_addrs();
         let ke_port = opts.ke_port.unwrap_or(cfg.port);
         let mut ke_cfg = KeServerConfig::new(cfg.cert.clone(), cfg.key.clone());
@@ -309,8 +349,7 @@ impl<C: Clock> Daemon<C> {
             .first()
             .map(SocketAddr::port)
             .filter(|p| *p != crate::server::nts::client::NTP_PORT);
-        let ke = KeServer::start(&ke_cfg, Arc::clone(&store))
-            .map_err(|e| format!("nts: the NTS-KE server did not start: {e}"))?;
+        let ke = KeServer::start(&ke_cfg, Arc::clone(&store)).map_err(NtsServerError::KeServer)?;
         for a in ke.local_addrs() {
             log::info!("serving NTS-KE on {a} (certificate {})", cfg.cert.display());
         }

@@ -38,4 +38,5 @@ pub use client::{KeClient, KeDone, KeRequest, KeSuccess, KeTimeouts};
 pub use client_stats::KeClientStats;
 pub use error::KeFailure;
 pub use keystore::{KeyStore, LoadOutcome, RotationTimer};
-pub use server::{KeLimits, KeServer, KeServerConfig, KeServerStats};
+pub use server::{KeLimits, KeServer, KeServerConfig, KeServerError, KeServerStats};
+pub use tls::TlsFileError;

@@ -148,11 +148,51 @@ impl std::fmt::Debug for Shared {
     }
 }
 
+/// Why the NTS-KE server did not start, or kept its certificate.
+#[derive(Debug)]
+pub enum KeServerError {
+    /// The certificate or the key cannot be served.
+    Tls(tls::TlsFileError),
+    /// A listening socket could not be bound.
+    Bind(std::io::Error),
+    /// The accept thread could not be started.
+    Thread(std::io::Error),
+    /// The configuration's lock is poisoned (a thread panicked holding it).
+    Poisoned,
+}
+
+impl std::fmt::Display for KeServerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Tls(e) => e.fmt(f),
+            Self::Bind(e) => e.fmt(f),
+            Self::Thread(e) => write!(f, "NTS-KE: cannot start the accept thread: {e}"),
+            Self::Poisoned => f.write_str("the NTS-KE server's configuration lock is poisoned"),
+        }
+    }
+}
+
+impl std::error::Error for KeServerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Tls(e) => Some(e),
+            Self::Bind(e) | Self::Thread(e) => Some(e),
+            Self::Poisoned => None,
+        }
+    }
+}
+
+impl From<tls::TlsFileError> for KeServerError {
+    fn from(e: tls::TlsFileError) -> Self {
+        Self::Tls(e)
+    }
+}
+
 impl KeServer {
     /// Reads the certificate and key, binds the listeners and starts serving.
-    pub fn start(cfg: &KeServerConfig, keys: Arc<KeyStore>) -> Result<KeServer, String> {
+    pub fn start(cfg: &KeServerConfig, keys: Arc<KeyStore>) -> Result<KeServer, KeServerError> {
         let config = tls::server_config(&cfg.cert_file, &cfg.key_file)?;
-        let listeners = listener::bind_all(&cfg.listen, cfg.port).map_err(|e| e.to_string())?;
+        let listeners = listener::bind_all(&cfg.listen, cfg.port).map_err(KeServerError::Bind)?;
         let local = listeners
             .iter()
             .filter_map(|l| l.local_addr().ok())
@@ -173,7 +213,7 @@ impl KeServer {
         let thread = thread::Builder::new()
             .name("nts-ke accept".into())
             .spawn(move || accept_loop(&listeners, &shared2, &stop2))
-            .map_err(|e| format!("NTS-KE: cannot start the accept thread: {e}"))?;
+            .map_err(KeServerError::Thread)?;
         Ok(KeServer {
             stop,
             thread: Some(thread),
@@ -191,13 +231,13 @@ impl KeServer {
         &self,
         cert_file: &std::path::Path,
         key_file: &std::path::Path,
-    ) -> Result<(), String> {
+    ) -> Result<(), KeServerError> {
         let config = tls::server_config(cert_file, key_file)?;
         let mut slot = self
             .shared
             .config
             .write()
-            .map_err(|_| "the NTS-KE server's configuration lock is poisoned".to_string())?;
+            .map_err(|_| KeServerError::Poisoned)?;
         *slot = config;
         Ok(())
     }
