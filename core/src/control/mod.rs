@@ -39,7 +39,8 @@
 //! Each association is a [`PeerVars`]: the one shape of a peer's state from the node
 //! ([`PeerVars::of_source`]) through this encoder to a monitoring client, which reads
 //! the READVAR answer back into it ([`PeerVars::decode`]; [`var_items`] splits any
-//! variable list).
+//! variable list). The system variables come from the node the same way for every
+//! port: [`SystemSnapshot::of_node`], with the port's [`Identity`].
 //!
 //! Each fragment is produced by rendering the response from its start again and
 //! keeping only the items that fall into that fragment: quadratic in the number of
