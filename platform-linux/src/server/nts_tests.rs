@@ -8,6 +8,7 @@ use slew_core::nts::ke::RecordDecoder;
 use slew_core::nts::ke_msg::{write_accept, ResponseReader};
 use slew_core::nts::SessionKeys;
 use slew_core::wire::{Mode, Packet, Repr};
+use slew_core::NtpTimestamp;
 use std::time::Duration;
 
 /// `CLOCK_REALTIME` itself, as a server thread reads it with no offset.

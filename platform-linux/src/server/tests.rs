@@ -1,5 +1,7 @@
 use super::*;
+use slew_core::server::DropReason;
 use slew_core::wire::{Mode, Packet, Repr, HEADER_LEN};
+use slew_core::NtpTimestamp;
 use std::time::Duration;
 
 /// `CLOCK_REALTIME` itself, as a server thread reads it with no offset.
