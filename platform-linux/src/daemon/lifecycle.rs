@@ -154,6 +154,9 @@ impl<C: Clock> Daemon<C> {
     /// not change. What cannot change without a restart is logged.
     pub fn reload(&mut self, mut new: Settings) {
         let now = monotonic_now();
+        // Sources come and go: the server threads' mode 6 snapshot is taken again
+        // on the next turn, not at the node's next poll.
+        self.view_dirty = true;
         self.reload_nts_server(&mut new.nts);
         if new.listen != self.settings.listen {
             log::warn!("reload: listen addresses change only on restart");
