@@ -5,18 +5,8 @@
 
 use slew_core::peer::KeFailure;
 
-/// Every reason, in the order the metrics list them.
-pub const REASONS: [KeFailure; 9] = [
-    KeFailure::Connect,
-    KeFailure::Timeout,
-    KeFailure::Certificate,
-    KeFailure::Alpn,
-    KeFailure::Tls,
-    KeFailure::NoCommonAead,
-    KeFailure::Refused,
-    KeFailure::Malformed,
-    KeFailure::Other,
-];
+/// Every reason, in the order the metrics list them: the core's own list.
+pub const REASONS: [KeFailure; KeFailure::ALL.len()] = KeFailure::ALL;
 
 /// Counts of the client's NTS-KE outcomes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
