@@ -37,12 +37,8 @@ fn udp_socket() -> udp::Socket<'static> {
     udp::Socket::new(rx, tx)
 }
 
-/// A client 0.5 s fast and 40 ppm off follows a local-clock server over smoltcp's
-/// loopback, with the real node, transport and software clock; a second client of
-/// that server shows it serving too.
-#[test]
-fn client_follows_a_lan_server_over_loopback() {
-    let ticks = Cell::new(0u64);
+/// smoltcp's loopback device with an interface on 127.0.0.1/8.
+fn loopback_iface() -> (Loopback, Interface) {
     let mut device = Loopback::new(Medium::Ip);
     let mut iface = Interface::new(
         Config::new(HardwareAddress::Ip),
@@ -52,6 +48,16 @@ fn client_follows_a_lan_server_over_loopback() {
     iface.update_ip_addrs(|a| {
         a.push(IpCidr::new(IpAddress::v4(127, 0, 0, 1), 8)).unwrap();
     });
+    (device, iface)
+}
+
+/// A client 0.5 s fast and 40 ppm off follows a local-clock server over smoltcp's
+/// loopback, with the real node, transport and software clock; a second client of
+/// that server shows it serving too.
+#[test]
+fn client_follows_a_lan_server_over_loopback() {
+    let ticks = Cell::new(0u64);
+    let (mut device, mut iface) = loopback_iface();
     let mut sockets = SocketSet::new(Vec::new());
     let mut cs = udp_socket();
     cs.bind(1123).unwrap();
@@ -271,15 +277,7 @@ fn appliance_on_a_uart_gps_serves_stratum_1() {
 #[test]
 fn a_client_only_appliance_answers_no_request() {
     let ticks = Cell::new(0u64);
-    let mut device = Loopback::new(Medium::Ip);
-    let mut iface = Interface::new(
-        Config::new(HardwareAddress::Ip),
-        &mut device,
-        smoltcp::time::Instant::ZERO,
-    );
-    iface.update_ip_addrs(|a| {
-        a.push(IpCidr::new(IpAddress::v4(127, 0, 0, 1), 8)).unwrap();
-    });
+    let (mut device, mut iface) = loopback_iface();
     let mut sockets = SocketSet::new(Vec::new());
     let mut cs = udp_socket();
     cs.bind(1123).unwrap();
